@@ -1,0 +1,73 @@
+"""`create_app(settings)`: wires settings, the database, services, routes and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel
+
+from hostd import __version__, db
+from hostd.auth import PasswordHasher, TokenService
+from hostd.config import Settings
+from hostd.errors import install_error_handlers
+from hostd.metrics import MetricsStore
+from hostd.middleware import AccessLogMiddleware, BodyLimitMiddleware, CatchAllMiddleware
+from hostd.routes import auth, health, projects
+
+log = logging.getLogger("hostd")
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    statusCode: int  # noqa: N815 - the contract's field name
+
+
+def _errors(*codes: int) -> dict[int | str, dict]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    log.info("hostd %s: API on http://%s:%d, data in %s", __version__,
+             app.state.settings.host, app.state.settings.port, app.state.settings.data_dir)
+    yield
+    app.state.db_engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_data_dir()
+    engine = db.make_engine(settings.database_uri)
+    db.migrate(engine)
+
+    app = FastAPI(
+        title="hostd", version=__version__, lifespan=_lifespan,
+        description="A PaaS on your own machine: users, projects and their containers.",
+    )
+    app.state.settings = settings
+    app.state.db_engine = engine
+    app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+    app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
+    app.state.metrics = MetricsStore()
+
+    install_error_handlers(app)
+    app.include_router(health.router, tags=["health"])
+    app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
+                       responses=_errors(400, 401, 409, 413, 429, 500))
+    app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
+                       responses=_errors(400, 401, 404, 409, 413, 500, 503))
+
+    if settings.frontend_url:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
+            allow_methods=["*"], allow_headers=["*"],
+        )
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    return app

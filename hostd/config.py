@@ -1,0 +1,112 @@
+"""Settings from the environment and `.env`, built once and passed in.
+
+Nothing here runs at import: `Settings()` is called by `create_app` or the `hostd`
+command, and tests build their own with a private data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SECRET_FILE_NAME = "jwt_secret"  # noqa: S105 - a file name, not a secret
+
+
+def parse_duration(value: str | int) -> int:
+    """`7d`, `12h`, `30m`, `45s` or plain seconds → seconds."""
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 7d, 12h, 30m or 3600")
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be longer than zero seconds")
+    return seconds
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hostd"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    port: int = Field(3000, ge=1, le=65535, validation_alias="PORT")
+    host: str = Field("127.0.0.1", validation_alias="HOST")
+    jwt_secret: str | None = Field(None, min_length=16, validation_alias="JWT_SECRET")
+    jwt_expires_in: Annotated[int, NoDecode] = Field(
+        7 * 86400, validation_alias="JWT_EXPIRES_IN"
+    )
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    frontend_url: str | None = Field(None, validation_alias="FRONTEND_URL")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validation_alias="HOSTD_DATA_DIR",
+    )
+    router_port: int = Field(8080, ge=1, le=65535, validation_alias="HOSTD_ROUTER_PORT")
+    allow_local_repos: bool = Field(False, validation_alias="HOSTD_ALLOW_LOCAL_REPOS")
+    bcrypt_rounds: int = Field(12, ge=4, le=16, validation_alias="BCRYPT_ROUNDS")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="HOSTD_MAX_BODY_BYTES")
+
+    @field_validator("jwt_expires_in", mode="before")
+    @classmethod
+    def _duration(cls, value: str | int) -> int:
+        return parse_duration(value)
+
+    @field_validator("frontend_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+$", value.rstrip("/")):
+            raise ValueError("must be an origin like http://localhost:5173")
+        return value.rstrip("/")
+
+    @cached_property
+    def database_uri(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hostd.db'}"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def signing_secret(self) -> str:
+        """JWT_SECRET, or a random secret generated once and kept in the data dir (0600)."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        self.ensure_data_dir()
+        path = self.data_dir / SECRET_FILE_NAME
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            os.chmod(path, 0o600)
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+
+def describe_settings_error(exc: Exception) -> str:
+    """One clear line naming the variable that stopped start-up."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
+        parts.append(f"{name}: {err['msg']}")
+    return "invalid setting " + "; ".join(parts)

@@ -1,0 +1,81 @@
+"""The database engine, sessions, and the one place that creates or upgrades the schema.
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout, so
+readers never wait on the writer and concurrent writers queue instead of failing.
+Any other SQLAlchemy URL (PostgreSQL for a bigger install) works unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, SQLModel, create_engine
+
+from hostd import models  # noqa: F401 - registers the tables on SQLModel.metadata
+
+log = logging.getLogger("hostd.db")
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        pool_size=20,
+        max_overflow=20,
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+# Each step upgrades the schema by one version; append, never edit, once released.
+def _v1_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema to the latest version; returns that version."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        current = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0
+        for version, step in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                log.info("upgrading the database schema to version %d", version)
+                step(conn)
+                record = text("INSERT INTO schema_version (version) VALUES (:v)")
+                conn.execute(record, {"v": version})
+    return len(MIGRATIONS)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def database_ok(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - health check reports, never raises
+        log.warning("database health check failed", exc_info=True)
+        return False

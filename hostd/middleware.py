@@ -1,0 +1,117 @@
+"""Pure ASGI middleware: the request-body cap and the one-line access log.
+
+Pure ASGI (not BaseHTTPMiddleware) so streaming responses such as SSE pass through
+untouched and the per-request cost stays small.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hostd.errors import PayloadTooLarge, error_body, server_error_body
+
+access_log = logging.getLogger("hostd.access")
+error_log = logging.getLogger("hostd.errors")
+
+
+async def _send_json(send: Send, status: int, body: dict, close: bool = False) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class CatchAllMiddleware:
+    """Any unexpected exception → the contract's 500 body; the traceback goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await _send_json(send, 500, server_error_body())
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises an HTTPException met while reading the body,
+                    # and the error handler renders it as PayloadTooLarge.
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes"
+
+    async def _reject(self, send: Send) -> None:
+        exc = PayloadTooLarge(self._message())
+        await _send_json(send, exc.status_code, error_body(exc.error, exc.message, 413), close=True)
+
+
+class AccessLogMiddleware:
+    """`METHOD /path STATUS 1.2ms`: never the query string, which may carry a token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            ms = (time.perf_counter() - start) * 1000
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, ms)

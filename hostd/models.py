@@ -1,0 +1,182 @@
+"""The tables, and the public shapes the API returns.
+
+A model family per entity: `Base` fields, the table, the `Create` body and the
+`Public` response. Routes return only public models, so a password hash or an
+internal column (container id, host port) can never reach a response.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import Field as PydanticField
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from hostd import validation
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; every one we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+class ProjectStatus(StrEnum):
+    running = "running"
+    stopped = "stopped"
+    deploying = "deploying"
+    error = "error"
+
+
+class Template(StrEnum):
+    static = "static"
+    react = "react"
+    flask = "flask"
+    nodejs = "nodejs"
+
+
+# --- users ---------------------------------------------------------------------------
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=254)
+    name: str = Field(max_length=100)
+    handle: str = Field(unique=True, index=True, max_length=40)
+    password_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    name: str
+    handle: str
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(id=user.id, email=user.email, name=user.name, handle=user.handle)
+
+
+class RevokedToken(SQLModel, table=True):
+    __tablename__ = "revoked_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(index=True)
+
+
+# --- projects ------------------------------------------------------------------------
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_projects_user_name"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=40)
+    template: str = Field(max_length=16)
+    github_url: str = Field(max_length=2048)
+    status: str = Field(default=ProjectStatus.deploying, max_length=16)
+    status_reason: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Set by the deploy pipeline; never part of the public shape.
+    container_id: str | None = Field(default=None, max_length=80)
+    host_port: int | None = None
+    image: str | None = Field(default=None, max_length=200)
+
+
+class Metrics(BaseModel):
+    cpu: float = 0.0
+    memory: float = 0.0
+    requests: int = 0
+
+
+class ProjectPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    userId: str  # noqa: N815 - the contract's field name
+    name: str
+    status: ProjectStatus
+    status_reason: str | None
+    url: str
+    template: Template
+    github_url: str
+    created_at: datetime
+    metrics: Metrics
+
+    @field_serializer("created_at")
+    def _created_at(self, value: datetime) -> str:
+        return iso_utc(value)
+
+
+# --- request bodies ------------------------------------------------------------------
+
+class _Body(BaseModel):
+    # Strict strings: a number where text belongs is a 400, not a silent conversion.
+    model_config = ConfigDict(strict=True, str_max_length=4096)
+
+
+class RegisterBody(_Body):
+    email: str
+    password: str
+    name: str
+
+    _email = field_validator("email")(validation.normalize_email)
+    _password = field_validator("password")(validation.check_password)
+    _name = field_validator("name")(validation.normalize_person_name)
+
+
+class LoginBody(_Body):
+    email: str
+    password: str = PydanticField(max_length=1024)
+
+    _email = field_validator("email")(validation.normalize_email)
+
+
+class ProjectCreate(_Body):
+    name: str
+    github_url: str = PydanticField(max_length=validation.URL_MAX)
+    template: Template = PydanticField(strict=False)
+
+    _name = field_validator("name")(validation.check_project_name)
+
+
+class StatusBody(_Body):
+    status: str
+
+
+class AuthResponse(BaseModel):
+    user: UserPublic
+    token: str
+
+
+class UserResponse(BaseModel):
+    user: UserPublic
+
+
+class ProjectResponse(BaseModel):
+    project: ProjectPublic
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectPublic]
+
+
+class Message(BaseModel):
+    message: str

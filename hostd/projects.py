@@ -1,0 +1,81 @@
+"""Project records: create, list, look up for their owner, delete, and the public view."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from hostd import validation
+from hostd.errors import Conflict, NotFound, ValidationError
+from hostd.metrics import MetricsStore
+from hostd.models import Project, ProjectCreate, ProjectPublic, ProjectStatus, User
+
+log = logging.getLogger("hostd.projects")
+
+
+def project_url(name: str, handle: str, router_port: int) -> str:
+    return f"http://{name}.{handle}.localhost:{router_port}"
+
+
+def to_public(
+    project: Project, owner: User, router_port: int, metrics: MetricsStore
+) -> ProjectPublic:
+    return ProjectPublic(
+        id=project.id,
+        userId=project.user_id,
+        name=project.name,
+        status=ProjectStatus(project.status),
+        status_reason=project.status_reason,
+        url=project_url(project.name, owner.handle, router_port),
+        template=project.template,
+        github_url=project.github_url,
+        created_at=project.created_at,
+        metrics=metrics.get(project.id),
+    )
+
+
+def list_for(session: Session, user: User) -> list[Project]:
+    query = select(Project).where(Project.user_id == user.id).order_by(Project.created_at)
+    return list(session.exec(query))
+
+
+def get_owned(session: Session, user: User, project_id: str) -> Project:
+    """The caller's project, or NotFound: someone else's project does not exist for them."""
+    project = session.get(Project, project_id)
+    if project is None or project.user_id != user.id:
+        raise NotFound("Project not found")
+    return project
+
+
+def get_owned_by_name(session: Session, user: User, name: str) -> Project | None:
+    query = select(Project).where(Project.user_id == user.id, Project.name == name)
+    return session.exec(query).first()
+
+
+def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool) -> Project:
+    try:
+        url = validation.check_repo_url(body.github_url, allow_local=allow_local)
+    except ValueError as exc:
+        raise ValidationError(f"github_url {exc}") from None
+    if get_owned_by_name(session, user, body.name) is not None:
+        raise Conflict(f"You already have a project named {body.name!r}")
+    project = Project(
+        user_id=user.id, name=body.name, template=body.template.value, github_url=url,
+        status=ProjectStatus.deploying,
+    )
+    session.add(project)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"You already have a project named {body.name!r}") from None
+    log.info("project created id=%s user=%s name=%s", project.id, user.id, project.name)
+    return project
+
+
+def delete(session: Session, project: Project) -> None:
+    session.delete(project)
+    session.commit()
+    log.info("project deleted id=%s", project.id)

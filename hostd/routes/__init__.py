@@ -1,0 +1,1 @@
+"""One router per resource; prefixes and tags are set where the app includes them."""

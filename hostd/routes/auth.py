@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+from hostd import auth, users
+from hostd.deps import ClaimsDep, CurrentUser, HasherDep, SessionDep, TokensDep
+from hostd.models import AuthResponse, LoginBody, Message, RegisterBody, UserPublic, UserResponse
+
+router = APIRouter()
+log = logging.getLogger("hostd.auth")
+
+
+@router.post("/register", status_code=201, response_model=AuthResponse)
+def register(
+    body: RegisterBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep
+) -> AuthResponse:
+    user = users.register(session, body, hasher)
+    return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
+
+
+@router.post("/login", response_model=AuthResponse)
+def login(
+    body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep
+) -> AuthResponse:
+    user = users.authenticate(session, body.email, body.password, hasher)
+    return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
+
+
+@router.get("/me", response_model=UserResponse)
+def me(user: CurrentUser) -> UserResponse:
+    return UserResponse(user=UserPublic.of(user))
+
+
+@router.post("/logout", response_model=Message)
+def logout(session: SessionDep, claims: ClaimsDep, user: CurrentUser) -> Message:
+    auth.revoke(session, claims)
+    log.info("auth: logout user=%s", user.id)
+    return Message(message="Logged out: this token is revoked")
+
