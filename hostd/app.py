@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
@@ -13,10 +15,17 @@ from pydantic import BaseModel
 from hostd import __version__, db
 from hostd.auth import PasswordHasher, TokenService
 from hostd.config import Settings
+from hostd.deploy import Deployer
+from hostd.engine.handle import DockerHandle
 from hostd.errors import install_error_handlers
+from hostd.hub import EventHub
+from hostd.lifecycle import ExpectedExits, Lifecycle
 from hostd.metrics import MetricsStore
 from hostd.middleware import AccessLogMiddleware, BodyLimitMiddleware, CatchAllMiddleware
-from hostd.routes import auth, health, projects
+from hostd.monitor import EngineMonitor
+from hostd.reconcile import mark_interrupted, reconcile
+from hostd.routes import auth, containers, health, logs, projects
+from hostd.status import StatusBoard
 
 log = logging.getLogger("hostd")
 
@@ -33,10 +42,33 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = app.state
     log.info("hostd %s: API on http://%s:%d, data in %s", __version__,
-             app.state.settings.host, app.state.settings.port, app.state.settings.data_dir)
+             state.settings.host, state.settings.port, state.settings.data_dir)
+    state.hub.bind(asyncio.get_running_loop())
+    await anyio.to_thread.run_sync(mark_interrupted, state.db_engine, state.lifecycle)
+    state.deployer.start()
+    state.monitor.start()
     yield
-    app.state.db_engine.dispose()
+    state.monitor.stop()
+    state.docker.close()
+    state.db_engine.dispose()
+
+
+def _wire_platform(app: FastAPI, settings: Settings) -> None:
+    """The Docker side: engine handle, status board, deployer, lifecycle, monitor."""
+    state = app.state
+    state.hub = EventHub()
+    state.docker = DockerHandle(settings.docker_host)
+    state.board = StatusBoard(state.db_engine, state.hub)
+    deployer = Deployer(settings, state.db_engine, state.docker, state.board)
+    state.deployer = deployer
+    state.lifecycle = Lifecycle(settings, state.docker, state.board, deployer, ExpectedExits())
+
+    def on_engine_connect() -> None:
+        reconcile(state.db_engine, state.lifecycle)
+
+    state.monitor = EngineMonitor(state.db_engine, state.lifecycle, on_engine_connect)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
     app.state.metrics = MetricsStore()
+    _wire_platform(app, settings)
 
     install_error_handlers(app)
     app.include_router(health.router, tags=["health"])
@@ -61,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(400, 401, 409, 413, 429, 500))
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
                        responses=_errors(400, 401, 404, 409, 413, 500, 503))
+    app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
+                       responses=_errors(400, 401, 404, 500, 503))
+    app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
+                       responses=_errors(400, 401, 404, 409, 500, 503))
 
     if settings.frontend_url:
         app.add_middleware(

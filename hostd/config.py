@@ -35,6 +35,12 @@ def parse_duration(value: str | int) -> int:
     return seconds
 
 
+def _host_ca_bundle() -> Path | None:
+    # The host's trust store: builds behind a TLS-intercepting proxy need it.
+    path = Path("/etc/ssl/certs/ca-certificates.crt")
+    return path if path.is_file() else None
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "hostd"
@@ -63,10 +69,35 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(12, ge=4, le=16, validation_alias="BCRYPT_ROUNDS")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="HOSTD_MAX_BODY_BYTES")
 
+    # Docker side. Every container and image hostd makes carries hostd.instance=<instance>,
+    # so two daemons (or a test run) on one engine never touch each other's containers.
+    instance: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                          validation_alias="HOSTD_INSTANCE")
+    docker_host: str | None = Field(None, validation_alias="DOCKER_HOST")
+    build_ca_bundle: Path | None = Field(
+        default_factory=_host_ca_bundle, validation_alias="HOSTD_BUILD_CA_BUNDLE"
+    )
+    container_memory_mb: int = Field(512, ge=16, validation_alias="HOSTD_CONTAINER_MEMORY_MB")
+    container_cpus: float = Field(1.0, gt=0, le=64, validation_alias="HOSTD_CONTAINER_CPUS")
+    container_pids: int = Field(256, ge=16, validation_alias="HOSTD_CONTAINER_PIDS")
+    build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
+    deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
+    clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
+    health_timeout_s: int = Field(60, ge=1, validation_alias="HOSTD_HEALTH_TIMEOUT")
+
     @field_validator("jwt_expires_in", mode="before")
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)
+
+    @field_validator("build_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None or str(value) in ("", "none"):
+            return None
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file (a PEM bundle, or 'none')")
+        return value
 
     @field_validator("frontend_url")
     @classmethod

@@ -16,6 +16,7 @@ from hostd import auth, projects
 from hostd.auth import PasswordHasher, TokenClaims, TokenService
 from hostd.config import Settings
 from hostd.errors import Unauthorized
+from hostd.lifecycle import Lifecycle
 from hostd.metrics import MetricsStore
 from hostd.models import Project, User
 
@@ -41,7 +42,12 @@ def get_metrics(request: Request) -> MetricsStore:
     return request.app.state.metrics
 
 
+def get_lifecycle(request: Request) -> Lifecycle:
+    return request.app.state.lifecycle
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 SessionDep = Annotated[Session, Depends(get_session)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]

@@ -12,6 +12,9 @@
     ├── RateLimited            429  with Retry-After
     └── ServiceUnavailable     503  e.g. the Docker engine is unreachable
 
+The engine layer's own errors (hostd.engine.client) are rendered here too:
+EngineUnavailable and other EngineErrors → 503, ContainerMissing → 409.
+
 Every 4xx/5xx body is `{"error": name, "message": text, "statusCode": code}`:
 routes raise, and the handlers below render, including FastAPI's own validation
 errors, Starlette's 404/405 and any unexpected exception (traceback to the log only).
@@ -26,6 +29,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
 
 log = logging.getLogger("hostd.errors")
 
@@ -165,8 +170,19 @@ def server_error_body() -> dict[str, Any]:
     return error_body(exc.error, exc.message, exc.status_code)
 
 
+async def _engine_error(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, EngineUnavailable):
+        return render(ServiceUnavailable(f"The Docker engine is unreachable: {exc}"))
+    if isinstance(exc, ContainerMissing):
+        return render(Conflict(f"The project's container is gone: {exc}; deploy it again"))
+    log.warning("engine error: %s", exc)
+    return render(ServiceUnavailable(f"Docker engine error: {exc}"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HostdError, _hostd_error)
+    app.add_exception_handler(EngineUnavailable, _engine_error)
+    app.add_exception_handler(EngineError, _engine_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     # Anything else is caught by hostd.middleware.CatchAllMiddleware: one 500 body,

@@ -100,6 +100,48 @@ class Project(SQLModel, table=True):
     image: str | None = Field(default=None, max_length=200)
 
 
+class DeploymentStatus(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class Deployment(SQLModel, table=True):
+    """One attempt to deploy a project; its build log is a file in the data dir."""
+
+    __tablename__ = "deployments"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=DeploymentStatus.running, max_length=16)
+    step: str | None = Field(default=None, max_length=32)
+    commit: str | None = Field(default=None, max_length=64)
+    image: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class DeploymentPublic(BaseModel):
+    id: str
+    status: DeploymentStatus
+    step: str | None
+    commit: str | None
+    image: str | None
+    reason: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @field_serializer("started_at", "finished_at")
+    def _times(self, value: datetime | None) -> str | None:
+        return iso_utc(value) if value else None
+
+    @classmethod
+    def of(cls, row: Deployment) -> DeploymentPublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
 class Metrics(BaseModel):
     cpu: float = 0.0
     memory: float = 0.0
@@ -180,3 +222,17 @@ class ProjectList(BaseModel):
 
 class Message(BaseModel):
     message: str
+
+
+class DeploymentList(BaseModel):
+    deployments: list[DeploymentPublic]
+
+
+class ContainerStatus(BaseModel):
+    status: ProjectStatus
+    status_reason: str | None = None
+
+
+class LogLines(BaseModel):
+    source: str
+    lines: list[str]

@@ -11,9 +11,16 @@ router = APIRouter()
 class Health(BaseModel):
     status: str
     database: str
+    docker: str
 
 
 @router.get("/healthz", response_model=Health)
 def healthz(request: Request) -> Health:
+    """`ok` when both the database and the Docker engine answer, else `degraded`."""
     db_up = database_ok(request.app.state.db_engine)
-    return Health(status="ok" if db_up else "degraded", database="ok" if db_up else "unreachable")
+    docker_up = request.app.state.docker.reachable()
+    return Health(
+        status="ok" if db_up and docker_up else "degraded",
+        database="ok" if db_up else "unreachable",
+        docker="ok" if docker_up else "unreachable",
+    )

@@ -1,12 +1,40 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import select
 
 from hostd import projects
-from hostd.deps import CurrentUser, MetricsDep, OwnedProject, SessionDep, SettingsDep
-from hostd.models import Message, ProjectCreate, ProjectList, ProjectResponse
+from hostd.deps import (
+    CurrentUser,
+    LifecycleDep,
+    MetricsDep,
+    OwnedProject,
+    SessionDep,
+    SettingsDep,
+)
+from hostd.errors import ValidationError
+from hostd.models import (
+    Deployment,
+    DeploymentList,
+    DeploymentPublic,
+    Message,
+    Project,
+    ProjectCreate,
+    ProjectList,
+    ProjectResponse,
+    ProjectStatus,
+    StatusBody,
+    User,
+)
 
 router = APIRouter()
+DEPLOYMENTS_SHOWN = 50
+
+
+def _public(session, project: Project, user: User, settings, metrics) -> ProjectResponse:  # noqa: ANN001
+    session.refresh(project)  # the deploy worker may have moved it on already
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
 
 
 @router.get("", response_model=ProjectList)
@@ -21,24 +49,57 @@ def list_projects(
 
 @router.post("", status_code=201, response_model=ProjectResponse)
 def create_project(
-    body: ProjectCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    settings: SettingsDep,
-    metrics: MetricsDep,
+    body: ProjectCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
+    """Store the project and start its first deploy; it answers at once, `deploying`."""
     project = projects.create(session, user, body, allow_local=settings.allow_local_repos)
-    return ProjectResponse(project=projects.to_public(project, user, settings.router_port, metrics))
+    lifecycle.deployer.submit(session, project, user)
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
 
 
 @router.get("/{project_id}", response_model=ProjectResponse)
 def get_project(
     project: OwnedProject, user: CurrentUser, settings: SettingsDep, metrics: MetricsDep
 ) -> ProjectResponse:
-    return ProjectResponse(project=projects.to_public(project, user, settings.router_port, metrics))
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
 
 
 @router.delete("/{project_id}", response_model=Message)
-def delete_project(project: OwnedProject, session: SessionDep) -> Message:
-    projects.delete(session, project)
-    return Message(message=f"Project {project.name} deleted")
+def delete_project(project: OwnedProject, session: SessionDep,
+                   lifecycle: LifecycleDep) -> Message:
+    return Message(message=lifecycle.delete(session, project))
+
+
+@router.patch("/{project_id}/status", response_model=ProjectResponse)
+def set_status(
+    body: StatusBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
+    settings: SettingsDep, metrics: MetricsDep, lifecycle: LifecycleDep,
+) -> ProjectResponse:
+    """`running` starts the container, `stopped` stops it."""
+    if body.status == ProjectStatus.running:
+        lifecycle.start(session, project, user)
+    elif body.status == ProjectStatus.stopped:
+        lifecycle.stop(project)
+    else:
+        raise ValidationError("status must be 'running' or 'stopped'")
+    return _public(session, project, user, settings, metrics)
+
+
+@router.post("/{project_id}/deploy", status_code=202, response_model=ProjectResponse)
+def deploy(
+    project: OwnedProject, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    metrics: MetricsDep, lifecycle: LifecycleDep,
+) -> ProjectResponse:
+    """Deploy the repository's latest commit again."""
+    lifecycle.redeploy(session, project, user)
+    return _public(session, project, user, settings, metrics)
+
+
+@router.get("/{project_id}/deployments", response_model=DeploymentList)
+def deployments(project: OwnedProject, session: SessionDep) -> DeploymentList:
+    query = (select(Deployment).where(Deployment.project_id == project.id)
+             .order_by(Deployment.started_at.desc()).limit(DEPLOYMENTS_SHOWN))  # type: ignore[union-attr]
+    return DeploymentList(deployments=[DeploymentPublic.of(row) for row in session.exec(query)])

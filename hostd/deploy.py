@@ -1,0 +1,286 @@
+"""The deploy pipeline: clone → build → run → health_check, one job per deployment.
+
+Each step is a small function of the job; it writes progress to the deployment's build
+log and fails with `StepFailed(reason)`, a sentence a person can act on. `Deployer`
+runs jobs on a few daemon threads (bounded concurrency) so a slow build never blocks
+the API, and a daemon that dies mid-deploy leaves work the reconciler marks interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from hostd import buildlog, git
+from hostd.buildlog import BuildLog
+from hostd.config import Settings
+from hostd.engine import containers as engine
+from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
+from hostd.engine.handle import DockerHandle
+from hostd.engine.images import resolve_base_images
+from hostd.engine.naming import container_name, image_tag, labels_for
+from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
+from hostd.engine.templates import TEMPLATE_BASES, prepare_build_context
+from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
+from hostd.status import StatusBoard
+
+log = logging.getLogger("hostd.deploy")
+
+
+class StepFailed(Exception):
+    """A step could not finish; the message is the project's status_reason."""
+
+
+class Cancelled(Exception):
+    """The project was deleted while it deployed."""
+
+
+@dataclass
+class DeployJob:
+    project_id: str
+    user_id: str
+    deployment_id: str
+    name: str
+    handle: str
+    repo_url: str
+    template: str
+    workdir: Path
+    log: BuildLog
+    commit: str | None = None
+    image: str | None = None
+    container_id: str | None = None
+    host_port: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.workdir / "repo"
+
+
+class Deployer:
+    def __init__(self, settings: Settings, db_engine: Engine, docker: DockerHandle,
+                 board: StatusBoard) -> None:
+        self.settings = settings
+        self.db = db_engine
+        self.docker = docker
+        self.board = board
+        self._queue: queue.Queue[DeployJob] = queue.Queue()
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for index in range(self.settings.deploy_concurrency):
+            # Daemon threads: a stopping daemon never waits for a build; the next start
+            # marks what was cut short as interrupted.
+            threading.Thread(target=self._work, name=f"deploy-{index}", daemon=True).start()
+
+    def is_deploying(self, project_id: str) -> bool:
+        with self._lock:
+            return project_id in self._active
+
+    def submit(self, session: Session, project: Project, owner: User) -> Deployment:
+        """Record a new deployment, mark the project deploying, and queue the job."""
+        deployment = Deployment(project_id=project.id, step="queued")
+        session.add(deployment)
+        session.commit()
+        job = DeployJob(
+            project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
+            name=project.name, handle=owner.handle, repo_url=project.github_url,
+            template=project.template, workdir=Path(),
+            log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id, deployment.id)),
+            labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
+        )
+        job.log.step("queued", f"deployment {deployment.id}")
+        self.board.set(project.id, ProjectStatus.deploying, "queued")
+        with self._lock:
+            self._active.add(project.id)
+        self._queue.put(job)
+        return deployment
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                self.run(job)
+            except Exception:  # noqa: BLE001 - a worker thread must survive any job
+                log.exception("deploy %s crashed", job.deployment_id)
+            finally:
+                with self._lock:
+                    self._active.discard(job.project_id)
+
+    def run(self, job: DeployJob) -> None:
+        """Walk the steps; end with the project running or in error with a reason."""
+        with tempfile.TemporaryDirectory(prefix="hostd-deploy-") as tmp:
+            job.workdir = Path(tmp)
+            try:
+                for name, step in STEPS:
+                    self._enter(job, name)
+                    step(self, job)
+                self._succeed(job)
+            except Cancelled:
+                job.log("deploy cancelled: the project was deleted")
+                self._cleanup_cancelled(job)
+            except StepFailed as exc:
+                self._fail(job, str(exc))
+            except EngineUnavailable as exc:
+                self._fail(job, f"the Docker engine is unreachable: {exc}")
+            except EngineError as exc:
+                self._fail(job, f"Docker engine error: {exc}")
+
+    def _enter(self, job: DeployJob, step: str) -> None:
+        if not self._project_exists(job.project_id):
+            raise Cancelled()
+        job.log.step(step)
+        self._update_deployment(job, step=step)
+        # While deploying, the reason says which step runs: clients show it as progress.
+        self.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT[step],
+                       only_if=[ProjectStatus.deploying])
+
+    def _succeed(self, job: DeployJob) -> None:
+        job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
+        self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
+                                finished_at=utcnow())
+        self.board.set(job.project_id, ProjectStatus.running, None,
+                       only_if=[ProjectStatus.deploying])
+        prune_old_images(self, job)
+
+    def _fail(self, job: DeployJob, reason: str) -> None:
+        job.log(f"deploy failed: {reason}")
+        self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
+                                finished_at=utcnow())
+        self.board.set(job.project_id, ProjectStatus.error, reason)
+
+    def _cleanup_cancelled(self, job: DeployJob) -> None:
+        client = self.docker.client()
+        if job.container_id:
+            engine.remove_container(client, job.container_id, force=True)
+        if job.image:
+            engine.remove_image(client, job.image, force=True)
+
+    def _project_exists(self, project_id: str) -> bool:
+        with Session(self.db) as session:
+            return session.get(Project, project_id) is not None
+
+    def _update_deployment(self, job: DeployJob, **values: object) -> None:
+        with Session(self.db) as session:
+            row = session.get(Deployment, job.deployment_id)
+            if row is None:
+                return
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.commit, row.image = job.commit or row.commit, job.image or row.image
+            session.add(row)
+            session.commit()
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+def clone(deployer: Deployer, job: DeployJob) -> None:
+    job.log(f"cloning {git.redact(job.repo_url)}")
+    try:
+        job.commit = git.shallow_clone(job.repo_url, job.repo_dir,
+                                       timeout_s=deployer.settings.clone_timeout_s)
+    except git.CloneFailed as exc:
+        raise StepFailed(f"clone failed: {exc}") from None
+    job.log(f"commit {job.commit}")
+
+
+def build(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    settings = deployer.settings
+    own_dockerfile = (job.repo_dir / "Dockerfile").is_file()
+    needed = () if own_dockerfile else TEMPLATE_BASES[job.template]
+    try:
+        bases = resolve_base_images(client, log=job.log, needed=needed)
+    except ImageMissing as exc:
+        raise StepFailed(f"{exc}, then deploy again") from None
+    plan = prepare_build_context(job.template, job.repo_dir, bases, settings.build_ca_bundle)
+    job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
+            else f"using the {job.template} template")
+    tag = image_tag(job.project_id, job.deployment_id)
+    try:
+        engine.build_image(client, job.repo_dir, plan.dockerfile, tag, job.labels,
+                           settings.build_memory_mb * 1024 * 1024, on_log=job.log)
+    except BuildFailed as exc:
+        if exc.oom:
+            raise StepFailed(f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
+                             " — see the build log") from None
+        last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
+        raise StepFailed(f"the build failed: {last}") from None
+    job.image = tag
+
+
+def run(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    settings = deployer.settings
+    remove_project_containers(client, settings.instance, job.project_id, job.log)
+    assert job.image is not None
+    info = engine.run_container(
+        client, job.image, container_name(job.name, job.handle, job.deployment_id),
+        labels=job.labels, env={},
+        memory_bytes=settings.container_memory_mb * 1024 * 1024,
+        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+    )
+    job.container_id, job.host_port = info.id, info.host_port
+    deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
+                                 image=job.image)
+    job.log(f"container {info.name} started, port 8000 published on 127.0.0.1:{info.host_port}")
+
+
+def health_check(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    assert job.container_id is not None and job.host_port is not None
+    timeout = deployer.settings.health_timeout_s
+    job.log(f"waiting up to {timeout}s for HTTP on $PORT")
+    problem = wait_until_serving(client, job.container_id, job.host_port, timeout)
+    if problem is None:
+        return
+    for line in engine.container_logs(client, job.container_id, tail=20):
+        job.log(f"app: {line}")
+    # Stop it so the restart policy doesn't loop a broken app; its logs stay readable.
+    engine.stop_container(client, job.container_id, timeout=2)
+    raise StepFailed(problem)
+
+
+STEP_TEXT = {
+    "clone": "cloning the repository",
+    "build": "building the image",
+    "run": "starting the container",
+    "health_check": "waiting for the app to answer",
+}
+STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
+    ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
+]
+
+
+# --- helpers shared with lifecycle and the reconciler ---------------------------------------
+
+
+def remove_project_containers(client: DockerClient, instance: str, project_id: str,
+                              say: Callable[[str], None] | None = None) -> None:
+    for state in engine.list_labelled_containers(client, "hostd.project", project_id):
+        if state.labels.get("hostd.instance") == instance:
+            engine.remove_container(client, state.id, force=True)
+            if say:
+                say(f"removed the previous container {state.name}")
+
+
+def prune_old_images(deployer: Deployer, job: DeployJob) -> None:
+    """Keep only the image now running; earlier deploys' images go."""
+    client = deployer.docker.client()
+    for ref in project_images(client, deployer.settings.instance, job.project_id):
+        if ref != job.image:
+            engine.remove_image(client, ref, force=False)

@@ -1,0 +1,1 @@
+"""Everything that talks to Docker. Nothing outside this package imports `docker`."""

@@ -1,0 +1,149 @@
+"""Start, stop, restart, redeploy and delete a project's container.
+
+The database says what the user wants; these functions make the engine agree and
+write the outcome through the StatusBoard. Stops that hostd itself causes are
+announced to the engine monitor first, so they are never mistaken for crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+
+from sqlmodel import Session
+
+from hostd.config import Settings
+from hostd.deploy import Deployer, remove_project_containers
+from hostd.engine import containers as engine
+from hostd.engine.client import ContainerMissing
+from hostd.engine.handle import DockerHandle
+from hostd.engine.naming import container_name, labels_for
+from hostd.engine.runtime import project_images, wait_until_serving
+from hostd.errors import Conflict
+from hostd.models import Project, ProjectStatus, User, new_id
+from hostd.status import StatusBoard
+
+log = logging.getLogger("hostd.lifecycle")
+
+
+class ExpectedExits:
+    """Containers hostd is about to stop or restart: their `die` is not a crash."""
+
+    TTL_S = 120.0
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, container_id: str) -> None:
+        with self._lock:
+            self._until[container_id] = time.monotonic() + self.TTL_S
+
+    def consume(self, container_id: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._until = {cid: t for cid, t in self._until.items() if t > now}
+            return self._until.pop(container_id, None) is not None
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
+                 deployer: Deployer, expected: ExpectedExits) -> None:
+        self.settings = settings
+        self.docker = docker
+        self.board = board
+        self.deployer = deployer
+        self.expected = expected
+
+    def _refuse_while_deploying(self, project: Project) -> None:
+        if project.status == ProjectStatus.deploying or self.deployer.is_deploying(project.id):
+            raise Conflict(f"Project {project.name} is deploying: wait until it is done")
+
+    def redeploy(self, session: Session, project: Project, owner: User) -> str:
+        self._refuse_while_deploying(project)
+        self.deployer.submit(session, project, owner)
+        return f"Redeploying {project.name}"
+
+    def start(self, session: Session, project: Project, owner: User) -> str:
+        self._refuse_while_deploying(project)
+        client = self.docker.client()
+        state = engine.inspect_container(client, project.container_id) \
+            if project.container_id else None
+        if state is None and not (project.image and engine.image_exists(client, project.image)):
+            return self.redeploy(session, project, owner)
+        if state is None:
+            assert project.image is not None
+            state = self.recreate(project, owner)
+        elif not state.running:
+            engine.start_container(client, state.id)
+        return self._await_running(project, state.id, f"Started {project.name}")
+
+    def stop(self, project: Project) -> str:
+        self._refuse_while_deploying(project)
+        self.board.set(project.id, ProjectStatus.stopped, None)
+        if project.container_id:
+            self.expected.expect(project.container_id)
+            try:
+                engine.stop_container(self.docker.client(), project.container_id)
+            except ContainerMissing:
+                log.info("project %s had no container to stop", project.id)
+        return f"Stopped {project.name}"
+
+    def restart(self, session: Session, project: Project, owner: User) -> str:
+        self._refuse_while_deploying(project)
+        if project.status == ProjectStatus.error:
+            return self.redeploy(session, project, owner)
+        if project.status == ProjectStatus.stopped or not project.container_id:
+            return self.start(session, project, owner)
+        self.expected.expect(project.container_id)
+        try:
+            engine.restart_container(self.docker.client(), project.container_id)
+        except ContainerMissing:
+            return self.start(session, project, owner)
+        return self._await_running(project, project.container_id, f"Restarted {project.name}")
+
+    def delete(self, session: Session, project: Project) -> str:
+        """Remove the container, the images and the build logs, then the record."""
+        if project.container_id or project.image or self.deployer.is_deploying(project.id):
+            client = self.docker.client()
+            if project.container_id:
+                self.expected.expect(project.container_id)
+            remove_project_containers(client, self.settings.instance, project.id)
+            for ref in project_images(client, self.settings.instance, project.id):
+                engine.remove_image(client, ref, force=True)
+        shutil.rmtree(self.settings.data_dir / "builds" / project.id, ignore_errors=True)
+        session.delete(project)
+        session.commit()
+        log.info("project %s deleted with its container and images", project.id)
+        return f"Project {project.name} deleted"
+
+    def recreate(self, project: Project, owner: User) -> engine.ContainerState:
+        """A new container from the project's current image (its old one is gone)."""
+        client = self.docker.client()
+        settings = self.settings
+        assert project.image is not None
+        info = engine.run_container(
+            client, project.image, container_name(project.name, owner.handle, new_id()),
+            labels=labels_for(settings.instance, project.id, owner.id, "recreated"), env={},
+            memory_bytes=settings.container_memory_mb * 1024 * 1024,
+            nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        )
+        self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
+        state = engine.inspect_container(client, info.id)
+        if state is None:
+            raise ContainerMissing(f"container {info.name} vanished right after it started")
+        return state
+
+    def _await_running(self, project: Project, container_id: str, done: str) -> str:
+        client = self.docker.client()
+        state = engine.inspect_container(client, container_id)
+        port = state.host_port if state else None
+        problem = "the container is gone" if port is None else wait_until_serving(
+            client, container_id, port, self.settings.health_timeout_s)
+        if problem is not None:
+            self.board.set(project.id, ProjectStatus.error, problem)
+            raise Conflict(f"{project.name} did not come up: {problem}")
+        self.board.set(project.id, ProjectStatus.running, None, host_port=port)
+        return done

@@ -1,0 +1,93 @@
+"""Make the database and the engine agree, at start-up and after an engine outage.
+
+- deploys cut short by a daemon stop end in `error` ("interrupted");
+- a `running` project whose container is gone is recreated from its image, else `error`;
+- a `running` project whose container has exited is `error` with the exit code;
+- a `stopped` project whose container runs is stopped;
+- containers and images of this daemon instance with no project are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from hostd.engine import containers as engine
+from hostd.engine.client import EngineError
+from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.engine.runtime import exit_reason, instance_images
+from hostd.lifecycle import Lifecycle
+from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
+
+log = logging.getLogger("hostd.reconcile")
+INTERRUPTED = "interrupted: hostd stopped during the deploy; deploy again"
+
+
+def mark_interrupted(db: Engine, lifecycle: Lifecycle) -> None:
+    """Work that was running when the daemon stopped cannot be running now."""
+    with Session(db) as session:
+        session.exec(update(Deployment)  # type: ignore[call-overload]
+                     .where(Deployment.status == DeploymentStatus.running)
+                     .values(status=DeploymentStatus.interrupted, reason=INTERRUPTED,
+                             finished_at=utcnow()))
+        session.commit()
+        stuck = session.exec(select(Project.id).where(
+            Project.status == ProjectStatus.deploying)).all()
+    for project_id in stuck:
+        if not lifecycle.deployer.is_deploying(project_id):
+            lifecycle.board.set(project_id, ProjectStatus.error, INTERRUPTED,
+                                only_if=[ProjectStatus.deploying])
+
+
+def reconcile(db: Engine, lifecycle: Lifecycle) -> None:
+    client = lifecycle.docker.client()
+    instance = lifecycle.settings.instance
+    states = engine.list_labelled_containers(client, INSTANCE_LABEL, instance)
+    by_id = {state.id: state for state in states}
+    with Session(db) as session:
+        rows = session.exec(select(Project, User).join(User)).all()
+    known = {project.id for project, _ in rows}
+    for project, owner in rows:
+        try:
+            _reconcile_project(lifecycle, project, owner, by_id.get(project.container_id or ""))
+        except EngineError as exc:
+            log.warning("could not reconcile project %s: %s", project.id, exc)
+    for state in states:
+        if state.labels.get(PROJECT_LABEL) not in known:
+            log.info("removing orphan container %s", state.name)
+            engine.remove_container(client, state.id, force=True)
+    for project_id, refs in instance_images(client, instance).items():
+        if project_id not in known:
+            for ref in refs:
+                engine.remove_image(client, ref, force=True)
+
+
+def _reconcile_project(lifecycle: Lifecycle, project: Project, owner: User,
+                       state: engine.ContainerState | None) -> None:
+    board = lifecycle.board
+    if project.status == ProjectStatus.running:
+        if state is None:
+            _recover_missing(lifecycle, project, owner)
+        elif not state.running and state.status != "restarting":
+            board.set(project.id, ProjectStatus.error,
+                      exit_reason(state.exit_code, state.oom_killed),
+                      only_if=[ProjectStatus.running])
+        elif state.host_port != project.host_port:
+            board.update_fields(project.id, host_port=state.host_port)
+    elif project.status == ProjectStatus.stopped and state is not None and state.running:
+        lifecycle.expected.expect(state.id)
+        engine.stop_container(lifecycle.docker.client(), state.id)
+
+
+def _recover_missing(lifecycle: Lifecycle, project: Project, owner: User) -> None:
+    client = lifecycle.docker.client()
+    if project.image and engine.image_exists(client, project.image):
+        log.info("project %s lost its container: recreating it from %s", project.id,
+                 project.image)
+        lifecycle.recreate(project, owner)
+        return
+    lifecycle.board.set(project.id, ProjectStatus.error,
+                        "the container and its image are gone: deploy again",
+                        only_if=[ProjectStatus.running])
