@@ -1,1 +1,93 @@
-"""Everything that talks to Docker. Nothing outside this package imports `docker`."""
+"""hostd's Docker boundary: the only package that imports ``docker``.
+
+Modules, each with one job:
+
+* ``client``      connect/ping, the error classes, the one docker-error translator
+* ``templates``   pure: template + repository directory -> Dockerfile text
+* ``images``      offline base images (bootstrap) and the per-deploy base choice
+* ``containers``  build, run, start/stop/remove, inspect, list, logs, events, wait_http
+
+Everything blocks (docker SDK, subprocess): callers run it off the event loop.
+"""
+
+from hostd.engine.client import (
+    BuildFailed,
+    ContainerMissing,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+    connect,
+    ping,
+    translate_errors,
+)
+from hostd.engine.containers import (
+    ContainerInfo,
+    ContainerState,
+    build_image,
+    container_logs,
+    engine_events,
+    image_exists,
+    inspect_container,
+    list_labelled_containers,
+    remove_container,
+    remove_image,
+    restart_container,
+    run_container,
+    start_container,
+    stop_container,
+    wait_http,
+)
+from hostd.engine.images import (
+    BOOTSTRAP_COMMAND,
+    base_image_for,
+    bootstrap_base_images,
+    resolve_base_images,
+)
+from hostd.engine.templates import (
+    BaseImages,
+    BuildPlan,
+    UnknownTemplate,
+    default_build_ca_bundle,
+    prepare_build_context,
+    render_dockerfile,
+    show_template,
+    template_names,
+)
+
+__all__ = [
+    "BOOTSTRAP_COMMAND",
+    "BaseImages",
+    "BuildFailed",
+    "BuildPlan",
+    "ContainerInfo",
+    "ContainerMissing",
+    "ContainerState",
+    "EngineError",
+    "EngineUnavailable",
+    "ImageMissing",
+    "UnknownTemplate",
+    "base_image_for",
+    "bootstrap_base_images",
+    "build_image",
+    "connect",
+    "container_logs",
+    "default_build_ca_bundle",
+    "engine_events",
+    "image_exists",
+    "inspect_container",
+    "list_labelled_containers",
+    "ping",
+    "prepare_build_context",
+    "remove_container",
+    "remove_image",
+    "render_dockerfile",
+    "resolve_base_images",
+    "restart_container",
+    "run_container",
+    "show_template",
+    "start_container",
+    "stop_container",
+    "template_names",
+    "translate_errors",
+    "wait_http",
+]

@@ -1,0 +1,382 @@
+"""Building images and running project containers on the local engine.
+
+Every function takes the client explicitly and names each engine option it sets (no
+``**kwargs`` pass-through), so the isolation rules live here and nowhere else:
+ports on 127.0.0.1 only, no swap, no new privileges, never privileged, no mounts.
+All functions block: call them from a worker thread, not the event loop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+
+from hostd.engine.client import BuildFailed, ContainerMissing, translate_errors
+
+CONTAINER_PORT = 8000
+LOG_TAIL_LINES = 30
+OOM_EXIT_CODE = 137
+EVENT_ACTIONS = ("start", "die", "oom", "stop")
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container just started by :func:`run_container`."""
+
+    id: str
+    name: str
+    host_port: int | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What ``inspect`` says about a container, in the fields hostd uses."""
+
+    id: str
+    name: str
+    image: str
+    status: str  # created | running | restarting | paused | exited | dead
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    restart_count: int
+    host_port: int | None
+    labels: dict[str, str]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+# --- images ------------------------------------------------------------------------------
+
+
+def build_image(
+    client: docker.DockerClient,
+    context_dir: Path,
+    dockerfile: str | None,
+    tag: str,
+    labels: dict[str, str],
+    memory_limit_bytes: int,
+    on_log: Callable[[str], None],
+) -> str:
+    """Build ``context_dir`` with the classic builder; return the image id.
+
+    ``dockerfile`` is the Dockerfile *text* (it is sent beside the context, never written
+    into it), or None for the context's own ``Dockerfile``. Each build step's container
+    gets ``memory_limit_bytes`` and no swap. Output lines go to ``on_log`` as they come.
+    Raises BuildFailed (``oom=True`` when a step was OOM-killed).
+    """
+    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+
+    def log(line: str) -> None:
+        tail.append(line)
+        on_log(line)
+
+    with tempfile.TemporaryDirectory(prefix="hostd-dockerfile-") as tmp:
+        dockerfile_path = None
+        if dockerfile is not None:
+            # Outside the context: docker-py then ships it as an extra, ignored file.
+            dockerfile_path = Path(tmp) / "Dockerfile"
+            dockerfile_path.write_text(dockerfile)
+        with translate_errors(f"build image {tag}"):
+            try:
+                stream = client.api.build(
+                    path=str(context_dir),
+                    dockerfile=str(dockerfile_path) if dockerfile_path else None,
+                    tag=tag,
+                    labels=labels,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    decode=True,
+                    container_limits={"memory": memory_limit_bytes,
+                                      "memswap": memory_limit_bytes},
+                )
+                error = _follow_build(stream, log)
+            except docker.errors.APIError as exc:
+                # E.g. a Dockerfile the engine cannot parse: refused before any step.
+                error = str(exc.explanation or exc)
+                log(error)
+    if error is not None:
+        oom = _looks_oom(error, tail)
+        reason = "ran out of memory" if oom else error
+        raise BuildFailed(f"build of {tag} failed: {reason}", list(tail), oom=oom)
+    with translate_errors(f"inspect image {tag}"):
+        return str(client.api.inspect_image(tag)["Id"])
+
+
+def _follow_build(stream: Iterable[dict[str, Any]], log: Callable[[str], None]) -> str | None:
+    """Feed build output to ``log`` line by line; return the error message, if any."""
+    pending = ""
+    for chunk in stream:
+        if "error" in chunk:
+            if pending:
+                log(pending)
+            message = str(chunk.get("error", "")).strip()
+            log(message)
+            return message
+        pending += str(chunk.get("stream", ""))
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            if line.strip():
+                log(line.rstrip("\r"))
+    if pending.strip():
+        log(pending)
+    return None
+
+
+def _looks_oom(error: str, tail: Iterable[str]) -> bool:
+    # The classic builder reports "returned a non-zero code: 137" for an OOM-killed step.
+    text = " ".join([error, *tail]).lower()
+    return f"code: {OOM_EXIT_CODE}" in text or "killed" in text or "out of memory" in text
+
+
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
+    """True when the engine has the image ``ref`` (tag or id) locally."""
+    with translate_errors(f"inspect image {ref}"):
+        try:
+            client.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+    return True
+
+
+def remove_image(client: docker.DockerClient, tag_or_id: str, force: bool = False) -> bool:
+    """Remove an image; False when it was already gone."""
+    with translate_errors(f"remove image {tag_or_id}"):
+        try:
+            client.api.remove_image(tag_or_id, force=force)
+        except docker.errors.ImageNotFound:
+            return False
+    return True
+
+
+# --- containers --------------------------------------------------------------------------
+
+
+def run_container(
+    client: docker.DockerClient,
+    image: str,
+    name: str,
+    *,
+    labels: dict[str, str],
+    env: dict[str, str],
+    memory_bytes: int,
+    nano_cpus: int,
+    pids_limit: int,
+    port: int = CONTAINER_PORT,
+) -> ContainerInfo:
+    """Create and start a container; its ``port`` is published on 127.0.0.1 only.
+
+    The engine picks the host port (read back from inspect). ``PORT`` is set in the
+    environment. Memory equals memory+swap (no swap); no new privileges; restarts
+    unless stopped. A container that fails to start is removed before raising.
+    """
+    what = f"run container {name} from {image}"
+    with translate_errors(what):
+        container = client.containers.create(
+            image=image,
+            name=name,
+            labels=labels,
+            environment={**env, "PORT": str(port)},
+            ports={f"{port}/tcp": ("127.0.0.1", None)},
+            mem_limit=memory_bytes,
+            memswap_limit=memory_bytes,
+            nano_cpus=nano_cpus,
+            pids_limit=pids_limit,
+            security_opt=["no-new-privileges"],
+            privileged=False,
+            init=True,  # reaps zombies, forwards signals to shell-form commands
+            restart_policy={"Name": "unless-stopped"},
+            detach=True,
+        )
+        try:
+            container.start()
+        except docker.errors.APIError:
+            container.remove(force=True)
+            raise
+    state = inspect_container(client, container.id)
+    if state is None:
+        raise ContainerMissing(f"container {name} vanished right after it started")
+    return ContainerInfo(id=state.id, name=state.name, host_port=state.host_port,
+                         status=state.status)
+
+
+def _get(client: docker.DockerClient, container_id: str, what: str) -> Any:
+    with translate_errors(f"{what} {container_id}", not_found=ContainerMissing):
+        return client.containers.get(container_id)
+
+
+def start_container(client: docker.DockerClient, container_id: str) -> None:
+    """Start a stopped container (no-op when running). Raises ContainerMissing."""
+    container = _get(client, container_id, "start container")
+    with translate_errors(f"start container {container_id}", not_found=ContainerMissing):
+        container.start()
+
+
+def stop_container(client: docker.DockerClient, container_id: str, timeout: int = 10) -> None:
+    """Stop (SIGTERM, then SIGKILL after ``timeout`` s). Raises ContainerMissing."""
+    container = _get(client, container_id, "stop container")
+    with translate_errors(f"stop container {container_id}", not_found=ContainerMissing):
+        container.stop(timeout=timeout)
+
+
+def restart_container(client: docker.DockerClient, container_id: str, timeout: int = 10) -> None:
+    """Restart (stop with ``timeout``, then start). Raises ContainerMissing."""
+    container = _get(client, container_id, "restart container")
+    with translate_errors(f"restart container {container_id}", not_found=ContainerMissing):
+        container.restart(timeout=timeout)
+
+
+def remove_container(client: docker.DockerClient, container_id: str, force: bool = False) -> bool:
+    """Remove a container (``force`` kills a running one); False when already gone."""
+    with translate_errors(f"remove container {container_id}"):
+        try:
+            client.api.remove_container(container_id, force=force)
+        except docker.errors.NotFound:
+            return False
+    return True
+
+
+def inspect_container(client: docker.DockerClient, container_id: str) -> ContainerState | None:
+    """The container's state, or None when it does not exist."""
+    with translate_errors(f"inspect container {container_id}"):
+        try:
+            attrs = client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return None
+    return _state_from_attrs(attrs)
+
+
+def list_labelled_containers(
+    client: docker.DockerClient, label_key: str, value: str | None = None
+) -> list[ContainerState]:
+    """All containers (running or not) carrying ``label_key`` (equal to ``value`` if given)."""
+    label = label_key if value is None else f"{label_key}={value}"
+    with translate_errors(f"list containers labelled {label}"):
+        summaries = client.api.containers(all=True, filters={"label": label})
+    states = (inspect_container(client, summary["Id"]) for summary in summaries)
+    # A container removed between the list and its inspect is simply not listed.
+    return [state for state in states if state is not None]
+
+
+def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    status = str(state.get("Status", "unknown"))
+    running = bool(state.get("Running"))
+    return ContainerState(
+        id=attrs["Id"],
+        name=str(attrs.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image", "")),
+        status=status,
+        running=running,
+        # ExitCode is 0 before a first start and while up: only meaningful once it exited
+        # (a "restarting" container is Running but carries its last exit code).
+        exit_code=None if status in ("created", "running", "paused") else state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        restart_count=int(attrs.get("RestartCount") or 0),
+        host_port=_host_port(attrs),
+        labels=dict(config.get("Labels") or {}),
+        started_at=_parse_time(state.get("StartedAt")),
+        finished_at=_parse_time(state.get("FinishedAt")),
+    )
+
+
+def _host_port(attrs: dict[str, Any], port: int = CONTAINER_PORT) -> int | None:
+    # Only while running does NetworkSettings carry the binding the engine chose.
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    for binding in ports.get(f"{port}/tcp") or []:
+        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """Parse the engine's RFC 3339 nanosecond timestamps; its zero time means None."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    head, _, rest = value.partition(".")
+    if rest:
+        digits = rest.rstrip("Z").split("+")[0].split("-")[0]
+        zone = rest[len(digits):]
+        head = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(head.replace("Z", "+00:00"))
+
+
+# --- logs, events, health -------------------------------------------------------------
+
+
+def container_logs(
+    client: docker.DockerClient,
+    container_id: str,
+    tail: int = 100,
+    follow: bool = False,
+    timestamps: bool = False,
+) -> Iterator[str]:
+    """The container's stdout+stderr as decoded lines; with ``follow``, until it stops."""
+    container = _get(client, container_id, "logs of container")
+    with translate_errors(f"logs of container {container_id}", not_found=ContainerMissing):
+        stream = container.logs(stream=True, follow=follow, tail=tail, timestamps=timestamps)
+        try:
+            yield from _lines(stream)
+        finally:
+            stream.close()
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    # The engine frames output by write() calls, not by lines: re-split.
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", errors="replace").rstrip("\r")
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
+
+
+def engine_events(
+    client: docker.DockerClient,
+    label: str,
+    since: datetime | int | None = None,
+    until: datetime | int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Container start/die/oom/stop events for containers with ``label`` ("key" or "k=v").
+
+    Blocks waiting for events; ends at ``until`` when given. Each event is the engine's
+    dict (``status``/``Action``, ``id``, ``Actor.Attributes`` with the labels, ``time``).
+    """
+    filters = {"type": "container", "label": label, "event": list(EVENT_ACTIONS)}
+    with translate_errors(f"follow engine events for {label}"):
+        stream = client.events(since=since, until=until, filters=filters, decode=True)
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+
+def wait_http(host_port: int, timeout: float, path: str = "/") -> bool:
+    """Poll ``http://127.0.0.1:{host_port}{path}`` until any HTTP answer; False at timeout."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{host_port}{path}"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            httpx.get(url, timeout=min(2.0, remaining))
+            return True
+        except httpx.HTTPError:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+

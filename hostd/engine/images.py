@@ -1,0 +1,229 @@
+"""Base images without a registry, and the choice of base image per deploy.
+
+No registry is reachable here, so :func:`bootstrap_base_images` makes the bases locally:
+
+* ``hostd/busybox:1``      FROM scratch + the host's static busybox (``httpd`` serves sites)
+* ``hostd/debian:bookworm`` debootstrap ``--variant=minbase`` imported as an image
+* ``hostd/python:3.11``    hostd/debian + apt python3, pip, venv, ca-certificates
+* ``hostd/node:18``        hostd/debian + apt nodejs, npm, ca-certificates
+
+:func:`resolve_base_images` prefers the official images (``python:3.12-slim``,
+``node:20-slim``, ``busybox:stable``) when an operator has loaded them, else the local
+ones, else raises ImageMissing naming ``hostd images bootstrap``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import docker
+
+from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
+from hostd.engine.containers import build_image, image_exists
+from hostd.engine.templates import CA_FILENAME, CA_PATH, TEMPLATE_BASES, BaseImages
+
+BUSYBOX_IMAGE = "hostd/busybox:1"
+DEBIAN_IMAGE = "hostd/debian:bookworm"
+PYTHON_IMAGE = "hostd/python:3.11"
+NODE_IMAGE = "hostd/node:18"
+LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
+                                "busybox": BUSYBOX_IMAGE}
+OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim", "node": "node:20-slim",
+                                   "busybox": "busybox:stable"}
+BOOTSTRAP_COMMAND = "hostd images bootstrap"
+BASE_LABEL = "hostd.base"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SUITE = "bookworm"
+HOST_BUSYBOX = Path("/bin/busybox")
+BOOTSTRAP_MEMORY_BYTES = 2 * 1024**3
+DEBIAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+Log = Callable[[str], None]
+
+
+def bootstrap_base_images(
+    client: docker.DockerClient,
+    log: Log,
+    build_ca_bundle: Path | None = None,
+    *,
+    mirror: str = DEBIAN_MIRROR,
+    busybox_binary: Path = HOST_BUSYBOX,
+) -> list[str]:
+    """Build every missing hostd base image; return the tags built now (empty: all there).
+
+    Idempotent: an image already in the engine is skipped. Needs root and ``debootstrap``
+    for the Debian image, and Debian's ``busybox-static`` (see scripts/ensure-docker).
+    ``build_ca_bundle`` is given to apt inside the builds for an https ``mirror``.
+    Takes minutes the first time (dpkg on a small machine); raises BuildFailed.
+    """
+    steps: list[tuple[str, Callable[[], None]]] = [
+        (BUSYBOX_IMAGE, lambda: _build_busybox(client, log, busybox_binary)),
+        (DEBIAN_IMAGE, lambda: _import_debian(client, log, mirror)),
+        (PYTHON_IMAGE, lambda: _build_on_debian(
+            client, log, PYTHON_IMAGE, ["python3", "python3-pip", "python3-venv"],
+            build_ca_bundle)),
+        (NODE_IMAGE, lambda: _build_on_debian(
+            client, log, NODE_IMAGE, ["nodejs", "npm"], build_ca_bundle)),
+    ]
+    built = []
+    for tag, make in steps:
+        if image_exists(client, tag):
+            log(f"{tag}: present, skipped")
+            continue
+        log(f"{tag}: building")
+        started = time.monotonic()
+        make()
+        log(f"{tag}: built in {time.monotonic() - started:.1f}s")
+        built.append(tag)
+    return built
+
+
+def resolve_base_images(
+    client: docker.DockerClient,
+    log: Log | None = None,
+    needed: Iterable[str] | None = None,
+) -> BaseImages:
+    """Choose, per role (python, node, busybox), the official image if present, else ours.
+
+    ``needed`` lists the roles that must exist (default: all); a missing needed role
+    raises ImageMissing with the command that makes it. Roles not needed and absent get
+    the local tag, unchecked. Logs each choice.
+    """
+    required = set(LOCAL_IMAGES if needed is None else needed)
+    chosen: dict[str, str] = {}
+    for role, local in LOCAL_IMAGES.items():
+        official = OFFICIAL_IMAGES[role]
+        if image_exists(client, official):
+            chosen[role] = official
+        elif role not in required or image_exists(client, local):
+            chosen[role] = local
+        else:
+            raise ImageMissing(local, BOOTSTRAP_COMMAND)
+        if log is not None and role in required:
+            log(f"base image for {role}: {chosen[role]}")
+    return BaseImages(python=chosen["python"], node=chosen["node"], busybox=chosen["busybox"])
+
+
+def base_image_for(template: str, bases: BaseImages) -> str:
+    """The image a template's final (runtime) stage starts FROM."""
+    roles = TEMPLATE_BASES[template]
+    return str(bases[roles[-1]])  # type: ignore[literal-required]
+
+
+# --- the four recipes ------------------------------------------------------------------
+
+
+def _build_busybox(client: docker.DockerClient, log: Log, binary: Path) -> None:
+    if not _is_static_elf(binary):
+        raise BuildFailed(
+            f"{binary} is missing or not statically linked: apt-get install busybox-static",
+            [], oom=False)
+    dockerfile = "\n".join([
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        # No shell exists before --install: exec form, busybox's own sh.
+        'RUN ["/bin/busybox", "sh", "-c", '
+        '"/bin/busybox --install -s /bin && mkdir -p /www /tmp && chmod 1777 /tmp"]',
+        f"ENV PATH={DEBIAN_PATH}",
+        'CMD ["sh"]',
+    ]) + "\n"
+    with tempfile.TemporaryDirectory(prefix="hostd-busybox-") as tmp:
+        shutil.copy2(binary, Path(tmp) / "busybox")
+        build_image(client, Path(tmp), dockerfile, BUSYBOX_IMAGE, {BASE_LABEL: "1"},
+                    BOOTSTRAP_MEMORY_BYTES, log)
+
+
+def _import_debian(client: docker.DockerClient, log: Log, mirror: str) -> None:
+    # /var/tmp, not /tmp: a tmpfs /tmp may be mounted nodev and too small for a rootfs.
+    work = Path(tempfile.mkdtemp(prefix="hostd-debootstrap-", dir="/var/tmp"))
+    try:
+        rootfs = work / "rootfs"
+        _run_logged(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), mirror],
+                    log, f"debootstrap of {DEBIAN_SUITE}")
+        tarball = work / "rootfs.tar"
+        _run_logged(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
+                    log, "tar of the Debian rootfs")
+        repository, tag = DEBIAN_IMAGE.split(":")
+        with translate_errors(f"import {DEBIAN_IMAGE}"):
+            client.api.import_image(
+                src=str(tarball), repository=repository, tag=tag,
+                changes=[f"ENV PATH={DEBIAN_PATH}", f"LABEL {BASE_LABEL}=1", 'CMD ["bash"]'],
+            )
+    finally:
+        _unmount_below(work)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _build_on_debian(
+    client: docker.DockerClient, log: Log, tag: str, packages: list[str],
+    ca_bundle: Path | None,
+) -> None:
+    apt_opts = f"-o Acquire::https::CAInfo={CA_PATH} " if ca_bundle else ""
+    lines = [f"FROM {DEBIAN_IMAGE}", "ENV DEBIAN_FRONTEND=noninteractive"]
+    if ca_bundle:
+        lines.append(f"COPY {CA_FILENAME} {CA_PATH}")
+    lines.append(
+        f"RUN apt-get {apt_opts}update"
+        f" && apt-get {apt_opts}install -y --no-install-recommends"
+        f" {' '.join(packages)} ca-certificates"
+        " && apt-get clean && rm -rf /var/lib/apt/lists/*")
+    with tempfile.TemporaryDirectory(prefix="hostd-base-") as tmp:
+        if ca_bundle:
+            shutil.copyfile(ca_bundle, Path(tmp) / CA_FILENAME)
+        build_image(client, Path(tmp), "\n".join(lines) + "\n", tag, {BASE_LABEL: "1"},
+                    BOOTSTRAP_MEMORY_BYTES, log)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _run_logged(argv: list[str], log: Log, what: str) -> None:
+    """Run ``argv`` streaming its output to ``log``; BuildFailed with the tail on failure."""
+    tail: deque[str] = deque(maxlen=30)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace")
+    except FileNotFoundError as exc:
+        raise BuildFailed(f"{what} failed: {argv[0]} is not installed "
+                          "(run scripts/ensure-docker)", []) from exc
+    assert proc.stdout is not None
+    with proc:
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            log(line.rstrip())
+    if proc.returncode != 0:
+        raise BuildFailed(f"{what} failed with exit code {proc.returncode}", list(tail))
+
+
+def _is_static_elf(path: Path) -> bool:
+    """True for an ELF file with no PT_INTERP program header (no dynamic loader needed)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit ELF only: what Debian ships here
+        return False
+    order = "little" if data[5] == 1 else "big"
+    phoff = int.from_bytes(data[32:40], order)
+    phentsize = int.from_bytes(data[54:56], order)
+    phnum = int.from_bytes(data[56:58], order)
+    for index in range(phnum):
+        start = phoff + index * phentsize
+        if int.from_bytes(data[start:start + 4], order) == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def _unmount_below(directory: Path) -> None:
+    # A failed debootstrap can leave proc/sys mounted in the target; never rmtree into them.
+    prefix = str(directory.resolve()) + "/"
+    with open("/proc/mounts") as mounts:
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for target in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False)

@@ -1,0 +1,280 @@
+"""Dockerfiles for the project templates: pure functions of a repository directory.
+
+A template turns a checked-out repository into a Dockerfile for the classic builder (the
+engine here has no BuildKit: no ``--mount``, no heredocs). Every app listens on ``$PORT``
+(8000) inside its container. A repository's own ``Dockerfile`` always wins.
+
+Build-time TLS: downloads inside a build (pip, npm) may pass through a TLS-intercepting
+proxy whose CA only the host trusts. :func:`prepare_build_context` copies a PEM bundle
+into the context as ``hostd-ca.pem``; the generated Dockerfiles install it at
+:data:`CA_PATH` and point pip, requests, OpenSSL and node at it, in the build and in the
+running image. The bundle replaces the default trust store for pip/requests/OpenSSL, so
+it must be a *full* bundle (the host's ``/etc/ssl/certs/ca-certificates.crt`` is).
+Limitation: a repository's own Dockerfile cannot be changed, so it only gets the file in
+its context; it must ``COPY hostd-ca.pem`` itself to use it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+PORT = 8000
+CA_FILENAME = "hostd-ca.pem"
+CA_PATH = "/etc/ssl/hostd-ca.pem"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+NOBODY = "65534:65534"
+# What each template needs from resolve_base_images(), in build order.
+TEMPLATE_BASES: dict[str, tuple[str, ...]] = {
+    "static": ("busybox",),
+    "react": ("node", "busybox"),
+    "flask": ("python",),
+    "nodejs": ("node",),
+}
+STATIC_DIRS = ("public", "dist", "build")
+
+
+class BaseImages(TypedDict):
+    """Image references per role, as chosen by ``images.resolve_base_images``."""
+
+    python: str
+    node: str
+    busybox: str
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What to build: ``dockerfile`` text, or None to use the repository's own."""
+
+    template: str
+    dockerfile: str | None
+
+    @property
+    def uses_repo_dockerfile(self) -> bool:
+        return self.dockerfile is None
+
+
+class UnknownTemplate(ValueError):
+    """The template name is not one of :func:`template_names`."""
+
+
+def template_names() -> list[str]:
+    return list(TEMPLATE_BASES)
+
+
+def default_build_ca_bundle() -> Path | None:
+    """The host's CA bundle when it exists: the default for HOSTD_BUILD_CA_BUNDLE."""
+    return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+
+
+def render_dockerfile(
+    template: str, repo_dir: Path, bases: BaseImages, *, with_ca: bool = False
+) -> str | None:
+    """The Dockerfile for ``template`` built from ``repo_dir``; None when the repo has one.
+
+    ``with_ca`` adds the CA bundle lines; the context must then hold ``hostd-ca.pem``
+    (see :func:`prepare_build_context`). Raises UnknownTemplate.
+    """
+    if template not in TEMPLATE_BASES:
+        raise UnknownTemplate(f"unknown template {template!r}; one of {template_names()}")
+    if (repo_dir / "Dockerfile").is_file():
+        return None
+    renderers = {
+        "static": _static,
+        "react": _react,
+        "flask": _flask,
+        "nodejs": _nodejs,
+    }
+    return renderers[template](repo_dir, bases, with_ca)
+
+
+def prepare_build_context(
+    template: str, repo_dir: Path, bases: BaseImages, ca_bundle: Path | None
+) -> BuildPlan:
+    """Place the CA bundle in ``repo_dir`` (when given) and render the Dockerfile."""
+    if ca_bundle is not None:
+        shutil.copyfile(ca_bundle, repo_dir / CA_FILENAME)
+    dockerfile = render_dockerfile(template, repo_dir, bases, with_ca=ca_bundle is not None)
+    return BuildPlan(template=template, dockerfile=dockerfile)
+
+
+def show_template(name: str, bases: BaseImages | None = None) -> str:
+    """The Dockerfile ``name`` renders for a typical small repository (for the CLI)."""
+    bases = bases or BaseImages(python="hostd/python:3.11", node="hostd/node:18",
+                                busybox="hostd/busybox:1")
+    typical = {
+        "static": {"public/index.html": "<h1>hi</h1>\n"},
+        "react": {"package.json": '{"scripts": {"build": "vite build"}}\n',
+                  "package-lock.json": "{}\n"},
+        "flask": {"app.py": "", "requirements.txt": "flask\ngunicorn\n"},
+        "nodejs": {"package.json": '{"scripts": {"start": "node server.js"}}\n'},
+    }
+    if name not in typical:
+        raise UnknownTemplate(f"unknown template {name!r}; one of {template_names()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp)
+        for rel, text in typical[name].items():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (repo / rel).write_text(text)
+        dockerfile = render_dockerfile(name, repo, bases, with_ca=True)
+    assert dockerfile is not None
+    return dockerfile
+
+
+# --- pieces shared by the templates -------------------------------------------------
+
+
+def _ca_lines(with_ca: bool) -> list[str]:
+    if not with_ca:
+        return []
+    return [
+        f"COPY {CA_FILENAME} {CA_PATH}",
+        f"ENV PIP_CERT={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH} SSL_CERT_FILE={CA_PATH} \\",
+        f"    NODE_EXTRA_CA_CERTS={CA_PATH} npm_config_cafile={CA_PATH}",
+    ]
+
+
+def _runtime_lines(cmd: str) -> list[str]:
+    # Shell form through `exec` so $PORT expands and the server gets the signals.
+    return [
+        f"ENV PORT={PORT}",
+        f"EXPOSE {PORT}",
+        f"USER {NOBODY}",
+        f'CMD ["sh", "-c", "exec {cmd}"]',
+    ]
+
+
+def _busybox_site(bases: BaseImages, with_ca: bool, copy: list[str]) -> list[str]:
+    # The site's files last: they change most often, the layers above stay cached.
+    return [
+        f"FROM {bases['busybox']}",
+        *_ca_lines(with_ca),
+        *copy,
+        *_runtime_lines("httpd -f -v -p $PORT -h /www"),
+    ]
+
+
+def _npm_install(repo_dir: Path, omit_dev: bool) -> str:
+    # `npm ci` needs a lock file and is reproducible; without one, `npm install`.
+    has_lock = (repo_dir / "package-lock.json").is_file()
+    command = "npm ci" if has_lock else "npm install"
+    if omit_dev:
+        command += " --omit=dev"
+    # A root-owned cache left in /tmp would make npm fail for the non-root runtime user.
+    return f"{command} && rm -rf /tmp/.npm"
+
+
+def _node_env() -> list[str]:
+    # Non-root at runtime has no writable HOME: keep npm's cache and logs in /tmp.
+    return ["ENV HOME=/tmp npm_config_cache=/tmp/.npm npm_config_update_notifier=false"]
+
+
+# --- the templates ---------------------------------------------------------------------
+
+
+def _static(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+    site = next((d for d in STATIC_DIRS if (repo_dir / d).is_dir()), None)
+    if site is not None:
+        copy = [f"COPY {site}/ /www/"]
+    else:
+        # The whole repository is the site: drop what must not be served.
+        copy = ["COPY . /www/", f"RUN rm -rf /www/.git /www/{CA_FILENAME}"]
+    return _join(_busybox_site(bases, with_ca, copy))
+
+
+def _react(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+    build = [
+        f"FROM {bases['node']} AS build",
+        *_ca_lines(with_ca),
+        *_node_env(),
+        "WORKDIR /app",
+        "COPY package*.json ./",
+        f"RUN {_npm_install(repo_dir, omit_dev=False)}",
+        "COPY . .",
+        # Vite writes dist/, create-react-app build/: which one is known only now.
+        "RUN npm run build && mkdir -p /out \\",
+        "    && if [ -d dist ]; then cp -r dist/. /out/; \\",
+        "       elif [ -d build ]; then cp -r build/. /out/; \\",
+        '       else echo "npm run build made neither dist/ nor build/" >&2; exit 1; fi',
+    ]
+    site = _busybox_site(bases, with_ca, ["COPY --from=build /out/ /www/"])
+    return _join([*build, "", *site])
+
+
+def _flask(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+    module = flask_app_module(repo_dir)
+    requirements = repo_dir / "requirements.txt"
+    if requirements.is_file():
+        install = ["COPY requirements.txt ./", "RUN pip install -r requirements.txt"]
+    else:
+        install = ["RUN pip install flask"]
+    if _lists_package(requirements, "gunicorn"):
+        cmd = f"gunicorn -b 0.0.0.0:$PORT --access-logfile - {module}"
+    else:
+        # FLASK_APP rather than `flask --app`, which only Flask >= 2.2 knows.
+        install.append(f"ENV FLASK_APP={module}")
+        cmd = "flask run --host 0.0.0.0 --port $PORT"
+    return _join([
+        f"FROM {bases['python']}",
+        *_ca_lines(with_ca),
+        "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
+        # A venv: Debian's python refuses system-wide pip installs (PEP 668).
+        "RUN python3 -m venv /venv",
+        "ENV PATH=/venv/bin:$PATH",
+        "WORKDIR /app",
+        *install,
+        "COPY . .",
+        *_runtime_lines(cmd),
+    ])
+
+
+def _nodejs(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+    return _join([
+        f"FROM {bases['node']}",
+        *_ca_lines(with_ca),
+        *_node_env(),
+        "ENV NODE_ENV=production",
+        "WORKDIR /app",
+        "COPY package*.json ./",
+        f"RUN {_npm_install(repo_dir, omit_dev=True)}",
+        "COPY . .",
+        *_runtime_lines("npm start"),
+    ])
+
+
+def flask_app_module(repo_dir: Path) -> str:
+    """The WSGI target (``module:app``): FLASK_APP in .flaskenv/.env, else app.py, wsgi.py."""
+    for env_file in (".flaskenv", ".env"):
+        value = _env_file_value(repo_dir / env_file, "FLASK_APP")
+        if value:
+            module = value.removesuffix(".py").replace("/", ".")
+            return module if ":" in module else f"{module}:app"
+    for candidate in ("app", "wsgi"):
+        if (repo_dir / f"{candidate}.py").is_file():
+            return f"{candidate}:app"
+    return "app:app"
+
+
+def _env_file_value(path: Path, key: str) -> str | None:
+    if not path.is_file():
+        return None
+    for line in path.read_text(errors="replace").splitlines():
+        name, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and name.strip() == key:
+            return value.strip().strip("'\"") or None
+    return None
+
+
+def _lists_package(requirements: Path, package: str) -> bool:
+    if not requirements.is_file():
+        return False
+    pattern = re.compile(rf"^\s*{re.escape(package)}\s*(?:[\[=<>!~;@ ]|$)", re.IGNORECASE)
+    return any(pattern.match(line) for line in requirements.read_text().splitlines())
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
