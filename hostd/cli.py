@@ -61,6 +61,8 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Health checks poll with httpx; one line per poll would drown the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     application = create_app(settings)
     uvicorn.run(
         application, host=settings.host, port=settings.port,
@@ -70,3 +72,60 @@ def serve(
 
 def main() -> None:
     app()
+
+
+images_app = typer.Typer(help="Base images, built locally with no registry.", no_args_is_help=True)
+templates_app = typer.Typer(help="The project templates.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+app.add_typer(templates_app, name="templates")
+
+
+@images_app.command("bootstrap")
+def images_bootstrap() -> None:
+    """Build the base images (busybox, Debian, Python, Node.js) without any registry.
+
+    Takes a few minutes the first time; needs root, debootstrap and busybox-static
+    (scripts/ensure-docker installs them). Images already present are skipped.
+
+    Example: hostd images bootstrap
+    """
+    from hostd.engine.client import EngineError, EngineUnavailable, connect
+    from hostd.engine.images import bootstrap_base_images
+
+    settings = load_settings()
+    try:
+        client = connect(settings.docker_host)
+        built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle)
+    except (EngineUnavailable, EngineError) as exc:
+        typer.secho(f"hostd: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"built: {', '.join(built)}" if built else "all base images are present")
+
+
+@templates_app.command("show")
+def templates_show(
+    name: Annotated[str, typer.Argument(help="static, react, flask or nodejs")],
+) -> None:
+    """Print the Dockerfile a template generates for a typical repository.
+
+    Example: hostd templates show flask
+    """
+    from hostd.engine.templates import UnknownTemplate, show_template
+
+    try:
+        typer.echo(show_template(name), nl=False)
+    except UnknownTemplate as exc:
+        typer.secho(f"hostd: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the templates.
+
+    Example: hostd templates list
+    """
+    from hostd.engine.templates import template_names
+
+    for name in template_names():
+        typer.echo(name)

@@ -9,7 +9,8 @@ import docker
 import httpx
 
 from hostd.engine.client import ContainerMissing, translate_errors
-from hostd.engine.containers import inspect_container, split_lines
+from hostd.engine.containers import _lines as split_lines  # same package: its line splitter
+from hostd.engine.containers import inspect_container
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 
 DockerClient = docker.DockerClient
