@@ -3,8 +3,9 @@
 - deploys cut short by a daemon stop end in `error` ("interrupted");
 - a `running` project whose container is gone is recreated from its image, else `error`;
 - a `running` project whose container has exited is `error` with the exit code;
-- a `stopped` project whose container runs is stopped;
-- containers and images of this daemon instance with no project are removed.
+- a `stopped` or `error` project whose container runs is stopped;
+- containers of this daemon instance that are no project's current one are removed,
+  and so are images of projects that no longer exist.
 """
 
 from __future__ import annotations
@@ -45,17 +46,23 @@ def reconcile(db: Engine, lifecycle: Lifecycle) -> None:
     client = lifecycle.docker.client()
     instance = lifecycle.settings.instance
     states = engine.list_labelled_containers(client, INSTANCE_LABEL, instance)
-    by_id = {state.id: state for state in states}
     with Session(db) as session:
         rows = session.exec(select(Project, User).join(User)).all()
+    current = {project.container_id for project, _ in rows if project.container_id}
     known = {project.id for project, _ in rows}
+    busy = {pid for pid in known if lifecycle.deployer.is_deploying(pid)}
+    by_id = {state.id: state for state in states}
     for project, owner in rows:
+        if project.id in busy:
+            continue
         try:
             _reconcile_project(lifecycle, project, owner, by_id.get(project.container_id or ""))
         except EngineError as exc:
             log.warning("could not reconcile project %s: %s", project.id, exc)
     for state in states:
-        if state.labels.get(PROJECT_LABEL) not in known:
+        # Not the current container of any project: a deleted project's, or one left
+        # behind by a deploy that was cut short.
+        if state.id not in current and state.labels.get(PROJECT_LABEL) not in busy:
             log.info("removing orphan container %s", state.name)
             engine.remove_container(client, state.id, force=True)
     for project_id, refs in instance_images(client, instance).items():
@@ -76,7 +83,8 @@ def _reconcile_project(lifecycle: Lifecycle, project: Project, owner: User,
                       only_if=[ProjectStatus.running])
         elif state.host_port != project.host_port:
             board.update_fields(project.id, host_port=state.host_port)
-    elif project.status == ProjectStatus.stopped and state is not None and state.running:
+    elif state is not None and state.running:
+        # stopped, or error (e.g. an interrupted deploy): nothing of it should run.
         lifecycle.expected.expect(state.id)
         engine.stop_container(lifecycle.docker.client(), state.id)
 

@@ -40,7 +40,9 @@ def wait_until_serving(client: DockerClient, container_id: str, host_port: int,
             state = inspect_container(client, container_id)
             if state is None:
                 return "the container disappeared while starting"
-            if not state.running and state.status in ("exited", "dead"):
+            # The restart policy may already be bringing it back: "restarting" or a
+            # restart count means it exited at least once.
+            if state.restart_count > 0 or state.status in ("exited", "dead", "restarting"):
                 return exit_reason(state.exit_code, state.oom_killed) + " while starting"
             time.sleep(POLL_S)
     return (f"the app did not answer HTTP on $PORT (8000) within {timeout_s:.0f}s: "

@@ -1,0 +1,129 @@
+"""Real deploys on the real Docker engine, through a real hostd.
+
+The daemon runs with its own HOSTD_INSTANCE label; the session finalizer removes every
+container and image carrying it. Without an engine these tests skip with a reason,
+except under CI, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.support import HostdServer, auth, register
+
+INSTANCE = f"test-{uuid.uuid4().hex[:12]}"
+DEPLOY_TIMEOUT_S = 240.0
+
+
+def _engine_or_skip() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but no Docker engine answers ({exc}); "
+                        "scripts/ensure-docker should have started one")
+        pytest.skip("no Docker engine: run scripts/ensure-docker (root on Debian) first")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker.DockerClient]:
+    client = _engine_or_skip()
+    yield client
+    remove_instance_objects(client, INSTANCE)
+    client.close()
+
+
+def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
+    label = f"hostd.instance={instance}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+    for image in client.images.list(filters={"label": label}):
+        client.images.remove(image.id, force=True)
+
+
+@pytest.fixture(scope="session")
+def base_images(engine: docker.DockerClient) -> None:
+    """The hostd base images, built once with no registry (minutes the first time)."""
+    from hostd.engine.images import bootstrap_base_images
+
+    bootstrap_base_images(engine, lambda line: None, Path("/etc/ssl/certs/ca-certificates.crt"))
+
+
+@pytest.fixture(scope="session")
+def deploy_hostd(engine, base_images, tmp_path_factory) -> Iterator[HostdServer]:  # noqa: ANN001
+    server = HostdServer(data_dir=tmp_path_factory.mktemp("deploy-data"),
+                         env_overrides={"HOSTD_INSTANCE": INSTANCE}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
+    """A client logged in as a new user."""
+    with httpx.Client(base_url=deploy_hostd.url, timeout=60.0) as client:
+        token, _ = register(client)
+        client.headers.update(auth(token))
+        yield client
+
+
+def make_repo(root: Path, files: dict[str, str]) -> str:
+    """A real git repository with `files`, committed; returns its file:// URL."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
+    return f"file://{root}"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Callable[[dict[str, str]], str]:
+    counter = iter(range(1000))
+    return lambda files: make_repo(tmp_path / f"repo{next(counter)}", files)
+
+
+def create(api: httpx.Client, name: str, url: str, template: str) -> dict:
+    resp = api.post("/api/projects", json={"name": name, "github_url": url, "template": template})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["project"]["status"] == "deploying"
+    return resp.json()["project"]
+
+
+def wait_status(api: httpx.Client, project_id: str, wanted: set[str],
+                timeout: float = DEPLOY_TIMEOUT_S) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        project = api.get(f"/api/projects/{project_id}").json()["project"]
+        if project["status"] in wanted:
+            return project
+        time.sleep(0.2)
+    raise AssertionError(f"project {project_id} never reached {wanted}: {project}")
+
+
+def published_port(engine: docker.DockerClient, project_id: str) -> int:
+    containers = engine.containers.list(all=True, filters={"label": f"hostd.project={project_id}"})
+    assert len(containers) == 1, containers
+    binding = containers[0].attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]
+    assert binding["HostIp"] == "127.0.0.1"
+    return int(binding["HostPort"])
+
+
+def answers(port: int) -> httpx.Response | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=2.0)
+    except httpx.HTTPError:
+        return None

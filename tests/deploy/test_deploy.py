@@ -1,0 +1,168 @@
+"""Deploys, lifecycle and failures on the real engine, through the real daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.deploy.conftest import answers, create, published_port, wait_status
+
+SITE = {"public/index.html": "<h1>hello from a fixture</h1>\n"}
+
+
+def test_static_project_lifecycle(api, repo, engine):
+    project = create(api, "site", repo(SITE), "static")
+    project = wait_status(api, project["id"], {"running", "error"})
+    assert project["status"] == "running", project["status_reason"]
+    port = published_port(engine, project["id"])
+    assert "hello from a fixture" in answers(port).text
+
+    assert api.post(f"/api/containers/{project['id']}/stop").status_code == 200
+    assert api.get(f"/api/containers/{project['id']}/status").json()["status"] == "stopped"
+    assert answers(port) is None
+
+    assert api.post(f"/api/containers/{project['id']}/start").status_code == 200
+    assert api.get(f"/api/containers/{project['id']}/status").json()["status"] == "running"
+    port = published_port(engine, project["id"])
+    assert answers(port).status_code == 200
+
+    assert api.post(f"/api/containers/{project['id']}/restart").status_code == 200
+    assert answers(published_port(engine, project["id"])).status_code == 200
+
+    image = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})[0].image
+    assert api.delete(f"/api/projects/{project['id']}").status_code == 200
+    assert engine.containers.list(all=True, filters={"label": f"hostd.project={project['id']}"}) == []
+    assert engine.images.list(filters={"label": f"hostd.project={project['id']}"}) == []
+    assert image.id not in {i.id for i in engine.images.list()}
+    assert api.get(f"/api/projects/{project['id']}").status_code == 404
+
+
+def test_patch_status_starts_and_stops(api, repo, engine):
+    project = wait_status(api, create(api, "patched", repo(SITE), "static")["id"], {"running"})
+    resp = api.patch(f"/api/projects/{project['id']}/status", json={"status": "stopped"})
+    assert resp.status_code == 200 and resp.json()["project"]["status"] == "stopped"
+    resp = api.patch(f"/api/projects/{project['id']}/status", json={"status": "running"})
+    assert resp.status_code == 200 and resp.json()["project"]["status"] == "running"
+    resp = api.patch(f"/api/projects/{project['id']}/status", json={"status": "deploying"})
+    assert resp.status_code == 400 and resp.json()["error"] == "ValidationError"
+
+
+def test_container_security(api, repo, engine):
+    project = wait_status(api, create(api, "locked", repo(SITE), "static")["id"], {"running"})
+    (container,) = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})
+    host = container.attrs["HostConfig"]
+    assert host["Privileged"] is False
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["Memory"] == 512 * 1024 * 1024 == host["MemorySwap"]
+    assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 256
+    assert not host.get("Binds") and not container.attrs["Mounts"]
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert {b["HostIp"] for b in host["PortBindings"]["8000/tcp"]} == {"127.0.0.1"}
+
+
+def test_missing_repository_ends_in_error_with_its_log(api):
+    project = create(api, "nowhere", "file:///nonexistent/repo.git", "static")
+    project = wait_status(api, project["id"], {"error", "running"})
+    assert project["status"] == "error"
+    assert "clone failed" in project["status_reason"]
+    log = api.get(f"/api/projects/{project['id']}/logs", params={"source": "build"}).json()
+    assert any("clone failed" in line for line in log["lines"])
+
+
+def test_failing_build_ends_in_error(api, repo):
+    url = repo({"Dockerfile": "FROM hostd/busybox:1\nRUN echo compiling && false\n"})
+    project = wait_status(api, create(api, "broken", url, "static")["id"], {"error", "running"})
+    assert project["status"] == "error"
+    assert "build failed" in project["status_reason"]
+    lines = api.get(f"/api/projects/{project['id']}/logs",
+                    params={"source": "build", "tail": 200}).json()["lines"]
+    assert any("compiling" in line for line in lines)
+    runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
+    assert runs[0]["status"] == "failed" and runs[0]["commit"]
+
+
+def test_app_that_exits_at_start(api, repo):
+    url = repo({"Dockerfile": 'FROM hostd/busybox:1\nCMD ["sh", "-c", "echo boom; exit 3"]\n'})
+    project = wait_status(api, create(api, "crasher", url, "static")["id"], {"error", "running"})
+    assert project["status"] == "error"
+    assert "exited with code 3" in project["status_reason"]
+    runtime = api.get(f"/api/projects/{project['id']}/logs").json()
+    assert "boom" in runtime["lines"]
+
+
+def test_app_killed_from_outside_becomes_error(api, repo, engine):
+    project = wait_status(api, create(api, "victim", repo(SITE), "static")["id"], {"running"})
+    (container,) = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})
+    container.kill()
+    project = wait_status(api, project["id"], {"error"}, timeout=15)
+    assert "137" in project["status_reason"]
+    # A restart of a project in error redeploys it.
+    assert api.post(f"/api/containers/{project['id']}/restart").status_code == 200
+    assert wait_status(api, project["id"], {"running"})["status"] == "running"
+
+
+def test_build_log_follow_streams_until_the_deploy_ends(api, repo):
+    project = create(api, "followed", repo(SITE), "static")
+    events = []
+    with api.stream("GET", f"/api/projects/{project['id']}/logs",
+                    params={"source": "build", "follow": "true"}, timeout=120) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in resp.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+                if name == "end":
+                    break
+    lines = [data["line"] for name, data in events if name == "log"]
+    assert any(line.startswith("==> health_check") for line in lines)
+    assert events[-1][0] == "end"
+
+
+def test_redeploy_latest_commit(api, repo, engine):
+    project = wait_status(api, create(api, "again", repo(SITE), "static")["id"], {"running"})
+    resp = api.post(f"/api/projects/{project['id']}/deploy")
+    assert resp.status_code == 202 and resp.json()["project"]["status"] == "deploying"
+    assert wait_status(api, project["id"], {"running", "error"})["status"] == "running"
+    runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+    # Only the running image is kept.
+    assert len(engine.images.list(filters={"label": f"hostd.project={project['id']}"})) == 1
+
+
+@pytest.mark.parametrize("template, files, expected", [
+    ("flask", {"app.py": "from flask import Flask\napp = Flask(__name__)\n\n"
+               "@app.get('/')\ndef index():\n    return 'hello from flask'\n",
+               "requirements.txt": "flask\ngunicorn\n"}, "hello from flask"),
+    ("nodejs", {"package.json": json.dumps({"name": "n", "version": "1.0.0",
+                                            "scripts": {"start": "node server.js"}}),
+                "server.js": "require('http').createServer((q, s) => s.end('hello from node'))"
+                             ".listen(process.env.PORT)\n"}, "hello from node"),
+    ("react", {"package.json": json.dumps({"name": "r", "version": "1.0.0", "scripts": {
+        "build": "mkdir -p dist && echo '<p>hello from react</p>' > dist/index.html"}})},
+     "hello from react"),
+])
+def test_each_template_deploys(api, repo, engine, template, files, expected):
+    project = create(api, f"t-{template}", repo(files), template)
+    project = wait_status(api, project["id"], {"running", "error"})
+    assert project["status"] == "running", project["status_reason"]
+    assert expected in answers(published_port(engine, project["id"])).text
+
+
+def test_requests_never_see_another_users_logs(api, deploy_hostd, repo):
+    project = create(api, "private", repo(SITE), "static")
+    with httpx.Client(base_url=deploy_hostd.url) as other:
+        from tests.support import auth, register
+
+        token, _ = register(other)
+        for path in (f"/api/projects/{project['id']}/logs",
+                     f"/api/projects/{project['id']}/deployments",
+                     f"/api/containers/{project['id']}/status"):
+            resp = other.get(path, headers=auth(token))
+            assert resp.status_code == 404, path
+    wait_status(api, project["id"], {"running", "error"})
+    time.sleep(0)  # the session finalizer removes the container
