@@ -22,6 +22,8 @@ import docker.errors
 import requests.exceptions
 
 ENSURE_DOCKER_HINT = "run scripts/ensure-docker"
+# The client type for annotations outside this package, which must not import docker.
+EngineClient = docker.DockerClient
 
 
 class EngineUnavailable(Exception):
