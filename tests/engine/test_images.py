@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 from hostd.engine import (
+    BOOTSTRAP_COMMAND,
     BaseImages,
     EngineClient,
+    ImageMissing,
     bootstrap_base_images,
     image_exists,
     resolve_base_images,
@@ -47,3 +54,27 @@ def test_static_busybox_has_httpd(docker_client: EngineClient, base_images: Base
         remove=True, labels=labels,
     )
     assert b"BusyBox" in out
+
+
+def test_missing_base_image_names_the_bootstrap_command(
+    docker_client: EngineClient, base_images: BaseImages, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if image_exists(docker_client, OFFICIAL_IMAGES["python"]):
+        pytest.skip("an official python image is loaded: the local one is never needed")
+    monkeypatch.setitem(LOCAL_IMAGES, "python", "hostd-test/no-such-python:0")
+    with pytest.raises(ImageMissing) as caught:
+        resolve_base_images(docker_client, needed=["python"])
+    assert caught.value.command == BOOTSTRAP_COMMAND == "hostd images bootstrap"
+    assert caught.value.image == "hostd-test/no-such-python:0"
+    # A deploy that needs only busybox is not held up by the missing python image.
+    assert resolve_base_images(docker_client, needed=["busybox"])["busybox"]
+
+
+def test_ensure_docker_is_a_no_op_when_the_engine_answers(docker_client: EngineClient) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "ensure-docker"
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(script)], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "CI": "true"})
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
