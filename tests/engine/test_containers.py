@@ -103,22 +103,36 @@ def nodejs_repo(repo: Path) -> str:
     return "nodejs fixture hi"
 
 
-FIXTURES: dict[str, Callable[[Path], str]] = {
-    "static": static_repo, "react": react_repo, "flask": flask_repo, "nodejs": nodejs_repo,
+def flask_run_repo(repo: Path) -> str:
+    # No gunicorn listed: the template falls back to `flask run` on wsgi.py.
+    (repo / "requirements.txt").write_text("flask\n")
+    (repo / "wsgi.py").write_text(
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get('/')\n"
+        "def index():\n    return 'flask run fixture'\n")
+    return "flask run fixture"
+
+
+FIXTURES: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "static": ("static", static_repo),
+    "react": ("react", react_repo),
+    "flask": ("flask", flask_repo),
+    "flask-run": ("flask", flask_run_repo),
+    "nodejs": ("nodejs", nodejs_repo),
 }
 
 
-@pytest.mark.parametrize("template", list(FIXTURES))
+@pytest.mark.parametrize("fixture", list(FIXTURES))
 def test_template_builds_runs_and_answers(
-    docker_client: EngineClient, base_images: BaseImages, repo: Path, template: str,
+    docker_client: EngineClient, base_images: BaseImages, repo: Path, fixture: str,
     labels: dict[str, str], unique_name: str, timings: dict[str, float],
 ) -> None:
-    expected = FIXTURES[template](repo)
+    template, make_repo = FIXTURES[fixture]
+    expected = make_repo(repo)
     # Flask's pip goes through a TLS-intercepting proxy: the host bundle must be passed.
     plan = prepare_build_context(template, repo, base_images, default_build_ca_bundle())
     started = time.monotonic()
     image_id, lines = build(docker_client, repo, plan.dockerfile, f"{unique_name}:1", labels)
-    timings[f"{template}: build"] = time.monotonic() - started
+    timings[f"{fixture}: build"] = time.monotonic() - started
     assert image_id.startswith("sha256:")
     assert any(line.startswith("Successfully built") for line in lines)
 
@@ -127,7 +141,7 @@ def test_template_builds_runs_and_answers(
     assert info.host_port is not None
     assert wait_http(info.host_port, timeout=30), "\n".join(
         container_logs(docker_client, info.id, tail=20))
-    timings[f"{template}: run to first answer"] = time.monotonic() - started
+    timings[f"{fixture}: run to first answer"] = time.monotonic() - started
     response = httpx.get(f"http://127.0.0.1:{info.host_port}/")
     assert response.status_code == 200
     assert expected in response.text
