@@ -13,6 +13,7 @@ Everything blocks (docker SDK, subprocess): callers run it off the event loop.
 from hostd.engine.client import (
     BuildFailed,
     ContainerMissing,
+    EngineClient,
     EngineError,
     EngineUnavailable,
     ImageMissing,
@@ -62,6 +63,7 @@ __all__ = [
     "ContainerInfo",
     "ContainerMissing",
     "ContainerState",
+    "EngineClient",
     "EngineError",
     "EngineUnavailable",
     "ImageMissing",

@@ -22,6 +22,8 @@ import docker.errors
 import requests.exceptions
 
 ENSURE_DOCKER_HINT = "run scripts/ensure-docker"
+# The client type for annotations outside this package, which must not import docker.
+EngineClient = docker.DockerClient
 
 
 class EngineUnavailable(Exception):
@@ -97,8 +99,8 @@ def connect(base_url: str | None = None, timeout: float = 60) -> docker.DockerCl
     """
     try:
         if base_url is None:
-            return docker.from_env(timeout=int(timeout))
-        return docker.DockerClient(base_url=base_url, version="auto", timeout=int(timeout))
+            return docker.from_env(timeout=timeout)
+        return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
     except docker.errors.DockerException as exc:
         # from_env asks the engine for its version, so a dead engine fails right here.
         raise EngineUnavailable(f"Docker engine unreachable: {exc}; {ENSURE_DOCKER_HINT}") from exc

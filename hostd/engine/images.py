@@ -146,6 +146,7 @@ def _import_debian(client: docker.DockerClient, log: Log, mirror: str) -> None:
         rootfs = work / "rootfs"
         _run_logged(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), mirror],
                     log, f"debootstrap of {DEBIAN_SUITE}")
+        _trim_rootfs(rootfs)
         tarball = work / "rootfs.tar"
         _run_logged(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
                     log, "tar of the Debian rootfs")
@@ -158,6 +159,15 @@ def _import_debian(client: docker.DockerClient, log: Log, mirror: str) -> None:
     finally:
         _unmount_below(work)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _trim_rootfs(rootfs: Path) -> None:
+    # The downloaded .debs and package lists are ~80 MB of the ~200; every build on top
+    # runs `apt-get update` first anyway.
+    for cache in (rootfs / "var/cache/apt/archives", rootfs / "var/lib/apt/lists"):
+        for entry in cache.glob("*"):
+            if entry.is_file():
+                entry.unlink()
 
 
 def _build_on_debian(

@@ -1,0 +1,80 @@
+"""Offline base images: bootstrap is idempotent and the choice falls back to ours."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hostd.engine import (
+    BOOTSTRAP_COMMAND,
+    BaseImages,
+    EngineClient,
+    ImageMissing,
+    bootstrap_base_images,
+    image_exists,
+    resolve_base_images,
+)
+from hostd.engine.images import LOCAL_IMAGES, OFFICIAL_IMAGES
+
+
+def test_bootstrap_makes_every_base_image(docker_client: EngineClient,
+                                          base_images: BaseImages) -> None:
+    for tag in [*LOCAL_IMAGES.values(), "hostd/debian:bookworm"]:
+        assert image_exists(docker_client, tag), tag
+
+
+def test_bootstrap_again_skips_everything(docker_client: EngineClient,
+                                          base_images: BaseImages) -> None:
+    lines: list[str] = []
+    started = time.monotonic()
+    assert bootstrap_base_images(docker_client, lines.append, None) == []
+    assert time.monotonic() - started < 5
+    assert all(line.endswith("present, skipped") for line in lines)
+
+
+def test_resolve_prefers_official_else_ours(docker_client: EngineClient,
+                                            base_images: BaseImages) -> None:
+    lines: list[str] = []
+    bases = resolve_base_images(docker_client, lines.append)
+    for role, local in LOCAL_IMAGES.items():
+        official = OFFICIAL_IMAGES[role]
+        expected = official if image_exists(docker_client, official) else local
+        assert bases[role] == expected  # type: ignore[literal-required]
+    assert len(lines) == 3 and lines[0].startswith("base image for python: ")
+
+
+def test_static_busybox_has_httpd(docker_client: EngineClient, base_images: BaseImages,
+                                  labels: dict[str, str]) -> None:
+    out = docker_client.containers.run(
+        "hostd/busybox:1", ["sh", "-c", "httpd --help 2>&1 | head -1"],
+        remove=True, labels=labels,
+    )
+    assert b"BusyBox" in out
+
+
+def test_missing_base_image_names_the_bootstrap_command(
+    docker_client: EngineClient, base_images: BaseImages, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if image_exists(docker_client, OFFICIAL_IMAGES["python"]):
+        pytest.skip("an official python image is loaded: the local one is never needed")
+    monkeypatch.setitem(LOCAL_IMAGES, "python", "hostd-test/no-such-python:0")
+    with pytest.raises(ImageMissing) as caught:
+        resolve_base_images(docker_client, needed=["python"])
+    assert caught.value.command == BOOTSTRAP_COMMAND == "hostd images bootstrap"
+    assert caught.value.image == "hostd-test/no-such-python:0"
+    # A deploy that needs only busybox is not held up by the missing python image.
+    assert resolve_base_images(docker_client, needed=["busybox"])["busybox"]
+
+
+def test_ensure_docker_is_a_no_op_when_the_engine_answers(docker_client: EngineClient) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "ensure-docker"
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(script)], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "CI": "true"})
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
