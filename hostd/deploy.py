@@ -138,6 +138,9 @@ class Deployer:
                 self._fail(job, f"the Docker engine is unreachable: {exc}")
             except EngineError as exc:
                 self._fail(job, f"Docker engine error: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a deploy must never stay "deploying"
+                log.exception("deploy %s failed unexpectedly", job.deployment_id)
+                self._fail(job, f"internal error in hostd: {type(exc).__name__}: {exc}")
 
     def _enter(self, job: DeployJob, step: str) -> None:
         if not self._project_exists(job.project_id):

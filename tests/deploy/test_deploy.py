@@ -34,7 +34,8 @@ def test_static_project_lifecycle(api, repo, engine):
 
     image = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})[0].image
     assert api.delete(f"/api/projects/{project['id']}").status_code == 200
-    assert engine.containers.list(all=True, filters={"label": f"hostd.project={project['id']}"}) == []
+    label = {"label": f"hostd.project={project['id']}"}
+    assert engine.containers.list(all=True, filters=label) == []
     assert engine.images.list(filters={"label": f"hostd.project={project['id']}"}) == []
     assert image.id not in {i.id for i in engine.images.list()}
     assert api.get(f"/api/projects/{project['id']}").status_code == 404
