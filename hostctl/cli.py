@@ -40,14 +40,17 @@ def report_error(ctx: typer.Context, exc: BaseException) -> None:
 
 app = typer.Typer(
     cls=HostctlGroup,
-    help="hostctl: deploy and watch projects on your own hostd.",
+    name="hostctl",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,  # plain click help: rich would add ~60 ms to every `--help`
     pretty_exceptions_enable=False,
 )
 projects_app = typer.Typer(
-    help="Create, inspect, start, stop, deploy and delete your projects.",
+    help=(
+        "Create, inspect, start, stop, deploy and delete your projects.\n\n"
+        "\b\nExample:\n    hostctl projects create shop --repo https://github.com/alice/shop"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
