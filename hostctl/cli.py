@@ -97,4 +97,8 @@ _top.register_commands(app)
 
 
 def main() -> None:
+    # httpx's __init__ imports its own command line (click, rich.progress, pygments:
+    # ~25 ms) unless that import fails, and hostctl never uses it. Done here, in the
+    # entry point, so importing hostctl as a library changes nothing.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     app(prog_name="hostctl")

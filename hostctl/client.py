@@ -8,6 +8,7 @@ Commands call this and render; they never touch httpx themselves.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ class HostdClient:
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=self.api_url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.api_url, headers=headers, timeout=timeout, transport=transport,
+            verify=_tls_verification(self.api_url),
         )
 
     def close(self) -> None:
@@ -234,6 +236,19 @@ class HostdClient:
                 raise_for_api_error(source.response)
             for sse in source.iter_sse():
                 yield ServerEvent(event=sse.event, data=_json_or_none(sse.data), id=sse.id or None)
+
+
+def _tls_verification(api_url: str) -> ssl.SSLContext | bool:
+    """Full verification for https; for plain http, a context that is never used.
+
+    httpx builds its default context (loading the CA bundle, ~55 ms) even for http://
+    URLs; hostd listens on plain loopback HTTP, so most runs would pay for nothing. The
+    bare context verifies hostnames and certificates but trusts no CA: should it ever
+    be used it fails closed.
+    """
+    if api_url.startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _json_or_none(text: str) -> Any:
