@@ -43,7 +43,8 @@ def test_list_renders_a_table(logged_in):
     assert result.exit_code == 0
     header = result.stdout.splitlines()[0].split()
     assert header == ["NAME", "STATUS", "TEMPLATE", "CPU", "MEM", "REQUESTS", "URL"]
-    assert name in result.stdout and "deploying" in result.stdout
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith(name))
+    assert row[1] in {"deploying", "error"}, "a deploy of an unreachable repo cannot be running"
 
 
 def test_duplicate_name_is_a_conflict(logged_in):
