@@ -38,7 +38,7 @@ def static_repo(tmp_path: Path) -> Path:
 def test_static_project_lifecycle(logged_in, hostd, static_repo):
     if not docker_available():
         pytest.skip("needs a Docker engine")
-    if httpx.get(f"{hostd.url}/api/containers/events").status_code == 404:
+    if httpx.get(f"{hostd.url}/api/containers/probe/status").status_code == 404:
         pytest.skip("needs the Docker routes")
     name = f"site{uuid.uuid4().hex[:6]}"
     try:
