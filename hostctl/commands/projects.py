@@ -1,0 +1,281 @@
+"""The `projects` noun: list, show, create, deploy, start/stop/restart, status, logs, delete."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hostctl.commands.common import JsonOpt, ProjectArg, state
+from hostctl.errors import NotFound
+
+if TYPE_CHECKING:
+    from hostctl.client import HostdClient, Project
+    from hostctl.context import AppContext
+
+
+class Template(StrEnum):
+    static = "static"
+    react = "react"
+    flask = "flask"
+    nodejs = "nodejs"
+
+
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Return at once; don't wait.")]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the deploy.", min=1)
+]
+FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
+LinesOpt = Annotated[int, typer.Option("--lines", "-n", help="How many recent lines.", min=0)]
+
+
+def list_projects(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """List your projects with their status and metrics.
+
+    \b
+    Example:
+        hostctl projects list --json
+    """
+    app_ctx = state(ctx)
+    projects = app_ctx.client().list_projects()
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"projects": projects})
+        return
+    if not projects:
+        app_ctx.out.print("No projects yet: hostctl projects create NAME --repo URL")
+        return
+    from hostctl.output import projects_table
+
+    app_ctx.out.print(projects_table(projects))
+
+
+def show(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """Show one project in detail, with its latest deployment.
+
+    \b
+    Example:
+        hostctl projects show shop
+    """
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    found = client.find_project(project)
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"project": found})
+        return
+    from hostctl.output import project_details
+
+    try:
+        deployments = client.deployments(found["id"])
+    except NotFound:
+        deployments = None  # a daemon without the deployments route
+    app_ctx.out.print(project_details(found, deployments))
+
+
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Project name: lowercase, digits, dashes.")],
+    repo: Annotated[str, typer.Option("--repo", help="Git repository URL to deploy.")],
+    template: Annotated[Template, typer.Option("--template", help="How to build it.")] = (
+        Template.static
+    ),
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = 600.0,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create a project from a git repository and wait until it runs.
+
+    \b
+    Example:
+        hostctl projects create shop --repo https://github.com/alice/shop --template flask
+    """
+    client = state(ctx).client()
+    project = client.create_project(name, repo, template.value)
+    _finish_deploy(ctx, client, project, no_wait=no_wait, timeout=timeout, json_output=json_output)
+
+
+def deploy(
+    ctx: typer.Context,
+    project: ProjectArg,
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = 600.0,
+    json_output: JsonOpt = False,
+) -> None:
+    """Redeploy the latest commit of a project.
+
+    \b
+    Example:
+        hostctl projects deploy shop
+    """
+    client = state(ctx).client()
+    started = client.deploy(client.find_project(project)["id"])
+    _finish_deploy(ctx, client, started, no_wait=no_wait, timeout=timeout, json_output=json_output)
+
+
+def _finish_deploy(
+    ctx: typer.Context, client: HostdClient, project: Project, *,
+    no_wait: bool, timeout: float, json_output: bool,
+) -> None:
+    app_ctx = state(ctx)
+    if not no_wait:
+        project = _wait_with_spinner(app_ctx, client, project, timeout, quiet=json_output)
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"project": project})
+    elif project["status"] == "running":
+        app_ctx.out.print(f"[green]✓[/] {project['name']} running at {project['url']}")
+    else:
+        app_ctx.out.print(f"{project['name']}: {project['status']} ({project['url']})",
+                          markup=False)
+
+
+def _wait_with_spinner(
+    app_ctx: AppContext, client: HostdClient, project: Project, timeout: float, *, quiet: bool
+) -> Project:
+    from hostctl.waiting import wait_for_deploy
+
+    if quiet or not app_ctx.err.is_terminal:
+        return wait_for_deploy(client, project["id"], lambda step: None, timeout_s=timeout)
+    with app_ctx.err.status(f"{project['name']}: deploying…") as spinner:
+        def show_step(step: str) -> None:
+            spinner.update(f"{project['name']}: {step}…")
+
+        return wait_for_deploy(client, project["id"], show_step, timeout_s=timeout)
+
+
+def _container_action(ctx: typer.Context, project: str, action: str, json_output: bool) -> None:
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    message = client.container_action(client.find_project(project)["id"], action)  # type: ignore[arg-type]
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"message": message})
+        return
+    app_ctx.out.print(message, markup=False)
+
+
+def start(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """Start a stopped project's container.
+
+    \b
+    Example:
+        hostctl projects start shop
+    """
+    _container_action(ctx, project, "start", json_output)
+
+
+def stop(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """Stop a project's container (it keeps its image and data).
+
+    \b
+    Example:
+        hostctl projects stop shop
+    """
+    _container_action(ctx, project, "stop", json_output)
+
+
+def restart(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """Restart a project's container.
+
+    \b
+    Example:
+        hostctl projects restart shop
+    """
+    _container_action(ctx, project, "restart", json_output)
+
+
+def status(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """Show the live status of a project's container.
+
+    \b
+    Example:
+        hostctl projects status shop --json
+    """
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    found = client.find_project(project)
+    container_status = client.container_status(found["id"])
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"status": container_status})
+        return
+    app_ctx.out.print(f"{found['name']}: {container_status}", markup=False)
+
+
+def logs(
+    ctx: typer.Context,
+    project: ProjectArg,
+    build: Annotated[bool, typer.Option("--build", help="The build log, not the app's.")] = False,
+    follow: FollowOpt = False,
+    lines: LinesOpt = 100,
+    json_output: JsonOpt = False,
+) -> None:
+    """Print a project's runtime (or build) log.
+
+    \b
+    Example:
+        hostctl projects logs shop -f -n 20
+        hostctl projects logs shop --build
+    """
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    project_id = client.find_project(project)["id"]
+    source = "build" if build else "runtime"
+    from hostctl.output import write_json
+
+    if follow:
+        for line in client.follow_logs(project_id, source=source, tail=lines):
+            write_json({"line": line}) if json_output else print(line, flush=True)
+        return
+    log_lines = client.logs(project_id, source=source, tail=lines)
+    if json_output:
+        write_json({"lines": log_lines, "source": source})
+        return
+    for line in log_lines:
+        print(line)
+
+
+def delete(
+    ctx: typer.Context,
+    project: ProjectArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a project, its container and its image.
+
+    \b
+    Example:
+        hostctl projects delete shop --yes
+    """
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    found = client.find_project(project)
+    if not yes:
+        typer.confirm(f"Delete {found['name']} and its container and image?", abort=True)
+    message = client.delete_project(found["id"])
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"message": message})
+        return
+    app_ctx.out.print(message, markup=False)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("list")(list_projects)
+    app.command()(show)
+    app.command()(create)
+    app.command()(deploy)
+    app.command()(start)
+    app.command()(stop)
+    app.command()(restart)
+    app.command()(status)
+    app.command()(logs)
+    app.command()(delete)

@@ -1,0 +1,88 @@
+"""Pure renderers for projects, and the one JSON writer every `--json` goes through."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from hostctl.client import Deployment, Project
+
+STATUS_STYLES = {
+    "running": "green",
+    "stopped": "dim",
+    "deploying": "yellow",
+    "error": "red",
+}
+
+
+def write_json(payload: Any) -> None:
+    """One compact JSON document per line: a whole object, or one line of an NDJSON stream."""
+    # Not through rich: it would wrap long lines and colour keys.
+    sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def format_cpu(cpu: float | None) -> str:
+    return "-" if cpu is None else f"{cpu:.1f}%"
+
+
+def format_memory(memory_mb: float | None) -> str:
+    return "-" if memory_mb is None else f"{memory_mb:.1f} MB"
+
+
+def projects_table(projects: Iterable[Project]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("NAME", "STATUS", "TEMPLATE"):
+        table.add_column(column, no_wrap=True)
+    for column in ("CPU", "MEM", "REQUESTS"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("URL", overflow="fold")
+    for project in projects:
+        metrics = project.get("metrics") or {"cpu": 0.0, "memory": 0.0, "requests": 0}
+        table.add_row(
+            project["name"],
+            status_text(project["status"]),
+            project["template"],
+            format_cpu(metrics["cpu"]),
+            format_memory(metrics["memory"]),
+            str(metrics["requests"]),
+            project["url"],
+        )
+    return table
+
+
+def project_details(project: Project, deployments: list[Deployment] | None = None) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    metrics = project["metrics"]
+    rows: list[tuple[str, str | Text]] = [
+        ("name", project["name"]),
+        ("id", project["id"]),
+        ("status", status_text(project["status"])),
+        ("reason", project.get("status_reason") or "-"),
+        ("url", project["url"]),
+        ("template", project["template"]),
+        ("repository", project["github_url"]),
+        ("created", project["created_at"]),
+        ("cpu", format_cpu(metrics["cpu"])),
+        ("memory", format_memory(metrics["memory"])),
+        ("requests", str(metrics["requests"])),
+    ]
+    if deployments:
+        latest = deployments[0]
+        summary = f"{latest['status']} {latest.get('commit') or ''}".strip()
+        rows.append(("last deploy", f"{summary} ({len(deployments)} in all)"))
+    for label, value in rows:
+        table.add_row(label, value)
+    return table

@@ -1,0 +1,55 @@
+"""Waiting for a deploy to finish, reporting each step as the daemon names it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hostctl.errors import DeployFailed, DeployTimeout, NotFound
+
+if TYPE_CHECKING:
+    from hostctl.client import HostdClient, Project
+
+POLL_INTERVAL_S = 0.5
+BUILD_LOG_LINES = 15
+
+
+def wait_for_deploy(
+    client: HostdClient,
+    project_id: str,
+    on_step: Callable[[str], None],
+    *,
+    timeout_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Project:
+    """Poll until the project leaves `deploying`; DeployFailed (with the build log) on `error`.
+
+    Polling, not the event stream: it needs no extra route, survives a daemon restart
+    mid-deploy, and a half-second step is plenty for a spinner.
+    """
+    deadline = clock() + timeout_s
+    while True:
+        project = client.get_project(project_id)
+        if project["status"] != "deploying":
+            break
+        on_step(project.get("status_reason") or "deploying")
+        if clock() >= deadline:
+            raise DeployTimeout(project["name"], timeout_s)
+        sleep(POLL_INTERVAL_S)
+    if project["status"] == "error":
+        raise DeployFailed(_failure_message(client, project))
+    return project
+
+
+def _failure_message(client: HostdClient, project: Project) -> str:
+    reason = project.get("status_reason") or "no reason given"
+    try:
+        lines = client.logs(project["id"], source="build", tail=BUILD_LOG_LINES)
+    except NotFound:
+        lines = []
+    message = f"deploy of {project['name']} failed: {reason}"
+    if lines:
+        message += "\nlast build log lines:\n" + "\n".join(f"  {line}" for line in lines)
+    return message

@@ -1,0 +1,63 @@
+"""With a Docker engine and the Docker routes: a static site deployed, watched, stopped, deleted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hostctl.exit_codes import ExitCode
+
+pytestmark = pytest.mark.docker
+
+
+def docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture
+def static_repo(tmp_path: Path) -> Path:
+    """A local git repository holding one page (hostd allows local repos in tests)."""
+    repo = tmp_path / "site"
+    repo.mkdir()
+    (repo / "index.html").write_text("<h1>hello from hostctl</h1>\n")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "-C", str(repo), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "site"], check=True)
+    return repo
+
+
+def test_static_project_lifecycle(logged_in, hostd, static_repo):
+    if not docker_available():
+        pytest.skip("needs a Docker engine")
+    if httpx.get(f"{hostd.url}/api/containers/probe/status").status_code == 404:
+        pytest.skip("needs the Docker routes")
+    name = f"site{uuid.uuid4().hex[:6]}"
+    try:
+        created = logged_in("projects", "create", name, "--repo", str(static_repo),
+                            "--template", "static", "--timeout", "600", "--json")
+        assert created.exit_code == 0, created.stderr
+        assert json.loads(created.stdout)["project"]["status"] == "running"
+
+        snapshot = json.loads(logged_in("top", "--once", "--json").stdout)["projects"]
+        row = next(p for p in snapshot if p["name"] == name)
+        assert row["status"] == "running" and row["memory"] is not None
+
+        assert logged_in("projects", "stop", name).exit_code == 0
+        status = logged_in("projects", "status", name, "--json")
+        assert json.loads(status.stdout)["status"] != "running"
+        assert logged_in("projects", "start", name).exit_code == 0
+        status = logged_in("projects", "status", name, "--json")
+        assert json.loads(status.stdout)["status"] == "running"
+        assert logged_in("projects", "logs", name, "--build", "--json").exit_code == 0
+    finally:
+        logged_in("projects", "delete", name, "--yes")
+    assert logged_in("projects", "show", name).exit_code == ExitCode.NOT_FOUND

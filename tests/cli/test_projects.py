@@ -1,0 +1,106 @@
+"""projects commands against a real hostd (records only: no Docker engine needed here)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from hostctl.exit_codes import ExitCode
+
+REPO = "https://github.com/alice/shop"
+
+
+def project_name() -> str:
+    return f"p{uuid.uuid4().hex[:8]}"
+
+
+def create(hostctl, name: str):
+    return hostctl("projects", "create", name, "--repo", REPO, "--template", "flask",
+                   "--no-wait", "--json")
+
+
+def test_create_list_show_by_name_and_id(logged_in):
+    name = project_name()
+    created = create(logged_in, name)
+    assert created.exit_code == 0, created.stderr
+    project = json.loads(created.stdout)["project"]
+    assert project["name"] == name and project["status"] == "deploying"
+
+    listed = json.loads(logged_in("projects", "list", "--json").stdout)["projects"]
+    assert [p["name"] for p in listed] == [name]
+
+    for ref in (name, project["id"]):
+        shown = logged_in("projects", "show", ref, "--json")
+        assert json.loads(shown.stdout)["project"]["id"] == project["id"]
+
+
+def test_list_renders_a_table(logged_in):
+    name = project_name()
+    create(logged_in, name)
+    result = logged_in("projects", "list")
+    assert result.exit_code == 0
+    header = result.stdout.splitlines()[0].split()
+    assert header == ["NAME", "STATUS", "TEMPLATE", "CPU", "MEM", "REQUESTS", "URL"]
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith(name))
+    assert row[1] in {"deploying", "error"}, "a deploy of an unreachable repo cannot be running"
+
+
+def test_duplicate_name_is_a_conflict(logged_in):
+    name = project_name()
+    create(logged_in, name)
+    assert create(logged_in, name).exit_code == ExitCode.CONFLICT
+
+
+def test_invalid_repo_is_rejected(logged_in):
+    result = logged_in("projects", "create", project_name(), "--repo", "not a url", "--no-wait")
+    assert result.exit_code == ExitCode.INVALID
+
+
+def test_unknown_project_is_not_found(logged_in):
+    for command in ("show", "status", "logs", "start", "delete"):
+        result = logged_in("projects", command, "nope-nothing", "--json")
+        assert result.exit_code == ExitCode.NOT_FOUND, command
+        assert "nope-nothing" in result.stderr
+
+
+def test_delete_asks_first(logged_in):
+    name = project_name()
+    create(logged_in, name)
+    declined = logged_in("projects", "delete", name, input="n\n")
+    assert declined.exit_code != 0
+    assert logged_in("projects", "show", name).exit_code == 0
+
+    confirmed = logged_in("projects", "delete", name, input="y\n")
+    assert confirmed.exit_code == 0, confirmed.stderr
+    assert logged_in("projects", "show", name).exit_code == ExitCode.NOT_FOUND
+
+
+def test_delete_yes_skips_the_question(logged_in):
+    name = project_name()
+    create(logged_in, name)
+    result = logged_in("projects", "delete", name, "--yes", "--json")
+    assert result.exit_code == 0
+    assert "message" in json.loads(result.stdout)
+
+
+def test_projects_of_another_user_are_invisible(logged_in, hostctl):
+    name = project_name()
+    create(logged_in, name)
+    hostctl.register()  # a second user now holds the keyring entry
+    assert hostctl("projects", "show", name).exit_code == ExitCode.NOT_FOUND
+
+
+def _docker_routes_exist(logged_in, name: str) -> bool:
+    result = logged_in("projects", "status", name)
+    return "No route" not in result.stderr
+
+
+def test_container_routes(logged_in):
+    name = project_name()
+    create(logged_in, name)
+    if not _docker_routes_exist(logged_in, name):
+        pytest.skip("needs the Docker routes")
+    status = logged_in("projects", "status", name, "--json")
+    assert status.exit_code == 0 and "status" in json.loads(status.stdout)
