@@ -27,7 +27,12 @@ from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, Ima
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
-from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
+from hostd.engine.runtime import (
+    DockerClient,
+    exit_reason,
+    project_images,
+    wait_until_serving,
+)
 from hostd.engine.templates import TEMPLATE_BASES, prepare_build_context
 from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 from hostd.status import StatusBoard
@@ -245,10 +250,16 @@ def run(deployer: Deployer, job: DeployJob) -> None:
 
 def health_check(deployer: Deployer, job: DeployJob) -> None:
     client = deployer.docker.client()
-    assert job.container_id is not None and job.host_port is not None
+    assert job.container_id is not None
     timeout = deployer.settings.health_timeout_s
     job.log(f"waiting up to {timeout}s for HTTP on $PORT")
-    problem = wait_until_serving(client, job.container_id, job.host_port, timeout)
+    if job.host_port is None:
+        # No port binding: the app exited before the engine could publish it.
+        state = engine.inspect_container(client, job.container_id)
+        problem = (exit_reason(state.exit_code, state.oom_killed) + " while starting"
+                   if state else "the container disappeared while starting")
+    else:
+        problem = wait_until_serving(client, job.container_id, job.host_port, timeout)
     if problem is None:
         return
     for line in engine.container_logs(client, job.container_id, tail=20):
