@@ -1,12 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import HostdServer, register
+
+# A bcrypt hash ($2a$/$2b$/$2y$ + cost) or the column's name must never reach a client.
+HASH_LEAK = re.compile(r"\$2[aby]\$\d\d\$|password_hash")
+
+
+def assert_no_hash(response: httpx.Response) -> None:
+    response.read()
+    assert not HASH_LEAK.search(response.text), f"password hash in {response.request.url}"
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +35,41 @@ def fresh_hostd(tmp_path: Path) -> Iterator[HostdServer]:
 
 
 @pytest.fixture
+def make_hostd(tmp_path: Path) -> Iterator[Callable[..., HostdServer]]:
+    """Start daemons of the test's own with extra environment: `make_hostd(FRONTEND_URL=…)`."""
+    servers: list[HostdServer] = []
+
+    def start(**env: str) -> HostdServer:
+        server = HostdServer(data_dir=tmp_path / f"data-{len(servers)}", env_overrides=env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill9()
+
+
+def make_client(server: HostdServer) -> httpx.Client:
+    """A client for `server` that fails the test if any response carries a password hash."""
+    return httpx.Client(base_url=server.url, timeout=30.0,
+                        event_hooks={"response": [assert_no_hash]})
+
+
+@pytest.fixture
 def client(hostd: HostdServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hostd.url, timeout=30.0) as c:
+    with make_client(hostd) as c:
         yield c
 
 
 @pytest.fixture
 def user(client: httpx.Client) -> dict:
     """A registered user: {"token", "user", "headers"}."""
+    token, data = register(client)
+    return {"token": token, "user": data, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+@pytest.fixture
+def other_user(client: httpx.Client) -> dict:
+    """A second registered user, for tenant isolation."""
     token, data = register(client)
     return {"token": token, "user": data, "headers": {"Authorization": f"Bearer {token}"}}
