@@ -123,6 +123,21 @@ class HostdServer:
         return (self.data_dir / "jwt_secret").read_text().strip()
 
 
+# A bcrypt hash ($2a$/$2b$/$2y$ + cost) or the column's name must never reach a client.
+HASH_LEAK = re.compile(r"\$2[aby]\$\d\d\$|password_hash")
+
+
+def assert_no_hash(response: httpx.Response) -> None:
+    response.read()
+    assert not HASH_LEAK.search(response.text), f"password hash in {response.request.url}"
+
+
+def client_for(server: HostdServer, **kwargs: object) -> httpx.Client:
+    """A client for `server` that fails the test if any response carries a password hash."""
+    return httpx.Client(base_url=server.url, timeout=30.0,
+                        event_hooks={"response": [assert_no_hash]}, **kwargs)
+
+
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
 
