@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from hostd import __version__, db
@@ -15,7 +14,12 @@ from hostd.auth import PasswordHasher, TokenService
 from hostd.config import Settings
 from hostd.errors import install_error_handlers
 from hostd.metrics import MetricsStore
-from hostd.middleware import AccessLogMiddleware, BodyLimitMiddleware, CatchAllMiddleware
+from hostd.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    JSONCORSMiddleware,
+)
 from hostd.routes import auth, health, projects
 
 log = logging.getLogger("hostd")
@@ -64,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.frontend_url:
         app.add_middleware(
-            CORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
+            JSONCORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
             allow_methods=["*"], allow_headers=["*"],
         )
     app.add_middleware(CatchAllMiddleware)
