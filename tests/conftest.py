@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HostdServer, client_for, register
+from tests.support import HASH_LEAK, HostdServer, client_for, register
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +15,11 @@ def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     server = HostdServer(data_dir=tmp_path_factory.mktemp("hostd-data")).start()
     yield server
     server.stop()
+    # After every test has used it: no password hash and no JWT ever reached its log.
+    logs = server.logs()
+    assert not HASH_LEAK.search(logs), "a password hash reached the log"
+    assert "eyJ" not in logs, "a JWT reached the log"
+    assert " 500 " not in logs and "unhandled error" not in logs, "a request crashed: see the log"
 
 
 @pytest.fixture
