@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from hostd import __version__, db
@@ -21,7 +20,12 @@ from hostd.errors import install_error_handlers
 from hostd.hub import EventHub
 from hostd.lifecycle import ExpectedExits, Lifecycle
 from hostd.metrics import MetricsStore
-from hostd.middleware import AccessLogMiddleware, BodyLimitMiddleware, CatchAllMiddleware
+from hostd.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    JSONCORSMiddleware,
+)
 from hostd.monitor import EngineMonitor
 from hostd.reconcile import mark_interrupted, reconcile
 from hostd.routes import auth, containers, health, logs, projects
@@ -101,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.frontend_url:
         app.add_middleware(
-            CORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
+            JSONCORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
             allow_methods=["*"], allow_headers=["*"],
         )
     app.add_middleware(CatchAllMiddleware)

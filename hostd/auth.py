@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from hostd.errors import TokenExpired, Unauthorized
 from hostd.models import RevokedToken, User, utcnow
+from hostd.validation import PASSWORD_MAX_BYTES
 
 log = logging.getLogger("hostd.auth")
 ALGORITHM = "HS256"
@@ -42,9 +43,13 @@ class PasswordHasher:
         return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
 
     def check(self, password: str, hashed: str | None) -> bool:
+        # No stored password is over bcrypt's 72 bytes (registration refuses them) and
+        # bcrypt >= 5 raises on longer input: check a truncated copy, then refuse it.
+        raw = password.encode()
+        fits = len(raw) <= PASSWORD_MAX_BYTES
         # Spend one bcrypt check even when there is no user: no timing oracle on emails.
-        ok = bcrypt.checkpw(password.encode(), (hashed or self._dummy).encode())
-        return ok and hashed is not None
+        ok = bcrypt.checkpw(raw[:PASSWORD_MAX_BYTES], (hashed or self._dummy).encode())
+        return ok and fits and hashed is not None
 
 
 class TokenService:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -30,6 +30,11 @@ def root(
     """hostd owns the state, the users and the Docker engine behind one HTTP API."""
 
 
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"hostd: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
 def load_settings(**overrides: object):  # noqa: ANN201 - Settings, imported lazily
     from pydantic import ValidationError as SettingsError
 
@@ -38,8 +43,7 @@ def load_settings(**overrides: object):  # noqa: ANN201 - Settings, imported laz
     try:
         settings = Settings()
     except SettingsError as exc:
-        typer.secho(f"hostd: {describe_settings_error(exc)}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _fail(describe_settings_error(exc))
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
@@ -63,7 +67,17 @@ def serve(
     )
     # Health checks poll with httpx; one line per poll would drown the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    application = create_app(settings)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        application = create_app(settings)
+    except OSError as exc:
+        _fail(f"invalid setting HOSTD_DATA_DIR: cannot use {settings.data_dir}: "
+              f"{exc.strerror or exc}")
+    except SQLAlchemyError as exc:
+        name = "DATABASE_URL" if settings.database_url else "HOSTD_DATA_DIR"
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        _fail(f"invalid setting {name}: cannot open the database: {reason}")
     uvicorn.run(
         application, host=settings.host, port=settings.port,
         log_level=log_level, access_log=False, proxy_headers=False,

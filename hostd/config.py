@@ -139,5 +139,5 @@ def describe_settings_error(exc: Exception) -> str:
     parts = []
     for err in errors():
         name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
-        parts.append(f"{name}: {err['msg']}")
+        parts.append(f"{name}: {str(err['msg']).removeprefix('Value error, ')}")
     return "invalid setting " + "; ".join(parts)

@@ -10,10 +10,13 @@ import json
 import logging
 import time
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostd.errors import PayloadTooLarge, error_body, server_error_body
+from hostd.errors import PayloadTooLarge, ValidationError, error_body, server_error_body
 
 access_log = logging.getLogger("hostd.access")
 error_log = logging.getLogger("hostd.errors")
@@ -51,6 +54,22 @@ class CatchAllMiddleware:
             error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await _send_json(send, 500, server_error_body())
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, except that a refused preflight gets the contract's JSON body
+    (Starlette answers it with a plain-text 400)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {k: v for k, v in response.headers.items()
+                   if k not in ("content-length", "content-type")}
+        reason = bytes(response.body).decode(errors="replace")  # "Disallowed CORS origin"
+        body = error_body(ValidationError.error, f"CORS preflight refused: {reason}",
+                          response.status_code)
+        return JSONResponse(body, status_code=response.status_code, headers=headers)
 
 
 class BodyLimitMiddleware:

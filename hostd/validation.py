@@ -63,7 +63,7 @@ def check_password(value: str) -> str:
 
 
 def check_project_name(value: str) -> str:
-    if not _PROJECT_NAME.match(value):
+    if not _PROJECT_NAME.fullmatch(value):
         raise ValueError(
             "must be a DNS label: 1 to 40 characters of lowercase a-z, 0-9 and '-', "
             "not starting or ending with '-'"

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import HostdServer, register
+from tests.support import HASH_LEAK, HostdServer, client_for, register
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +15,11 @@ def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     server = HostdServer(data_dir=tmp_path_factory.mktemp("hostd-data")).start()
     yield server
     server.stop()
+    # After every test has used it: no password hash and no JWT ever reached its log.
+    logs = server.logs()
+    assert not HASH_LEAK.search(logs), "a password hash reached the log"
+    assert "eyJ" not in logs, "a JWT reached the log"
+    assert " 500 " not in logs and "unhandled error" not in logs, "a request crashed: see the log"
 
 
 @pytest.fixture
@@ -26,13 +31,35 @@ def fresh_hostd(tmp_path: Path) -> Iterator[HostdServer]:
 
 
 @pytest.fixture
+def make_hostd(tmp_path: Path) -> Iterator[Callable[..., HostdServer]]:
+    """Start daemons of the test's own with extra environment: `make_hostd(FRONTEND_URL=…)`."""
+    servers: list[HostdServer] = []
+
+    def start(**env: str) -> HostdServer:
+        server = HostdServer(data_dir=tmp_path / f"data-{len(servers)}", env_overrides=env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill9()
+
+
+@pytest.fixture
 def client(hostd: HostdServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hostd.url, timeout=30.0) as c:
+    with client_for(hostd) as c:
         yield c
 
 
 @pytest.fixture
 def user(client: httpx.Client) -> dict:
     """A registered user: {"token", "user", "headers"}."""
+    token, data = register(client)
+    return {"token": token, "user": data, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+@pytest.fixture
+def other_user(client: httpx.Client) -> dict:
+    """A second registered user, for tenant isolation."""
     token, data = register(client)
     return {"token": token, "user": data, "headers": {"Authorization": f"Bearer {token}"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -99,12 +100,50 @@ class HostdServer:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
+        """The first log match of `pattern`; a line can land just after its response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(pattern, self.logs(), re.MULTILINE)
+            if match or time.monotonic() > deadline:
+                assert match, f"no log line matches {pattern!r}:\n{self.logs()[-3000:]}"
+                return match
+            time.sleep(0.02)
+
+    def run(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run `hostd <args>` to completion with this server's environment."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return subprocess.run(
+            [sys.executable, "-m", "hostd", *args], env=self.env(), cwd=self.data_dir,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    def secret(self) -> str:
+        """The signing secret the daemon generated and keeps in its data dir."""
+        return (self.data_dir / "jwt_secret").read_text().strip()
+
+
+# A bcrypt hash ($2a$/$2b$/$2y$ + cost) or the column's name must never reach a client.
+HASH_LEAK = re.compile(r"\$2[aby]\$\d\d\$|password_hash")
+
+
+def assert_no_hash(response: httpx.Response) -> None:
+    response.read()
+    assert not HASH_LEAK.search(response.text), f"password hash in {response.request.url}"
+
+
+def client_for(server: HostdServer, **kwargs: object) -> httpx.Client:
+    """A client for `server` that fails the test if any response carries a password hash."""
+    return httpx.Client(base_url=server.url, timeout=30.0,
+                        event_hooks={"response": [assert_no_hash]}, **kwargs)
+
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def register(client: httpx.Client, email: str | None = None, password: str = "s3cret-pass",
+def register(client: httpx.Client, email: str | None = None,
+             password: str = "s3cret-pass",  # noqa: S107 - a test password
              name: str = "Test User") -> tuple[str, dict]:
     """A new user: returns (token, user)."""
     resp = client.post("/api/auth/register",

@@ -1,0 +1,126 @@
+"""Settings: durations, defaults, the secret file, and start-up refusing bad settings."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from pydantic import ValidationError
+
+from hostd.config import Settings, describe_settings_error, parse_duration
+from tests.support import HostdServer
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("7d", 7 * 86400), ("12h", 12 * 3600), ("30m", 1800), ("45s", 45), ("3600", 3600),
+    (" 2h ", 7200), (3600, 3600),
+])
+def test_parse_duration(raw, seconds):
+    assert parse_duration(raw) == seconds
+
+
+@pytest.mark.parametrize("raw", ["", "0", "0s", "-5", "7x", "1.5h", "h", "7 days", 0, -1])
+def test_parse_duration_refuses(raw):
+    with pytest.raises(ValueError):
+        parse_duration(raw)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """Settings read only what a test sets: no .env, no inherited HOSTD_/JWT_ variables."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("PORT", "HOST", "JWT_SECRET", "JWT_EXPIRES_IN", "DATABASE_URL", "FRONTEND_URL",
+                 "HOSTD_DATA_DIR", "HOSTD_ROUTER_PORT", "HOSTD_ALLOW_LOCAL_REPOS",
+                 "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOSTD_DATA_DIR", str(tmp_path / "data"))
+    return monkeypatch
+
+
+def test_defaults(clean_env, tmp_path):
+    s = Settings()
+    assert (s.port, s.host, s.router_port) == (3000, "127.0.0.1", 8080)
+    assert s.jwt_expires_in == 7 * 86400
+    assert s.jwt_secret is None
+    assert s.allow_local_repos is False
+    assert s.bcrypt_rounds == 12
+    assert s.max_body_bytes == 1024 * 1024
+    assert s.frontend_url is None
+    assert s.database_uri == f"sqlite:///{tmp_path / 'data' / 'hostd.db'}"
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("7d", 604800), ("12h", 43200), ("30m", 1800),
+                                             ("3600", 3600)])
+def test_jwt_expires_in_forms(clean_env, raw, seconds):
+    clean_env.setenv("JWT_EXPIRES_IN", raw)
+    assert Settings().jwt_expires_in == seconds
+
+
+def test_env_file_in_working_directory_is_read(clean_env, tmp_path):
+    (tmp_path / ".env").write_text("PORT=4123\nJWT_EXPIRES_IN=12h\n")
+    s = Settings()
+    assert (s.port, s.jwt_expires_in) == (4123, 43200)
+
+
+def test_frontend_url_is_an_origin(clean_env):
+    clean_env.setenv("FRONTEND_URL", "http://localhost:5173/")
+    assert Settings().frontend_url == "http://localhost:5173"
+    clean_env.setenv("FRONTEND_URL", "http://localhost:5173/app")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "FRONTEND_URL" in describe_settings_error(info.value)
+
+
+def test_generated_secret_is_kept_with_mode_0600(clean_env, tmp_path):
+    s = Settings()
+    secret = s.signing_secret()
+    path = tmp_path / "data" / "jwt_secret"
+    assert len(secret) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Settings().signing_secret() == secret  # same file, same secret
+    path.chmod(0o644)
+    Settings().signing_secret()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # a loosened file is tightened again
+
+
+def test_explicit_secret_writes_no_file(clean_env, tmp_path):
+    clean_env.setenv("JWT_SECRET", "a-secret-of-enough-length")
+    assert Settings().signing_secret() == "a-secret-of-enough-length"
+    assert not (tmp_path / "data" / "jwt_secret").exists()
+
+
+def test_running_daemon_secret_file_is_0600(hostd):
+    path = hostd.data_dir / "jwt_secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PORT", "abc"), ("PORT", "0"), ("PORT", "70000"), ("HOSTD_ROUTER_PORT", "x"),
+    ("JWT_EXPIRES_IN", "7x"), ("JWT_EXPIRES_IN", "0"), ("JWT_SECRET", "short"),
+    ("FRONTEND_URL", "not-a-url"), ("BCRYPT_ROUNDS", "2"), ("BCRYPT_ROUNDS", "99"),
+    ("HOSTD_ALLOW_LOCAL_REPOS", "maybe"), ("HOSTD_MAX_BODY_BYTES", "10"),
+])
+def test_invalid_setting_is_described_in_one_line_naming_it(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    line = describe_settings_error(info.value)
+    assert line.startswith(f"invalid setting {name}: ")
+    assert "\n" not in line
+    assert "Value error" not in line
+
+
+# Each case is a real `hostd serve` (about a second each): one per kind of failure.
+@pytest.mark.parametrize(("name", "value"), [
+    ("JWT_EXPIRES_IN", "7x"),                          # refused by Settings
+    ("HOSTD_DATA_DIR", "/proc/hostd-cannot-be-here"),  # refused when creating the data dir
+    ("DATABASE_URL", "nosuchdb://x"),                  # refused when opening the database
+])
+def test_invalid_setting_stops_serve_with_one_line(tmp_path, name, value):
+    server = HostdServer(data_dir=tmp_path / "data", env_overrides={name: value})
+    result = server.run("serve", timeout=20)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"hostd: invalid setting {name}: ")
+    assert "Traceback" not in result.stderr + result.stdout
