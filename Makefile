@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test engine lint bench clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -13,10 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# A Docker engine and the offline base images (minutes the first time, then seconds).
+engine: $(STAMP)
+	scripts/ensure-docker
+	$(BIN)/hostd images bootstrap
+
 run: $(STAMP)
+	@$(MAKE) --no-print-directory engine || echo "make run: no Docker engine: hostd starts, deploys will fail until one answers" >&2
 	$(BIN)/hostd serve
 
-test: $(STAMP)
+test: engine
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

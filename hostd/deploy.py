@@ -27,12 +27,7 @@ from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, Ima
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
-from hostd.engine.runtime import (
-    DockerClient,
-    exit_reason,
-    project_images,
-    wait_until_serving,
-)
+from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
 from hostd.engine.templates import TEMPLATE_BASES, prepare_build_context
 from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 from hostd.status import StatusBoard
@@ -158,11 +153,12 @@ class Deployer:
 
     def _succeed(self, job: DeployJob) -> None:
         job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
+        prune_old_images(self, job)
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
+        # Last: once clients see `running`, the deploy is over.
         self.board.set(job.project_id, ProjectStatus.running, None,
                        only_if=[ProjectStatus.deploying])
-        prune_old_images(self, job)
 
     def _fail(self, job: DeployJob, reason: str) -> None:
         job.log(f"deploy failed: {reason}")
@@ -241,6 +237,7 @@ def run(deployer: Deployer, job: DeployJob) -> None:
         labels=job.labels, env={},
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        restart_policy="no",  # until it serves: see wait_until_serving
     )
     job.container_id, job.host_port = info.id, info.host_port
     deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
@@ -253,18 +250,16 @@ def health_check(deployer: Deployer, job: DeployJob) -> None:
     assert job.container_id is not None
     timeout = deployer.settings.health_timeout_s
     job.log(f"waiting up to {timeout}s for HTTP on $PORT")
-    if job.host_port is None:
-        # No port binding: the app exited before the engine could publish it.
-        state = engine.inspect_container(client, job.container_id)
-        problem = (exit_reason(state.exit_code, state.oom_killed) + " while starting"
-                   if state else "the container disappeared while starting")
-    else:
-        problem = wait_until_serving(client, job.container_id, job.host_port, timeout)
+    problem, port = wait_until_serving(client, job.container_id, timeout)
     if problem is None:
+        engine.set_restart_policy(client, job.container_id, "unless-stopped")
+        if port != job.host_port:
+            job.host_port = port
+            deployer.board.update_fields(job.project_id, host_port=port)
         return
     for line in engine.container_logs(client, job.container_id, tail=20):
         job.log(f"app: {line}")
-    # Stop it so the restart policy doesn't loop a broken app; its logs stay readable.
+    # Stopped, not removed: its logs stay readable.
     engine.stop_container(client, job.container_id, timeout=2)
     raise StepFailed(problem)
 

@@ -58,7 +58,7 @@ class Lifecycle:
         self.expected = expected
 
     def _refuse_while_deploying(self, project: Project) -> None:
-        if project.status == ProjectStatus.deploying or self.deployer.is_deploying(project.id):
+        if project.status == ProjectStatus.deploying:
             raise Conflict(f"Project {project.name} is deploying: wait until it is done")
 
     def redeploy(self, session: Session, project: Project, owner: User) -> str:
@@ -77,6 +77,7 @@ class Lifecycle:
             assert project.image is not None
             state = self.recreate(project, owner)
         elif not state.running:
+            engine.set_restart_policy(client, state.id, "no")
             engine.start_container(client, state.id)
         return self._await_running(project, state.id, f"Started {project.name}")
 
@@ -98,8 +99,10 @@ class Lifecycle:
         if project.status == ProjectStatus.stopped or not project.container_id:
             return self.start(session, project, owner)
         self.expected.expect(project.container_id)
+        client = self.docker.client()
         try:
-            engine.restart_container(self.docker.client(), project.container_id)
+            engine.set_restart_policy(client, project.container_id, "no")
+            engine.restart_container(client, project.container_id)
         except ContainerMissing:
             return self.start(session, project, owner)
         return self._await_running(project, project.container_id, f"Restarted {project.name}")
@@ -129,6 +132,7 @@ class Lifecycle:
             labels=labels_for(settings.instance, project.id, owner.id, "recreated"), env={},
             memory_bytes=settings.container_memory_mb * 1024 * 1024,
             nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+            restart_policy="no",
         )
         self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
         state = engine.inspect_container(client, info.id)
@@ -138,11 +142,10 @@ class Lifecycle:
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
         client = self.docker.client()
-        state = engine.inspect_container(client, container_id)
-        port = state.host_port if state else None
-        problem = "the container is gone" if port is None else wait_until_serving(
-            client, container_id, port, self.settings.health_timeout_s)
-        if problem is not None:
+        problem, port = wait_until_serving(client, container_id, self.settings.health_timeout_s)
+        if problem is None:
+            engine.set_restart_policy(client, container_id, "unless-stopped")
+        else:
             self.board.set(project.id, ProjectStatus.error, problem)
             raise Conflict(f"{project.name} did not come up: {problem}")
         self.board.set(project.id, ProjectStatus.running, None, host_port=port)

@@ -86,7 +86,8 @@ class EngineMonitor:
             return
         client = self.lifecycle.docker.client()
         state = engine.inspect_container(client, container_id)
-        code = state.exit_code if state else attrs.get("exitCode")
+        # The event carries the exit code; the state may already show a restart.
+        code = attrs.get("exitCode") or (state.exit_code if state else None)
         reason = exit_reason(int(code) if code is not None else None,
                              bool(state and state.oom_killed))
         if self.lifecycle.board.set(project_id, ProjectStatus.error, reason,

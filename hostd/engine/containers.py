@@ -175,6 +175,7 @@ def run_container(
     nano_cpus: int,
     pids_limit: int,
     port: int = CONTAINER_PORT,
+    restart_policy: str = "unless-stopped",
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
@@ -197,7 +198,7 @@ def run_container(
             security_opt=["no-new-privileges"],
             privileged=False,
             init=True,  # reaps zombies, forwards signals to shell-form commands
-            restart_policy={"Name": "unless-stopped"},
+            restart_policy={"Name": restart_policy},
             detach=True,
         )
         try:
@@ -215,6 +216,14 @@ def run_container(
 def _get(client: docker.DockerClient, container_id: str, what: str) -> Any:
     with translate_errors(f"{what} {container_id}", not_found=ContainerMissing):
         return client.containers.get(container_id)
+
+
+def set_restart_policy(client: docker.DockerClient, container_id: str, policy: str) -> None:
+    """`no` while hostd watches an app come up (a crash then shows its exit code), and
+    `unless-stopped` once it serves, so the engine brings it back after a reboot."""
+    container = _get(client, container_id, "update container")
+    with translate_errors(f"update container {container_id}", not_found=ContainerMissing):
+        container.update(restart_policy={"Name": policy})
 
 
 def start_container(client: docker.DockerClient, container_id: str) -> None:
