@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from hostd import __version__, db
-from hostd.auth import PasswordHasher, TokenService
+from hostd.auth import PasswordHasher, TokenService, VerifiedTokenCache
 from hostd.config import Settings
 from hostd.deploy import Deployer
 from hostd.engine.handle import DockerHandle
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_engine = engine
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
+    app.state.token_cache = VerifiedTokenCache()
     app.state.metrics = MetricsStore()
     _wire_platform(app, settings)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -84,13 +86,50 @@ class TokenService:
         return TokenClaims(claims["userId"], str(claims.get("email", "")), claims["jti"], expires)
 
 
-def is_revoked(session: Session, jti: str) -> bool:
-    return session.get(RevokedToken, jti) is not None
-
-
 def revoke(session: Session, claims: TokenClaims) -> None:
     if session.get(RevokedToken, claims.jti) is None:
         session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
     # Expired tokens are refused by their signature already: their rows can go.
     session.exec(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
     session.commit()
+
+
+@dataclass(frozen=True)
+class _Verified:
+    claims: TokenClaims
+    user: User
+    until: float
+
+
+class VerifiedTokenCache:
+    """Tokens verified in the last few seconds, with their user, kept in memory.
+
+    Verifying a JWT and loading its user cost more than the rest of a small request; a
+    client sends the same token again and again. An entry lives `ttl_s` at most and never
+    past the token's expiry; a logout in this daemon drops it at once. Another daemon on a
+    shared database sees a revocation within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[TokenClaims, User] | None:
+        entry = self._entries.get(token)
+        if entry is None or entry.until < time.monotonic():
+            return None
+        return entry.claims, entry.user
+
+    def put(self, token: str, claims: TokenClaims, user: User) -> None:
+        left = (claims.expires_at - datetime.now(UTC)).total_seconds()
+        until = time.monotonic() + min(self.ttl_s, left)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # rare; simpler than LRU and always correct
+            self._entries[token] = _Verified(claims, user, until)
+
+    def forget_jti(self, jti: str) -> None:
+        with self._lock:
+            self._entries = {t: e for t, e in self._entries.items() if e.claims.jti != jti}

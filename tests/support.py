@@ -155,3 +155,11 @@ def register(client: httpx.Client, email: str | None = None,
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+DEPLOY_FIELDS = ("status", "status_reason", "metrics")
+
+
+def stable(project: dict) -> dict:
+    """A project without what its deploy moves on its own (status, reason, metrics)."""
+    return {k: v for k, v in project.items() if k not in DEPLOY_FIELDS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from tests.support import auth, client_for, register, unique_email
+from tests.support import auth, client_for, register, stable, unique_email
 from tests.test_auth_api import assert_error
 
 REPO = "https://github.com/octo/hello.git"
@@ -29,7 +29,8 @@ def test_restart_keeps_users_projects_tokens_and_revocations(fresh_hostd):
     with client_for(fresh_hostd) as c:
         assert c.get("/api/auth/me", headers=auth(token)).json() == {"user": user}
         assert_error(c.get("/api/auth/me", headers=auth(revoked)), 401, "Unauthorized")
-        assert c.get("/api/projects", headers=auth(token)).json() == {"projects": [project]}
+        listed = c.get("/api/projects", headers=auth(token)).json()["projects"]
+        assert [stable(p) for p in listed] == [stable(project)]
         login = c.post("/api/auth/login", json={"email": email, "password": "s3cret-pass"})
         assert login.status_code == 200
         resp = c.post("/api/auth/register",

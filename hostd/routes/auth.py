@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from hostd import auth, users
 from hostd.deps import ClaimsDep, CurrentUser, HasherDep, SessionDep, TokensDep
@@ -34,8 +34,10 @@ def me(user: CurrentUser) -> UserResponse:
 
 
 @router.post("/logout", response_model=Message)
-def logout(session: SessionDep, claims: ClaimsDep, user: CurrentUser) -> Message:
+def logout(session: SessionDep, claims: ClaimsDep, user: CurrentUser,
+           request: Request) -> Message:
     auth.revoke(session, claims)
+    request.app.state.token_cache.forget_jti(claims.jti)
     log.info("auth: logout user=%s", user.id)
     return Message(message="Logged out: this token is revoked")
 
