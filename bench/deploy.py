@@ -1,0 +1,131 @@
+"""Deploy benchmark: create → `running` per template on the real engine. Prints numbers.
+
+    .venv/bin/python bench/deploy.py [--runs 5] [--templates static,flask,nodejs,react,dockerfile]
+
+A real hostd subprocess (its own data dir and HOSTD_INSTANCE label), warm base images
+(`hostd images bootstrap` first), and for every run a repository whose dependency files
+carry a fresh marker, so Docker's layer cache cannot skip the downloads: each flask run
+pip-installs flask + gunicorn, each nodejs run npm-installs express, each react run
+npm-installs react, react-dom and vite and builds. Prints p50/min/max seconds per template.
+Everything the bench creates is removed at the end. Bounded: one deploy may take 300 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import HostdServer, auth, register  # noqa: E402
+
+DEPLOY_LIMIT_S = 300.0
+
+
+def fixture(template: str, marker: str) -> dict[str, str]:
+    if template == "static":
+        return {"public/index.html": f"<h1>bench {marker}</h1>\n"}
+    if template == "flask":
+        return {"app.py": "from flask import Flask\napp = Flask(__name__)\n\n"
+                          "@app.get('/')\ndef index():\n    return 'ok'\n",
+                "requirements.txt": f"# {marker}\nflask\ngunicorn\n"}
+    if template == "nodejs":
+        pkg = {"name": "bench", "version": "1.0.0", "description": marker,
+               "scripts": {"start": "node server.js"}, "dependencies": {"express": "^4.19.2"}}
+        return {"package.json": json.dumps(pkg),
+                "server.js": "const app = require('express')();\n"
+                             "app.get('/', (q, s) => s.send('ok'));\n"
+                             "app.listen(process.env.PORT);\n"}
+    if template == "react":
+        pkg = {"name": "bench", "version": "1.0.0", "description": marker, "private": True,
+               "scripts": {"build": "vite build"},
+               "dependencies": {"react": "^18.3.1", "react-dom": "^18.3.1"},
+               "devDependencies": {"vite": "^5.4.0"}}
+        return {"package.json": json.dumps(pkg),
+                "index.html": '<div id="root"></div><script type="module" src="/main.js"></script>',
+                "main.js": "import { createElement } from 'react';\n"
+                           "import { createRoot } from 'react-dom/client';\n"
+                           "createRoot(document.getElementById('root'))"
+                           ".render(createElement('h1', null, 'bench'));\n"}
+    if template == "dockerfile":
+        return {"Dockerfile": "FROM hostd/busybox:1\nRUN mkdir -p /srv && echo ok > /srv/index.html"
+                              f" # {marker}\n"
+                              'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /srv"]\n'}
+    raise ValueError(template)
+
+
+def make_repo(root: Path, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git = ["git", "-C", str(root), "-c", "user.email=b@example.com", "-c", "user.name=b"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "bench"], check=True)
+    return f"file://{root}"
+
+
+def deploy_once(client: httpx.Client, template: str, url: str, name: str) -> tuple[float, str]:
+    started = time.monotonic()
+    body = {"name": name, "github_url": url,
+            "template": "static" if template == "dockerfile" else template}
+    project = client.post("/api/projects", json=body).json()["project"]
+    while time.monotonic() - started < DEPLOY_LIMIT_S:
+        project = client.get(f"/api/projects/{project['id']}").json()["project"]
+        if project["status"] in ("running", "error"):
+            break
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    client.delete(f"/api/projects/{project['id']}")
+    return elapsed, project["status"] if project["status"] != "error" else project["status_reason"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--templates", default="static,flask,nodejs,react,dockerfile")
+    args = parser.parse_args()
+    instance = f"bench-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="hostd-deploy-bench-") as tmp:
+        server = HostdServer(data_dir=Path(tmp) / "data",
+                             env_overrides={"HOSTD_INSTANCE": instance, "BCRYPT_ROUNDS": "4"})
+        server.start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                token, _ = register(client)
+                client.headers.update(auth(token))
+                for template in args.templates.split(","):
+                    times = []
+                    for run in range(args.runs):
+                        marker = uuid.uuid4().hex
+                        files = fixture(template, marker)
+                        url = make_repo(Path(tmp) / f"{template}-{run}", files)
+                        seconds, outcome = deploy_once(client, template, url, f"b-{template}-{run}")
+                        print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome})", flush=True)
+                        if outcome == "running":
+                            times.append(seconds)
+                    if times:
+                        print(f"{template:<10} p50 {statistics.median(times):5.1f} s   "
+                              f"min {min(times):5.1f}   max {max(times):5.1f}   "
+                              f"({len(times)}/{args.runs} reached running)", flush=True)
+        finally:
+            server.stop()
+            engine = docker.from_env()
+            label = f"hostd.instance={instance}"
+            for container in engine.containers.list(all=True, filters={"label": label}):
+                container.remove(force=True)
+            for image in engine.images.list(filters={"label": label}):
+                engine.images.remove(image.id, force=True)
+
+
+if __name__ == "__main__":
+    main()
