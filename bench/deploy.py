@@ -89,6 +89,19 @@ def deploy_once(client: httpx.Client, template: str, url: str, name: str) -> tup
     return elapsed, project["status"] if project["status"] != "error" else project["status_reason"]
 
 
+def bench_template(client: httpx.Client, tmp: Path, template: str, runs: int) -> None:
+    times = []
+    for run in range(runs):
+        url = make_repo(tmp / f"{template}-{run}", fixture(template, uuid.uuid4().hex))
+        seconds, outcome = deploy_once(client, template, url, f"b-{template}-{run}")
+        print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome})", flush=True)
+        if outcome == "running":
+            times.append(seconds)
+    if times:
+        print(f"{template:<10} p50 {statistics.median(times):5.1f} s   min {min(times):5.1f}   "
+              f"max {max(times):5.1f}   ({len(times)}/{runs} reached running)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -104,19 +117,7 @@ def main() -> None:
                 token, _ = register(client)
                 client.headers.update(auth(token))
                 for template in args.templates.split(","):
-                    times = []
-                    for run in range(args.runs):
-                        marker = uuid.uuid4().hex
-                        files = fixture(template, marker)
-                        url = make_repo(Path(tmp) / f"{template}-{run}", files)
-                        seconds, outcome = deploy_once(client, template, url, f"b-{template}-{run}")
-                        print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome})", flush=True)
-                        if outcome == "running":
-                            times.append(seconds)
-                    if times:
-                        print(f"{template:<10} p50 {statistics.median(times):5.1f} s   "
-                              f"min {min(times):5.1f}   max {max(times):5.1f}   "
-                              f"({len(times)}/{args.runs} reached running)", flush=True)
+                    bench_template(client, Path(tmp), template, args.runs)
         finally:
             server.stop()
             engine = docker.from_env()
