@@ -51,9 +51,9 @@ def command_tree(app: typer.Typer) -> list[Node]:
 
 
 def _option(param) -> Option:  # noqa: ANN001 - a typer option
-    annotation = param.type_descriptor.annotation
-    is_enum = isinstance(annotation, type) and issubclass(annotation, Enum)
-    choices = tuple(str(member.value) for member in annotation) if is_enum else ()
+    # An Enum-typed option becomes a click Choice: its choices are the enum's values.
+    choices = tuple(str(c.value if isinstance(c, Enum) else c)
+                    for c in getattr(param.type, "choices", None) or ())
     return Option(tuple(param.opts), param.help or "", not param.is_flag, choices)
 
 

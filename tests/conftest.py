@@ -6,7 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HASH_LEAK, HostdServer, client_for, register
+from tests.support import HASH_LEAK, HostdServer, client_for, register, remove_session_containers
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    remove_session_containers()
 
 
 @pytest.fixture(scope="session")

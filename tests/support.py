@@ -16,6 +16,30 @@ from pathlib import Path
 import httpx
 
 STARTUP_TIMEOUT_S = 30.0
+# Every daemon a test session starts labels its containers `hostd.instance=<prefix>-…`.
+SESSION_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
+
+
+def _ours(labels: dict[str, str] | None) -> bool:
+    return (labels or {}).get("hostd.instance", "").startswith(SESSION_PREFIX)
+
+
+def remove_session_containers() -> None:
+    """Force-remove every container and image the session's daemons made (if any engine)."""
+    try:
+        import docker
+
+        engine = docker.from_env(timeout=30)
+        engine.ping()
+    except Exception:  # noqa: BLE001 - no engine: nothing to clean
+        return
+    for container in engine.containers.list(all=True, filters={"label": "hostd.instance"}):
+        if _ours(container.labels):
+            container.remove(force=True)
+    for image in engine.images.list(filters={"label": "hostd.instance"}):
+        if _ours(image.labels):
+            engine.images.remove(image.id, force=True)
+    engine.close()
 
 
 def free_port() -> int:
@@ -26,8 +50,12 @@ def free_port() -> int:
 
 @dataclass
 class HostdServer:
+    """Each server has its own HOSTD_INSTANCE label: its reconciler must never take
+    another daemon's containers (another test's, or a developer's own) for orphans."""
+
     data_dir: Path
     env_overrides: dict[str, str] = field(default_factory=dict)
+    instance: str = field(default_factory=lambda: f"{SESSION_PREFIX}-{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
     router_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
@@ -48,6 +76,7 @@ class HostdServer:
             "HOSTD_ROUTER_PORT": str(self.router_port),
             "BCRYPT_ROUNDS": "4",
             "HOSTD_ALLOW_LOCAL_REPOS": "true",
+            "HOSTD_INSTANCE": self.instance,
         })
         env.pop("DATABASE_URL", None)
         env.update(self.env_overrides)

@@ -54,7 +54,8 @@ def test_static_project_lifecycle(logged_in, hostd, static_repo):
         assert logged_in("projects", "stop", name).exit_code == 0
         status = logged_in("projects", "status", name, "--json")
         assert json.loads(status.stdout)["status"] != "running"
-        assert logged_in("projects", "start", name).exit_code == 0
+        started = logged_in("projects", "start", name)
+        assert started.exit_code == 0, started.stderr
         status = logged_in("projects", "status", name, "--json")
         assert json.loads(status.stdout)["status"] == "running"
         assert logged_in("projects", "logs", name, "--build", "--json").exit_code == 0
