@@ -13,7 +13,7 @@ from contextlib import aclosing
 from typing import Any
 
 import anyio
-from starlette.responses import Response
+from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 KEEPALIVE = b": keep-alive\n\n"
@@ -24,11 +24,11 @@ def encode(event_id: int, name: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
 
 
-class EventStreamResponse(Response):
+class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        super().__init__(headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+        super().__init__(chunks, headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
         self._chunks = chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
