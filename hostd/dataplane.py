@@ -81,7 +81,7 @@ async def running(state: Any) -> AsyncIterator[None]:
             await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
         server.force_exit = True
         await asyncio.gather(task, return_exceptions=True)
-        await client.aclose()
+        await client.close()
         sock.close()
 
 

@@ -112,6 +112,8 @@ class ThreadServer:
                                                     log_level="warning", lifespan="off",
                                                     proxy_headers=False))
         await self.server.serve()
+        if isinstance(app, Router):
+            await app.client.close()
 
     def __enter__(self) -> ThreadServer:
         self._thread.start()
