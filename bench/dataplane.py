@@ -130,9 +130,10 @@ WRK_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, host: str | None, seconds: int) -> tuple[float, float]:
-    """(requests/s, p50 ms) for 32 keep-alive connections on 2 threads."""
-    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
+def wrk(url: str, host: str | None, seconds: int, connections: int) -> tuple[float, float]:
+    """(requests/s, p50 ms) for `connections` keep-alive connections."""
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if host:
         command[1:1] = ["-H", f"Host: {host}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True,
@@ -195,15 +196,22 @@ def bench_router(seconds: int) -> None:
         host = f"b0.{user['handle']}.localhost:{server.router_port}"
         router_url = f"http://127.0.0.1:{server.router_port}/"
         wait_http(router_url, {"Host": host})
-        rows = [("direct to the container", *wrk(f"http://127.0.0.1:{port}/", None, seconds))]
-        rows.append(("hostd router", *wrk(router_url, host, seconds)))
+        targets = [("direct to the container", f"http://127.0.0.1:{port}/", None),
+                   ("hostd router", router_url, host)]
         with nginx(port) as nginx_port:
-            rows.append(("nginx 1 worker", *wrk(f"http://127.0.0.1:{nginx_port}/", host,
-                                                seconds)))
+            targets.append(("nginx 1 worker", f"http://127.0.0.1:{nginx_port}/", host))
+            for connections in (32, 1):
+                rows = [(name, *wrk(url, header, seconds, connections))
+                        for name, url, header in targets]
+                print_rows(connections, rows)
+
+
+def print_rows(connections: int, rows: list[tuple[str, float, float]]) -> None:
     direct_p50 = rows[0][2]
-    print(f"{'route':26} {'req/s':>9} {'p50 ms':>8} {'added p50 ms':>13}")
+    print(f"concurrency {connections}")
+    print(f"  {'route':26} {'req/s':>9} {'p50 ms':>8} {'added p50 ms':>13}")
     for name, rate, p50 in rows:
-        print(f"{name:26} {rate:9.0f} {p50:8.2f} {p50 - direct_p50:13.2f}")
+        print(f"  {name:26} {rate:9.0f} {p50:8.2f} {p50 - direct_p50:13.2f}")
 
 
 # --- collector and hub ------------------------------------------------------------------
