@@ -11,7 +11,7 @@ import anyio
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from hostd import __version__, db
+from hostd import __version__, dataplane, db
 from hostd.auth import PasswordHasher, TokenService, VerifiedTokenCache
 from hostd.config import Settings
 from hostd.deploy import Deployer
@@ -28,7 +28,7 @@ from hostd.middleware import (
 )
 from hostd.monitor import EngineMonitor
 from hostd.reconcile import mark_interrupted, reconcile
-from hostd.routes import auth, containers, health, logs, projects
+from hostd.routes import auth, containers, events, health, logs, projects
 from hostd.status import StatusBoard
 
 log = logging.getLogger("hostd")
@@ -53,7 +53,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(mark_interrupted, state.db_engine, state.lifecycle)
     state.deployer.start()
     state.monitor.start()
-    yield
+    async with dataplane.running(state):
+        yield
     state.monitor.stop()
     state.docker.close()
     state.db_engine.dispose()
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_cache = VerifiedTokenCache()
     app.state.metrics = MetricsStore()
     _wire_platform(app, settings)
+    dataplane.wire(app.state)
 
     install_error_handlers(app)
     app.include_router(health.router, tags=["health"])
@@ -101,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(400, 401, 404, 409, 413, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 500, 503))
+    # Before the container routes: `events` is a route, not a project id.
+    app.include_router(events.router, prefix="/api/containers", tags=["events"],
+                       responses=_errors(401, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
                        responses=_errors(400, 401, 404, 409, 500, 503))
 

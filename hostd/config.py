@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         validation_alias="HOSTD_DATA_DIR",
     )
     router_port: int = Field(8080, ge=1, le=65535, validation_alias="HOSTD_ROUTER_PORT")
+    metrics_interval_s: float = Field(4.0, ge=0.2, le=3600,
+                                      validation_alias="HOSTD_METRICS_INTERVAL")
+    sse_keepalive_s: float = Field(15.0, ge=0.5, le=300, validation_alias="HOSTD_SSE_KEEPALIVE")
     allow_local_repos: bool = Field(False, validation_alias="HOSTD_ALLOW_LOCAL_REPOS")
     bcrypt_rounds: int = Field(12, ge=4, le=16, validation_alias="BCRYPT_ROUNDS")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="HOSTD_MAX_BODY_BYTES")

@@ -3,19 +3,36 @@
 Producers may be worker threads (deploys, the engine monitor) or the event loop (the
 metrics collector); `publish` is safe from either. A subscriber that falls behind loses
 its oldest events, never slows the others, and is gone the moment it unsubscribes.
+
+Event ids increase strictly, also across daemon restarts: the counter starts at the
+start time in microseconds, so a client's `Last-Event-ID` from before a restart is
+lower than every new id. The hub keeps the last few `status_changed` events (not
+metrics: the next sample replaces a missed one within an interval) and replays those
+newer than a reconnecting client's `Last-Event-ID`.
+
+In-process listeners (the router's route table, the collector) see every event of
+every user on the event loop; they must be quick and must not raise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_QUEUE_SIZE = 256
+REPLAYED_NAMES = frozenset({"status_changed"})
+REPLAY_BUFFER = 512
+
+log = logging.getLogger("hostd.hub")
+Listener = Callable[["Event"], None]
 
 
 @dataclass(frozen=True)
@@ -41,8 +58,10 @@ class Subscription:
 
 class EventHub:
     def __init__(self) -> None:
-        self._subs: set[Subscription] = set()
-        self._ids = itertools.count(1)
+        self._subs: dict[str, set[Subscription]] = {}
+        self._listeners: list[Listener] = []
+        self._recent: deque[Event] = deque(maxlen=REPLAY_BUFFER)
+        self._ids = itertools.count(time.time_ns() // 1000)
         self._id_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -52,12 +71,20 @@ class EventHub:
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subs)
+        return sum(len(subs) for subs in self._subs.values())
+
+    def next_id(self) -> int:
+        """An id in the same sequence as the events' (for the stream's `connected`)."""
+        with self._id_lock:
+            return next(self._ids)
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(event)` on the event loop for every event of every user."""
+        self._listeners.append(listener)
 
     def publish(self, user_id: str, name: str, data: dict[str, Any]) -> None:
         """Send `name` to every subscriber of `user_id`; safe from any thread."""
-        with self._id_lock:
-            event = Event(next(self._ids), name, user_id, data)
+        event = Event(self.next_id(), name, user_id, data)
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -71,15 +98,29 @@ class EventHub:
             loop.call_soon_threadsafe(self._deliver, event)
 
     def _deliver(self, event: Event) -> None:
-        for sub in self._subs:
-            if sub.user_id == event.user_id:
-                sub.offer(event)
+        if event.name in REPLAYED_NAMES:
+            self._recent.append(event)
+        for sub in self._subs.get(event.user_id, ()):
+            sub.offer(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - one bad listener must not stop delivery
+                log.exception("event listener failed on %s", event.name)
+
+    def missed(self, user_id: str, after_id: int) -> list[Event]:
+        """Kept events of `user_id` newer than `after_id`, oldest first."""
+        return [e for e in self._recent if e.user_id == user_id and e.id > after_id]
 
     @asynccontextmanager
     async def subscribe(self, user_id: str) -> AsyncIterator[Subscription]:
         sub = Subscription(user_id)
-        self._subs.add(sub)
+        self._subs.setdefault(user_id, set()).add(sub)
         try:
             yield sub
         finally:
-            self._subs.discard(sub)
+            subs = self._subs.get(user_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subs[user_id]

@@ -12,6 +12,7 @@ class Health(BaseModel):
     status: str
     database: str
     docker: str
+    subscribers: int  # open event streams: 0 again once their clients are gone
 
 
 @router.get("/healthz", response_model=Health)
@@ -23,4 +24,5 @@ def healthz(request: Request) -> Health:
         status="ok" if db_up and docker_up else "degraded",
         database="ok" if db_up else "unreachable",
         docker="ok" if docker_up else "unreachable",
+        subscribers=request.app.state.hub.subscriber_count,
     )

@@ -135,9 +135,6 @@ def test_top_reconnects_after_the_daemon_restarts(fresh_hostd):
 
     with httpx.Client(base_url=fresh_hostd.url) as http:
         token, _ = register(http)
-        probe = http.get("/api/containers/events", params={"access_token": token})
-        if probe.status_code == 404:
-            pytest.skip("needs the Docker routes (GET /api/containers/events)")
     client = HostdClient(fresh_hostd.url, token)
     state, stop, seen = TopState(), threading.Event(), []
 

@@ -1,0 +1,48 @@
+"""Server-sent events: the wire format, and a response that stops the moment its client goes.
+
+`EventStreamResponse` reads the client side while it streams, so a disconnect cancels
+the event generator at once (its `finally` releases the hub subscription) instead of
+at the next write, which on a quiet stream could be a keep-alive interval away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+KEEPALIVE = b": keep-alive\n\n"
+
+
+def encode(event_id: int, name: str, data: dict[str, Any]) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
+
+
+class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        super().__init__(chunks, headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+        self._chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._pump, send, group.cancel_scope)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+    async def _pump(self, send: Send, scope: anyio.CancelScope) -> None:
+        async with aclosing(self._chunks) as chunks:  # type: ignore[type-var]
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        scope.cancel()

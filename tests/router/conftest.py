@@ -1,0 +1,62 @@
+"""Fixtures for the data-plane tests on the real engine.
+
+The engine and base-image fixtures are the deploy tests' own. The daemon here is a
+separate one, with its own instance label (removed with everything carrying it at the
+end of the module) and a 1 s metrics interval so the tests wait less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import httpx
+import pytest
+
+from tests.deploy.conftest import (  # noqa: F401 - fixtures, registered by import
+    INSTANCE,
+    base_images,
+    engine,
+    remove_instance_objects,
+)
+from tests.support import HostdServer, auth, register
+
+ROUTER_INSTANCE = f"{INSTANCE}-router"
+METRICS_INTERVAL_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def router_hostd(engine: docker.DockerClient, base_images,  # noqa: ANN001, F811
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
+    server = HostdServer(data_dir=tmp_path_factory.mktemp("router-data"), env_overrides={
+        "HOSTD_INSTANCE": ROUTER_INSTANCE,
+        "HOSTD_METRICS_INTERVAL": str(METRICS_INTERVAL_S),
+    }).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        remove_instance_objects(engine, ROUTER_INSTANCE)
+
+
+def logged_in(server: HostdServer) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=60.0)
+    token, user = register(client)
+    client.headers.update(auth(token))
+    client.user = user  # type: ignore[attr-defined]
+    client.token = token  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture(scope="module")
+def alice(router_hostd: HostdServer) -> Iterator[httpx.Client]:
+    client = logged_in(router_hostd)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def bob(router_hostd: HostdServer) -> Iterator[httpx.Client]:
+    client = logged_in(router_hostd)
+    yield client
+    client.close()

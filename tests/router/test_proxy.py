@@ -1,0 +1,280 @@
+"""The router against a local upstream app on loopback: no engine needed.
+
+The route table is a fixed one, so each case of the proxy (headers, streaming both ways,
+keep-alive, WebSockets, the router's own pages, request counts) is checked in isolation.
+The engine-backed tests (test_dataplane.py) check the same router inside a real daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route as HttpRoute
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.sync.client import connect as ws_connect
+
+from hostd.metrics import RequestCounter
+from hostd.router import Router, new_upstream_client
+from hostd.routetable import Route
+from tests.support import free_port
+
+
+async def headers(request: Request) -> JSONResponse:
+    return JSONResponse({"headers": dict(request.headers), "path": request.url.path,
+                         "query": request.url.query})
+
+
+async def digest(request: Request) -> JSONResponse:
+    sha, size, chunks = hashlib.sha256(), 0, 0
+    async for chunk in request.stream():
+        sha.update(chunk)
+        size, chunks = size + len(chunk), chunks + 1
+    return JSONResponse({"sha256": sha.hexdigest(), "size": size, "chunks": chunks})
+
+
+async def blob(request: Request) -> StreamingResponse:
+    size = int(request.query_params["size"])
+
+    async def chunks():  # noqa: ANN202
+        for i in range(0, size, 65536):
+            yield bytes(min(65536, size - i))
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+async def slow(request: Request) -> StreamingResponse:
+    async def chunks():  # noqa: ANN202
+        yield b"first\n"
+        await asyncio.sleep(1.5)
+        yield b"second\n"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+async def ws_echo(websocket: WebSocket) -> None:
+    offered = websocket.scope.get("subprotocols") or []
+    await websocket.accept(subprotocol="chat" if "chat" in offered else None)
+    forwarded = websocket.headers.get("x-forwarded-host", "")
+    await websocket.send_text(f"hello {forwarded}")
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await websocket.send_text(message["text"].upper())
+        else:
+            await websocket.send_bytes(message["bytes"][::-1])
+
+
+UPSTREAM = Starlette(routes=[
+    HttpRoute("/headers", headers), HttpRoute("/digest", digest, methods=["POST"]),
+    HttpRoute("/blob", blob),
+    HttpRoute("/slow", slow), WebSocketRoute("/ws", ws_echo),
+])
+
+
+class StaticTable:
+    """A route table that never changes (the real one reads the database)."""
+
+    def __init__(self, routes: dict[tuple[str, str], Route]) -> None:
+        self.routes = routes
+
+    async def lookup(self, name: str, handle: str) -> Route | None:
+        return self.routes.get((name, handle))
+
+    def invalidate(self) -> None:
+        pass
+
+
+class ThreadServer:
+    """An ASGI app on a free loopback port, served by uvicorn in a thread."""
+
+    def __init__(self, make_app) -> None:  # noqa: ANN001 - async () -> ASGI app
+        self.port = free_port()
+        self._make_app = make_app
+        self.server: uvicorn.Server | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        app = await self._make_app()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off",
+                                                    proxy_headers=False))
+        await self.server.serve()
+        if isinstance(app, Router):
+            await app.client.close()
+
+    def __enter__(self) -> ThreadServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not (self.server and self.server.started):
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.should_exit = True
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ThreadServer]:
+    async def make():  # noqa: ANN202
+        return UPSTREAM
+
+    with ThreadServer(make) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: ThreadServer) -> Iterator[tuple[ThreadServer, RequestCounter]]:
+    dead_port = free_port()  # nothing listens there
+    routes = {
+        ("shop", "alice"): Route("p-shop", "shop", "alice", "running", None, "c1",
+                                 upstream.port),
+        ("old", "alice"): Route("p-old", "old", "alice", "stopped", None, "c2", None),
+        ("broken", "bob"): Route("p-broken", "broken", "bob", "error",
+                                 "the app exited with code 1", "c3", None),
+        ("gone", "bob"): Route("p-gone", "gone", "bob", "running", None, "c4", dead_port),
+    }
+    counter = RequestCounter()
+
+    async def make():  # noqa: ANN202
+        return Router(StaticTable(routes), counter, new_upstream_client())
+
+    with ThreadServer(make) as server:
+        yield server, counter
+
+
+def url(proxy, path: str = "/") -> str:  # noqa: ANN001
+    return f"http://127.0.0.1:{proxy[0].port}{path}"
+
+
+def host(proxy, name: str = "shop.alice") -> dict[str, str]:  # noqa: ANN001
+    return {"Host": f"{name}.localhost:{proxy[0].port}"}
+
+
+def test_routes_by_host_and_sets_forwarded_headers(proxy):
+    resp = httpx.get(url(proxy, "/headers?q=1&x=%20"), headers={
+        **host(proxy), "X-Forwarded-For": "10.1.2.3", "Connection": "keep-alive, X-Drop",
+        "X-Drop": "hop", "X-Keep": "end",
+    })
+    assert resp.status_code == 200
+    body = resp.json()
+    sent = body["headers"]
+    assert body["path"] == "/headers" and body["query"] == "q=1&x=%20"
+    assert sent["host"] == f"shop.alice.localhost:{proxy[0].port}"
+    assert sent["x-forwarded-for"] == "10.1.2.3, 127.0.0.1"
+    assert sent["x-forwarded-proto"] == "http"
+    assert sent["x-forwarded-host"] == f"shop.alice.localhost:{proxy[0].port}"
+    assert sent["x-keep"] == "end"
+    assert "x-drop" not in sent, "headers named in Connection are hop-by-hop"
+    assert "python-httpx" in sent["user-agent"], "the client's own headers, no added ones"
+
+
+def test_request_and_response_bodies_stream_through(proxy):
+    payload = bytes(range(256)) * 8192  # 2 MiB, sent in chunks of 64 KiB
+
+    def chunks():  # noqa: ANN202
+        for i in range(0, len(payload), 65536):
+            yield payload[i:i + 65536]
+
+    resp = httpx.post(url(proxy, "/digest"), headers=host(proxy), content=chunks(), timeout=30)
+    assert resp.status_code == 200
+    got = resp.json()
+    assert got["size"] == len(payload)
+    assert got["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert got["chunks"] > 1, "the body reached the app in pieces, not as one buffer"
+    size = 8 * 1024 * 1024
+    with httpx.stream("GET", url(proxy, f"/blob?size={size}"), headers=host(proxy)) as resp:
+        assert resp.status_code == 200
+        assert sum(len(c) for c in resp.iter_raw()) == size
+
+
+def test_the_first_chunk_arrives_before_the_app_has_finished(proxy):
+    started = time.monotonic()
+    with httpx.stream("GET", url(proxy, "/slow"), headers=host(proxy), timeout=10) as resp:
+        lines = resp.iter_lines()
+        assert next(lines) == "first"
+        assert time.monotonic() - started < 1.2, "the router held the response back"
+        assert next(lines) == "second"
+
+
+def test_keep_alive_to_the_client(proxy):
+    with httpx.Client(headers=host(proxy)) as client:
+        ports = set()
+        for _ in range(5):
+            resp = client.get(url(proxy, "/headers"),
+                              extensions={"trace": lambda name, info: ports.add(
+                                  id(info.get("return_value")))
+                                  if name == "connection.connect_tcp.complete" else None})
+            assert resp.status_code == 200
+        assert len(ports) == 1, "one TCP connection served all five requests"
+
+
+def test_unknown_host_is_a_404_page(proxy):
+    for name in ("nope.alice", "shop.nobody", "a.b.c"):
+        resp = httpx.get(url(proxy), headers=host(proxy, name))
+        assert resp.status_code == 404
+        assert resp.headers["content-type"].startswith("text/html")
+        assert "No such project" in resp.text
+    assert httpx.get(url(proxy)).status_code == 404  # Host: 127.0.0.1:port
+
+
+def test_a_project_that_is_not_running_is_a_503_page_saying_why(proxy):
+    resp = httpx.get(url(proxy), headers=host(proxy, "old.alice"))
+    assert resp.status_code == 503 and "old is stopped" in resp.text
+    resp = httpx.get(url(proxy), headers=host(proxy, "broken.bob"))
+    assert resp.status_code == 503
+    assert "broken is error" in resp.text and "exited with code 1" in resp.text
+
+
+def test_an_app_that_does_not_answer_is_a_502_page(proxy):
+    resp = httpx.get(url(proxy), headers=host(proxy, "gone.bob"))
+    assert resp.status_code == 502 and "not answering" in resp.text
+
+
+def test_requests_served_are_counted_per_container_start(proxy, upstream):
+    _, counter = proxy
+    started = f"c1:{upstream.port}"
+    before = counter.read("p-shop", started)
+    for _ in range(7):
+        httpx.get(url(proxy, "/headers"), headers=host(proxy))
+    httpx.get(url(proxy), headers=host(proxy, "old.alice"))  # a 503 page: not served
+    assert counter.read("p-shop", started) == before + 7
+    assert counter.read("p-shop", "c1:1") == 0, "another start of the container reads 0"
+    assert counter.read("p-old", "c2:None") == 0
+
+
+def test_websocket_upgrades_pass_through(proxy):
+    target = f"ws://127.0.0.1:{proxy[0].port}/ws"
+    with ws_connect(target, additional_headers=host(proxy), subprotocols=["chat"],
+                    proxy=None, open_timeout=5) as ws:
+        assert ws.subprotocol == "chat"
+        assert ws.recv(timeout=5) == f"hello shop.alice.localhost:{proxy[0].port}"
+        ws.send("ping")
+        assert ws.recv(timeout=5) == "PING"
+        ws.send(b"\x01\x02\x03")
+        assert ws.recv(timeout=5) == b"\x03\x02\x01"
+
+
+def test_websocket_to_an_unknown_host_is_refused(proxy):
+    from websockets.exceptions import InvalidStatus
+
+    target = f"ws://127.0.0.1:{proxy[0].port}/ws"
+    with pytest.raises(InvalidStatus) as info:
+        ws_connect(target, additional_headers=host(proxy, "nope.alice"), proxy=None,
+                   open_timeout=5)
+    assert info.value.response.status_code == 404
