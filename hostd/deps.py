@@ -65,12 +65,16 @@ TokensDep = Annotated[TokenService, Depends(get_tokens)]
 MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
 
 
-async def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def parse_bearer(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or Unauthorized."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     return token.strip()
+
+
+async def bearer_token(request: Request) -> str:
+    return parse_bearer(request.headers.get("authorization", ""))
 
 
 async def get_claims(token: Annotated[str, Depends(bearer_token)],

@@ -22,9 +22,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from sqlmodel import Session
 
-from hostd.deps import TokensDep, bearer_token, user_for_claims
+from hostd.deps import TokensDep, parse_bearer, user_for_claims
 from hostd.hub import EventHub
 from hostd.sse import KEEPALIVE, EventStreamResponse, encode
 
@@ -35,11 +34,10 @@ def stream_user_id(request: Request, tokens: TokensDep) -> str:
     """The caller, by Bearer header or `access_token`; a short session of its own (a
     request-long one would hold a database connection for the whole stream)."""
     query_token = request.query_params.get("access_token")
-    token = bearer_token(request) if "authorization" in request.headers or not query_token \
-        else query_token
+    header = request.headers.get("authorization")
+    token = parse_bearer(header or "") if header or not query_token else query_token
     claims = tokens.verify(token)
-    with Session(request.app.state.db_engine) as session:
-        return user_for_claims(session, claims).id
+    return user_for_claims(request.app.state.db_engine, claims).id
 
 
 def _last_id(value: str | None) -> int | None:
@@ -65,7 +63,7 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
                 yield encode(event.id, event.name, event.data)
 
 
-@router.get("/events", response_class=EventStreamResponse,
+@router.get("/events", response_class=EventStreamResponse, status_code=200,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def events(
     request: Request, user_id: Annotated[str, Depends(stream_user_id)],

@@ -70,6 +70,6 @@ def test_reading_from_the_stats_api():
 def test_read_cgroups_on_this_host_reads_real_containers():
     # Where the engine runs here with cgroup v1, a running container has a reading.
     root = Path("/sys/fs/cgroup/cpuacct/docker")
-    ids = [p.name for p in root.iterdir()] if root.is_dir() else []
+    ids = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     if ids:
         assert read_cgroups(ids[:3])
