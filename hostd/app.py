@@ -27,6 +27,7 @@ from hostd.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.monitor import EngineMonitor
+from hostd.ratelimit import AuthLimits
 from hostd.reconcile import mark_interrupted, reconcile
 from hostd.routes import auth, containers, health, logs, projects
 from hostd.status import StatusBoard
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
     app.state.token_cache = VerifiedTokenCache()
     app.state.metrics = MetricsStore()
+    app.state.auth_limits = AuthLimits.from_settings(settings)
     _wire_platform(app, settings)
 
     install_error_handlers(app)
