@@ -27,6 +27,7 @@ from hostd.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.monitor import EngineMonitor
+from hostd.openapi import install_openapi
 from hostd.ratelimit import AuthLimits
 from hostd.reconcile import mark_interrupted, reconcile
 from hostd.routes import auth, containers, health, logs, projects
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _wire_platform(app, settings)
 
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router, tags=["health"])
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 409, 413, 429, 500))
