@@ -27,6 +27,8 @@ from hostd.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.monitor import EngineMonitor
+from hostd.openapi import install_openapi
+from hostd.ratelimit import AuthLimits
 from hostd.reconcile import mark_interrupted, reconcile
 from hostd.routes import auth, containers, events, health, logs, projects
 from hostd.status import StatusBoard
@@ -92,10 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
     app.state.token_cache = VerifiedTokenCache()
     app.state.metrics = MetricsStore()
+    app.state.auth_limits = AuthLimits.from_settings(settings)
     _wire_platform(app, settings)
     dataplane.wire(app.state)
 
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router, tags=["health"])
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 409, 413, 429, 500))

@@ -88,7 +88,18 @@ class Settings(BaseSettings):
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
     health_timeout_s: int = Field(60, ge=1, validation_alias="HOSTD_HEALTH_TIMEOUT")
 
-    @field_validator("jwt_expires_in", mode="before")
+    # Abuse limits (hostd.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
+    # so the per-email limit is the one that stops password guessing on a local daemon.
+    login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
+    login_fails_per_address: int = Field(100, ge=0,
+                                         validation_alias="HOSTD_LOGIN_FAILS_PER_ADDRESS")
+    login_window_s: Annotated[int, NoDecode] = Field(15 * 60, validation_alias="HOSTD_LOGIN_WINDOW")
+    registrations_per_address: int = Field(60, ge=0,
+                                           validation_alias="HOSTD_REGISTRATIONS_PER_ADDRESS")
+    registration_window_s: Annotated[int, NoDecode] = Field(
+        60, validation_alias="HOSTD_REGISTRATION_WINDOW")
+
+    @field_validator("jwt_expires_in", "login_window_s", "registration_window_s", mode="before")
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)

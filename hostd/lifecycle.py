@@ -83,13 +83,15 @@ class Lifecycle:
 
     def stop(self, project: Project) -> str:
         self._refuse_while_deploying(project)
-        self.board.set(project.id, ProjectStatus.stopped, None)
         if project.container_id:
             self.expected.expect(project.container_id)
             try:
                 engine.stop_container(self.docker.client(), project.container_id)
             except ContainerMissing:
                 log.info("project %s had no container to stop", project.id)
+        # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
+        # must leave the project as it was, or reconciliation would never restart it.
+        self.board.set(project.id, ProjectStatus.stopped, None)
         return f"Stopped {project.name}"
 
     def restart(self, session: Session, project: Project, owner: User) -> str:

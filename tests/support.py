@@ -77,6 +77,11 @@ class HostdServer:
             "BCRYPT_ROUNDS": "4",
             "HOSTD_ALLOW_LOCAL_REPOS": "true",
             "HOSTD_INSTANCE": self.instance,
+            # Abuse limits off: tests share one address and try many passwords on purpose.
+            # tests/harden/test_ratelimit.py turns them on in daemons of its own.
+            "HOSTD_LOGIN_FAILS_PER_EMAIL": "0",
+            "HOSTD_LOGIN_FAILS_PER_ADDRESS": "0",
+            "HOSTD_REGISTRATIONS_PER_ADDRESS": "0",
         })
         env.pop("DATABASE_URL", None)
         env.update(self.env_overrides)

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request
 
 from hostd import auth, users
 from hostd.deps import ClaimsDep, CurrentUser, HasherDep, SessionDep, TokensDep
+from hostd.errors import AuthError
 from hostd.models import AuthResponse, LoginBody, Message, RegisterBody, UserPublic, UserResponse
+from hostd.ratelimit import AuthLimits
 
 router = APIRouter()
 log = logging.getLogger("hostd.auth")
@@ -14,18 +16,37 @@ log = logging.getLogger("hostd.auth")
 
 @router.post("/register", status_code=201, response_model=AuthResponse)
 def register(
-    body: RegisterBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep
+    body: RegisterBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
+    request: Request,
 ) -> AuthResponse:
+    _limits(request).check_registration(_address(request))
     user = users.register(session, body, hasher)
     return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
 
 
 @router.post("/login", response_model=AuthResponse)
 def login(
-    body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep
+    body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
+    request: Request,
 ) -> AuthResponse:
-    user = users.authenticate(session, body.email, body.password, hasher)
+    limits, address = _limits(request), _address(request)
+    limits.check_login(body.email, address)
+    try:
+        user = users.authenticate(session, body.email, body.password, hasher)
+    except AuthError:
+        limits.login_failed(body.email, address)
+        raise
+    limits.login_succeeded(body.email)
     return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
+
+
+def _limits(request: Request) -> AuthLimits:
+    return request.app.state.auth_limits
+
+
+def _address(request: Request) -> str:
+    # The socket's peer: uvicorn runs with proxy_headers off, so no header can fake it.
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/me", response_model=UserResponse)
