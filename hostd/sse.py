@@ -17,11 +17,21 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 KEEPALIVE = b": keep-alive\n\n"
+# How the OpenAPI document describes one event of a stream (data is JSON text).
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"},
+                   "data": {"type": "string"}, "retry": {"type": "integer"}},
+}
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": EVENT_SCHEMA}}},
+}
 
 
-def encode(event_id: int, name: str, data: dict[str, Any]) -> bytes:
+def encode(event_id: int | None, name: str, data: dict[str, Any]) -> bytes:
     payload = json.dumps(data, separators=(",", ":"))
-    return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {payload}\n\n".encode()
 
 
 class EventStreamResponse(StreamingResponse):

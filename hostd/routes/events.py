@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from hostd.deps import TokensDep, parse_bearer, user_for_claims
 from hostd.hub import EventHub
-from hostd.sse import KEEPALIVE, EventStreamResponse, encode
+from hostd.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 
 router = APIRouter()
 
@@ -64,7 +64,7 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
 
 
 @router.get("/events", response_class=EventStreamResponse, status_code=200,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses=STREAM_RESPONSES)
 async def events(
     request: Request, user_id: Annotated[str, Depends(stream_user_id)],
     last_event_id: Annotated[str | None, Header()] = None,

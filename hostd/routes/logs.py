@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session, select
 
 from hostd import buildlog
@@ -18,15 +16,15 @@ from hostd.engine import containers as engine
 from hostd.engine.runtime import LogStream
 from hostd.errors import NotFound
 from hostd.models import Deployment, DeploymentStatus, LogLines, Project
+from hostd.sse import STREAM_RESPONSES, EventStreamResponse, encode
 
 router = APIRouter()
 Source = Literal["build", "runtime"]
 POLL_S = 0.25
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+    return encode(None, event, data)
 
 
 def latest_deployment(session: Session, project: Project) -> Deployment | None:
@@ -36,14 +34,15 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
 
 
 @router.get("/{project_id}/logs", response_model=LogLines,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses={200: {"content": {"application/json": {},
+                                         **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep,
     lifecycle: LifecycleDep, request: Request,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
-) -> LogLines | StreamingResponse:
+) -> LogLines | EventStreamResponse:
     """The last `tail` lines; with `follow=true`, an SSE stream of `log` events, then `end`."""
     if source == "build":
         deployment = latest_deployment(session, project)
@@ -62,8 +61,9 @@ def logs(
                     lines=list(engine.container_logs(client, project.container_id, tail=tail)))
 
 
-def _stream(events: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
+    # Ends the generator the moment the client leaves, which closes Docker's log stream.
+    return EventStreamResponse(events)
 
 
 async def _follow_build(request: Request, data_dir, deployment: Deployment,  # noqa: ANN001
@@ -73,7 +73,7 @@ async def _follow_build(request: Request, data_dir, deployment: Deployment,  # n
     for line in buildlog.tail(path, tail):
         yield sse("log", {"line": line})
     db = request.app.state.db_engine
-    while not await request.is_disconnected():
+    while True:  # EventStreamResponse cancels this generator when the client leaves
         done = await anyio.to_thread.run_sync(_deployment_done, db, deployment.id)
         lines = follower.rest() if done else follower.poll()
         for line in lines:

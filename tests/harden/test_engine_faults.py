@@ -57,7 +57,8 @@ def test_engine_outage_then_recovery_without_a_restart(
 
             proxy.cut()
             health = client.get("/healthz").json()
-            assert health == {"status": "degraded", "database": "ok", "docker": "unreachable"}
+            assert {k: health[k] for k in ("status", "database", "docker")} == {
+                "status": "degraded", "database": "ok", "docker": "unreachable"}
             for action in ("stop", "restart"):
                 resp = client.post(f"/api/containers/{pid}/{action}")
                 assert resp.status_code == 503, resp.text

@@ -124,7 +124,9 @@ def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str,
 def test_the_api_matches_its_document(fuzz_hostd: HostdServer, caller: Caller,
                                       mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_hostd.url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # The event stream never ends by design; tests/router/test_events.py covers it.
+    operations = [op for op in (result.ok() for result in schema.get_all_operations())
+                  if op.path != "/api/containers/events"]
     assert len(operations) >= 15
     failures = []
     for operation in operations:
