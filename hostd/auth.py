@@ -7,6 +7,7 @@ so callers run it in the thread pool: sync routes do.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -34,15 +35,26 @@ class TokenClaims:
     expires_at: datetime
 
 
-class PasswordHasher:
-    """bcrypt with configurable rounds, and a dummy hash so unknown emails cost the same."""
+def _bcrypt_slots() -> int:
+    # Leave a core for everything else: a burst of logins must not stall the API.
+    return max(1, (os.cpu_count() or 2) - 1)
 
-    def __init__(self, rounds: int) -> None:
+
+class PasswordHasher:
+    """bcrypt with configurable rounds, and a dummy hash so unknown emails cost the same.
+
+    At most `slots` hashes run at once (cores - 1): bcrypt is CPU-bound by design, and
+    sixteen logins at once would otherwise take every core from the other requests.
+    """
+
+    def __init__(self, rounds: int, slots: int | None = None) -> None:
         self.rounds = rounds
+        self._slots = threading.BoundedSemaphore(slots or _bcrypt_slots())
         self._dummy = self.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
-        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
+        with self._slots:
+            return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
 
     def check(self, password: str, hashed: str | None) -> bool:
         # No stored password is over bcrypt's 72 bytes (registration refuses them) and
@@ -50,7 +62,8 @@ class PasswordHasher:
         raw = password.encode()
         fits = len(raw) <= PASSWORD_MAX_BYTES
         # Spend one bcrypt check even when there is no user: no timing oracle on emails.
-        ok = bcrypt.checkpw(raw[:PASSWORD_MAX_BYTES], (hashed or self._dummy).encode())
+        with self._slots:
+            ok = bcrypt.checkpw(raw[:PASSWORD_MAX_BYTES], (hashed or self._dummy).encode())
         return ok and fits and hashed is not None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -43,13 +44,17 @@ def to_public(
     )
 
 
-def list_public(session: Session, user: User, router_port: int,
+_PUBLIC_COLUMNS = (Project.id, Project.name, Project.status, Project.status_reason,
+                   Project.template, Project.github_url, Project.created_at)
+
+
+def list_public(conn: Connection, user: User, router_port: int,
                 metrics: MetricsStore) -> list[ProjectPublic]:
-    """The caller's projects, public shape, for the hottest route: plain columns, no ORM
-    objects, and models built from values the database already validated."""
-    columns = (Project.id, Project.name, Project.status, Project.status_reason,
-               Project.template, Project.github_url, Project.created_at)
-    query = select(*columns).where(Project.user_id == user.id).order_by(Project.created_at)
+    """The caller's projects, public shape, for the hottest route: a Core query on a bare
+    connection (no ORM session or objects) and models built from values the database
+    already validated."""
+    query = (select(*_PUBLIC_COLUMNS).where(Project.user_id == user.id)
+             .order_by(Project.created_at))
     return [
         ProjectPublic.model_construct(
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
@@ -57,7 +62,7 @@ def list_public(session: Session, user: User, router_port: int,
             template=Template(template), github_url=url, created_at=created,
             metrics=metrics.get(pid),
         )
-        for pid, name, status, reason, template, url, created in session.exec(query)
+        for pid, name, status, reason, template, url, created in conn.execute(query)
     ]
 
 
