@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +92,31 @@ def report(title: str, latencies: list[float], errors: int, elapsed: float) -> N
           f"p95 {pct(latencies, .95):.1f} p99 {pct(latencies, .99):.1f}")
 
 
+def wrk_list(url: str, pid: int, token: str, seconds: float) -> None:
+    """(a) again with wrk (C, 2 threads), a load generator that needs far less CPU than
+    httpx: the server then runs near saturation, as it would under real load."""
+    cpu0 = cpu_seconds(pid)
+    done = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{int(seconds)}s", "--latency",
+         "-H", f"Authorization: Bearer {token}", f"{url}/api/projects"],
+        capture_output=True, text=True, check=False, timeout=seconds + 30)
+    cpu = cpu_seconds(pid) - cpu0
+    total = re.search(r"(\d+) requests in", done.stdout)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    p50 = re.search(r"^\s+50%\s+(\S+)$", done.stdout, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)$", done.stdout, re.M)
+    if not (total and rate):
+        print(f"(a') wrk failed: {done.stderr.strip()[:200]}")
+        return
+    served = int(total.group(1))
+    print(f"(a') wrk GET /api/projects c=32: {served} ok in {seconds:.0f} s = "
+          f"{float(rate.group(1)):.1f}/s; latency p50 {p50.group(1) if p50 else '?'} "
+          f"p99 {p99.group(1) if p99 else '?'}")
+    print(f"    server CPU {cpu:.2f} s for {served} requests = "
+          f"{cpu * 1000 / max(served, 1):.3f} ms CPU/request "
+          f"(server used {cpu / seconds * 100:.0f}% of one core)")
+
+
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="hostd-bench-"))
     server = HostdServer(data_dir=data_dir / "data", env_overrides={
@@ -115,6 +142,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"    server CPU {cpu:.2f} s for {served} requests = "
               f"{cpu * 1000 / max(served, 1):.3f} ms CPU/request "
               f"(server used {cpu / el * 100:.0f}% of one core)")
+
+        if shutil.which("wrk"):
+            wrk_list(server.url, pid, token, args.list_seconds)
 
         # (b) login throughput at concurrency 4
         body = {"email": email, "password": PASSWORD}
