@@ -29,6 +29,7 @@ HOP_BY_HOP = frozenset({
     b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
 })
 FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+SMALL_BODY_BYTES = 64 * 1024
 UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0)
 # What the client library would add on its own: the app gets the client's headers only.
 NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
@@ -191,6 +192,12 @@ class Router:
         start: Message = {"type": "http.response.start", "status": response.status,
                           "headers": headers}
         await send(start)
+        length = response.content_length
+        if length is not None and length <= SMALL_BODY_BYTES:
+            # One socket read's worth: send it whole, with no disconnect watcher (a task
+            # group per request was a sixth of the router's CPU for small files).
+            await send({"type": "http.response.body", "body": await response.read()})
+            return
         # A streaming app (SSE, long downloads) must stop when its client goes away.
         async with anyio.create_task_group() as group:
             group.start_soon(_until_disconnect, receive, group.cancel_scope)
