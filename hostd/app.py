@@ -23,7 +23,6 @@ from hostd.metrics import MetricsStore
 from hostd.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
-    CatchAllMiddleware,
     JSONCORSMiddleware,
 )
 from hostd.monitor import EngineMonitor
@@ -118,7 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             JSONCORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
             allow_methods=["*"], allow_headers=["*"],
         )
-    app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     return app

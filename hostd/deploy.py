@@ -232,13 +232,8 @@ def run(deployer: Deployer, job: DeployJob) -> None:
     settings = deployer.settings
     remove_project_containers(client, settings.instance, job.project_id, job.log)
     assert job.image is not None
-    info = engine.run_container(
-        client, job.image, container_name(job.name, job.handle, job.deployment_id),
-        labels=job.labels, env={},
-        memory_bytes=settings.container_memory_mb * 1024 * 1024,
-        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no",  # until it serves: see wait_until_serving
-    )
+    info = run_app_container(client, settings, job.image,
+                             container_name(job.name, job.handle, job.deployment_id), job.labels)
     job.container_id, job.host_port = info.id, info.host_port
     deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
                                  image=job.image)
@@ -276,6 +271,18 @@ STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
 
 
 # --- helpers shared with lifecycle and the reconciler ---------------------------------------
+
+
+def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
+                      labels: dict[str, str]) -> engine.ContainerInfo:
+    """A project's container with the limits from settings. Its restart policy is `no`
+    until it serves (see wait_until_serving); the caller then sets `unless-stopped`."""
+    return engine.run_container(
+        client, image, name, labels=labels, env={},
+        memory_bytes=settings.container_memory_mb * 1024 * 1024,
+        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        restart_policy="no",
+    )
 
 
 def remove_project_containers(client: DockerClient, instance: str, project_id: str,

@@ -185,5 +185,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EngineError, _engine_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    # Anything else is caught by hostd.middleware.CatchAllMiddleware: one 500 body,
+    # Anything else is caught by hostd.middleware.AccessLogMiddleware: one 500 body,
     # one traceback in the log.

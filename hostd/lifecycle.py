@@ -15,7 +15,7 @@ import time
 from sqlmodel import Session
 
 from hostd.config import Settings
-from hostd.deploy import Deployer, remove_project_containers
+from hostd.deploy import Deployer, remove_project_containers, run_app_container
 from hostd.engine import containers as engine
 from hostd.engine.client import ContainerMissing
 from hostd.engine.handle import DockerHandle
@@ -124,18 +124,22 @@ class Lifecycle:
         log.info("project %s deleted with its container and images", project.id)
         return f"Project {project.name} deleted"
 
+    def bring_back(self, project: Project, owner: User) -> None:
+        """A running project lost its container: a new one from its image, watched until
+        it serves (then `running`, restart policy set) or `error` with the reason."""
+        state = self.recreate(project, owner)
+        try:
+            self._await_running(project, state.id, "")
+        except Conflict as exc:
+            log.warning("could not bring project %s back: %s", project.id, exc)
+
     def recreate(self, project: Project, owner: User) -> engine.ContainerState:
         """A new container from the project's current image (its old one is gone)."""
         client = self.docker.client()
-        settings = self.settings
         assert project.image is not None
-        info = engine.run_container(
-            client, project.image, container_name(project.name, owner.handle, new_id()),
-            labels=labels_for(settings.instance, project.id, owner.id, "recreated"), env={},
-            memory_bytes=settings.container_memory_mb * 1024 * 1024,
-            nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-            restart_policy="no",
-        )
+        labels = labels_for(self.settings.instance, project.id, owner.id, "recreated")
+        info = run_app_container(client, self.settings, project.image,
+                                 container_name(project.name, owner.handle, new_id()), labels)
         self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
         state = engine.inspect_container(client, info.id)
         if state is None:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: the request-body cap and the one-line access log.
+"""Pure ASGI middleware: the request-body cap, and the access log that is also the catch-all.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming responses such as SSE pass through
 untouched and the per-request cost stays small.
@@ -29,31 +29,6 @@ async def _send_json(send: Send, status: int, body: dict, close: bool = False) -
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
-
-
-class CatchAllMiddleware:
-    """Any unexpected exception → the contract's 500 body; the traceback goes to the log only."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if not started:
-                await _send_json(send, 500, server_error_body())
 
 
 class JSONCORSMiddleware(CORSMiddleware):
@@ -111,7 +86,9 @@ class BodyLimitMiddleware:
 
 
 class AccessLogMiddleware:
-    """`METHOD /path STATUS 1.2ms`: never the query string, which may carry a token."""
+    """`METHOD /path STATUS 1.2ms` for every request (never the query string, which may
+    carry a token), and the last line of defence: an exception nothing else handled
+    becomes the contract's 500 body, its traceback going to the log only."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -121,7 +98,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status: int | None = None
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -131,6 +108,11 @@ class AccessLogMiddleware:
 
         try:
             await self.app(scope, receive, capture)
+        except Exception:
+            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status is None:
+                await _send_json(send, 500, server_error_body())
+            status = 500
         finally:
             ms = (time.perf_counter() - start) * 1000
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, ms)
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status or 500, ms)

@@ -94,7 +94,7 @@ def _recover_missing(lifecycle: Lifecycle, project: Project, owner: User) -> Non
     if project.image and engine.image_exists(client, project.image):
         log.info("project %s lost its container: recreating it from %s", project.id,
                  project.image)
-        lifecycle.recreate(project, owner)
+        lifecycle.bring_back(project, owner)
         return
     lifecycle.board.set(project.id, ProjectStatus.error,
                         "the container and its image are gone: deploy again",
