@@ -228,8 +228,9 @@ class HostdClient:
 
         # No read timeout: a quiet stream is not a dead daemon (it sends keep-alives).
         timeout = httpx.Timeout(DEFAULT_TIMEOUT_S, read=None)
+        # httpx-sse adds its Accept header to the dict it is given: never hand it None.
         with self._transport_errors(), connect_sse(
-            self._http, "GET", path, params=params, headers=headers, timeout=timeout
+            self._http, "GET", path, params=params, headers=dict(headers or {}), timeout=timeout
         ) as source:
             if source.response.status_code >= 400:
                 source.response.read()

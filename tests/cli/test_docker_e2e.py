@@ -62,3 +62,24 @@ def test_static_project_lifecycle(logged_in, hostd, static_repo):
     finally:
         logged_in("projects", "delete", name, "--yes")
     assert logged_in("projects", "show", name).exit_code == ExitCode.NOT_FOUND
+
+
+def test_deploy_again_and_follow_the_build_log(logged_in, hostd, static_repo):
+    if not docker_available():
+        pytest.skip("needs a Docker engine")
+    name = f"redo{uuid.uuid4().hex[:6]}"
+    try:
+        created = logged_in("projects", "create", name, "--repo", str(static_repo),
+                            "--template", "static", "--timeout", "600", "--json")
+        assert created.exit_code == 0, created.stderr
+        deployed = logged_in("projects", "deploy", name, "--timeout", "600", "--json")
+        assert deployed.exit_code == 0, deployed.stderr
+        assert json.loads(deployed.stdout)["project"]["status"] == "running"
+        # The deploy is over, so following its build log prints it and ends on its own.
+        followed = logged_in("projects", "logs", name, "--build", "-f", "-n", "500", "--json")
+        assert followed.exit_code == 0, followed.stderr
+        lines = [json.loads(row)["line"] for row in followed.stdout.splitlines()]
+        assert any(line.startswith("==> health_check") for line in lines)
+        assert any(line.startswith("deployed:") for line in lines)
+    finally:
+        logged_in("projects", "delete", name, "--yes")
