@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         validation_alias="HOSTD_DATA_DIR",
     )
     router_port: int = Field(8080, ge=1, le=65535, validation_alias="HOSTD_ROUTER_PORT")
+    # Router worker processes sharing the router port (hostd.routerpool); 1 runs the router
+    # inside the daemon, on the API's event loop.
+    router_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+                                validation_alias="HOSTD_ROUTER_WORKERS")
     metrics_interval_s: float = Field(4.0, ge=0.2, le=3600,
                                       validation_alias="HOSTD_METRICS_INTERVAL")
     sse_keepalive_s: float = Field(15.0, ge=0.5, le=300, validation_alias="HOSTD_SSE_KEEPALIVE")
