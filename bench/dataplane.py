@@ -186,10 +186,13 @@ def nginx(upstream: int) -> Iterator[int]:
             process.wait(10)
 
 
-def bench_router(seconds: int) -> None:
+def bench_router(seconds: int, workers: int | None = None) -> None:
     if not (shutil.which("wrk") and shutil.which("nginx")):
         sys.exit("needs wrk and nginx: apt-get install -y wrk nginx-light")
-    with busybox_sites(1) as sites, daemon() as server, httpx.Client(base_url=server.url) as api:
+    # The daemon's default (one worker per CPU) unless --router-workers says otherwise.
+    env = {"HOSTD_ROUTER_WORKERS": str(workers)} if workers else None
+    with busybox_sites(1) as sites, daemon(env) as server, \
+            httpx.Client(base_url=server.url) as api:
         (container_id, port), = sites
         _, user = register(api)
         add_running_projects(server, user["id"], sites)
@@ -280,9 +283,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("which", choices=["router", "collector", "hub"])
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--router-workers", type=int, default=None,
+                        help="HOSTD_ROUTER_WORKERS for the router bench (default: CPUs)")
     args = parser.parse_args()
-    {"router": bench_router, "collector": bench_collector, "hub": bench_hub}[args.which](
-        args.seconds)
+    if args.which == "router":
+        bench_router(args.seconds, args.router_workers)
+        return
+    {"collector": bench_collector, "hub": bench_hub}[args.which](args.seconds)
 
 
 if __name__ == "__main__":

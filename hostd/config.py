@@ -41,6 +41,22 @@ def _host_ca_bundle() -> Path | None:
     return path if path.is_file() else None
 
 
+MAX_DEFAULT_ROUTER_WORKERS = 8
+
+
+def default_router_workers() -> int:
+    """One router worker per CPU this process may run on, at most 8.
+
+    The cap: a worker is ~85 MB of memory, and a big host (or a container that sees the
+    host's CPU count) would otherwise start dozens of them for a local daemon.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_ROUTER_WORKERS))
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "hostd"
@@ -65,6 +81,10 @@ class Settings(BaseSettings):
         validation_alias="HOSTD_DATA_DIR",
     )
     router_port: int = Field(8080, ge=1, le=65535, validation_alias="HOSTD_ROUTER_PORT")
+    # Router worker processes sharing the router port (hostd.routerpool); 1 runs the router
+    # inside the daemon, on the API's event loop.
+    router_workers: int = Field(default_factory=default_router_workers, ge=1, le=64,
+                                validation_alias="HOSTD_ROUTER_WORKERS")
     metrics_interval_s: float = Field(4.0, ge=0.2, le=3600,
                                       validation_alias="HOSTD_METRICS_INTERVAL")
     sse_keepalive_s: float = Field(15.0, ge=0.5, le=300, validation_alias="HOSTD_SSE_KEEPALIVE")

@@ -1,8 +1,10 @@
 """The daemon's data plane: the router on its own port, and the metrics collector.
 
 `wire` builds them at app creation (nothing runs yet); `running` starts them in the
-app's lifespan and stops them on the way out. The router is a second uvicorn server on
-the same event loop as the API, bound to HOST:HOSTD_ROUTER_PORT (loopback by default).
+app's lifespan and stops them on the way out. The router listens on
+HOST:HOSTD_ROUTER_PORT (loopback by default), either as HOSTD_ROUTER_WORKERS worker
+processes (`hostd.routerpool`, the default on a machine with more than one core) or,
+with HOSTD_ROUTER_WORKERS=1, as a second uvicorn server on the API's event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uvicorn
 
 from hostd.metrics import MetricsCollector, RequestCounter
 from hostd.router import Router, new_upstream_client
+from hostd.routerpool import WorkerPool
 from hostd.routetable import RouteTable
 
 log = logging.getLogger("hostd.router")
@@ -60,6 +63,35 @@ def _bind(host: str, port: int) -> socket.socket:
 @contextlib.asynccontextmanager
 async def running(state: Any) -> AsyncIterator[None]:
     settings = state.settings
+    router = _workers if settings.router_workers > 1 else _in_process
+    async with router(state):
+        log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
+                 settings.router_port, settings.host,
+                 f"{settings.router_workers} worker processes"
+                 if settings.router_workers > 1 else "in the daemon")
+        state.collector.start()
+        try:
+            yield
+        finally:
+            await state.collector.stop()
+
+
+@contextlib.asynccontextmanager
+async def _workers(state: Any) -> AsyncIterator[None]:
+    settings = state.settings
+    pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
+                      settings.database_uri, state.requests)
+    await pool.start()
+    state.hub.listen(pool.on_event)
+    try:
+        yield
+    finally:
+        await pool.stop()
+
+
+@contextlib.asynccontextmanager
+async def _in_process(state: Any) -> AsyncIterator[None]:
+    settings = state.settings
     client = new_upstream_client()
     config = uvicorn.Config(
         Router(state.routes, state.requests, client), lifespan="off", log_config=None,
@@ -70,12 +102,8 @@ async def running(state: Any) -> AsyncIterator[None]:
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="router")
     try:
         await _wait_started(server, task)
-        log.info("router on http://<project>.<handle>.localhost:%d (bound to %s)",
-                 settings.router_port, settings.host)
-        state.collector.start()
         yield
     finally:
-        await state.collector.stop()
         server.should_exit = True
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), timeout=5.0)

@@ -72,19 +72,50 @@ def incarnation(container_id: str | None, host_port: int | None) -> str:
 
 
 class RequestCounter:
-    """Requests proxied per project, since its container started. Event loop only."""
+    """Requests proxied per project, since its container started. Event loop only.
+
+    Counts are kept per start (a few per project), not just the latest: router worker
+    processes report their counts late and in any order, and a late report for an old
+    start must neither reset nor inflate the new one.
+    """
+
+    KEPT_STARTS = 4
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[str, int]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
 
     def hit(self, project_id: str, started: str) -> None:
-        seen = self._counts.get(project_id)
-        count = seen[1] + 1 if seen is not None and seen[0] == started else 1
-        self._counts[project_id] = (started, count)
+        self.add(project_id, started, 1)
+
+    def add(self, project_id: str, started: str, count: int) -> None:
+        starts = self._counts.setdefault(project_id, {})
+        starts[started] = starts.get(started, 0) + count
+        if len(starts) > self.KEPT_STARTS:
+            del starts[next(iter(starts))]  # the oldest start seen
 
     def read(self, project_id: str, started: str) -> int:
-        seen = self._counts.get(project_id)
-        return seen[1] if seen is not None and seen[0] == started else 0
+        return self._counts.get(project_id, {}).get(started, 0)
+
+
+class PendingCounts:
+    """A router worker's counts since its last report to the daemon (see hostd.routerpool)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def hit(self, project_id: str, started: str) -> None:
+        key = (project_id, started)
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def restore(self, counts: list[tuple[str, str, int]]) -> None:
+        """Take back drained counts that could not be reported."""
+        for project_id, started, n in counts:
+            key = (project_id, started)
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def drain(self) -> list[tuple[str, str, int]]:
+        counts, self._counts = self._counts, {}
+        return [(project_id, started, n) for (project_id, started), n in counts.items()]
 
 
 @dataclass(frozen=True)

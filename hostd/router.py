@@ -11,6 +11,7 @@ running, 502/504 app not answering). Every request an app answers is counted.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import aiohttp
 import anyio
@@ -18,7 +19,6 @@ from multidict import CIMultiDict
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
-from hostd.metrics import RequestCounter
 from hostd.router_pages import page, send_page
 from hostd.router_ws import proxy_websocket, refuse_websocket
 from hostd.routetable import Route, RouteTable, parse_host
@@ -33,6 +33,12 @@ SMALL_BODY_BYTES = 64 * 1024
 UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0)
 # What the client library would add on its own: the app gets the client's headers only.
 NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+
+
+class Hits(Protocol):
+    """Where the router counts answered requests: the daemon's counter, or a worker's."""
+
+    def hit(self, project_id: str, started: str) -> None: ...
 
 
 class ClientGone(Exception):
@@ -104,7 +110,7 @@ async def _until_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
 class Router:
     """The ASGI proxy app. `client` is the shared upstream pool; the caller closes it."""
 
-    def __init__(self, table: RouteTable, counter: RequestCounter,
+    def __init__(self, table: RouteTable, counter: Hits,
                  client: aiohttp.ClientSession) -> None:
         self.table = table
         self.counter = counter

@@ -7,7 +7,12 @@ import stat
 import pytest
 from pydantic import ValidationError
 
-from hostd.config import Settings, describe_settings_error, parse_duration
+from hostd.config import (
+    Settings,
+    default_router_workers,
+    describe_settings_error,
+    parse_duration,
+)
 from tests.support import HostdServer
 
 
@@ -31,7 +36,7 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for name in ("PORT", "HOST", "JWT_SECRET", "JWT_EXPIRES_IN", "DATABASE_URL", "FRONTEND_URL",
                  "HOSTD_DATA_DIR", "HOSTD_ROUTER_PORT", "HOSTD_ALLOW_LOCAL_REPOS",
-                 "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES"):
+                 "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES", "HOSTD_ROUTER_WORKERS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTD_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch
@@ -124,3 +129,13 @@ def test_invalid_setting_stops_serve_with_one_line(tmp_path, name, value):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"hostd: invalid setting {name}: ")
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_router_workers_default_to_the_cpus_at_most_eight(clean_env):
+    assert Settings().router_workers == default_router_workers()
+    assert 1 <= default_router_workers() <= 8
+    clean_env.setenv("HOSTD_ROUTER_WORKERS", "1")
+    assert Settings().router_workers == 1
+    clean_env.setenv("HOSTD_ROUTER_WORKERS", "0")
+    with pytest.raises(ValidationError):
+        Settings()

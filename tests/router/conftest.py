@@ -31,6 +31,8 @@ def router_hostd(engine: docker.DockerClient, base_images,  # noqa: ANN001, F811
     server = HostdServer(data_dir=tmp_path_factory.mktemp("router-data"), env_overrides={
         "HOSTD_INSTANCE": ROUTER_INSTANCE,
         "HOSTD_METRICS_INTERVAL": str(METRICS_INTERVAL_S),
+        # Worker processes whatever this machine's core count; test_modes.py covers 1.
+        "HOSTD_ROUTER_WORKERS": "2",
     }).start()
     try:
         yield server
