@@ -58,6 +58,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     state.monitor.stop()
     state.docker.close()
+    if state.loop_reader is not None:
+        state.loop_reader.dispose()
     state.db_engine.dispose()
 
 
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db_engine = engine
+    app.state.loop_reader = db.make_loop_reader(settings.database_uri)
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
     app.state.token_cache = VerifiedTokenCache()

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from hostd import models  # noqa: F401 - registers the tables on SQLModel.metadata
@@ -27,8 +28,10 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        # Twice the thread pool (40): a worker thread may briefly hold two connections
+        # (a request's session and a status write). SQLite connections are cheap.
         pool_size=20,
-        max_overflow=20,
+        max_overflow=60,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -65,14 +68,24 @@ def migrate(engine: Engine) -> int:
     return len(MIGRATIONS)
 
 
-def reads_inline(engine: Engine) -> bool:
-    """Whether a small indexed read may run on the event loop instead of a worker thread.
+def make_loop_reader(url: str) -> Engine | None:
+    """For the local SQLite file: one connection of its own for small reads made on the
+    event loop (None for any other database: those reads go to a thread).
 
-    For the local SQLite file in WAL mode, yes: such a read takes ~0.1 ms and never waits
-    for a writer, while the hand-off to a worker thread and back costs several times that
-    in CPU. Any other database is across a network: always off the loop.
+    Such a read takes ~0.1 ms in WAL mode and never waits for a writer, while the hand-off
+    to a worker thread and back costs several times that. It must never wait for the shared
+    pool either: the sessions holding the pool's connections are closed on the event loop,
+    so a loop blocked on the pool would wait for itself. The event loop is one thread, so
+    one connection is all it needs.
     """
-    return engine.dialect.name == "sqlite"
+    if not url.startswith("sqlite"):
+        return None
+    engine = create_engine(
+        url, poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 @contextmanager

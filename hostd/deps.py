@@ -116,7 +116,12 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def get_owned_project(project_id: str, session: SessionDep, user: CurrentUser) -> Project:
-    return projects.get_owned(session, user, project_id)
+    project = projects.get_owned(session, user, project_id)
+    # End the read transaction: its pooled connection goes back now, not when the request
+    # ends. Routes then open short sessions of their own (the status board does); holding
+    # one connection while waiting for another is how a busy pool deadlocks.
+    session.commit()
+    return project
 
 
 OwnedProject = Annotated[Project, Depends(get_owned_project)]

@@ -8,7 +8,6 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from hostd import projects
-from hostd.db import reads_inline
 from hostd.deps import (
     CurrentUser,
     LifecycleDep,
@@ -49,9 +48,12 @@ async def list_projects(
 ) -> Response:
     """The hottest route, so it is lean: a Core query on a bare connection, one
     serialization (no second validation pass), and no thread hop for local SQLite."""
-    engine = request.app.state.db_engine
-    read = partial(_project_list_json, engine, user, settings.router_port, metrics)
-    body = read() if reads_inline(engine) else await anyio.to_thread.run_sync(read)
+    state = request.app.state
+    if state.loop_reader is not None:
+        body = _project_list_json(state.loop_reader, user, settings.router_port, metrics)
+    else:
+        body = await anyio.to_thread.run_sync(partial(
+            _project_list_json, state.db_engine, user, settings.router_port, metrics))
     return Response(body, media_type="application/json")
 
 
