@@ -41,7 +41,16 @@ def children(pid: int) -> list[int]:
 def workers_of(server: HostdServer) -> list[int]:
     assert server.process is not None
     return [pid for pid in children(server.process.pid)
-            if b"hostd.routerworker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            if b"hostd.routerworker" in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    # Other children (git, a health check's subprocess) may exit between the listing and
+    # this read.
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def alive(pid: int) -> bool:
