@@ -185,7 +185,11 @@ def generate_all(app: typer.Typer) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> None:
     from hostctl.cli import app
 
-    target = Path((argv or sys.argv[1:] or ["completions"])[0])
+    args = argv if argv is not None else sys.argv[1:]
+    if args and args[0].startswith("-"):
+        print("usage: python -m hostctl.completion [DIRECTORY]  (default: completions)")
+        raise SystemExit(0 if args[0] in ("-h", "--help") else 2)
+    target = Path((args or ["completions"])[0])
     target.mkdir(parents=True, exist_ok=True)
     for file_name, text in generate_all(app).items():
         (target / file_name).write_text(text)
