@@ -8,13 +8,12 @@ Any other SQLAlchemy URL (PostgreSQL for a bigger install) works unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine
 
 from hostd import models  # noqa: F401 - registers the tables on SQLModel.metadata
 
@@ -86,12 +85,6 @@ def make_loop_reader(url: str) -> Engine | None:
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
 
 
 def database_ok(engine: Engine) -> bool:

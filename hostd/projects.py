@@ -70,11 +70,6 @@ def list_public(conn: Connection, user: User, router_port: int,
     ]
 
 
-def list_for(session: Session, user: User) -> list[Project]:
-    query = select(Project).where(Project.user_id == user.id).order_by(Project.created_at)
-    return list(session.exec(query))
-
-
 def get_owned(session: Session, user: User, project_id: str) -> Project:
     """The caller's project, or NotFound: someone else's project does not exist for them."""
     project = session.get(Project, project_id)
@@ -107,9 +102,3 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
         raise Conflict(f"You already have a project named {body.name!r}") from None
     log.info("project created id=%s user=%s name=%s", project.id, user.id, project.name)
     return project
-
-
-def delete(session: Session, project: Project) -> None:
-    session.delete(project)
-    session.commit()
-    log.info("project deleted id=%s", project.id)
