@@ -1,8 +1,12 @@
 """Data-plane benchmarks: the router, the metrics collector, the event hub. Prints numbers only.
 
-  router     wrk (keep-alive, 32 connections) against a busybox httpd container directly,
+  router     wrk (keep-alive, 32 connections, then 1) against an app container directly,
              through hostd's router, and through Debian's nginx as a reverse proxy on the
-             same route (the anchor). Needs `wrk` and `nginx` (apt-get install wrk nginx-light).
+             same route (the anchor), with the router's CPU per request. Two apps (--app):
+             `node`, Node's http server with keep-alive (the benchmark the issue asks for),
+             and `busybox`, the static template's httpd (one connection per request, a
+             fork each, a listen backlog of 9). Needs `wrk` and `nginx`
+             (apt-get install wrk nginx-light).
   collector  a real hostd with 50 idle running busybox containers as projects: the
              daemon's CPU (user+sys from /proc) over a measured window.
   hub        a real hostd, one user with 10 running projects and 500 SSE subscribers:
@@ -39,21 +43,29 @@ RUN_ID = uuid.uuid4().hex[:8]
 LABEL = {"hostd.bench": RUN_ID}
 SITE_CMD = ("mkdir -p /tmp/www && echo '<h1>hello</h1>' > /tmp/www/index.html "
             "&& exec httpd -f -p 8000 -h /tmp/www")
+# The same 15-byte page from Node's http server, which keeps connections alive.
+NODE_SITE_JS = ("const page = Buffer.from('<h1>hello</h1>\\n');"
+                "require('http').createServer((req, res) => {"
+                "res.writeHead(200, {'content-type': 'text/html', 'content-length': page.length});"
+                "res.end(page);}).listen(8000);")
+APPS = {"busybox": ("hostd/busybox:1", ["sh", "-c", SITE_CMD]),
+        "node": ("hostd/node:18", ["node", "-e", NODE_SITE_JS])}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- shared helpers ---------------------------------------------------------------------
 
 @contextlib.contextmanager
-def busybox_sites(count: int) -> Iterator[list[tuple[str, int]]]:
-    """`count` busybox httpd containers, each (id, host port on 127.0.0.1); removed after."""
+def busybox_sites(count: int, app: str = "busybox") -> Iterator[list[tuple[str, int]]]:
+    """`count` site containers, each (id, host port on 127.0.0.1); removed after."""
     client = docker.from_env()
+    image, command = APPS[app]
     made = []
     try:
         for _ in range(count):
             container = client.containers.run(
-                "hostd/busybox:1", ["sh", "-c", SITE_CMD], detach=True, labels=LABEL,
-                ports={"8000/tcp": ("127.0.0.1", None)}, mem_limit="64m")
+                image, command, detach=True, labels=LABEL,
+                ports={"8000/tcp": ("127.0.0.1", None)}, mem_limit="256m")
             made.append(container)
         sites = []
         for container in made:
@@ -82,6 +94,17 @@ def wait_http(url: str, headers: dict[str, str] | None = None, timeout: float = 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of `pid` and its direct children (the daemon and its router workers)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def measure_cpu(pid: int, seconds: float) -> float:
@@ -186,12 +209,18 @@ def nginx(upstream: int) -> Iterator[int]:
             process.wait(10)
 
 
-def bench_router(seconds: int, workers: int | None = None) -> None:
+def bench_router(seconds: int, workers: int | None, apps: list[str]) -> None:
     if not (shutil.which("wrk") and shutil.which("nginx")):
         sys.exit("needs wrk and nginx: apt-get install -y wrk nginx-light")
+    for app in apps:
+        print(f"== app: {app}")
+        bench_router_app(seconds, workers, app)
+
+
+def bench_router_app(seconds: int, workers: int | None, app: str) -> None:
     # The daemon's default (one worker per CPU) unless --router-workers says otherwise.
     env = {"HOSTD_ROUTER_WORKERS": str(workers)} if workers else None
-    with busybox_sites(1) as sites, daemon(env) as server, \
+    with busybox_sites(1, app) as sites, daemon(env) as server, \
             httpx.Client(base_url=server.url) as api:
         (container_id, port), = sites
         _, user = register(api)
@@ -203,18 +232,26 @@ def bench_router(seconds: int, workers: int | None = None) -> None:
                    ("hostd router", router_url, host)]
         with nginx(port) as nginx_port:
             targets.append(("nginx 1 worker", f"http://127.0.0.1:{nginx_port}/", host))
+            assert server.process is not None
             for connections in (32, 1):
-                rows = [(name, *wrk(url, header, seconds, connections))
-                        for name, url, header in targets]
+                rows = []
+                for name, url, header in targets:
+                    before = tree_cpu_seconds(server.process.pid)
+                    rate, p50 = wrk(url, header, seconds, connections)
+                    used = tree_cpu_seconds(server.process.pid) - before
+                    cpu_ms = used * 1000 / (rate * seconds) if header == host else None
+                    rows.append((name, rate, p50, cpu_ms))
                 print_rows(connections, rows)
 
 
-def print_rows(connections: int, rows: list[tuple[str, float, float]]) -> None:
+def print_rows(connections: int, rows: list[tuple[str, float, float, float | None]]) -> None:
     direct_p50 = rows[0][2]
     print(f"concurrency {connections}")
-    print(f"  {'route':26} {'req/s':>9} {'p50 ms':>8} {'added p50 ms':>13}")
-    for name, rate, p50 in rows:
-        print(f"  {name:26} {rate:9.0f} {p50:8.2f} {p50 - direct_p50:13.2f}")
+    print(f"  {'route':26} {'req/s':>9} {'p50 ms':>8} {'added p50 ms':>13} "
+          f"{'router CPU ms/req':>18}")
+    for name, rate, p50, cpu_ms in rows:
+        cpu = f"{cpu_ms:18.3f}" if cpu_ms is not None and name == "hostd router" else ""
+        print(f"  {name:26} {rate:9.0f} {p50:8.2f} {p50 - direct_p50:13.2f} {cpu}")
 
 
 # --- collector and hub ------------------------------------------------------------------
@@ -285,9 +322,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--router-workers", type=int, default=None,
                         help="HOSTD_ROUTER_WORKERS for the router bench (default: CPUs)")
+    parser.add_argument("--app", choices=[*APPS, "both"], default="both",
+                        help="the app behind the router (router bench)")
     args = parser.parse_args()
     if args.which == "router":
-        bench_router(args.seconds, args.router_workers)
+        apps = ["node", "busybox"] if args.app == "both" else [args.app]
+        bench_router(args.seconds, args.router_workers, apps)
         return
     {"collector": bench_collector, "hub": bench_hub}[args.which](args.seconds)
 

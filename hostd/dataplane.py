@@ -4,35 +4,23 @@
 app's lifespan and stops them on the way out. The router listens on
 HOST:HOSTD_ROUTER_PORT (loopback by default), either as HOSTD_ROUTER_WORKERS worker
 processes (`hostd.routerpool`, the default on a machine with more than one core) or,
-with HOSTD_ROUTER_WORKERS=1, as a second uvicorn server on the API's event loop.
+with HOSTD_ROUTER_WORKERS=1, on the API's own event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
-
 from hostd.metrics import MetricsCollector, RequestCounter
-from hostd.router import Router, new_upstream_client
+from hostd.router import Router
 from hostd.routerpool import WorkerPool
 from hostd.routetable import RouteTable
 
 log = logging.getLogger("hostd.router")
-STARTUP_TIMEOUT_S = 10.0
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server inside a running app: the outer server owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def wire(state: Any) -> None:
@@ -46,8 +34,7 @@ def wire(state: Any) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    # Bound here, not by uvicorn, so a taken port stops start-up with a clear error
-    # (uvicorn would call sys.exit from inside the app's lifespan).
+    # Bound here, so a taken port stops start-up with a clear error.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -92,34 +79,12 @@ async def _workers(state: Any) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def _in_process(state: Any) -> AsyncIterator[None]:
     settings = state.settings
-    client = new_upstream_client()
-    config = uvicorn.Config(
-        Router(state.routes, state.requests, client), lifespan="off", log_config=None,
-        access_log=False, proxy_headers=False, server_header=False, date_header=False,
-    )
-    server = _EmbeddedServer(config)
+    router = Router(state.routes, state.requests)
     sock = _bind(settings.host, settings.router_port)
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="router")
+    sock.listen(2048)
+    server = await router.serve(sock)
     try:
-        await _wait_started(server, task)
         yield
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
-        server.force_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-        await client.close()
+        await router.shutdown(server)
         sock.close()
-
-
-async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the router stopped during start-up")
-        if loop.time() > deadline:
-            raise RuntimeError("the router did not start in time")
-        await asyncio.sleep(0.01)

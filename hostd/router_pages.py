@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from starlette.types import Send
+from hostd.router_http import Framing, response_head
 
 Page = tuple[list[tuple[bytes, bytes]], bytes]
 
@@ -23,7 +23,9 @@ def page(status: int, title: str, detail: str) -> Page:
     return headers, body
 
 
-async def send_page(send: Send, status: int, title: str, detail: str) -> None:
+def page_response(status: int, title: str, detail: str, keep_alive: bool,
+                  client_http11: bool = True) -> bytes:
+    """The whole response, head and body, ready to write to the client."""
     headers, body = page(status, title, detail)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return response_head(status, b"", headers, Framing.LENGTH, keep_alive,
+                         client_http11) + body

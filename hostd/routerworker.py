@@ -21,15 +21,14 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
 
-import uvicorn
-
 from hostd import db
 from hostd.metrics import PendingCounts
-from hostd.router import Router, new_upstream_client
+from hostd.router import Router
 from hostd.routetable import RouteTable
 
 log = logging.getLogger("hostd.router")
@@ -56,8 +55,8 @@ class _Control:
     """The worker's end of the control socket."""
 
     def __init__(self, sock: socket.socket, table: RouteTable, counts: PendingCounts,
-                 server: uvicorn.Server) -> None:
-        self.sock, self.table, self.counts, self.server = sock, table, counts, server
+                 stop: asyncio.Event) -> None:
+        self.sock, self.table, self.counts, self.stop = sock, table, counts, stop
         sock.setblocking(False)
 
     def on_readable(self) -> None:
@@ -76,7 +75,7 @@ class _Control:
         loop = asyncio.get_running_loop()
         loop.remove_reader(self.sock.fileno())
         log.warning("router worker %d: the daemon is gone; exiting", os.getpid())
-        self.server.should_exit = True
+        self.stop.set()
         loop.call_later(ORPHAN_EXIT_S, os._exit, 0)  # open connections must not keep us
 
     def send(self, message: bytes) -> bool:
@@ -99,35 +98,28 @@ class _Control:
             self.flush()
 
 
-def _config(app: Router) -> uvicorn.Config:
-    return uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
-                          proxy_headers=False, server_header=False, date_header=False)
-
-
 async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str) -> None:
     engine = db.make_engine(database_uri)
     table = RouteTable(engine)
     counts = PendingCounts()
-    client = new_upstream_client()
-    server = uvicorn.Server(_config(Router(table, counts, client)))
-    control = _Control(control_sock, table, counts, server)
+    router = Router(table, counts)
+    stop = asyncio.Event()
+    control = _Control(control_sock, table, counts, stop)
     loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGTERM from the daemon: finish, exit
+        loop.add_signal_handler(signum, stop.set)
     loop.add_reader(control_sock.fileno(), control.on_readable)
     flusher = loop.create_task(control.flush_every(FLUSH_INTERVAL_S))
-    # uvicorn's own signal handling: SIGTERM from the daemon means finish and exit.
-    serving = loop.create_task(server.serve(sockets=[listen]))
     try:
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            control.send(MSG_READY)
-        await serving
+        server = await router.serve(listen)
+        control.send(MSG_READY)
+        await stop.wait()
+        await router.shutdown(server)
     finally:
         flusher.cancel()
         control.flush()  # what was counted before SIGTERM still reaches the daemon
         with contextlib.suppress(Exception):
             loop.remove_reader(control_sock.fileno())
-        await client.close()
         engine.dispose()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from starlette.websockets import WebSocket
 from websockets.sync.client import connect as ws_connect
 
 from hostd.metrics import RequestCounter
-from hostd.router import Router, new_upstream_client
+from hostd.router import Router
 from hostd.routetable import Route
 from tests.support import free_port
 
@@ -112,8 +113,6 @@ class ThreadServer:
                                                     log_level="warning", lifespan="off",
                                                     proxy_headers=False))
         await self.server.serve()
-        if isinstance(app, Router):
-            await app.client.close()
 
     def __enter__(self) -> ThreadServer:
         self._thread.start()
@@ -126,6 +125,39 @@ class ThreadServer:
     def __exit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.should_exit = True
+        self._thread.join(10)
+
+
+class RouterThread:
+    """The router on a free loopback port, on its own event loop in a thread."""
+
+    def __init__(self, router_factory) -> None:  # noqa: ANN001 - () -> Router
+        self.port = free_port()
+        self._factory = router_factory
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_until_complete,
+                                        args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        router = self._factory()
+        self._stop = asyncio.Event()
+        sock = socket.create_server(("127.0.0.1", self.port))
+        server = await router.serve(sock)
+        self._started.set()
+        await self._stop.wait()
+        await router.shutdown(server, grace_s=1.0)
+        sock.close()
+
+    def __enter__(self) -> RouterThread:
+        self._thread.start()
+        assert self._started.wait(10), "router did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
 
@@ -151,10 +183,7 @@ def proxy(upstream: ThreadServer) -> Iterator[tuple[ThreadServer, RequestCounter
     }
     counter = RequestCounter()
 
-    async def make():  # noqa: ANN202
-        return Router(StaticTable(routes), counter, new_upstream_client())
-
-    with ThreadServer(make) as server:
+    with RouterThread(lambda: Router(StaticTable(routes), counter)) as server:
         yield server, counter
 
 

@@ -1,0 +1,131 @@
+"""The router's HTTP/1.1 message heads and body framing: pure functions, no I/O.
+
+Parsing is httptools' (llhttp, the parser uvicorn uses); this module only decides which
+headers cross the proxy and writes heads and chunk frames. Header names and values come
+from the parser, which refuses CR, LF and NUL in them, so nothing here can split a head.
+"""
+
+from __future__ import annotations
+
+import enum
+from http import HTTPStatus
+
+Headers = list[tuple[bytes, bytes]]
+
+# Per connection, never forwarded (RFC 9110 7.6.1); `host` is kept as the client sent it.
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
+    b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
+})
+FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# Answered by the router itself (it sends `100 Continue` once the request is routed).
+ROUTER_ONLY = frozenset({b"expect"})
+CRLF = b"\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+class Framing(enum.Enum):
+    """How a message's body is delimited on one connection."""
+
+    NONE = "none"        # no body (HEAD, 204, 304, a request without a body)
+    LENGTH = "length"    # Content-Length, passed through as it is
+    CHUNKED = "chunked"  # Transfer-Encoding: chunked, framed anew by the router
+    CLOSE = "close"      # until the connection closes (HTTP/1.0 style)
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def connection_tokens(headers: Headers) -> set[bytes]:
+    """Header names listed in `Connection`: hop-by-hop for this message too."""
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named |= {v.strip().lower() for v in value.split(b",")}
+    return named
+
+
+def end_to_end(headers: Headers, also_drop: frozenset[bytes] = frozenset()) -> Headers:
+    """`headers` without hop-by-hop ones (and those in `also_drop`), names as sent."""
+    named = connection_tokens(headers)
+    return [(n, v) for n, v in headers
+            if (low := n.lower()) not in HOP_BY_HOP and low not in also_drop
+            and low not in named]
+
+
+def request_framing(headers: Headers) -> Framing:
+    for name, value in headers:
+        low = name.lower()
+        if low == b"transfer-encoding":
+            return Framing.CHUNKED
+        if low == b"content-length":
+            return Framing.NONE if value.strip() == b"0" else Framing.LENGTH
+    return Framing.NONE
+
+
+def upstream_request_head(method: bytes, target: bytes, headers: Headers, client_ip: str,
+                          host: bytes, upgrade: bytes | None) -> bytes:
+    """The head sent to the app: end-to-end headers plus X-Forwarded-For/-Proto/-Host.
+
+    An upgrade (WebSocket) keeps `Connection: upgrade` and `Upgrade`, so the app can
+    accept it; any other request's body is framed as the client framed it.
+    """
+    prior_for = b", ".join(v for n, v in headers if n.lower() == b"x-forwarded-for")
+    forwarded_for = prior_for + b", " + client_ip.encode() if prior_for else client_ip.encode()
+    lines = [b"%b %b HTTP/1.1" % (method, target)]
+    lines += [b"%b: %b" % pair for pair in end_to_end(headers, FORWARDED | ROUTER_ONLY)]
+    if request_framing(headers) is Framing.CHUNKED:
+        lines.append(b"transfer-encoding: chunked")
+    if upgrade is not None:
+        lines += [b"connection: upgrade", b"upgrade: " + upgrade]
+    lines += [b"x-forwarded-for: " + forwarded_for, b"x-forwarded-proto: http",
+              b"x-forwarded-host: " + host]
+    return CRLF.join(lines) + CRLF + CRLF
+
+
+def response_framing(status: int, headers: Headers, head_request: bool,
+                     client_http11: bool) -> tuple[Framing, Framing]:
+    """(how the app delimits the body, how the router delimits it to the client)."""
+    if head_request or status in (204, 304) or status < 200:
+        return Framing.NONE, Framing.NONE
+    upstream = Framing.CLOSE
+    for name, _ in headers:
+        low = name.lower()
+        if low == b"transfer-encoding":
+            upstream = Framing.CHUNKED
+            break
+        if low == b"content-length":
+            upstream = Framing.LENGTH
+    if upstream is Framing.LENGTH:
+        return upstream, Framing.LENGTH
+    # Re-framed as chunks, so the client's connection can stay open; an HTTP/1.0
+    # client knows no chunks and reads to the close.
+    return upstream, Framing.CHUNKED if client_http11 else Framing.CLOSE
+
+
+def response_head(status: int, reason: bytes, headers: Headers, framing: Framing,
+                  keep_alive: bool, client_http11: bool) -> bytes:
+    lines = [b"HTTP/1.1 %d %b" % (status, reason or _reason(status))]
+    lines += [b"%b: %b" % pair for pair in end_to_end(headers)]
+    if framing is Framing.CHUNKED:
+        lines.append(b"transfer-encoding: chunked")
+    if not keep_alive:
+        lines.append(b"connection: close")
+    elif not client_http11:
+        lines.append(b"connection: keep-alive")
+    return CRLF.join(lines) + CRLF + CRLF
+
+
+def raw_head(status: int, reason: bytes, headers: Headers) -> bytes:
+    """A head forwarded as the app sent it (a `101 Switching Protocols`)."""
+    lines = [b"HTTP/1.1 %d %b" % (status, reason or _reason(status))]
+    lines += [b"%b: %b" % pair for pair in headers]
+    return CRLF.join(lines) + CRLF + CRLF
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b"Unknown"
