@@ -67,9 +67,11 @@ def not_running_detail(route: Route) -> str:
 class Router:
     """What all client connections share: the route table, the counter, the app pool."""
 
-    def __init__(self, table: Table, counter: Hits) -> None:
+    def __init__(self, table: Table, counter: Hits,
+                 response_timeout_s: float = RESPONSE_TIMEOUT_S) -> None:
         self.table = table
         self.counter = counter
+        self.response_timeout_s = response_timeout_s
         self.pool = UpstreamPool()
         self.connections: set[ClientConnection] = set()
 
@@ -158,6 +160,7 @@ class ClientConnection(asyncio.Protocol):
         self.route: Route | None = None
         self.response: tuple[Framing, Framing] | None = None  # app's, client's framing
         self.keep = True
+        self.out: list[bytes] = []  # the app's answer, written at the end of its read
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.response_timer: asyncio.TimerHandle | None = None
@@ -303,7 +306,8 @@ class ClientConnection(asyncio.Protocol):
         if request.complete and request.framing is Framing.CHUNKED:
             upstream.write(LAST_CHUNK)
         self._resume_reading()
-        self.response_timer = self.loop.call_later(RESPONSE_TIMEOUT_S, self._response_late)
+        self.response_timer = self.loop.call_later(self.router.response_timeout_s,
+                                                  self._response_late)
 
     def _forward_body(self, request: Request, data: bytes) -> None:
         assert request.upstream is not None
@@ -328,30 +332,38 @@ class ClientConnection(asyncio.Protocol):
             self.router.counter.hit(self.route.project_id, self.route.started)
         if status == 101 and request.upgrade is not None:
             self.tunnel = True
-            self._write(raw_head(status, reason, headers))
+            self._queue(raw_head(status, reason, headers))
             return
         app, client = response_framing(status, headers, request.method == b"HEAD",
                                        request.http11)
         self.response = (app, client)
         # An upgrade the app refused leaves the client's bytes unparseable: close after.
         self.keep = self.keep and client is not Framing.CLOSE and request.upgrade is None
-        self._write(response_head(status, reason, headers, client, self.keep, request.http11))
+        self._queue(response_head(status, reason, headers, client, self.keep, request.http11))
 
     def on_response_body(self, data: bytes) -> None:
         if self.response is not None and self.response[1] is Framing.CHUNKED:
             if data:
-                self._write(chunk(data))
+                self._queue(chunk(data))
         else:
-            self._write(data)
+            self._queue(data)
 
     def on_upgraded(self, rest: bytes) -> None:
         if rest:
-            self._write(rest)
+            self._queue(rest)
 
     def on_response_end(self) -> None:
         if self.response is not None and self.response[1] is Framing.CHUNKED:
-            self._write(LAST_CHUNK)
+            self._queue(LAST_CHUNK)
         self._finish()
+
+    def flush(self) -> None:
+        """Write what the app's last read produced, in one send (head and body together)."""
+        if self.out:
+            data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+            self.out = []
+            if not self.closed and self.transport is not None:
+                self.transport.write(data)
 
     def on_upstream_lost(self) -> None:
         if self.closed or not self.pending:
@@ -448,7 +460,11 @@ class ClientConnection(asyncio.Protocol):
     def _upstream(self) -> UpstreamConnection | None:
         return self.pending[0].upstream if self.pending else None
 
+    def _queue(self, data: bytes) -> None:
+        self.out.append(data)
+
     def _write(self, data: bytes) -> None:
+        self.flush()
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
@@ -465,6 +481,7 @@ class ClientConnection(asyncio.Protocol):
         upstream = self._upstream()
         if upstream is not None and (self.tunnel or self.response is not None):
             upstream.abort()
+        self.flush()
         if not self.closed and self.transport is not None:
             self.closed = True
             self.transport.close()

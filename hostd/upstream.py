@@ -31,6 +31,7 @@ class Sink(Protocol):
     def on_response_end(self) -> None: ...
     def on_upgraded(self, rest: bytes) -> None: ...
     def on_upstream_lost(self) -> None: ...
+    def flush(self) -> None: ...
     def pause_client(self) -> None: ...
     def resume_client(self) -> None: ...
 
@@ -96,24 +97,26 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.responded = True
-        if self.tunnel:
-            if self.sink is not None:
-                self.sink.on_response_body(data)
-            return
-        if self._parser is None:
+        sink = self.sink  # the parser's callbacks may hand the connection back meanwhile
+        if sink is None or self._parser is None:
             self.abort()  # bytes nobody asked for: the connection can't be trusted
             return
+        if self.tunnel:
+            sink.on_response_body(data)
+        else:
+            self._parse(sink, data)
+        sink.flush()
+
+    def _parse(self, sink: Sink, data: bytes) -> None:
+        assert self._parser is not None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self.tunnel = True
-            if self.sink is not None:
-                self.sink.on_upgraded(data[upgrade.args[0]:])
+            sink.on_upgraded(data[upgrade.args[0]:])
         except httptools.HttpParserError:
-            sink = self.sink
             self.abort()
-            if sink is not None:
-                sink.on_upstream_lost()
+            sink.on_upstream_lost()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -124,6 +127,7 @@ class UpstreamConnection(asyncio.Protocol):
         sink, self.sink = self.sink, None
         if sink is not None:
             sink.on_upstream_lost()
+            sink.flush()
 
     def pause_writing(self) -> None:
         if self.sink is not None:

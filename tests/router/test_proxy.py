@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from websockets.sync.client import connect as ws_connect
 from hostd.metrics import RequestCounter
 from hostd.router import Router
 from hostd.routetable import Route
+from tests.router.proxykit import RouterThread, StaticTable
 from tests.support import free_port
 
 
@@ -85,19 +85,6 @@ UPSTREAM = Starlette(routes=[
 ])
 
 
-class StaticTable:
-    """A route table that never changes (the real one reads the database)."""
-
-    def __init__(self, routes: dict[tuple[str, str], Route]) -> None:
-        self.routes = routes
-
-    async def lookup(self, name: str, handle: str) -> Route | None:
-        return self.routes.get((name, handle))
-
-    def invalidate(self) -> None:
-        pass
-
-
 class ThreadServer:
     """An ASGI app on a free loopback port, served by uvicorn in a thread."""
 
@@ -125,39 +112,6 @@ class ThreadServer:
     def __exit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.should_exit = True
-        self._thread.join(10)
-
-
-class RouterThread:
-    """The router on a free loopback port, on its own event loop in a thread."""
-
-    def __init__(self, router_factory) -> None:  # noqa: ANN001 - () -> Router
-        self.port = free_port()
-        self._factory = router_factory
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        router = self._factory()
-        self._stop = asyncio.Event()
-        sock = socket.create_server(("127.0.0.1", self.port))
-        server = await router.serve(sock)
-        self._started.set()
-        await self._stop.wait()
-        await router.shutdown(server, grace_s=1.0)
-        sock.close()
-
-    def __enter__(self) -> RouterThread:
-        self._thread.start()
-        assert self._started.wait(10), "router did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
 
