@@ -51,6 +51,7 @@ def test_projects_list_skips_httpx_keyring_and_streaming_with_an_env_token(tmp_p
     env = {"HOSTCTL_CONFIG_DIR": str(tmp_path), "HOSTCTL_TOKEN": token,
            "HOSTCTL_API_URL": hostd.url, "PATH": "/usr/bin:/bin"}
     assert loaded_modules("projects", "list", env=env) == {"rich"}
+    assert loaded_modules("projects", "list", "--json", env=env) == set()
     # Daemon down: the error line needs rich's console, still no httpx.
     env["HOSTCTL_API_URL"] = "http://127.0.0.1:9"
     assert loaded_modules("projects", "list", env=env, exit_code=ExitCode.UNREACHABLE) == {"rich"}
