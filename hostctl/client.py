@@ -2,21 +2,28 @@
 
 Every 4xx/5xx body becomes an `ApiError` subclass carrying error, message and
 statusCode; transport failures become `DaemonUnreachable` or `RequestTimeout`.
-Commands call this and render; they never touch httpx themselves.
+Commands call this and render; they never touch the transport themselves. One-shot
+requests go through `hostctl.transport` (the standard library for plain http://, httpx
+otherwise); the streams always use httpx, imported only when one is opened.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-import httpx
+from hostctl import __version__
+from hostctl.errors import NotFound, api_error_for
+from hostctl.transport import HttpxTransport, PlainHttp, Reply, plain_http_applies, reply_of
 
-from hostctl.errors import DaemonUnreachable, NotFound, RequestTimeout, api_error_for
+if TYPE_CHECKING:
+    import httpx
+
+    from hostctl.transport import Transport
 
 DEFAULT_TIMEOUT_S = 30.0
 ContainerAction = Literal["start", "stop", "restart"]
@@ -73,24 +80,24 @@ class ServerEvent:
     id: str | None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def raise_for_api_error(response: httpx.Response) -> None:
+def raise_for_api_error(reply: Reply) -> None:
     """Turn a 4xx/5xx into the matching ApiError; a body that is not the contract's still is."""
-    if response.status_code < 400:
+    if reply.status < 400:
         return
     try:
-        body = response.json()
+        body = json.loads(reply.body)
         error, message = str(body["error"]), str(body["message"])
     except (ValueError, KeyError, TypeError):
-        error, message = "HTTPError", response.text[:200] or response.reason_phrase
-    raise api_error_for(response.status_code, error, message, _retry_after(response))
+        text = reply.body.decode("utf-8", errors="replace")
+        error, message = "HTTPError", text[:200] or reply.reason
+    raise api_error_for(reply.status, error, message, _retry_after(reply.retry_after))
 
 
 class HostdClient:
@@ -101,17 +108,30 @@ class HostdClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.token = token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=self.api_url, headers=headers, timeout=timeout, transport=transport,
-            verify=_tls_verification(self.api_url),
+        self._headers = {"User-Agent": f"hostctl/{__version__}"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._timeout = timeout
+        self._httpx_transport = transport
+        self._oneshot: Transport = (
+            PlainHttp(self.api_url, self._headers, timeout)
+            if transport is None and plain_http_applies(self.api_url, environ)
+            else self._httpx
         )
 
+    @cached_property
+    def _httpx(self) -> HttpxTransport:
+        """The httpx client: for streams, and for one-shot requests plain HTTP can't serve."""
+        return HttpxTransport(self.api_url, self._headers, self._timeout, self._httpx_transport)
+
     def close(self) -> None:
-        self._http.close()
+        self._oneshot.close()  # may be the httpx transport too: closing twice is harmless
+        if "_httpx" in self.__dict__:
+            self._httpx.close()
 
     def __enter__(self) -> HostdClient:
         return self
@@ -121,24 +141,13 @@ class HostdClient:
 
     # --- plumbing -------------------------------------------------------------------
 
-    @contextmanager
-    def _transport_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except httpx.TimeoutException as exc:
-            # A connect timeout means nothing answered at all: same advice as refused.
-            if isinstance(exc, httpx.ConnectTimeout):
-                raise DaemonUnreachable(self.api_url) from exc
-            raise RequestTimeout(self.api_url) from exc
-        except httpx.TransportError as exc:
-            # Refused, reset or dropped mid-stream: either way hostd is not there for us.
-            raise DaemonUnreachable(self.api_url) from exc
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        with self._transport_errors():
-            response = self._http.request(method, path, **kwargs)
-        raise_for_api_error(response)
-        return response.json()
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+    ) -> Any:
+        reply = self._oneshot.request(method, path, params=params, json_body=json)
+        raise_for_api_error(reply)
+        return _json_body(reply.body)
 
     # --- health and auth ------------------------------------------------------------
 
@@ -224,32 +233,21 @@ class HostdClient:
         self, path: str, *, params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Iterator[ServerEvent]:
+        import httpx
         from httpx_sse import connect_sse  # only the streaming commands pay for it
 
         # No read timeout: a quiet stream is not a dead daemon (it sends keep-alives).
         timeout = httpx.Timeout(DEFAULT_TIMEOUT_S, read=None)
+        http = self._httpx
         # httpx-sse adds its Accept header to the dict it is given: never hand it None.
-        with self._transport_errors(), connect_sse(
-            self._http, "GET", path, params=params, headers=dict(headers or {}), timeout=timeout
+        with http.errors(), connect_sse(
+            http.client, "GET", path, params=params, headers=dict(headers or {}), timeout=timeout
         ) as source:
             if source.response.status_code >= 400:
                 source.response.read()
-                raise_for_api_error(source.response)
+                raise_for_api_error(reply_of(source.response))
             for sse in source.iter_sse():
                 yield ServerEvent(event=sse.event, data=_json_or_none(sse.data), id=sse.id or None)
-
-
-def _tls_verification(api_url: str) -> ssl.SSLContext | bool:
-    """Full verification for https; for plain http, a context that is never used.
-
-    httpx builds its default context (loading the CA bundle, ~55 ms) even for http://
-    URLs; hostd listens on plain loopback HTTP, so most runs would pay for nothing. The
-    bare context verifies hostnames and certificates but trusts no CA: should it ever
-    be used it fails closed.
-    """
-    if api_url.startswith("https://"):
-        return True
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _json_or_none(text: str) -> Any:
@@ -257,3 +255,8 @@ def _json_or_none(text: str) -> Any:
         return json.loads(text) if text else None
     except ValueError:
         return None
+
+
+def _json_body(body: bytes) -> Any:
+    # Module-level: inside `_request` the name `json` is the request body.
+    return json.loads(body)

@@ -7,7 +7,6 @@ API URL: --api-url → HOSTCTL_API_URL → `api_url` in config.toml → http://1
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,10 +31,13 @@ def ensure_private_dir(path: Path) -> Path:
 def read_config_file(directory: Path) -> dict[str, object]:
     path = directory / CONFIG_FILE_NAME
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        handle = path.open("rb")
     except FileNotFoundError:
         return {}
+    import tomllib  # only when there is a file to parse (~2 ms)
+
+    with handle:
+        return tomllib.load(handle)
 
 
 def resolve_api_url(

@@ -1,4 +1,7 @@
-"""Pure renderers for projects, and the one JSON writer every `--json` goes through."""
+"""Pure renderers for projects, and the one JSON writer every `--json` goes through.
+
+rich is imported by the renderers, not here: `--json` and plain log lines never need it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-from rich.text import Text
-
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from hostctl.client import Deployment, Project
 
 STATUS_STYLES = {
@@ -29,6 +32,8 @@ def write_json(payload: Any) -> None:
 
 
 def status_text(status: str) -> Text:
+    from rich.text import Text
+
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
@@ -41,6 +46,8 @@ def format_memory(memory_mb: float | None) -> str:
 
 
 def projects_table(projects: Iterable[Project]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("NAME", "STATUS", "TEMPLATE"):
         table.add_column(column, no_wrap=True)
@@ -62,6 +69,8 @@ def projects_table(projects: Iterable[Project]) -> Table:
 
 
 def project_details(project: Project, deployments: list[Deployment] | None = None) -> Table:
+    from rich.table import Table
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")

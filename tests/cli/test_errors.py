@@ -88,6 +88,15 @@ def test_cli_prints_one_red_line_and_the_traceback_only_with_debug(hostctl, monk
     assert "Traceback" in debug.stderr
 
 
+def test_daemon_messages_print_as_sent(hostctl, monkeypatch):
+    def answering(self, *, authenticated=True):
+        body = {"error": "Conflict", "message": "name :rocket: [b]taken[/b]", "statusCode": 409}
+        return client_answering(lambda request: httpx.Response(409, json=body))
+
+    monkeypatch.setattr(AppContext, "client", answering)
+    assert hostctl("projects", "list").stderr.strip() == "hostctl: name :rocket: [b]taken[/b]"
+
+
 def test_ctrl_c_exits_130(hostctl, monkeypatch):
     def interrupted(self, *, authenticated=True):
         raise KeyboardInterrupt
