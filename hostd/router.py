@@ -67,11 +67,15 @@ def not_running_detail(route: Route) -> str:
 class Router:
     """What all client connections share: the route table, the counter, the app pool."""
 
-    def __init__(self, table: Table, counter: Hits,
-                 response_timeout_s: float = RESPONSE_TIMEOUT_S) -> None:
+    def __init__(self, table: Table, counter: Hits, *,
+                 response_timeout_s: float = RESPONSE_TIMEOUT_S,
+                 head_timeout_s: float = HEAD_TIMEOUT_S,
+                 keep_alive_s: float = KEEP_ALIVE_S) -> None:
         self.table = table
         self.counter = counter
         self.response_timeout_s = response_timeout_s
+        self.head_timeout_s = head_timeout_s
+        self.keep_alive_s = keep_alive_s
         self.pool = UpstreamPool()
         self.connections: set[ClientConnection] = set()
 
@@ -173,7 +177,7 @@ class ClientConnection(asyncio.Protocol):
         if isinstance(peer, tuple) and peer:
             self.client_ip = str(peer[0])
         self.router.connections.add(self)
-        self._set_timer(KEEP_ALIVE_S)
+        self._set_timer(self.router.keep_alive_s)
 
     def data_received(self, data: bytes) -> None:
         if self.raw:
@@ -217,7 +221,7 @@ class ClientConnection(asyncio.Protocol):
         if self.pending:  # pipelined: hold further bytes until its turn
             self._pause_reading()
         else:
-            self._set_timer(HEAD_TIMEOUT_S)
+            self._set_timer(self.router.head_timeout_s)
 
     def on_url(self, url: bytes) -> None:
         request = self._current()
@@ -406,7 +410,7 @@ class ClientConnection(asyncio.Protocol):
         if self.pending:
             self._begin(self.pending[0])
         else:
-            self._set_timer(KEEP_ALIVE_S)
+            self._set_timer(self.router.keep_alive_s)
         self._resume_reading()
 
     def _answer_page(self, status: int, title: str, detail: str) -> None:

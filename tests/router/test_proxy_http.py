@@ -94,7 +94,8 @@ def router(app: ScriptedApp) -> Iterator[tuple[RouterThread, RequestCounter]]:
     routes = {("shop", "alice"): Route("p-shop", "shop", "alice", "running", None, "c1",
                                        app.port)}
     counter = RequestCounter()
-    factory = lambda: Router(StaticTable(routes), counter, response_timeout_s=1.0)  # noqa: E731
+    factory = lambda: Router(StaticTable(routes), counter, response_timeout_s=1.0,  # noqa: E731
+                             head_timeout_s=1.0, keep_alive_s=1.5)
     with RouterThread(factory) as server:
         yield server, counter
 
@@ -296,6 +297,35 @@ def test_bad_requests_get_400_and_a_close(router):
         status, headers, _ = reader.response()
         assert status == 400 and headers[b"connection"] == b"close"
         assert reader.closed()
+
+
+def test_content_length_with_chunked_is_refused_not_smuggled(router, app):
+    before = app.connections
+    with connect(router) as sock:
+        sock.sendall(b"POST /ok HTTP/1.1\r\nHost: shop.alice.localhost\r\nContent-Length: 4\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /echo HTTP/1.1\r\n\r\n")
+        reader = Reader(sock)
+        status, _, _ = reader.response()
+        assert status == 400 and reader.closed()
+    assert app.connections == before, "nothing of it reached the app"
+
+
+def test_a_client_too_slow_to_send_its_head_is_closed(router):
+    with connect(router) as sock:
+        sock.sendall(b"GET /ok HTTP/1.1\r\nHost: shop.al")
+        started = time.monotonic()
+        assert Reader(sock).closed()
+        assert 0.8 < time.monotonic() - started < 5
+
+
+def test_an_idle_client_connection_is_closed_after_the_keep_alive(router):
+    with connect(router) as sock:
+        reader = Reader(sock)
+        sock.sendall(get("/ok"))
+        assert reader.response()[2] == BODY
+        started = time.monotonic()
+        assert reader.closed()
+        assert 1.2 < time.monotonic() - started < 5
 
 
 def test_a_head_over_64_kib_gets_431(router):
