@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from hostctl.credentials import TokenStore
 
 
+PIPE_WIDTH = 1000
+
+
 @dataclass
 class AppContext:
     api_url_flag: str | None = None
@@ -44,7 +47,12 @@ class AppContext:
     def out(self) -> Console:
         from rich.console import Console
 
-        return Console(highlight=False, emoji=False)
+        console = Console(highlight=False, emoji=False)
+        if not console.is_terminal and "COLUMNS" not in self.environ:
+            # Piped output goes to grep, files and pagers: never fold a line (a URL) at
+            # rich's default of 80 columns. Tables take their natural width.
+            console.width = PIPE_WIDTH
+        return console
 
     @cached_property
     def err(self) -> Console:

@@ -45,6 +45,9 @@ def test_list_renders_a_table(logged_in):
     assert header == ["NAME", "STATUS", "TEMPLATE", "CPU", "MEM", "REQUESTS", "URL"]
     row = next(line.split() for line in result.stdout.splitlines() if line.startswith(name))
     assert row[1] in {"deploying", "error"}, "a deploy of an unreachable repo cannot be running"
+    # Piped (not a terminal): one line per project, the URL never folded at 80 columns.
+    assert len(result.stdout.splitlines()) == 2
+    assert row[-1].startswith(f"http://{name}.") and row[-1].rsplit(":", 1)[1].isdigit()
 
 
 def test_duplicate_name_is_a_conflict(logged_in):
