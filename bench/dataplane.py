@@ -4,9 +4,9 @@
              through hostd's router, and through Debian's nginx as a reverse proxy on the
              same route (the anchor), with the router's CPU per request. Two apps (--app):
              `node`, Node's http server with keep-alive (the benchmark the issue asks for),
-             and `busybox`, the static template's httpd (one connection per request, a
-             fork each, a listen backlog of 9). Needs `wrk` and `nginx`
-             (apt-get install wrk nginx-light).
+             and `busybox`, busybox httpd as the static template served sites before
+             nginx (one connection per request, a fork each, a listen backlog of 9).
+             Needs `wrk` and `nginx` (apt-get install wrk nginx-light).
   collector  a real hostd with 50 idle running busybox containers as projects: the
              daemon's CPU (user+sys from /proc) over a measured window.
   hub        a real hostd, one user with 10 running projects and 500 SSE subscribers:

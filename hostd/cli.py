@@ -96,7 +96,7 @@ app.add_typer(templates_app, name="templates")
 
 @images_app.command("bootstrap")
 def images_bootstrap() -> None:
-    """Build the base images (busybox, Debian, Python, Node.js) without any registry.
+    """Build the base images (busybox, Debian, nginx, Python, Node.js) without any registry.
 
     Takes a few minutes the first time; needs root, debootstrap and busybox-static
     (scripts/ensure-docker installs them). Images already present are skipped.

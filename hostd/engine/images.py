@@ -2,14 +2,18 @@
 
 No registry is reachable here, so :func:`bootstrap_base_images` makes the bases locally:
 
-* ``hostd/busybox:1``      FROM scratch + the host's static busybox (``httpd`` serves sites)
+* ``hostd/busybox:1``      FROM scratch + the host's static busybox (no template uses it
+                           any more; tests, benches and repositories' own Dockerfiles do)
 * ``hostd/debian:bookworm`` debootstrap ``--variant=minbase`` imported as an image
+* ``hostd/nginx:1-<digest>`` hostd/debian + apt nginx-light and hostd's site config
+                           (see ``nginx.py``): serves the static and react templates
 * ``hostd/python:3.11``    hostd/debian + apt python3, pip, venv, ca-certificates
 * ``hostd/node:18``        hostd/debian + apt nodejs, npm, ca-certificates
 
 :func:`resolve_base_images` prefers the official images (``python:3.12-slim``,
-``node:20-slim``, ``busybox:stable``) when an operator has loaded them, else the local
-ones, else raises ImageMissing naming ``hostd images bootstrap``.
+``node:20-slim``) when an operator has loaded them, else the local ones, else raises
+ImageMissing naming ``hostd images bootstrap``. The nginx role is always ours (see
+:data:`OFFICIAL_IMAGES`).
 """
 
 from __future__ import annotations
@@ -26,16 +30,21 @@ import docker
 
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
 from hostd.engine.containers import build_image, image_exists
-from hostd.engine.templates import CA_FILENAME, CA_PATH, TEMPLATE_BASES, BaseImages
+from hostd.engine.nginx import CONF_DIR, NGINX_IMAGE, START_SCRIPT, image_files
+from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, TEMPLATE_BASES, BaseImages
 
 BUSYBOX_IMAGE = "hostd/busybox:1"
 DEBIAN_IMAGE = "hostd/debian:bookworm"
 PYTHON_IMAGE = "hostd/python:3.11"
 NODE_IMAGE = "hostd/node:18"
 LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
-                                "busybox": BUSYBOX_IMAGE}
-OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim", "node": "node:20-slim",
-                                   "busybox": "busybox:stable"}
+                                "nginx": NGINX_IMAGE}
+# No official nginx: nginx:stable would run the same nginx.conf (same mime.types path,
+# /bin/sh, `nginx -e`), but hostd's config and start script live in hostd/nginx, not in
+# the template, so FROM nginx:stable a site would have neither and not start. Its
+# /docker-entrypoint.sh would also sit in front of every site. Ours builds in seconds
+# from the Debian mirror, so there is nothing to gain from preferring it.
+OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim", "node": "node:20-slim"}
 BOOTSTRAP_COMMAND = "hostd images bootstrap"
 BASE_LABEL = "hostd.base"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -65,6 +74,7 @@ def bootstrap_base_images(
     steps: list[tuple[str, Callable[[], None]]] = [
         (BUSYBOX_IMAGE, lambda: _build_busybox(client, log, busybox_binary)),
         (DEBIAN_IMAGE, lambda: _import_debian(client, log, mirror)),
+        (NGINX_IMAGE, lambda: _build_nginx(client, log, build_ca_bundle)),
         (PYTHON_IMAGE, lambda: _build_on_debian(
             client, log, PYTHON_IMAGE, ["python3", "python3-pip", "python3-venv"],
             build_ca_bundle)),
@@ -89,7 +99,7 @@ def resolve_base_images(
     log: Log | None = None,
     needed: Iterable[str] | None = None,
 ) -> BaseImages:
-    """Choose, per role (python, node, busybox), the official image if present, else ours.
+    """Choose, per role (python, node, nginx), the official image if present, else ours.
 
     ``needed`` lists the roles that must exist (default: all); a missing needed role
     raises ImageMissing with the command that makes it. Roles not needed and absent get
@@ -98,8 +108,8 @@ def resolve_base_images(
     required = set(LOCAL_IMAGES if needed is None else needed)
     chosen: dict[str, str] = {}
     for role, local in LOCAL_IMAGES.items():
-        official = OFFICIAL_IMAGES[role]
-        if image_exists(client, official):
+        official = OFFICIAL_IMAGES.get(role)
+        if official is not None and image_exists(client, official):
             chosen[role] = official
         elif role not in required or image_exists(client, local):
             chosen[role] = local
@@ -107,7 +117,7 @@ def resolve_base_images(
             raise ImageMissing(local, BOOTSTRAP_COMMAND)
         if log is not None and role in required:
             log(f"base image for {role}: {chosen[role]}")
-    return BaseImages(python=chosen["python"], node=chosen["node"], busybox=chosen["busybox"])
+    return BaseImages(python=chosen["python"], node=chosen["node"], nginx=chosen["nginx"])
 
 
 def base_image_for(template: str, bases: BaseImages) -> str:
@@ -116,7 +126,7 @@ def base_image_for(template: str, bases: BaseImages) -> str:
     return str(bases[roles[-1]])  # type: ignore[literal-required]
 
 
-# --- the four recipes ------------------------------------------------------------------
+# --- the five recipes ------------------------------------------------------------------
 
 
 def _build_busybox(client: docker.DockerClient, log: Log, binary: Path) -> None:
@@ -172,8 +182,10 @@ def _trim_rootfs(rootfs: Path) -> None:
 
 def _build_on_debian(
     client: docker.DockerClient, log: Log, tag: str, packages: list[str],
-    ca_bundle: Path | None,
+    ca_bundle: Path | None, *, files: dict[str, str] | None = None,
+    extra_lines: list[str] | None = None,
 ) -> None:
+    """hostd/debian + apt ``packages``; ``files`` go into the context for ``extra_lines``."""
     apt_opts = f"-o Acquire::https::CAInfo={CA_PATH} " if ca_bundle else ""
     lines = [f"FROM {DEBIAN_IMAGE}", "ENV DEBIAN_FRONTEND=noninteractive"]
     if ca_bundle:
@@ -183,11 +195,32 @@ def _build_on_debian(
         f" && apt-get {apt_opts}install -y --no-install-recommends"
         f" {' '.join(packages)} ca-certificates"
         " && apt-get clean && rm -rf /var/lib/apt/lists/*")
+    lines.extend(extra_lines or [])
     with tempfile.TemporaryDirectory(prefix="hostd-base-") as tmp:
         if ca_bundle:
             shutil.copyfile(ca_bundle, Path(tmp) / CA_FILENAME)
+        for name, text in (files or {}).items():
+            (Path(tmp) / name).write_text(text)
         build_image(client, Path(tmp), "\n".join(lines) + "\n", tag, {BASE_LABEL: "1"},
                     BOOTSTRAP_MEMORY_BYTES, log)
+
+
+def _build_nginx(client: docker.DockerClient, log: Log, ca_bundle: Path | None) -> None:
+    # Debian's packaging leaves a default site and root-owned /var/lib/nginx; hostd's
+    # config (-c) points everything at /tmp instead, so neither is touched at runtime.
+    files = image_files()
+    configs = " ".join(name for name in files if name.endswith(".conf"))
+    _build_on_debian(client, log, NGINX_IMAGE, ["nginx-light"], ca_bundle, files=files,
+                     extra_lines=[
+                         f"COPY {configs} {CONF_DIR}/",
+                         f"COPY hostd-nginx {START_SCRIPT}",
+                         f"RUN chmod 0755 {START_SCRIPT} && mkdir -p /www",
+                         # nginx's graceful stop: in-flight requests finish (TERM: fast).
+                         "STOPSIGNAL SIGQUIT",
+                         f"ENV PORT={PORT}",
+                         f"EXPOSE {PORT}",
+                         'CMD ["hostd-nginx", "static"]',
+                     ])
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
+from hostd.engine.nginx import NGINX_IMAGE
+
 PORT = 8000
 CA_FILENAME = "hostd-ca.pem"
 CA_PATH = "/etc/ssl/hostd-ca.pem"
@@ -30,8 +32,8 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NOBODY = "65534:65534"
 # What each template needs from resolve_base_images(), in build order.
 TEMPLATE_BASES: dict[str, tuple[str, ...]] = {
-    "static": ("busybox",),
-    "react": ("node", "busybox"),
+    "static": ("nginx",),
+    "react": ("node", "nginx"),
     "flask": ("python",),
     "nodejs": ("node",),
 }
@@ -43,7 +45,7 @@ class BaseImages(TypedDict):
 
     python: str
     node: str
-    busybox: str
+    nginx: str
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def prepare_build_context(
 def show_template(name: str, bases: BaseImages | None = None) -> str:
     """The Dockerfile ``name`` renders for a typical small repository (for the CLI)."""
     bases = bases or BaseImages(python="hostd/python:3.11", node="hostd/node:18",
-                                busybox="hostd/busybox:1")
+                                nginx=NGINX_IMAGE)
     typical = {
         "static": {"public/index.html": "<h1>hi</h1>\n"},
         "react": {"package.json": '{"scripts": {"build": "vite build"}}\n',
@@ -148,13 +150,15 @@ def _runtime_lines(cmd: str) -> list[str]:
     ]
 
 
-def _busybox_site(bases: BaseImages, with_ca: bool, copy: list[str]) -> list[str]:
+def _nginx_site(bases: BaseImages, with_ca: bool, copy: list[str], mode: str) -> list[str]:
+    # hostd/nginx carries the config; `hostd-nginx MODE` renders $PORT and execs nginx
+    # (mode `static`: 404 for a missing file; `spa`: index.html for client-side routes).
     # The site's files last: they change most often, the layers above stay cached.
     return [
-        f"FROM {bases['busybox']}",
+        f"FROM {bases['nginx']}",
         *_ca_lines(with_ca),
         *copy,
-        *_runtime_lines("httpd -f -v -p $PORT -h /www"),
+        *_runtime_lines(f"hostd-nginx {mode}"),
     ]
 
 
@@ -183,7 +187,7 @@ def _static(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
     else:
         # The whole repository is the site: drop what must not be served.
         copy = ["COPY . /www/", f"RUN rm -rf /www/.git /www/{CA_FILENAME}"]
-    return _join(_busybox_site(bases, with_ca, copy))
+    return _join(_nginx_site(bases, with_ca, copy, "static"))
 
 
 def _react(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
@@ -201,7 +205,7 @@ def _react(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
         "       elif [ -d build ]; then cp -r build/. /out/; \\",
         '       else echo "npm run build made neither dist/ nor build/" >&2; exit 1; fi',
     ]
-    site = _busybox_site(bases, with_ca, ["COPY --from=build /out/ /www/"])
+    site = _nginx_site(bases, with_ca, ["COPY --from=build /out/ /www/"], "spa")
     return _join([*build, "", *site])
 
 

@@ -55,6 +55,7 @@ def test_container_security(api, repo, engine):
     project = wait_status(api, create(api, "locked", repo(SITE), "static")["id"], {"running"})
     (container,) = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})
     host = container.attrs["HostConfig"]
+    assert container.attrs["Config"]["User"] == "65534:65534"
     assert host["Privileged"] is False
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Memory"] == 512 * 1024 * 1024 == host["MemorySwap"]

@@ -19,11 +19,12 @@ from hostd.engine import (
     resolve_base_images,
 )
 from hostd.engine.images import LOCAL_IMAGES, OFFICIAL_IMAGES
+from hostd.engine.nginx import NGINX_IMAGE
 
 
 def test_bootstrap_makes_every_base_image(docker_client: EngineClient,
                                           base_images: BaseImages) -> None:
-    for tag in [*LOCAL_IMAGES.values(), "hostd/debian:bookworm"]:
+    for tag in [*LOCAL_IMAGES.values(), "hostd/debian:bookworm", "hostd/busybox:1"]:
         assert image_exists(docker_client, tag), tag
 
 
@@ -41,10 +42,12 @@ def test_resolve_prefers_official_else_ours(docker_client: EngineClient,
     lines: list[str] = []
     bases = resolve_base_images(docker_client, lines.append)
     for role, local in LOCAL_IMAGES.items():
-        official = OFFICIAL_IMAGES[role]
-        expected = official if image_exists(docker_client, official) else local
+        official = OFFICIAL_IMAGES.get(role)
+        expected = official if official and image_exists(docker_client, official) else local
         assert bases[role] == expected  # type: ignore[literal-required]
     assert len(lines) == 3 and lines[0].startswith("base image for python: ")
+    # Sites always get ours: hostd's nginx config lives in it.
+    assert bases["nginx"] == NGINX_IMAGE and "nginx" not in OFFICIAL_IMAGES
 
 
 def test_static_busybox_has_httpd(docker_client: EngineClient, base_images: BaseImages,
@@ -54,6 +57,21 @@ def test_static_busybox_has_httpd(docker_client: EngineClient, base_images: Base
         remove=True, labels=labels,
     )
     assert b"BusyBox" in out
+
+
+def test_nginx_base_checks_its_config_as_nobody(docker_client: EngineClient,
+                                                base_images: BaseImages,
+                                                labels: dict[str, str]) -> None:
+    # As hostd runs sites, and stricter: read-only root, tmpfs /tmp, no capabilities.
+    out = docker_client.containers.run(
+        NGINX_IMAGE, ["sh", "-c", "printf 'listen 8000;\\n' > /tmp/nginx-server.conf"
+                      " && nginx -e stderr -t -c /etc/nginx/hostd/nginx.conf 2>&1"],
+        user="65534:65534", read_only=True, tmpfs={"/tmp": ""}, cap_drop=["ALL"],
+        security_opt=["no-new-privileges"], remove=True, labels=labels,
+    )
+    assert b"test is successful" in out, out
+    config = docker_client.api.inspect_image(NGINX_IMAGE)["Config"]
+    assert config["StopSignal"] == "SIGQUIT"
 
 
 def test_missing_base_image_names_the_bootstrap_command(
@@ -66,8 +84,8 @@ def test_missing_base_image_names_the_bootstrap_command(
         resolve_base_images(docker_client, needed=["python"])
     assert caught.value.command == BOOTSTRAP_COMMAND == "hostd images bootstrap"
     assert caught.value.image == "hostd-test/no-such-python:0"
-    # A deploy that needs only busybox is not held up by the missing python image.
-    assert resolve_base_images(docker_client, needed=["busybox"])["busybox"]
+    # A deploy that needs only nginx is not held up by the missing python image.
+    assert resolve_base_images(docker_client, needed=["nginx"])["nginx"] == NGINX_IMAGE
 
 
 def test_ensure_docker_is_a_no_op_when_the_engine_answers(docker_client: EngineClient) -> None:

@@ -10,14 +10,16 @@ from hostd.engine import (
     BaseImages,
     UnknownTemplate,
     base_image_for,
+    nginx,
     prepare_build_context,
     render_dockerfile,
     show_template,
     template_names,
 )
+from hostd.engine.nginx import NGINX_IMAGE
 from hostd.engine.templates import CA_FILENAME, flask_app_module
 
-BASES = BaseImages(python="py:test", node="node:test", busybox="bb:test")
+BASES = BaseImages(python="py:test", node="node:test", nginx="ngx:test")
 CA_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
            "npm_config_cafile")
 
@@ -56,10 +58,12 @@ def test_unknown_template(repo: Path) -> None:
 def test_static_serves_first_existing_dir(repo: Path, files: dict[str, str], copy: str) -> None:
     dockerfile = render_dockerfile("static", write(repo, files), BASES)
     assert dockerfile is not None
-    assert dockerfile.startswith("FROM bb:test\n")
+    assert dockerfile.startswith("FROM ngx:test\n")
     assert copy in dockerfile
     assert "USER 65534:65534" in dockerfile
-    assert "httpd -f -v -p $PORT -h /www" in dockerfile
+    # A missing file is a 404: no single-page-app fallback for plain sites.
+    assert 'CMD ["sh", "-c", "exec hostd-nginx static"]' in dockerfile
+    assert "httpd" not in dockerfile
 
 
 def test_static_root_site_drops_git_and_ca(repo: Path) -> None:
@@ -77,8 +81,10 @@ def test_react_is_multi_stage_and_normalises_output(repo: Path, lock: bool, inst
     assert "FROM node:test AS build" in dockerfile
     assert install in dockerfile and "--omit=dev" not in dockerfile
     assert "cp -r dist/. /out/" in dockerfile and "cp -r build/. /out/" in dockerfile
-    assert "FROM bb:test\n" in dockerfile
+    assert "FROM ngx:test\n" in dockerfile
     assert "COPY --from=build /out/ /www/" in dockerfile
+    # Client-side routing: unknown paths get index.html.
+    assert 'CMD ["sh", "-c", "exec hostd-nginx spa"]' in dockerfile
 
 
 def test_flask_uses_gunicorn_when_listed(repo: Path) -> None:
@@ -160,7 +166,34 @@ def test_show_template_and_no_buildkit_syntax(template: str) -> None:
     assert "ENV PORT=8000" in dockerfile and "EXPOSE 8000" in dockerfile
 
 
+def test_show_template_serves_sites_from_hostd_nginx() -> None:
+    assert show_template("static").startswith(f"FROM {NGINX_IMAGE}\n")
+    assert f"\nFROM {NGINX_IMAGE}\n" in show_template("react")
+
+
+def test_nginx_config_fits_hostds_containers() -> None:
+    # Non-root, maybe a read-only root: nothing may be written outside /tmp.
+    conf = nginx.NGINX_CONF
+    for directive in ("daemon off;", "pid /tmp/", "error_log stderr", "sendfile on;",
+                      "server_tokens off;", "include /etc/nginx/mime.types;",
+                      "absolute_redirect off;", "gzip on;", "access_log /dev/stdout"):
+        assert directive in conf, directive
+    for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        assert f"{temp}_temp_path /tmp/" in conf
+    assert "user " not in conf.replace("user_agent", "")
+    assert "try_files $uri $uri/ =404;" in nginx.STATIC_LOCATION
+    assert "try_files $uri $uri/ /index.html;" in nginx.SPA_LOCATION
+    assert "backlog=4096" in nginx.START_SH and "exec nginx " in nginx.START_SH
+
+
+def test_nginx_image_tag_follows_its_config() -> None:
+    # bootstrap skips present images: a changed config must name a new image.
+    assert NGINX_IMAGE.startswith("hostd/nginx:1-")
+    assert NGINX_IMAGE.endswith(nginx._digest())
+
+
 def test_base_image_for_is_the_runtime_stage() -> None:
-    assert base_image_for("react", BASES) == "bb:test"
+    assert base_image_for("static", BASES) == "ngx:test"
+    assert base_image_for("react", BASES) == "ngx:test"
     assert base_image_for("flask", BASES) == "py:test"
     assert base_image_for("nodejs", BASES) == "node:test"

@@ -1,0 +1,134 @@
+"""nginx for static sites: the files baked into ``hostd/nginx`` and the tag they name.
+
+The ``static`` template and the final stage of ``react`` serve ``/www`` with Debian's
+nginx. The config is written for the way hostd runs containers (see ``containers.py``):
+a non-root user (65534, no writable home, nothing under /var is writable to it),
+no-new-privileges, memory/pids/CPU limits, and it must also work with a read-only root
+filesystem and a tmpfs ``/tmp`` — so nginx writes only to /tmp (pid, temp dirs, the
+rendered listen line), logs to stdout/stderr, and never binds a privileged port.
+
+``hostd-nginx MODE`` (``static`` or ``spa``) renders ``listen $PORT`` (templates keep the
+``$PORT`` contract) plus the mode's ``location /`` into /tmp, then ``exec``s nginx, so
+nginx is the process docker-init signals. The image's STOPSIGNAL is SIGQUIT: nginx's
+graceful stop (in-flight requests finish); SIGTERM would be its fast stop.
+
+The tag carries a digest of these files: bootstrap skips images that exist, so a changed
+config must get a new tag to be built at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+CONF_DIR = "/etc/nginx/hostd"
+START_SCRIPT = "/usr/local/bin/hostd-nginx"
+SITE_ROOT = "/www"
+LISTEN_BACKLOG = 4096
+MODES = ("static", "spa")
+
+# One worker: hostd gives an app 1 CPU by default (HOSTD_CONTAINER_CPUS) and `auto` would
+# count the host's cores, not the container's quota; one epoll worker with sendfile
+# serves thousands of connections on a core.
+NGINX_CONF = f"""\
+# hostd: static sites as a non-root user; everything writable lives in /tmp.
+daemon off;
+worker_processes 1;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+
+    # One line per request on stdout: what `hostctl projects logs` shows.
+    log_format hostd '$remote_addr "$request" $status $body_bytes_sent '
+                     '"$http_user_agent" $request_time';
+    access_log /dev/stdout hostd;
+
+    client_body_temp_path /tmp/nginx-client-body;
+    proxy_temp_path /tmp/nginx-proxy;
+    fastcgi_temp_path /tmp/nginx-fastcgi;
+    uwsgi_temp_path /tmp/nginx-uwsgi;
+    scgi_temp_path /tmp/nginx-scgi;
+
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65s;
+    keepalive_requests 1000;
+    server_tokens off;
+    # Behind the router and a published port, nginx's own port (8000) is never the one
+    # the browser used: redirects (e.g. /docs -> /docs/) keep a relative Location.
+    absolute_redirect off;
+
+    gzip on;
+    gzip_vary on;
+    gzip_min_length 512;
+    gzip_types text/plain text/css text/xml text/javascript application/javascript
+               application/json application/xml application/rss+xml image/svg+xml;
+
+    server {{
+        # The listen line (with the port from $PORT) and `location /` for the mode.
+        include /tmp/nginx-server.conf;
+        root {SITE_ROOT};
+        index index.html;
+    }}
+}}
+"""
+
+# `static`: a missing file is a plain 404.
+STATIC_LOCATION = """\
+location / {
+    try_files $uri $uri/ =404;
+}
+"""
+
+# `spa` (react): client-side routes such as /users/42 get index.html; the app routes.
+SPA_LOCATION = """\
+location / {
+    try_files $uri $uri/ /index.html;
+}
+"""
+
+# POSIX sh (dash in the image). PORT comes from the container's environment, set by
+# hostd; it is checked to be a number before it reaches the config.
+START_SH = f"""\
+#!/bin/sh
+# hostd-nginx static|spa: render the listen line and the mode, then become nginx.
+set -eu
+mode="${{1:-static}}"
+case "$mode" in
+    static|spa) ;;
+    *) echo "hostd-nginx: unknown mode '$mode' (static or spa)" >&2; exit 64 ;;
+esac
+port="${{PORT:-8000}}"
+case "$port" in
+    ''|*[!0-9]*) echo "hostd-nginx: PORT must be a number, got '$port'" >&2; exit 64 ;;
+esac
+{{
+    echo "listen $port backlog={LISTEN_BACKLOG};"
+    echo "include {CONF_DIR}/$mode.conf;"
+}} > /tmp/nginx-server.conf
+exec nginx -e stderr -c {CONF_DIR}/nginx.conf
+"""
+
+
+def image_files() -> dict[str, str]:
+    """Build-context file name -> text, for the hostd/nginx recipe."""
+    return {
+        "nginx.conf": NGINX_CONF,
+        "static.conf": STATIC_LOCATION,
+        "spa.conf": SPA_LOCATION,
+        "hostd-nginx": START_SH,
+    }
+
+
+def _digest() -> str:
+    text = "\0".join(f"{name}\0{body}" for name, body in sorted(image_files().items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+NGINX_IMAGE = f"hostd/nginx:1-{_digest()}"
