@@ -75,6 +75,11 @@ http {{
         include /tmp/nginx-server.conf;
         root {SITE_ROOT};
         index index.html;
+        # A site served from its repository's root would publish .env, .git, .htpasswd:
+        # no dotfile is served, except .well-known (ACME challenges, security.txt).
+        location ~ /\\.(?!well-known(/|$)) {{
+            return 404;
+        }}
     }}
 }}
 """

@@ -242,6 +242,10 @@ def test_static_site_types_404_gzip_and_relative_redirects(
     (repo / "public" / "app.js").write_text("console.log('hi');\n")
     (repo / "public" / "docs").mkdir()
     (repo / "public" / "docs" / "index.html").write_text("docs page\n")
+    (repo / "public" / "docs" / ".secret").write_text("no\n")
+    (repo / "public" / ".env").write_text("SECRET=1\n")
+    (repo / "public" / ".well-known").mkdir()
+    (repo / "public" / ".well-known" / "security.txt").write_text("Contact: a@b.c\n")
     info = serve_site(docker_client, base_images, repo, "static", unique_name, labels)
     port = info.host_port
     assert port is not None
@@ -251,6 +255,10 @@ def test_static_site_types_404_gzip_and_relative_redirects(
     assert get(port, "/app.js").headers["content-type"] == "application/javascript"
     assert get(port, "/no/such/page").status_code == 404
     assert get(port, "/README.md").status_code == 404  # only public/ is served
+    # Dotfiles are never served (a `.env` next to the site), .well-known is.
+    assert get(port, "/.env").status_code == 404
+    assert get(port, "/docs/.secret").status_code == 404
+    assert get(port, "/.well-known/security.txt").text == "Contact: a@b.c\n"
     # Behind a published port nginx's own 8000 is wrong: the redirect stays relative.
     redirect = get(port, "/docs")
     assert redirect.status_code == 301 and redirect.headers["location"] == "/docs/"
