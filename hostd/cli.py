@@ -60,6 +60,7 @@ def serve(
     import uvicorn
 
     from hostd.app import create_app
+    from hostd.fdlimit import raise_open_files_limit
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(
@@ -78,6 +79,7 @@ def serve(
         name = "DATABASE_URL" if settings.database_url else "HOSTD_DATA_DIR"
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         _fail(f"invalid setting {name}: cannot open the database: {reason}")
+    raise_open_files_limit()  # router workers inherit it
     uvicorn.run(
         application, host=settings.host, port=settings.port,
         log_level=log_level, access_log=False, proxy_headers=False,

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 
 from hostd import db
+from hostd.fdlimit import raise_open_files_limit
 from hostd.metrics import PendingCounts
 from hostd.router import Router
 from hostd.routetable import RouteTable
@@ -136,6 +137,7 @@ def main(argv: list[str]) -> None:
     listen_fd, control_fd = int(argv[0]), int(argv[1])
     logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_open_files_limit()  # inherited from `hostd serve` already; also when run alone
     listen = socket.socket(fileno=listen_fd)
     control = socket.socket(fileno=control_fd)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
