@@ -26,8 +26,13 @@ class BuildLog:
         self(f"==> {name}{': ' + detail if detail else ''}")
 
 
+def project_dir(data_dir: Path, project_id: str) -> Path:
+    """A project's build logs (and the record of its build stage images)."""
+    return data_dir / "builds" / project_id
+
+
 def log_path(data_dir: Path, project_id: str, deployment_id: str) -> Path:
-    return data_dir / "builds" / project_id / f"{deployment_id}.log"
+    return project_dir(data_dir, project_id) / f"{deployment_id}.log"
 
 
 def tail(path: Path, lines: int) -> list[str]:

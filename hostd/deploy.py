@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hostd import buildlog, git
+from hostd import buildlog, git, stages
 from hostd.buildlog import BuildLog
 from hostd.config import Settings
 from hostd.engine import containers as engine
@@ -59,6 +59,7 @@ class DeployJob:
     container_id: str | None = None
     host_port: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    stage_images: list[str] = field(default_factory=list)  # this build's leftovers
 
     @property
     def repo_dir(self) -> Path:
@@ -215,16 +216,35 @@ def build(deployer: Deployer, job: DeployJob) -> None:
     job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
             else f"using the {job.template} template")
     tag = image_tag(job.project_id, job.deployment_id)
+    steps = stages.StepImages()
+
+    def on_log(line: str) -> None:
+        steps.see(line)
+        job.log(line)
+
     try:
         engine.build_image(client, job.repo_dir, plan.dockerfile, tag, job.labels,
-                           settings.build_memory_mb * 1024 * 1024, on_log=job.log)
+                           settings.build_memory_mb * 1024 * 1024, on_log=on_log)
     except BuildFailed as exc:
         if exc.oom:
             raise StepFailed(f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
                              " — see the build log") from None
         last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
         raise StepFailed(f"the build failed: {last}") from None
+    finally:
+        note_stage_images(deployer, job, steps)
     job.image = tag
+
+
+def note_stage_images(deployer: Deployer, job: DeployJob, steps: stages.StepImages) -> None:
+    """Record what the build left untagged, even when it failed (see hostd.stages)."""
+    try:
+        job.stage_images = stages.leftovers(deployer.docker.client(), steps.ids)
+    except (EngineError, EngineUnavailable) as exc:
+        job.log(f"could not list the build's stage images: {exc}")
+        return
+    stages.record(buildlog.project_dir(deployer.settings.data_dir, job.project_id),
+                  job.stage_images)
 
 
 def run(deployer: Deployer, job: DeployJob) -> None:
@@ -295,8 +315,10 @@ def remove_project_containers(client: DockerClient, instance: str, project_id: s
 
 
 def prune_old_images(deployer: Deployer, job: DeployJob) -> None:
-    """Keep only the image now running; earlier deploys' images go."""
+    """Keep only the image now running (and its build's stages); earlier ones go."""
     client = deployer.docker.client()
     for ref in project_images(client, deployer.settings.instance, job.project_id):
         if ref != job.image:
             engine.remove_image(client, ref, force=False)
+    stages.remove_all_but(client, buildlog.project_dir(deployer.settings.data_dir,
+                                                        job.project_id), job.stage_images)

@@ -14,6 +14,7 @@ import time
 
 from sqlmodel import Session
 
+from hostd import buildlog, stages
 from hostd.config import Settings
 from hostd.deploy import Deployer, remove_project_containers, run_app_container
 from hostd.engine import containers as engine
@@ -118,7 +119,10 @@ class Lifecycle:
             remove_project_containers(client, self.settings.instance, project.id)
             for ref in project_images(client, self.settings.instance, project.id):
                 engine.remove_image(client, ref, force=True)
-        shutil.rmtree(self.settings.data_dir / "builds" / project.id, ignore_errors=True)
+        build_dir = buildlog.project_dir(self.settings.data_dir, project.id)
+        if stages.read(build_dir):
+            stages.remove_all_but(self.docker.client(), build_dir, keep=())
+        shutil.rmtree(build_dir, ignore_errors=True)
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -18,6 +19,10 @@ import httpx
 STARTUP_TIMEOUT_S = 30.0
 # Every daemon a test session starts labels its containers `hostd.instance=<prefix>-…`.
 SESSION_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
+
+
+# Data dirs of the session's daemons: their build-stage records name untagged images.
+SESSION_DATA_DIRS: set[Path] = set()
 
 
 def _ours(labels: dict[str, str] | None) -> bool:
@@ -39,7 +44,19 @@ def remove_session_containers() -> None:
     for image in engine.images.list(filters={"label": "hostd.instance"}):
         if _ours(image.labels):
             engine.images.remove(image.id, force=True)
+    remove_recorded_build_stages(engine)
     engine.close()
+
+
+def remove_recorded_build_stages(engine) -> None:  # noqa: ANN001 - docker.DockerClient
+    """The untagged build stages the session's deploys left (see hostd.stages)."""
+    import docker
+
+    for data_dir in SESSION_DATA_DIRS:
+        for record in data_dir.glob("builds/*/stage-images"):
+            for image_id in record.read_text().split():
+                with contextlib.suppress(docker.errors.APIError):
+                    engine.images.remove(image_id, force=True)
 
 
 def free_port() -> int:
@@ -89,6 +106,7 @@ class HostdServer:
 
     def start(self) -> HostdServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        SESSION_DATA_DIRS.add(self.data_dir)
         log = self.log_path.open("ab")
         # cwd is the data dir so a developer's own .env never leaks into a test.
         self.process = subprocess.Popen(

@@ -1,0 +1,90 @@
+"""The images a multi-stage build leaves behind, kept for one deploy and then removed.
+
+The classic builder keeps each earlier stage's last step as an untagged image (a `react`
+build's node_modules and build output; the same for a repository's own multi-stage
+Dockerfile). It is the layer cache that makes the next deploy of the same project quick,
+but nothing else refers to it: without bookkeeping every redeploy leaks one. So the ids
+of a build's leftovers are recorded in the project's build directory; when a deploy
+succeeds, the leftovers of earlier builds go (the newest build's stay, as its cache), and
+deleting the project removes them all. An image another build has meanwhile built on is
+refused by the engine (it has children) and stays; that is fine: it is in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from docker import DockerClient
+
+from hostd.engine import containers as engine
+from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
+
+log = logging.getLogger("hostd.deploy")
+RECORD = "stage-images"
+# The classic builder prints the image of each finished step as " ---> 0123456789ab".
+STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
+
+
+class StepImages:
+    """Collects the step image ids from build output lines, passing each line on."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def see(self, line: str) -> None:
+        match = STEP_IMAGE.match(line)
+        if match:
+            self.ids.add(match.group(1))
+
+
+def leftovers(client: DockerClient, step_ids: set[str]) -> list[str]:
+    """The untagged leaf images among a build's steps: its earlier stages' results."""
+    if not step_ids:
+        return []
+    with translate_errors("list untagged images"):
+        dangling = client.api.images(filters={"dangling": True}, quiet=True)
+    return sorted(i for i in dangling if i.removeprefix("sha256:")[:12] in step_ids)
+
+
+def record(build_dir: Path, ids: Iterable[str]) -> None:
+    """Add `ids` to the project's record (a failed build's leftovers are kept too)."""
+    known = read(build_dir)
+    new = [i for i in ids if i not in known]
+    if new:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with (build_dir / RECORD).open("a") as out:
+            out.writelines(f"{i}\n" for i in new)
+
+
+def read(build_dir: Path) -> list[str]:
+    try:
+        return (build_dir / RECORD).read_text().split()
+    except FileNotFoundError:
+        return []
+
+
+def remove_all_but(client: DockerClient, build_dir: Path, keep: Iterable[str]) -> None:
+    """Remove the recorded leftovers except `keep`; the record then holds what stays."""
+    kept = set(keep)
+    stays = []
+    for image in read(build_dir):
+        if image in kept or not _remove(client, image):
+            stays.append(image)
+    if read(build_dir) or stays:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        (build_dir / RECORD).write_text("".join(f"{i}\n" for i in stays))
+
+
+def _remove(client: DockerClient, image: str) -> bool:
+    """True when the image is gone (removed now, or already)."""
+    try:
+        engine.remove_image(client, image, force=False)
+    except EngineUnavailable:
+        return False
+    except EngineError as exc:  # in use: another build started on it meanwhile
+        log.info("kept build stage image %s: %s", image[:19], exc)
+        return False
+    return True
