@@ -29,12 +29,20 @@ class StaticTable:
 
 
 class RouterThread:
-    """The router on a free loopback port, on its own event loop in a thread."""
+    """The router on a free loopback port, on its own event loop in a thread.
+
+    The loop is uvloop's, as in the daemon. `errors` collects what the loop's exception
+    handler saw (an exception escaping a protocol callback): tests assert it stays empty.
+    """
 
     def __init__(self, router_factory) -> None:  # noqa: ANN001 - () -> Router
+        import uvloop
+
         self.port = free_port()
         self._factory = router_factory
-        self._loop = asyncio.new_event_loop()
+        self._loop = uvloop.new_event_loop()
+        self.errors: list[dict] = []
+        self._loop.set_exception_handler(lambda loop, context: self.errors.append(context))
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_until_complete,
