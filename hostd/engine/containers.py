@@ -164,6 +164,14 @@ def remove_image(client: docker.DockerClient, tag_or_id: str, force: bool = Fals
 # --- containers --------------------------------------------------------------------------
 
 
+# Of Docker's default capabilities, those a web app never needs and an untrusted one
+# could misuse: NET_RAW forges packets on the shared bridge (ARP spoofing of other users'
+# containers), MKNOD makes device nodes, the rest change files' or processes' capabilities
+# and chroot. What a root process in a repository's own image may need to start (chown,
+# setuid to its own user, binding a port) stays.
+DROPPED_CAPABILITIES = ("NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SETPCAP", "SYS_CHROOT")
+
+
 def run_container(
     client: docker.DockerClient,
     image: str,
@@ -196,6 +204,7 @@ def run_container(
             nano_cpus=nano_cpus,
             pids_limit=pids_limit,
             security_opt=["no-new-privileges"],
+            cap_drop=list(DROPPED_CAPABILITIES),
             privileged=False,
             init=True,  # reaps zombies, forwards signals to shell-form commands
             restart_policy={"Name": restart_policy},

@@ -58,6 +58,7 @@ def test_container_security(api, repo, engine):
     assert container.attrs["Config"]["User"] == "65534:65534"
     assert host["Privileged"] is False
     assert "no-new-privileges" in host["SecurityOpt"]
+    assert "NET_RAW" in {c.removeprefix("CAP_") for c in host["CapDrop"]}
     assert host["Memory"] == 512 * 1024 * 1024 == host["MemorySwap"]
     assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 256
     assert not host.get("Binds") and not container.attrs["Mounts"]
