@@ -78,7 +78,22 @@ def echo_head(head: bytes, sock: socket.socket) -> bool:
     return True
 
 
-SCRIPTS = {b"/ok": ok, b"/chunked": chunked, b"/http10": http10_until_close,
+BIG = 64 * 1024 * 1024
+SENT = {"big": 0}
+
+
+def big(head: bytes, sock: socket.socket) -> bool:
+    """64 MiB as fast as the router takes it; SENT counts what it took."""
+    SENT["big"] = 0
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG)
+    piece = bytes(256 * 1024)
+    for _ in range(BIG // len(piece)):
+        sock.sendall(piece)
+        SENT["big"] += len(piece)
+    return False
+
+
+SCRIPTS = {b"/big": big, b"/ok": ok, b"/chunked": chunked, b"/http10": http10_until_close,
            b"/204": no_content, b"/truncated": truncated, b"/garbage": garbage,
            b"/silent": silent, b"/endless": endless, b"/close": close_after_answer,
            b"/echo": echo_head}
@@ -289,6 +304,22 @@ def test_a_client_that_goes_away_closes_the_apps_stream(router, app):
     while app.closed_by_peer == before:
         assert time.monotonic() < deadline, "the app kept streaming to nobody"
         time.sleep(0.05)
+
+
+def test_a_client_that_does_not_read_pauses_the_app(router):
+    """Flow control: the router holds socket buffers' worth, never the whole body."""
+    with connect(router) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(get("/big"))
+        time.sleep(1.0)  # not reading: the router must stop reading from the app
+        held = SENT["big"]
+        # Kernel socket buffers on the way hold a few MiB (9 here); never the whole body.
+        assert 0 < held < BIG // 2, f"the app got {held} bytes out"
+        received = 0
+        deadline = time.monotonic() + 30
+        while received < BIG and time.monotonic() < deadline:  # then everything arrives
+            received += len(sock.recv(1024 * 1024))
+        assert received > BIG  # the head plus all of the body
 
 
 def test_bad_requests_get_400_and_a_close(router):
