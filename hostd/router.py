@@ -262,8 +262,11 @@ class ClientConnection(asyncio.Protocol):
         request = self._current()
         request.complete = True
         self.reading = None
-        if request.upstream is not None and request.framing is Framing.CHUNKED:
-            request.upstream.write(LAST_CHUNK)
+        if request.upstream is not None:
+            if request.framing is Framing.CHUNKED:
+                request.upstream.write(LAST_CHUNK)
+            if self.pending and request is self.pending[0] and self.response is None:
+                self._await_response()
 
     # --- one exchange ---------------------------------------------------------------------
 
@@ -310,6 +313,13 @@ class ClientConnection(asyncio.Protocol):
         if request.complete and request.framing is Framing.CHUNKED:
             upstream.write(LAST_CHUNK)
         self._resume_reading()
+        if request.complete:
+            self._await_response()
+
+    def _await_response(self) -> None:
+        """The whole request is with the app: from now on it has the response timeout to
+        start answering (an upload in progress is not the app being late)."""
+        self._cancel_response_timer()
         self.response_timer = self.loop.call_later(self.router.response_timeout_s,
                                                   self._response_late)
 

@@ -6,6 +6,7 @@ purpose: what the router must write back is checked byte for byte where it matte
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -93,7 +94,19 @@ def big(head: bytes, sock: socket.socket) -> bool:
     return False
 
 
-SCRIPTS = {b"/big": big, b"/ok": ok, b"/chunked": chunked, b"/http10": http10_until_close,
+def slow_reader(head: bytes, sock: socket.socket) -> bool:
+    """Reads nothing of the body for 1.5 s, then all of it (until the client pauses)."""
+    time.sleep(1.5)
+    sock.settimeout(0.3)
+    with contextlib.suppress(TimeoutError):
+        while sock.recv(1024 * 1024):
+            pass
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return False
+
+
+SCRIPTS = {b"/upload": slow_reader, b"/big": big, b"/ok": ok,
+           b"/chunked": chunked, b"/http10": http10_until_close,
            b"/204": no_content, b"/truncated": truncated, b"/garbage": garbage,
            b"/silent": silent, b"/endless": endless, b"/close": close_after_answer,
            b"/echo": echo_head}
@@ -320,6 +333,27 @@ def test_a_client_that_does_not_read_pauses_the_app(router):
         while received < BIG and time.monotonic() < deadline:  # then everything arrives
             received += len(sock.recv(1024 * 1024))
         assert received > BIG  # the head plus all of the body
+
+
+def test_an_app_that_does_not_read_pauses_the_upload(router):
+    """Flow control the other way: an upload waits for the app instead of piling up."""
+    sent = 0
+    with connect(router) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: shop.alice.localhost\r\n"
+                     b"Content-Length: %d\r\n\r\n" % BIG)
+        sock.settimeout(0.5)
+        piece = bytes(256 * 1024)
+        started = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            while sent < BIG and time.monotonic() - started < 1.0:
+                sent += sock.send(piece)
+        assert sent < BIG // 2, f"{sent} bytes taken while the app read nothing"
+        sock.settimeout(30)
+        while sent < BIG:  # the app reads now: the rest goes through
+            sent += sock.send(piece[: BIG - sent])
+        status, _, body = Reader(sock).response()
+        assert (status, body) == (200, b"ok")
 
 
 def test_bad_requests_get_400_and_a_close(router):
