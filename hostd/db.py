@@ -50,7 +50,12 @@ def _v1_initial(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_project_env(conn: Connection) -> None:
+    # New table only (config vars); create_all skips the tables that exist.
+    SQLModel.metadata.create_all(conn, tables=[models.ProjectEnv.__table__])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env]
 
 
 def migrate(engine: Engine) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hostd import buildlog, git, stages
+from hostd import buildlog, configvars, git, stages
 from hostd.buildlog import BuildLog
 from hostd.config import Settings
 from hostd.engine import containers as engine
@@ -252,8 +252,11 @@ def run(deployer: Deployer, job: DeployJob) -> None:
     settings = deployer.settings
     remove_project_containers(client, settings.instance, job.project_id, job.log)
     assert job.image is not None
+    with Session(deployer.db) as session:
+        env = configvars.load(session, job.project_id)
     info = run_app_container(client, settings, job.image,
-                             container_name(job.name, job.handle, job.deployment_id), job.labels)
+                             container_name(job.name, job.handle, job.deployment_id), job.labels,
+                             env)
     job.container_id, job.host_port = info.id, info.host_port
     deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
                                  image=job.image)
@@ -294,11 +297,13 @@ STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
 
 
 def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
-                      labels: dict[str, str]) -> engine.ContainerInfo:
-    """A project's container with the limits from settings. Its restart policy is `no`
-    until it serves (see wait_until_serving); the caller then sets `unless-stopped`."""
+                      labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
+    """A project's container with its config vars and the limits from settings. Its
+    restart policy is `no` until it serves (see wait_until_serving); the caller then
+    sets `unless-stopped`."""
+    labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
     return engine.run_container(
-        client, image, name, labels=labels, env={},
+        client, image, name, labels=labels, env=env,
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
         restart_policy="no",

@@ -14,7 +14,7 @@ import time
 
 from sqlmodel import Session
 
-from hostd import buildlog, stages
+from hostd import buildlog, configvars, stages
 from hostd.config import Settings
 from hostd.deploy import Deployer, remove_project_containers, run_app_container
 from hostd.engine import containers as engine
@@ -74,6 +74,9 @@ class Lifecycle:
             if project.container_id else None
         if state is None and not (project.image and engine.image_exists(client, project.image)):
             return self.redeploy(session, project, owner)
+        if state is not None and self._env_is_stale(session, project, state):
+            self._discard(project)
+            state = None
         if state is None:
             assert project.image is not None
             state = self.recreate(project, owner)
@@ -142,13 +145,46 @@ class Lifecycle:
         client = self.docker.client()
         assert project.image is not None
         labels = labels_for(self.settings.instance, project.id, owner.id, "recreated")
+        with Session(self.deployer.db) as session:
+            env = configvars.load(session, project.id)
         info = run_app_container(client, self.settings, project.image,
-                                 container_name(project.name, owner.handle, new_id()), labels)
+                                 container_name(project.name, owner.handle, new_id()), labels,
+                                 env)
         self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
         state = engine.inspect_container(client, info.id)
         if state is None:
             raise ContainerMissing(f"container {info.name} vanished right after it started")
         return state
+
+    def set_env(self, session: Session, project: Project, owner: User,
+                changes: dict[str, str | None]) -> tuple[dict[str, str], str]:
+        """Change the config vars; a running project is recreated with them at once."""
+        self._refuse_while_deploying(project)
+        before = configvars.load(session, project.id)
+        after = configvars.check(changes, before)
+        configvars.store(session, project.id, after)
+        session.commit()
+        done = configvars.summary(changes, before)
+        if after == before:
+            return after, f"Nothing changed: {done}"
+        if project.status == ProjectStatus.running and project.container_id:
+            self._discard(project)
+            state = self.recreate(project, owner)
+            return after, self._await_running(
+                project, state.id, f"{done.capitalize()}; {project.name} restarted with them")
+        return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
+
+    def _env_is_stale(self, session: Session, project: Project,
+                      state: engine.ContainerState) -> bool:
+        """The container was created with other config vars than the project has now."""
+        made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
+        return made_with != configvars.fingerprint(configvars.load(session, project.id))
+
+    def _discard(self, project: Project) -> None:
+        """Remove the project's container (a new one replaces it); not a crash."""
+        if project.container_id:
+            self.expected.expect(project.container_id)
+        remove_project_containers(self.docker.client(), self.settings.instance, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
         client = self.docker.client()

@@ -100,6 +100,16 @@ class Project(SQLModel, table=True):
     image: str | None = Field(default=None, max_length=200)
 
 
+class ProjectEnv(SQLModel, table=True):
+    """One config var of a project: an environment variable of its container."""
+
+    __tablename__ = "project_env"
+
+    project_id: str = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(primary_key=True, max_length=128)
+    value: str = Field(max_length=32768)
+
+
 class DeploymentStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
@@ -201,6 +211,21 @@ class ProjectCreate(_Body):
 
 class StatusBody(_Body):
     status: str
+
+
+class EnvPatch(_Body):
+    """A JSON merge of config vars: a string sets the variable, null removes it."""
+
+    model_config = ConfigDict(strict=True, str_max_length=32768)
+    env: dict[str, str | None] = PydanticField(max_length=200)
+
+
+class EnvResponse(BaseModel):
+    env: dict[str, str]
+
+
+class EnvChanged(EnvResponse):
+    message: str
 
 
 class AuthResponse(BaseModel):

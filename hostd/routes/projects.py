@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from hostd import projects
+from hostd import configvars, projects
 from hostd.deps import (
     CurrentUser,
     LifecycleDep,
@@ -22,6 +22,9 @@ from hostd.models import (
     Deployment,
     DeploymentList,
     DeploymentPublic,
+    EnvChanged,
+    EnvPatch,
+    EnvResponse,
     Message,
     Project,
     ProjectCreate,
@@ -120,3 +123,20 @@ def deployments(project: OwnedProject, session: SessionDep) -> DeploymentList:
     query = (select(Deployment).where(Deployment.project_id == project.id)
              .order_by(Deployment.started_at.desc()).limit(DEPLOYMENTS_SHOWN))  # type: ignore[union-attr]
     return DeploymentList(deployments=[DeploymentPublic.of(row) for row in session.exec(query)])
+
+
+@router.get("/{project_id}/env", response_model=EnvResponse)
+def get_env(project: OwnedProject, session: SessionDep) -> EnvResponse:
+    """The project's config vars (environment variables of its container), names sorted."""
+    return EnvResponse(env=configvars.load(session, project.id))
+
+
+@router.patch("/{project_id}/env", response_model=EnvChanged)
+def patch_env(
+    body: EnvPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
+    lifecycle: LifecycleDep,
+) -> EnvChanged:
+    """Set (a string) or remove (null) config vars. A running project is recreated with
+    them before the answer; a stopped one gets them when it next starts."""
+    env, message = lifecycle.set_env(session, project, user, body.env)
+    return EnvChanged(env=env, message=message)
