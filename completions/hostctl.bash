@@ -5,7 +5,7 @@ _hostctl() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         case "$word" in -*) continue ;; esac
-        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" top"|" projects"|" projects list"|" projects show"|" projects create"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete") cmdpath="$cmdpath $word" ;; esac
+        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" top"|" projects"|" projects list"|" projects show"|" projects create"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete"|" env"|" env list"|" env set"|" env unset") cmdpath="$cmdpath $word" ;; esac
     done
     case "$prev" in
         --sort) choices="cpu mem req name" ;;
@@ -13,7 +13,7 @@ _hostctl() {
     esac
     if [[ -z "$choices" ]]; then
         case "$cmdpath" in
-            "") choices="register login whoami logout top projects --api-url --debug --version --help" ;;
+            "") choices="register login whoami logout top projects env --api-url --debug --version --help" ;;
             " register") choices="--email --name --password-stdin --json --help" ;;
             " login") choices="--email --password-stdin --json --help" ;;
             " whoami") choices="--json --help" ;;
@@ -30,6 +30,10 @@ _hostctl() {
             " projects status") choices="--json --help" ;;
             " projects logs") choices="--build --follow --lines --json --help" ;;
             " projects delete") choices="--yes --json --help" ;;
+            " env") choices="list set unset --help" ;;
+            " env list") choices="--json --help" ;;
+            " env set") choices="--stdin --json --help" ;;
+            " env unset") choices="--json --help" ;;
         esac
     fi
     COMPREPLY=($(compgen -W "$choices" -- "$cur"))

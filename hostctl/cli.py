@@ -55,6 +55,16 @@ projects_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(projects_app, name="projects")
+env_app = typer.Typer(
+    help=(
+        "List, set and unset a project's config vars (environment variables).\n\n"
+        "\b\nExample:\n    hostctl env set shop DATABASE_URL=postgres://db/shop DEBUG=0"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(env_app, name="env")
+
 
 def _version(value: bool) -> None:
     if value:
@@ -88,11 +98,13 @@ def root(
 
 # Command bodies live in their own modules, registered here so the tree reads in one place.
 from hostctl.commands import auth as _auth  # noqa: E402
+from hostctl.commands import env as _env  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
 from hostctl.commands import top as _top  # noqa: E402
 
 _auth.register_commands(app)
 _projects.register_commands(projects_app)
+_env.register_commands(env_app)
 _top.register_commands(app)
 
 

@@ -71,6 +71,13 @@ class AuthResult(TypedDict):
     token: str
 
 
+class EnvUpdate(TypedDict):
+    """What a PATCH of the config vars answers: the whole map after it, and what happened."""
+
+    env: dict[str, str]
+    message: str
+
+
 @dataclass(frozen=True)
 class ServerEvent:
     """One server-sent event with its JSON data decoded (None when it is not JSON)."""
@@ -202,6 +209,20 @@ class HostdClient:
     def logs(self, project_id: str, source: LogSource = "runtime", tail: int = 100) -> list[str]:
         params = {"source": source, "tail": tail}
         return self._request("GET", f"/api/projects/{project_id}/logs", params=params)["lines"]
+
+    # --- config vars ----------------------------------------------------------------
+
+    def get_env(self, project_id: str) -> dict[str, str]:
+        return self._request("GET", f"/api/projects/{project_id}/env")["env"]
+
+    def patch_env(self, project_id: str, changes: Mapping[str, str | None]) -> EnvUpdate:
+        """A JSON merge of the config vars: a string sets a variable, None removes it.
+
+        A running project is recreated with them before the answer comes back.
+        """
+        path = f"/api/projects/{project_id}/env"
+        body = self._request("PATCH", path, json={"env": dict(changes)})
+        return {"env": body["env"], "message": body["message"]}
 
     # --- containers -----------------------------------------------------------------
 

@@ -48,11 +48,19 @@ class AppContext:
         from rich.console import Console
 
         console = Console(highlight=False, emoji=False)
-        if not console.is_terminal and "COLUMNS" not in self.environ:
+        if self._piped(console):
             # Piped output goes to grep, files and pagers: never fold a line (a URL) at
             # rich's default of 80 columns. Tables take their natural width.
             console.width = PIPE_WIDTH
         return console
+
+    @property
+    def piped(self) -> bool:
+        """True when stdout gets no terminal width: renderers may widen past PIPE_WIDTH."""
+        return self._piped(self.out)
+
+    def _piped(self, console: Console) -> bool:
+        return not console.is_terminal and "COLUMNS" not in self.environ
 
     @cached_property
     def err(self) -> Console:

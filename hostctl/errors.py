@@ -4,6 +4,7 @@
     ├── DaemonUnreachable         no hostd listening at the API URL
     ├── RequestTimeout            hostd accepted the connection but did not answer in time
     ├── NotLoggedIn               no token stored for this API URL
+    ├── InvalidArgument           refused before any request (e.g. `env set KEY` with no `=`)
     ├── DeployFailed / DeployTimeout
     └── ApiError                  any 4xx/5xx body {error, message, statusCode}
         ├── ValidationFailed      400 ValidationError
@@ -40,6 +41,14 @@ class RequestTimeout(HostctlError):
 class NotLoggedIn(HostctlError):
     def __init__(self, api_url: str) -> None:
         super().__init__(f"not logged in to {api_url}: run `hostctl login`")
+
+
+class InvalidArgument(HostctlError):
+    """Input hostctl can tell is wrong by itself: same exit code as the daemon's 400.
+
+    Not click's usage error (exit 2): the arguments parse, their content is what's wrong,
+    exactly as if hostd had said 400, so scripts see one code for one kind of mistake.
+    """
 
 
 class DeployFailed(HostctlError):

@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     NOT_LOGGED_IN = 3  # no token, or the daemon said 401
     NOT_FOUND = 4
     CONFLICT = 5
-    INVALID = 6  # 400 / 413: the daemon rejected the input
+    INVALID = 6  # 400 / 413, or input refused before sending it
     RATE_LIMITED = 7
     SERVER_ERROR = 8  # 5xx
     UNREACHABLE = 9  # no daemon at the API URL
@@ -29,6 +29,7 @@ _CODES: tuple[tuple[type[Exception], ExitCode], ...] = (
     (errors.RequestTimeout, ExitCode.TIMEOUT),
     (errors.DeployTimeout, ExitCode.TIMEOUT),
     (errors.NotLoggedIn, ExitCode.NOT_LOGGED_IN),
+    (errors.InvalidArgument, ExitCode.INVALID),
     (errors.DeployFailed, ExitCode.DEPLOY_FAILED),
     (errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
     (errors.NotFound, ExitCode.NOT_FOUND),

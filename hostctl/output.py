@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from rich.text import Text
 
     from hostctl.client import Deployment, Project
 
+UNBOUNDED_WIDTH = 1 << 24  # wider than anything hostd can send
 STATUS_STYLES = {
     "running": "green",
     "stopped": "dim",
@@ -29,6 +31,20 @@ def write_json(payload: Any) -> None:
     # Not through rich: it would wrap long lines and colour keys.
     sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def print_unfolded(console: Console, renderable: RenderableType) -> None:
+    """Print at the renderable's natural width, however wide, without trailing padding.
+
+    For piped output, where a 32 KiB config value must stay one line (PIPE_WIDTH is not
+    enough) and a table must not pad every row to its longest value with spaces.
+    """
+    unbounded = console.options.update_width(UNBOUNDED_WIDTH)
+    console.width = max(console.width, console.measure(renderable, options=unbounded).maximum)
+    with console.capture() as captured:
+        console.print(renderable)
+    lines = [line.rstrip() for line in captured.get().splitlines()]
+    console.out("\n".join(lines), highlight=False)
 
 
 def status_text(status: str) -> Text:
@@ -94,4 +110,17 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         rows.append(("last deploy", f"{summary} ({len(deployments)} in all)"))
     for label, value in rows:
         table.add_row(label, value)
+    return table
+
+
+def env_table(env: Mapping[str, str]) -> Table:
+    """KEY / VALUE rows in the order given (hostd sends them sorted); values never cut."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("KEY", no_wrap=True)
+    table.add_column("VALUE", overflow="fold")
+    for key, value in env.items():
+        table.add_row(key, Text(value))  # Text, so a value like "[red]x" is data, not markup
     return table

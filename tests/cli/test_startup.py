@@ -42,6 +42,7 @@ def test_help_imports_no_http_ui_or_keyring(tmp_path):
     env = {"HOSTCTL_CONFIG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     assert loaded_modules("--help", env=env) == set()
     assert loaded_modules("projects", "list", "--help", env=env) == set()
+    assert loaded_modules("env", "set", "--help", env=env) == set()
 
 
 def test_projects_list_skips_httpx_keyring_and_streaming_with_an_env_token(tmp_path, hostd):
