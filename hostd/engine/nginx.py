@@ -26,13 +26,12 @@ SITE_ROOT = "/www"
 LISTEN_BACKLOG = 4096
 MODES = ("static", "spa")
 
-# One worker: hostd gives an app 1 CPU by default (HOSTD_CONTAINER_CPUS) and `auto` would
-# count the host's cores, not the container's quota; one epoll worker with sendfile
-# serves thousands of connections on a core.
+# One worker per CPU of the container's quota (HOSTD_CONTAINER_CPUS, 1 by default),
+# rendered by the start script: `auto` would count the host's cores, not the quota.
 NGINX_CONF = f"""\
 # hostd: static sites as a non-root user; everything writable lives in /tmp.
 daemon off;
-worker_processes 1;
+include /tmp/nginx-main.conf;
 pid /tmp/nginx.pid;
 error_log stderr warn;
 
@@ -113,6 +112,23 @@ port="${{PORT:-8000}}"
 case "$port" in
     ''|*[!0-9]*) echo "hostd-nginx: PORT must be a number, got '$port'" >&2; exit 64 ;;
 esac
+# Workers: the CPU quota rounded up (cgroup v2 cpu.max, else v1 cfs), at most the cores.
+quota=max
+period=100000
+if [ -r /sys/fs/cgroup/cpu.max ]; then
+    read -r quota period < /sys/fs/cgroup/cpu.max
+elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)
+    period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
+fi
+cores=$(nproc)
+case "$quota" in
+    max|-1) workers=$cores ;;
+    *) workers=$(( (quota + period - 1) / period )) ;;
+esac
+[ "$workers" -ge 1 ] || workers=1
+[ "$workers" -le "$cores" ] || workers=$cores
+echo "worker_processes $workers;" > /tmp/nginx-main.conf
 {{
     echo "listen $port backlog={LISTEN_BACKLOG};"
     echo "include {CONF_DIR}/$mode.conf;"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import queue
 import socket
 import threading
@@ -263,6 +264,25 @@ def test_static_site_types_404_gzip_and_relative_redirects(
     redirect = get(port, "/docs")
     assert redirect.status_code == 301 and redirect.headers["location"] == "/docs/"
     assert "docs page" in get(port, "/docs/").text
+
+
+def test_nginx_runs_one_worker_per_cpu_of_the_quota(
+    docker_client: EngineClient, base_images: BaseImages, repo: Path,
+    labels: dict[str, str], unique_name: str,
+) -> None:
+    static_repo(repo)
+    plan = prepare_build_context("static", repo, base_images, None)
+    build(docker_client, repo, plan.dockerfile, f"{unique_name}:1", labels)
+    cores = os.cpu_count() or 1
+    for cpus, expected in ((0.5, 1), (2.0, min(2, cores))):
+        info = run_container(docker_client, f"{unique_name}:1", f"{unique_name}-{expected}",
+                             labels=labels, env={}, memory_bytes=256 * MIB,
+                             nano_cpus=int(cpus * 1e9), pids_limit=100)
+        assert info.host_port is not None and wait_http(info.host_port, timeout=30)
+        top = docker_client.containers.get(info.id).top()
+        workers = [p for p in top["Processes"] if "worker process" in " ".join(p)]
+        assert len(workers) == expected, (cpus, top["Processes"])
+        docker_client.containers.get(info.id).remove(force=True)
 
 
 def test_react_site_falls_back_to_index_html(

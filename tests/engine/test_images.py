@@ -65,6 +65,7 @@ def test_nginx_base_checks_its_config_as_nobody(docker_client: EngineClient,
     # As hostd runs sites, and stricter: read-only root, tmpfs /tmp, no capabilities.
     out = docker_client.containers.run(
         NGINX_IMAGE, ["sh", "-c", "printf 'listen 8000;\\n' > /tmp/nginx-server.conf"
+                      " && printf 'worker_processes 1;\\n' > /tmp/nginx-main.conf"
                       " && nginx -e stderr -t -c /etc/nginx/hostd/nginx.conf 2>&1"],
         user="65534:65534", read_only=True, tmpfs={"/tmp": ""}, cap_drop=["ALL"],
         security_opt=["no-new-privileges"], remove=True, labels=labels,
