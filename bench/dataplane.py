@@ -2,8 +2,9 @@
 
   router     wrk (keep-alive, 32 connections, then 1) against an app container directly,
              through hostd's router, and through Debian's nginx as a reverse proxy on the
-             same route (the anchor), with the router's CPU per request. Two apps (--app):
+             same route (the anchor), with the router's CPU per request. Three apps (--app):
              `node`, Node's http server with keep-alive (the benchmark the issue asks for),
+             `nginx`, the static template's server (hostd/nginx) with the same page,
              and `busybox`, busybox httpd as the static template served sites before
              nginx (one connection per request, a fork each, a listen backlog of 9).
              Needs `wrk` and `nginx` (apt-get install wrk nginx-light).
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import docker  # noqa: E402
 import httpx  # noqa: E402
 
+from hostd.engine.nginx import NGINX_IMAGE  # noqa: E402
 from tests.support import HostdServer, free_port, register  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -48,8 +50,12 @@ NODE_SITE_JS = ("const page = Buffer.from('<h1>hello</h1>\\n');"
                 "require('http').createServer((req, res) => {"
                 "res.writeHead(200, {'content-type': 'text/html', 'content-length': page.length});"
                 "res.end(page);}).listen(8000);")
+# The static template's own server: the hostd/nginx base with the same page, as root only
+# to write the page into /www before the start script takes over.
+NGINX_SITE_CMD = "echo '<h1>hello</h1>' > /www/index.html && exec hostd-nginx static"
 APPS = {"busybox": ("hostd/busybox:1", ["sh", "-c", SITE_CMD]),
-        "node": ("hostd/node:18", ["node", "-e", NODE_SITE_JS])}
+        "node": ("hostd/node:18", ["node", "-e", NODE_SITE_JS]),
+        "nginx": (NGINX_IMAGE, ["sh", "-c", NGINX_SITE_CMD])}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -322,11 +328,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--router-workers", type=int, default=None,
                         help="HOSTD_ROUTER_WORKERS for the router bench (default: CPUs)")
-    parser.add_argument("--app", choices=[*APPS, "both"], default="both",
+    parser.add_argument("--app", choices=[*APPS, "both"], default="both",  # both: all
                         help="the app behind the router (router bench)")
     args = parser.parse_args()
     if args.which == "router":
-        apps = ["node", "busybox"] if args.app == "both" else [args.app]
+        apps = ["node", "nginx", "busybox"] if args.app == "both" else [args.app]
         bench_router(args.seconds, args.router_workers, apps)
         return
     {"collector": bench_collector, "hub": bench_hub}[args.which](args.seconds)
