@@ -22,7 +22,7 @@ _hostctl() {
             " projects") choices="list show create deploy start stop restart status logs delete --help" ;;
             " projects list") choices="--json --help" ;;
             " projects show") choices="--json --help" ;;
-            " projects create") choices="--repo --template --no-wait --timeout --json --help" ;;
+            " projects create") choices="--repo --template --env --no-wait --timeout --json --help" ;;
             " projects deploy") choices="--no-wait --timeout --json --help" ;;
             " projects start") choices="--json --help" ;;
             " projects stop") choices="--json --help" ;;

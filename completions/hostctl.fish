@@ -36,6 +36,7 @@ complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_su
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from show' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l repo -r -d 'Git repository URL to deploy.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l template -x -a 'static react flask nodejs' -d 'How to build it.'
+complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l env -r -d 'A config var for the first deploy, KEY=VALUE (repeat for more).'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l no-wait -d 'Return at once; don\'t wait.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l timeout -r -d 'Seconds to wait for the deploy.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'

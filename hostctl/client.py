@@ -179,8 +179,11 @@ class HostdClient:
     def list_projects(self) -> list[Project]:
         return self._request("GET", "/api/projects")["projects"]
 
-    def create_project(self, name: str, github_url: str, template: str) -> Project:
-        body = {"name": name, "github_url": github_url, "template": template}
+    def create_project(self, name: str, github_url: str, template: str,
+                       env: dict[str, str] | None = None) -> Project:
+        body: dict[str, object] = {"name": name, "github_url": github_url, "template": template}
+        if env:
+            body["env"] = env
         return self._request("POST", "/api/projects", json=body)["project"]
 
     def get_project(self, project_id: str) -> Project:

@@ -202,9 +202,12 @@ class LoginBody(_Body):
 
 
 class ProjectCreate(_Body):
-    name: str
+    # Config var values may be long (32 KiB); every other field has its own limit.
+    model_config = ConfigDict(strict=True, str_max_length=32768)
+    name: str = PydanticField(max_length=4096)
     github_url: str = PydanticField(max_length=validation.URL_MAX)
     template: Template = PydanticField(strict=False)
+    env: dict[str, str] = PydanticField(default_factory=dict, max_length=200)
 
     _name = field_validator("name")(validation.check_project_name)
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from hostd import validation
+from hostd import configvars, validation
 from hostd.errors import Conflict, NotFound, ValidationError
 from hostd.metrics import MetricsStore
 from hostd.models import (
@@ -88,6 +88,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
         url = validation.check_repo_url(body.github_url, allow_local=allow_local)
     except ValueError as exc:
         raise ValidationError(f"github_url {exc}") from None
+    env = configvars.check(dict(body.env), {})  # refused before anything is stored
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")
     project = Project(
@@ -96,6 +97,8 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     )
     session.add(project)
     try:
+        session.flush()  # the project row first: its config vars refer to it
+        configvars.store(session, project.id, env)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -129,3 +129,21 @@ def test_vars_survive_a_restart_and_go_with_the_project(api, daemon):
     assert env_of(api, project) == {"A": "1"}
     assert api.delete(f"/api/projects/{project['id']}").status_code == 200
     assert_error(api.get(f"/api/projects/{project['id']}/env"), 404, "NotFound")
+
+
+def test_a_project_can_be_created_with_its_config_vars(api):
+    name = f"env-{uuid.uuid4().hex[:6]}"
+    body = {"name": name, "github_url": "file:///nonexistent/repo", "template": "static",
+            "env": {"B": "2", "A": SECRET}}
+    resp = api.post("/api/projects", json=body)
+    assert resp.status_code == 201 and SECRET not in resp.text
+    assert env_of(api, resp.json()["project"]) == {"A": SECRET, "B": "2"}
+
+
+def test_a_create_with_bad_config_vars_creates_nothing(api):
+    name = f"env-{uuid.uuid4().hex[:6]}"
+    for env in ({"PORT": "1"}, {"1X": "y"}, {"A": 1}):
+        body = {"name": name, "github_url": "file:///nonexistent/repo", "template": "static",
+                "env": env}
+        assert_error(api.post("/api/projects", json=body), 400, "ValidationError")
+    assert name not in [p["name"] for p in api.get("/api/projects").json()["projects"]]

@@ -83,6 +83,9 @@ def create(
     template: Annotated[Template, typer.Option("--template", help="How to build it.")] = (
         Template.static
     ),
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", help="A config var for the first deploy, KEY=VALUE (repeat for more).",
+        metavar="KEY=VALUE", show_default=False)] = None,
     no_wait: NoWaitOpt = False,
     timeout: TimeoutOpt = 600.0,
     json_output: JsonOpt = False,
@@ -92,9 +95,14 @@ def create(
     \b
     Example:
         hostctl projects create shop --repo https://github.com/alice/shop --template flask
+        hostctl projects create api --repo https://github.com/alice/api --template nodejs \\
+            --env DATABASE_URL=postgres://db/api --env DEBUG=0
     """
+    from hostctl.commands.env import parse_assignments
+
+    config = parse_assignments(env or [])  # refused here, before the project exists
     client = state(ctx).client()
-    project = client.create_project(name, repo, template.value)
+    project = client.create_project(name, repo, template.value, config)
     _finish_deploy(ctx, client, project, no_wait=no_wait, timeout=timeout, json_output=json_output)
 
 

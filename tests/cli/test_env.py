@@ -79,6 +79,8 @@ def test_unset_checks_names_and_folds_repeats():
         ["env", "set", "shop", "1A=x"],
         ["env", "set", "shop", "A", "B", "--stdin"],
         ["env", "unset", "shop", "BAD-NAME"],
+        ["projects", "create", "shop", "--repo", "https://example.com/r.git", "--env", "NOPE"],
+        ["projects", "create", "shop", "--repo", "https://example.com/r.git", "--env", "1=x"],
     ],
 )
 def test_refused_with_the_invalid_code_before_any_request(args):
@@ -232,3 +234,11 @@ def test_reserved_names_are_refused_by_hostd(logged_in, reserved):
 def test_not_logged_in(hostctl):
     result = hostctl("env", "list", "shop")
     assert result.exit_code == ExitCode.NOT_LOGGED_IN
+
+
+def test_create_takes_config_vars_for_the_first_deploy(logged_in):
+    name = f"e{uuid.uuid4().hex[:8]}"
+    created = logged_in("projects", "create", name, "--repo", REPO, "--template", "flask",
+                        "--env", "A=1", "--env", "URL=x=y", "--no-wait", "--json")
+    assert created.exit_code == 0, created.stderr
+    assert env_of(logged_in, name) == {"A": "1", "URL": "x=y"}

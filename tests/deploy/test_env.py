@@ -45,3 +45,13 @@ def test_config_vars_reach_the_container(api, repo, engine):
     resp = api.patch(f"/api/projects/{pid}/env", json={"env": {"GREETING": None}})
     assert resp.json()["env"] == {}
     assert greeting(engine, pid) == "greeting="
+
+
+def test_the_first_deploy_has_the_vars_given_at_create(api, repo, engine):
+    body = {"name": "envfirst", "github_url": repo(ECHO_ENV), "template": "static",
+            "env": {"GREETING": "from the start"}}
+    resp = api.post("/api/projects", json=body)
+    assert resp.status_code == 201, resp.text
+    project = wait_status(api, resp.json()["project"]["id"], {"running", "error"})
+    assert project["status"] == "running", project["status_reason"]
+    assert greeting(engine, project["id"]) == "greeting=from the start"
