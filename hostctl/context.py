@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hostctl.config import config_dir, resolve_api_url
 from hostctl.errors import NotLoggedIn
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
     from hostctl.client import HostdClient
     from hostctl.credentials import TokenStore
@@ -54,10 +54,24 @@ class AppContext:
             console.width = PIPE_WIDTH
         return console
 
-    @property
-    def piped(self) -> bool:
-        """True when stdout gets no terminal width: renderers may widen past PIPE_WIDTH."""
-        return self._piped(self.out)
+    def show(self, renderable: RenderableType) -> None:
+        """Print a table: piped, at its natural width however wide (a 32 KiB value stays one
+        line) and without padding every row to the longest; on a terminal, as rich fits it."""
+        if self._piped(self.out):
+            from hostctl.output import print_unfolded
+
+            print_unfolded(self.out, renderable)
+        else:
+            self.out.print(renderable)
+
+    def reply(self, json_output: bool, payload: Mapping[str, Any], message: str) -> None:
+        """A command's answer: `payload` as JSON with --json, else `message` as plain text."""
+        if json_output:
+            from hostctl.output import write_json
+
+            write_json(payload)
+        else:
+            self.out.print(message, markup=False)
 
     def _piped(self, console: Console) -> bool:
         return not console.is_terminal and "COLUMNS" not in self.environ

@@ -130,12 +130,9 @@ def list_env(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = Fal
             markup=False,
         )
         return
-    from hostctl.output import env_table, print_unfolded
+    from hostctl.output import env_table
 
-    if app_ctx.piped:
-        print_unfolded(app_ctx.out, env_table(env))
-    else:
-        app_ctx.out.print(env_table(env))
+    app_ctx.show(env_table(env))
 
 
 def set_env(
@@ -179,12 +176,7 @@ def _apply(
     changes: Mapping[str, str | None], json_output: bool,
 ) -> None:
     update = client.patch_env(client.find_project(project)["id"], changes)
-    if json_output:
-        from hostctl.output import write_json
-
-        write_json(update)
-        return
-    state(ctx).out.print(update["message"], markup=False)
+    state(ctx).reply(json_output, update, update["message"])
 
 
 def register_commands(app: typer.Typer) -> None:

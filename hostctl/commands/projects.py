@@ -49,7 +49,7 @@ def list_projects(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         return
     from hostctl.output import projects_table
 
-    app_ctx.out.print(projects_table(projects))
+    app_ctx.show(projects_table(projects))
 
 
 def show(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
@@ -73,7 +73,7 @@ def show(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) 
         deployments = client.deployments(found["id"])
     except NotFound:
         deployments = None  # a daemon without the deployments route
-    app_ctx.out.print(project_details(found, deployments))
+    app_ctx.show(project_details(found, deployments))
 
 
 def create(
@@ -160,12 +160,7 @@ def _container_action(ctx: typer.Context, project: str, action: str, json_output
     app_ctx = state(ctx)
     client = app_ctx.client()
     message = client.container_action(client.find_project(project)["id"], action)  # type: ignore[arg-type]
-    if json_output:
-        from hostctl.output import write_json
-
-        write_json({"message": message})
-        return
-    app_ctx.out.print(message, markup=False)
+    app_ctx.reply(json_output, {"message": message}, message)
 
 
 def start(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) -> None:
@@ -209,12 +204,8 @@ def status(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False
     client = app_ctx.client()
     found = client.find_project(project)
     container_status = client.container_status(found["id"])
-    if json_output:
-        from hostctl.output import write_json
-
-        write_json({"status": container_status})
-        return
-    app_ctx.out.print(f"{found['name']}: {container_status}", markup=False)
+    app_ctx.reply(json_output, {"status": container_status},
+                  f"{found['name']}: {container_status}")
 
 
 def logs(
@@ -268,12 +259,7 @@ def delete(
     if not yes:
         typer.confirm(f"Delete {found['name']} and its container and image?", abort=True)
     message = client.delete_project(found["id"])
-    if json_output:
-        from hostctl.output import write_json
-
-        write_json({"message": message})
-        return
-    app_ctx.out.print(message, markup=False)
+    app_ctx.reply(json_output, {"message": message}, message)
 
 
 def register_commands(app: typer.Typer) -> None:

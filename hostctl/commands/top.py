@@ -57,7 +57,7 @@ def _print_snapshot(app_ctx: AppContext, top_state, sort: SortBy, json_output: b
 
         write_json({"projects": [row.as_json() for row in rows]})
         return
-    app_ctx.out.print(render_top(rows, sort=sort.value))
+    app_ctx.show(render_top(rows, sort=sort.value))
 
 
 def _stream_json(client: HostdClient, top_state) -> None:

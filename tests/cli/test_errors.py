@@ -22,20 +22,22 @@ def client_answering(handler) -> HostdClient:
     return HostdClient("http://hostd.test", "token", transport=httpx.MockTransport(handler))
 
 
-@pytest.mark.parametrize(
-    ("status", "name", "exc_class", "code"),
-    [
-        (400, "ValidationError", errors.ValidationFailed, ExitCode.INVALID),
-        (401, "Unauthorized", errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
-        (401, "TokenExpired", errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
-        (404, "NotFound", errors.NotFound, ExitCode.NOT_FOUND),
-        (409, "ConflictError", errors.Conflict, ExitCode.CONFLICT),
-        (413, "PayloadTooLarge", errors.PayloadTooLarge, ExitCode.INVALID),
-        (429, "RateLimited", errors.RateLimited, ExitCode.RATE_LIMITED),
-        (500, "ServerError", errors.ServerError, ExitCode.SERVER_ERROR),
-        (503, "ServiceUnavailable", errors.ServiceUnavailable, ExitCode.SERVER_ERROR),
-    ],
-)
+# Every error the API answers: (status, error name, exception, exit code). test_transport.py
+# runs the same table through the standard-library transport.
+ERROR_CASES = [
+    (400, "ValidationError", errors.ValidationFailed, ExitCode.INVALID),
+    (401, "Unauthorized", errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
+    (401, "TokenExpired", errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
+    (404, "NotFound", errors.NotFound, ExitCode.NOT_FOUND),
+    (409, "ConflictError", errors.Conflict, ExitCode.CONFLICT),
+    (413, "PayloadTooLarge", errors.PayloadTooLarge, ExitCode.INVALID),
+    (429, "RateLimited", errors.RateLimited, ExitCode.RATE_LIMITED),
+    (500, "ServerError", errors.ServerError, ExitCode.SERVER_ERROR),
+    (503, "ServiceUnavailable", errors.ServiceUnavailable, ExitCode.SERVER_ERROR),
+]
+
+
+@pytest.mark.parametrize(("status", "name", "exc_class", "code"), ERROR_CASES)
 def test_error_bodies_become_typed_errors_and_exit_codes(status, name, exc_class, code):
     client = client_answering(lambda request: error_response(status, name, {"Retry-After": "3"}))
     with pytest.raises(exc_class) as caught:

@@ -18,6 +18,7 @@ from hostctl import errors
 from hostctl.client import HostdClient
 from hostctl.exit_codes import ExitCode, exit_code_for
 from hostctl.transport import HttpxTransport, PlainHttp, plain_http_applies
+from tests.cli.test_errors import ERROR_CASES
 from tests.support import free_port
 
 # (status, extra headers, body) for one request, given (method, path, headers, body).
@@ -127,18 +128,7 @@ def test_requests_carry_the_path_prefix_query_body_and_token(serve):
     assert logs_path == "/prefix/api/projects/p1/logs?source=build&tail=5"
 
 
-@pytest.mark.parametrize(
-    ("status", "name", "exc_class", "code"),
-    [
-        (400, "ValidationError", errors.ValidationFailed, ExitCode.INVALID),
-        (401, "TokenExpired", errors.Unauthorized, ExitCode.NOT_LOGGED_IN),
-        (404, "NotFound", errors.NotFound, ExitCode.NOT_FOUND),
-        (409, "ConflictError", errors.Conflict, ExitCode.CONFLICT),
-        (413, "PayloadTooLarge", errors.PayloadTooLarge, ExitCode.INVALID),
-        (429, "RateLimited", errors.RateLimited, ExitCode.RATE_LIMITED),
-        (503, "ServiceUnavailable", errors.ServiceUnavailable, ExitCode.SERVER_ERROR),
-    ],
-)
+@pytest.mark.parametrize(("status", "name", "exc_class", "code"), ERROR_CASES)
 def test_error_bodies_become_the_same_typed_errors(serve, status, name, exc_class, code):
     body = {"error": name, "message": f"{name} happened", "statusCode": status}
     server = serve(lambda *request: json_answer(status, body, {"Retry-After": "3"}))
