@@ -29,6 +29,23 @@ def _ours(labels: dict[str, str] | None) -> bool:
     return (labels or {}).get("hostd.instance", "").startswith(SESSION_PREFIX)
 
 
+def engine_or_skip():  # noqa: ANN201 - docker.DockerClient, imported lazily
+    """A Docker client; without an engine a skip that says how to get one, and in CI
+    (`CI` set) a failure: Docker tests never skip silently there."""
+    import docker
+    import pytest
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but no Docker engine answers ({exc}); "
+                        "scripts/ensure-docker should have started one")
+        pytest.skip("no Docker engine: run scripts/ensure-docker (root on Debian) first")
+
+
 def remove_session_containers() -> None:
     """Force-remove every container and image the session's daemons made (if any engine)."""
     try:

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hostctl.exit_codes import ExitCode
+from tests.support import engine_or_skip
 
 pytestmark = pytest.mark.docker
 
 
-def docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+@pytest.fixture(scope="module")
+def engine():  # noqa: ANN201
+    client = engine_or_skip()
+    yield client
+    client.close()
+
+
+def create_static(hostctl, name: str, repo: Path) -> None:  # noqa: ANN001
+    created = hostctl("projects", "create", name, "--repo", str(repo), "--template", "static",
+                      "--timeout", "600", "--json")
+    assert created.exit_code == 0, created.stderr
+    assert json.loads(created.stdout)["project"]["status"] == "running"
 
 
 @pytest.fixture
@@ -35,17 +42,10 @@ def static_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def test_static_project_lifecycle(logged_in, hostd, static_repo):
-    if not docker_available():
-        pytest.skip("needs a Docker engine")
-    if httpx.get(f"{hostd.url}/api/containers/probe/status").status_code == 404:
-        pytest.skip("needs the Docker routes")
+def test_static_project_lifecycle(engine, logged_in, static_repo):
     name = f"site{uuid.uuid4().hex[:6]}"
     try:
-        created = logged_in("projects", "create", name, "--repo", str(static_repo),
-                            "--template", "static", "--timeout", "600", "--json")
-        assert created.exit_code == 0, created.stderr
-        assert json.loads(created.stdout)["project"]["status"] == "running"
+        create_static(logged_in, name, static_repo)
 
         snapshot = json.loads(logged_in("top", "--once", "--json").stdout)["projects"]
         row = next(p for p in snapshot if p["name"] == name)
@@ -64,14 +64,10 @@ def test_static_project_lifecycle(logged_in, hostd, static_repo):
     assert logged_in("projects", "show", name).exit_code == ExitCode.NOT_FOUND
 
 
-def test_deploy_again_and_follow_the_build_log(logged_in, hostd, static_repo):
-    if not docker_available():
-        pytest.skip("needs a Docker engine")
+def test_deploy_again_and_follow_the_build_log(engine, logged_in, static_repo):
     name = f"redo{uuid.uuid4().hex[:6]}"
     try:
-        created = logged_in("projects", "create", name, "--repo", str(static_repo),
-                            "--template", "static", "--timeout", "600", "--json")
-        assert created.exit_code == 0, created.stderr
+        create_static(logged_in, name, static_repo)
         deployed = logged_in("projects", "deploy", name, "--timeout", "600", "--json")
         assert deployed.exit_code == 0, deployed.stderr
         assert json.loads(deployed.stdout)["project"]["status"] == "running"

@@ -7,7 +7,7 @@ except under CI, where they fail.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import subprocess
 import time
 import uuid
@@ -18,27 +18,15 @@ import docker
 import httpx
 import pytest
 
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, engine_or_skip, register
 
 INSTANCE = f"test-{uuid.uuid4().hex[:12]}"
 DEPLOY_TIMEOUT_S = 240.0
 
 
-def _engine_or_skip() -> docker.DockerClient:
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but no Docker engine answers ({exc}); "
-                        "scripts/ensure-docker should have started one")
-        pytest.skip("no Docker engine: run scripts/ensure-docker (root on Debian) first")
-
-
 @pytest.fixture(scope="session")
 def engine() -> Iterator[docker.DockerClient]:
-    client = _engine_or_skip()
+    client = engine_or_skip()
     yield client
     remove_instance_objects(client, INSTANCE)
     client.close()
@@ -75,6 +63,22 @@ def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
         token, _ = register(client)
         client.headers.update(auth(token))
         yield client
+
+
+@contextlib.contextmanager
+def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None = None,
+               **env: str) -> Iterator[HostdServer]:
+    """A daemon of the test's own (its own HOSTD_INSTANCE, for tests that kill it or
+    change its settings); afterwards killed, and what it labelled removed."""
+    server = HostdServer(data_dir=data_dir, env_overrides=env)
+    if instance is not None:
+        server.instance = instance
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill9()
+        remove_instance_objects(engine, server.instance)
 
 
 def make_repo(root: Path, files: dict[str, str]) -> str:

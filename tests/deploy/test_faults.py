@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from tests.deploy.conftest import create, remove_instance_objects, wait_status
+from tests.deploy.conftest import create, own_daemon, wait_status
 from tests.support import HostdServer, auth, register
 
 SLOW_START = {
@@ -19,10 +19,8 @@ SLOW_START = {
 
 def test_kill9_mid_deploy_leaves_no_deploying_project_and_no_orphan(
         engine, base_images, repo, tmp_path):
-    instance = f"test-{uuid.uuid4().hex[:12]}"
-    server = HostdServer(data_dir=tmp_path / "data",
-                         env_overrides={"HOSTD_INSTANCE": instance}).start()
-    try:
+    with own_daemon(engine, tmp_path / "data") as server:
+        instance = server.instance
         with httpx.Client(base_url=server.url, timeout=30) as client:
             token, _ = register(client)
             client.headers.update(auth(token))
@@ -45,26 +43,18 @@ def test_kill9_mid_deploy_leaves_no_deploying_project_and_no_orphan(
             # And it can be deployed again.
             assert client.post(f"/api/projects/{project['id']}/deploy").status_code == 202
             assert wait_status(client, project["id"], {"running", "error"})["status"] == "running"
-    finally:
-        server.kill9()
-        remove_instance_objects(engine, instance)
 
 
 def test_orphan_containers_are_removed_at_start(engine, base_images, repo, tmp_path):
     instance = f"test-{uuid.uuid4().hex[:12]}"
     label = {"hostd.instance": instance, "hostd.project": "no-such-project"}
     engine.containers.run("hostd/busybox:1", ["sleep", "60"], detach=True, labels=label)
-    server = HostdServer(data_dir=tmp_path / "data",
-                         env_overrides={"HOSTD_INSTANCE": instance}).start()
-    try:
+    with own_daemon(engine, tmp_path / "data", instance=instance):
         deadline = time.monotonic() + 20
         filters = {"label": f"hostd.instance={instance}"}
         while engine.containers.list(all=True, filters=filters) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert engine.containers.list(all=True, filters=filters) == []
-    finally:
-        server.kill9()
-        remove_instance_objects(engine, instance)
 
 
 def test_no_engine_means_503_not_500(repo, tmp_path):

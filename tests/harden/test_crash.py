@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import docker
 import httpx
 
-from tests.deploy.conftest import remove_instance_objects
+from tests.deploy.conftest import own_daemon
 from tests.support import HostdServer, auth, register
 
 CREATES = 50
@@ -77,10 +76,7 @@ def wait_no_orphans(engine: docker.DockerClient, instance: str, client: httpx.Cl
 def test_kill9_during_concurrent_creates_and_deploys(
         engine: docker.DockerClient, base_images: None,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
-    instance = f"test-{uuid.uuid4().hex[:12]}"
-    server = HostdServer(data_dir=tmp_path / "data",
-                         env_overrides={"HOSTD_INSTANCE": instance}).start()
-    try:
+    with own_daemon(engine, tmp_path / "data") as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             token, _ = register(client)
         acked = create_all(server, token, repo(SITE))
@@ -99,9 +95,6 @@ def test_kill9_during_concurrent_creates_and_deploys(
             assert cut, "the kill came after every deploy had finished: nothing was tested"
             print(f"acknowledged {len(acked)}/{CREATES}, stored {len(after)}, "
                   f"interrupted {len(cut)}")
-            wait_no_orphans(engine, instance, client)
+            wait_no_orphans(engine, server.instance, client)
         server.stop()
         assert integrity(server.data_dir / "hostd.db") == "ok"
-    finally:
-        server.kill9()
-        remove_instance_objects(engine, instance)

@@ -6,7 +6,6 @@ machine's shared engine keeps running for everyone else."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import create, remove_instance_objects, wait_status
+from tests.deploy.conftest import create, own_daemon, wait_status
 from tests.harden.engine_proxy import EngineProxy
-from tests.support import HostdServer, auth, register
+from tests.support import auth, register
 
 SITE = {"index.html": "<h1>still here</h1>\n"}
 
@@ -43,10 +42,7 @@ def project_containers(engine: docker.DockerClient, project_id: str) -> list:
 def test_engine_outage_then_recovery_without_a_restart(
         engine: docker.DockerClient, base_images: None, proxy: EngineProxy,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
-    instance = f"test-{uuid.uuid4().hex[:12]}"
-    server = HostdServer(data_dir=tmp_path / "data", env_overrides={
-        "HOSTD_INSTANCE": instance, "DOCKER_HOST": proxy.url}).start()
-    try:
+    with own_daemon(engine, tmp_path / "data", DOCKER_HOST=proxy.url) as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             token, _ = register(client)
             client.headers.update(auth(token))
@@ -80,6 +76,3 @@ def test_engine_outage_then_recovery_without_a_restart(
             project = wait_status(client, pid, {"error"}, timeout=30)
             assert "exit" in project["status_reason"] or "killed" in project["status_reason"]
         assert "unhandled error" not in server.logs()
-    finally:
-        server.kill9()
-        remove_instance_objects(engine, instance)
