@@ -69,7 +69,7 @@ def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
 def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None = None,
                **env: str) -> Iterator[HostdServer]:
     """A daemon of the test's own (its own HOSTD_INSTANCE, for tests that kill it or
-    change its settings); afterwards killed, and what it labelled removed."""
+    change its settings); afterwards stopped, and what it labelled removed."""
     server = HostdServer(data_dir=data_dir, env_overrides=env)
     if instance is not None:
         server.instance = instance
@@ -77,7 +77,7 @@ def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None
     try:
         yield server
     finally:
-        server.kill9()
+        server.stop()
         remove_instance_objects(engine, server.instance)
 
 

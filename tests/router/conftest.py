@@ -14,31 +14,23 @@ import httpx
 import pytest
 
 from tests.deploy.conftest import (  # noqa: F401 - fixtures, registered by import
-    INSTANCE,
     base_images,
     engine,
-    remove_instance_objects,
+    own_daemon,
 )
 from tests.support import HostdServer, auth, register
 
-ROUTER_INSTANCE = f"{INSTANCE}-router"
 METRICS_INTERVAL_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def router_hostd(engine: docker.DockerClient, base_images,  # noqa: ANN001, F811
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
-    server = HostdServer(data_dir=tmp_path_factory.mktemp("router-data"), env_overrides={
-        "HOSTD_INSTANCE": ROUTER_INSTANCE,
-        "HOSTD_METRICS_INTERVAL": str(METRICS_INTERVAL_S),
-        # Worker processes whatever this machine's core count; test_modes.py covers 1.
-        "HOSTD_ROUTER_WORKERS": "2",
-    }).start()
-    try:
+    # Worker processes whatever this machine's core count; test_modes.py covers 1.
+    with own_daemon(engine, tmp_path_factory.mktemp("router-data"),
+                    HOSTD_METRICS_INTERVAL=str(METRICS_INTERVAL_S),
+                    HOSTD_ROUTER_WORKERS="2") as server:
         yield server
-    finally:
-        server.stop()
-        remove_instance_objects(engine, ROUTER_INSTANCE)
 
 
 def logged_in(server: HostdServer) -> httpx.Client:

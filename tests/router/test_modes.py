@@ -15,13 +15,12 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import remove_instance_objects
-from tests.router.conftest import METRICS_INTERVAL_S, ROUTER_INSTANCE, logged_in
+from tests.deploy.conftest import own_daemon
+from tests.router.conftest import METRICS_INTERVAL_S, logged_in
 from tests.router.test_dataplane import SITE, Site, deploy, metrics, wait_metrics
 from tests.support import HostdServer
 
 pytestmark = pytest.mark.docker
-MODES_INSTANCE = f"{ROUTER_INSTANCE}-modes"
 
 
 def children(pid: int) -> list[int]:
@@ -71,16 +70,10 @@ def wait_until(check, timeout: float, what: str) -> None:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def in_process(engine: docker.DockerClient, base_images,  # noqa: ANN001
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
-    server = HostdServer(data_dir=tmp_path_factory.mktemp("in-process"), env_overrides={
-        "HOSTD_INSTANCE": MODES_INSTANCE,
-        "HOSTD_METRICS_INTERVAL": str(METRICS_INTERVAL_S),
-        "HOSTD_ROUTER_WORKERS": "1",
-    }).start()
-    try:
+    with own_daemon(engine, tmp_path_factory.mktemp("in-process"),
+                    HOSTD_METRICS_INTERVAL=str(METRICS_INTERVAL_S),
+                    HOSTD_ROUTER_WORKERS="1") as server:
         yield server
-    finally:
-        server.stop()
-        remove_instance_objects(engine, MODES_INSTANCE)
 
 
 def test_in_the_daemon_the_router_answers_counts_and_follows_a_stop(in_process, tmp_path):
@@ -102,8 +95,8 @@ def test_in_the_daemon_the_router_answers_counts_and_follows_a_stop(in_process, 
 
 
 def test_a_crashed_worker_is_restarted(tmp_path):
-    server = HostdServer(data_dir=tmp_path / "data", env_overrides={
-        "HOSTD_INSTANCE": MODES_INSTANCE, "HOSTD_ROUTER_WORKERS": "2"}).start()
+    server = HostdServer(data_dir=tmp_path / "data",
+                         env_overrides={"HOSTD_ROUTER_WORKERS": "2"}).start()
     try:
         before = workers_of(server)
         assert len(before) == 2
@@ -120,8 +113,8 @@ def test_a_crashed_worker_is_restarted(tmp_path):
 
 
 def test_workers_die_with_the_daemon(tmp_path):
-    server = HostdServer(data_dir=tmp_path / "data", env_overrides={
-        "HOSTD_INSTANCE": MODES_INSTANCE, "HOSTD_ROUTER_WORKERS": "2"}).start()
+    server = HostdServer(data_dir=tmp_path / "data",
+                         env_overrides={"HOSTD_ROUTER_WORKERS": "2"}).start()
     pids = workers_of(server)
     assert len(pids) == 2
     server.kill9()
