@@ -74,12 +74,13 @@ class Lifecycle:
             if project.container_id else None
         if state is None and not (project.image and engine.image_exists(client, project.image)):
             return self.redeploy(session, project, owner)
-        if state is not None and self._env_is_stale(session, project, state):
+        env = configvars.load(session, project.id)
+        if state is not None and _made_with_other_env(state, env):
             self._discard(project)
             state = None
         if state is None:
             assert project.image is not None
-            state = self.recreate(project, owner)
+            state = self.recreate(project, owner, env)
         elif not state.running:
             engine.set_restart_policy(client, state.id, "no")
             engine.start_container(client, state.id)
@@ -123,7 +124,7 @@ class Lifecycle:
             for ref in project_images(client, self.settings.instance, project.id):
                 engine.remove_image(client, ref, force=True)
         build_dir = buildlog.project_dir(self.settings.data_dir, project.id)
-        if stages.read(build_dir):
+        if stages.read(build_dir):  # no engine call for a project that never built
             stages.remove_all_but(self.docker.client(), build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
         session.delete(project)
@@ -140,13 +141,16 @@ class Lifecycle:
         except Conflict as exc:
             log.warning("could not bring project %s back: %s", project.id, exc)
 
-    def recreate(self, project: Project, owner: User) -> engine.ContainerState:
-        """A new container from the project's current image (its old one is gone)."""
+    def recreate(self, project: Project, owner: User,
+                 env: dict[str, str] | None = None) -> engine.ContainerState:
+        """A new container from the project's current image (its old one is gone), with
+        `env` or else the config vars stored for it."""
         client = self.docker.client()
         assert project.image is not None
         labels = labels_for(self.settings.instance, project.id, owner.id, "recreated")
-        with Session(self.deployer.db) as session:
-            env = configvars.load(session, project.id)
+        if env is None:
+            with Session(self.deployer.db) as session:
+                env = configvars.load(session, project.id)
         info = run_app_container(client, self.settings, project.image,
                                  container_name(project.name, owner.handle, new_id()), labels,
                                  env)
@@ -169,16 +173,10 @@ class Lifecycle:
             return after, f"Nothing changed: {done}"
         if project.status == ProjectStatus.running and project.container_id:
             self._discard(project)
-            state = self.recreate(project, owner)
+            state = self.recreate(project, owner, after)
             return after, self._await_running(
                 project, state.id, f"{done.capitalize()}; {project.name} restarted with them")
         return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
-
-    def _env_is_stale(self, session: Session, project: Project,
-                      state: engine.ContainerState) -> bool:
-        """The container was created with other config vars than the project has now."""
-        made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
-        return made_with != configvars.fingerprint(configvars.load(session, project.id))
 
     def _discard(self, project: Project) -> None:
         """Remove the project's container (a new one replaces it); not a crash."""
@@ -196,3 +194,9 @@ class Lifecycle:
             raise Conflict(f"{project.name} did not come up: {problem}")
         self.board.set(project.id, ProjectStatus.running, None, host_port=port)
         return done
+
+
+def _made_with_other_env(state: engine.ContainerState, env: dict[str, str]) -> bool:
+    """The container was created with other config vars than `env` (label `hostd.env`)."""
+    made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
+    return made_with != configvars.fingerprint(env)

@@ -125,7 +125,8 @@ class Request:
     """One request as parsed so far."""
 
     __slots__ = ("target", "headers", "host", "method", "http11", "keep_alive", "upgrade",
-                 "framing", "body", "buffered", "complete", "upstream", "head_bytes")
+                 "framing", "expect_continue", "body", "buffered", "complete", "upstream",
+                 "head_bytes")
 
     def __init__(self) -> None:
         self.target = b""
@@ -135,7 +136,8 @@ class Request:
         self.http11 = True
         self.keep_alive = True
         self.upgrade: bytes | None = None
-        self.framing = Framing.NONE
+        self.framing = Framing.NONE  # set header by header, as they arrive
+        self.expect_continue = False
         self.body: list[bytes] = []  # received before the app's connection was ready
         self.buffered = 0
         self.complete = False
@@ -231,8 +233,13 @@ class ClientConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self._current()
         request.headers.append((name, value))
-        if name.lower() == b"host":
+        low = name.lower()
+        if low == b"host":
             request.host = value  # the last one, as clients that add theirs intend
+        elif low == b"expect":
+            request.expect_continue = True
+        else:
+            request.framing = request_framing(low, value, request.framing)
         self._count_head(request, len(name) + len(value))
 
     def on_headers_complete(self) -> None:
@@ -243,7 +250,6 @@ class ClientConnection(asyncio.Protocol):
         if self.parser.should_upgrade():
             request.upgrade = next((v for n, v in request.headers if n.lower() == b"upgrade"),
                                    b"")
-        request.framing = request_framing(request.headers)
         self.pending.append(request)
         if len(self.pending) == 1:
             self._begin(request)
@@ -282,7 +288,7 @@ class ClientConnection(asyncio.Protocol):
             if not isinstance(found, Route):
                 self._answer_page(*found)
                 return
-            if any(n.lower() == b"expect" for n, _ in request.headers):
+            if request.expect_continue:
                 self._write(CONTINUE)
             try:
                 self.route, upstream = await self.router.connect(found, host)
@@ -304,6 +310,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _send(self, request: Request, upstream: UpstreamConnection, host: str) -> None:
         head = upstream_request_head(request.method, request.target, request.headers,
+                                     request.framing,
                                      self.client_ip, request.host, request.upgrade)
         request.upstream = upstream
         upstream.start(self, head, skip_body=request.method == b"HEAD")

@@ -54,18 +54,17 @@ def end_to_end(headers: Headers, also_drop: frozenset[bytes] = frozenset()) -> H
             and low not in named]
 
 
-def request_framing(headers: Headers) -> Framing:
-    for name, value in headers:
-        low = name.lower()
-        if low == b"transfer-encoding":
-            return Framing.CHUNKED
-        if low == b"content-length":
-            return Framing.NONE if value.strip() == b"0" else Framing.LENGTH
-    return Framing.NONE
+def request_framing(name: bytes, value: bytes, framing: Framing) -> Framing:
+    """`framing` updated by one request header (lower-cased name), read as it arrives."""
+    if name == b"transfer-encoding":
+        return Framing.CHUNKED
+    if name == b"content-length" and framing is Framing.NONE and value.strip() != b"0":
+        return Framing.LENGTH
+    return framing
 
 
-def upstream_request_head(method: bytes, target: bytes, headers: Headers, client_ip: str,
-                          host: bytes, upgrade: bytes | None) -> bytes:
+def upstream_request_head(method: bytes, target: bytes, headers: Headers, framing: Framing,
+                          client_ip: str, host: bytes, upgrade: bytes | None) -> bytes:
     """The head sent to the app: end-to-end headers plus X-Forwarded-For/-Proto/-Host.
 
     An upgrade (WebSocket) keeps `Connection: upgrade` and `Upgrade`, so the app can
@@ -75,7 +74,7 @@ def upstream_request_head(method: bytes, target: bytes, headers: Headers, client
     forwarded_for = prior_for + b", " + client_ip.encode() if prior_for else client_ip.encode()
     lines = [b"%b %b HTTP/1.1" % (method, target)]
     lines += [b"%b: %b" % pair for pair in end_to_end(headers, FORWARDED | ROUTER_ONLY)]
-    if request_framing(headers) is Framing.CHUNKED:
+    if framing is Framing.CHUNKED:
         lines.append(b"transfer-encoding: chunked")
     if upgrade is not None:
         lines += [b"connection: upgrade", b"upgrade: " + upgrade]

@@ -68,14 +68,12 @@ def read(build_dir: Path) -> list[str]:
 
 def remove_all_but(client: DockerClient, build_dir: Path, keep: Iterable[str]) -> None:
     """Remove the recorded leftovers except `keep`; the record then holds what stays."""
+    recorded = read(build_dir)
+    if not recorded:
+        return
     kept = set(keep)
-    stays = []
-    for image in read(build_dir):
-        if image in kept or not _remove(client, image):
-            stays.append(image)
-    if read(build_dir) or stays:
-        build_dir.mkdir(parents=True, exist_ok=True)
-        (build_dir / RECORD).write_text("".join(f"{i}\n" for i in stays))
+    stays = [i for i in recorded if i in kept or not _remove(client, i)]
+    (build_dir / RECORD).write_text("".join(f"{i}\n" for i in stays))
 
 
 def _remove(client: DockerClient, image: str) -> bool:
