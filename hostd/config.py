@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
     health_timeout_s: int = Field(60, ge=1, validation_alias="HOSTD_HEALTH_TIMEOUT")
 
+    # Untrusted repositories (SECURITY.md): what a checkout may hold, where git may go,
+    # which bases a Dockerfile may name, and how much a build may take.
+    max_source_mb: int = Field(1024, ge=1, validation_alias="HOSTD_MAX_SOURCE_MB")
+    max_source_files: int = Field(50_000, ge=10, validation_alias="HOSTD_MAX_SOURCE_FILES")
+    allow_private_repos: bool = Field(False, validation_alias="HOSTD_ALLOW_PRIVATE_REPOS")
+    git_proxy: str | None = Field(None, validation_alias="HOSTD_GIT_PROXY")
+    allowed_images: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("docker.io/library/*",), validation_alias="HOSTD_ALLOWED_IMAGES")
+    build_timeout_s: int = Field(600, ge=1, validation_alias="HOSTD_BUILD_TIMEOUT")
+    build_cpus: float = Field(1.0, gt=0, le=64, validation_alias="HOSTD_BUILD_CPUS")
+    build_pids: int = Field(512, ge=16, validation_alias="HOSTD_BUILD_PIDS")
+    build_log_mb: int = Field(20, ge=1, validation_alias="HOSTD_BUILD_LOG_MB")
+    max_queued_deploys: int = Field(5, ge=1, le=1000,
+                                    validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
+
     # Abuse limits (hostd.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
     # so the per-email limit is the one that stops password guessing on a local daemon.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
@@ -123,6 +138,22 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)
+
+    @field_validator("allowed_images", mode="before")
+    @classmethod
+    def _image_globs(cls, value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        # A comma- or space-separated list of globs; empty allows only hostd's own bases.
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        return tuple(item.strip() for item in items if item.strip())
+
+    @field_validator("git_proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.match(r"^(https?|socks5h?)://[^\s]+$", value):
+            raise ValueError("must be a proxy URL like http://proxy.example:3128")
+        return value
 
     @field_validator("build_ca_bundle")
     @classmethod
@@ -145,6 +176,11 @@ class Settings(BaseSettings):
     @cached_property
     def database_uri(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hostd.db'}"
+
+    @property
+    def known_hosts_file(self) -> Path:
+        """hostd's own SSH known_hosts for ssh:// clones (the operator fills it)."""
+        return self.data_dir / "known_hosts"
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
