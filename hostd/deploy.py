@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from hostd import buildlog, configvars, git, stages
 from hostd.buildlog import BuildLog
+from hostd.cancel import CancelScope
 from hostd.config import Settings
 from hostd.engine import containers as engine
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
@@ -60,6 +61,7 @@ class DeployJob:
     host_port: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
+    cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline
 
     @property
     def repo_dir(self) -> Path:
