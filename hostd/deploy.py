@@ -8,13 +8,16 @@ the API, and a daemon that dies mid-deploy leaves work the reconciler marks inte
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -24,12 +27,22 @@ from hostd.buildlog import BuildLog
 from hostd.cancel import CancelScope
 from hostd.config import Settings
 from hostd.engine import containers as engine
+from hostd.engine.builds import BuildLimits, BuildStopped, build_context
+from hostd.engine.cgroups import build_cgroup
+from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
+from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
+from hostd.engine.networks import ensure_build_network
 from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
-from hostd.engine.templates import TEMPLATE_BASES, prepare_build_context
+from hostd.engine.templates import (
+    TEMPLATE_BASES,
+    BuildPlan,
+    has_own_dockerfile,
+    prepare_build_context,
+)
 from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 from hostd.status import StatusBoard
 
@@ -208,13 +221,7 @@ def clone(deployer: Deployer, job: DeployJob) -> None:
 def build(deployer: Deployer, job: DeployJob) -> None:
     client = deployer.docker.client()
     settings = deployer.settings
-    own_dockerfile = (job.repo_dir / "Dockerfile").is_file()
-    needed = () if own_dockerfile else TEMPLATE_BASES[job.template]
-    try:
-        bases = resolve_base_images(client, log=job.log, needed=needed)
-    except ImageMissing as exc:
-        raise StepFailed(f"{exc}, then deploy again") from None
-    plan = prepare_build_context(job.template, job.repo_dir, bases, settings.build_ca_bundle)
+    plan = _plan_build(deployer, job, Checkout(job.repo_dir))
     job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
             else f"using the {job.template} template")
     tag = image_tag(job.project_id, job.deployment_id)
@@ -225,17 +232,69 @@ def build(deployer: Deployer, job: DeployJob) -> None:
         job.log(line)
 
     try:
-        engine.build_image(client, job.repo_dir, plan.dockerfile, tag, job.labels,
-                           settings.build_memory_mb * 1024 * 1024, on_log=on_log)
+        with _context_file(job, plan, settings) as context, \
+                build_cgroup(client, f"hostd-build-{job.deployment_id}",
+                             settings.build_pids) as cgroup:
+            limits = BuildLimits(
+                memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
+                timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
+                network=ensure_build_network(client, settings.instance), cgroup_parent=cgroup)
+            build_context(client, context, tag, job.labels, limits, on_log, job.cancel)
+    except BuildStopped as exc:
+        if exc.cancelled:
+            raise Cancelled() from None
+        raise StepFailed(str(exc)) from None
     except BuildFailed as exc:
-        if exc.oom:
-            raise StepFailed(f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
-                             " — see the build log") from None
-        last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
-        raise StepFailed(f"the build failed: {last}") from None
+        raise StepFailed(_build_failure(exc, settings)) from None
     finally:
         note_stage_images(deployer, job, steps)
     job.image = tag
+
+
+def _plan_build(deployer: Deployer, job: DeployJob, checkout: Checkout) -> BuildPlan:
+    """Check the checkout (caps, links) and choose the Dockerfile; StepFailed if unfit."""
+    try:
+        measure(checkout, _source_limits(deployer.settings))
+        needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
+        bases = resolve_base_images(deployer.docker.client(), log=job.log, needed=needed)
+        return prepare_build_context(job.template, checkout, bases,
+                                     deployer.settings.build_ca_bundle)
+    except (UnsafeCheckout, SourceTooLarge) as exc:
+        raise StepFailed(f"the repository can't be built: {exc}") from None
+    except ImageMissing as exc:
+        raise StepFailed(f"{exc}, then deploy again") from None
+
+
+def _source_limits(settings: Settings) -> SourceLimits:
+    return SourceLimits(max_bytes=settings.max_source_mb * 2**20,
+                        max_files=settings.max_source_files)
+
+
+@contextlib.contextmanager
+def _context_file(job: DeployJob, plan: BuildPlan, settings: Settings) -> Iterator[BinaryIO]:
+    """The build context, written beside (never into) the checkout, then read back."""
+    started = time.monotonic()
+    path = job.workdir / "context.tar"
+    try:
+        with path.open("w+b") as out:
+            summary = write_context(Checkout(job.repo_dir), out, plan.dockerfile, plan.extra,
+                                    _source_limits(settings))
+            job.log(f"build context: {summary.files} files, {summary.bytes / 2**20:.1f} MB "
+                    f"in {time.monotonic() - started:.2f}s")
+            out.seek(0)
+            yield out
+    except (UnsafeCheckout, SourceTooLarge) as exc:
+        raise StepFailed(f"the repository can't be built: {exc}") from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _build_failure(exc: BuildFailed, settings: Settings) -> str:
+    if exc.oom:
+        return (f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
+                " — see the build log")
+    last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
+    return f"the build failed: {last}"
 
 
 def note_stage_images(deployer: Deployer, job: DeployJob, steps: stages.StepImages) -> None:

@@ -61,6 +61,9 @@ def remove_session_containers() -> None:
     for image in engine.images.list(filters={"label": "hostd.instance"}):
         if _ours(image.labels):
             engine.images.remove(image.id, force=True)
+    for network in engine.networks.list(filters={"label": "hostd.instance"}):
+        if _ours(network.attrs.get("Labels")):
+            network.remove()
     remove_recorded_build_stages(engine)
     engine.close()
 

@@ -5,11 +5,15 @@ Modules, each with one job:
 * ``client``      connect/ping, the error classes, the one docker-error translator
 * ``templates``   pure: template + repository directory -> Dockerfile text
 * ``images``      offline base images (bootstrap) and the per-deploy base choice
-* ``containers``  build, run, start/stop/remove, inspect, list, logs, events, wait_http
+* ``checkout``    reading a hostile tree without following links (no docker)
+* ``context``     the build context tar hostd makes itself, .dockerignore applied
+* ``builds``      builds bounded in time, CPU, memory, pids and output; stoppable
+* ``containers``  run, start/stop/remove, inspect, list, logs, events, wait_http
 
 Everything blocks (docker SDK, subprocess): callers run it off the event loop.
 """
 
+from hostd.engine.builds import BuildLimits, BuildStopped, build_context, build_image
 from hostd.engine.client import (
     BuildFailed,
     ContainerMissing,
@@ -24,7 +28,6 @@ from hostd.engine.client import (
 from hostd.engine.containers import (
     ContainerInfo,
     ContainerState,
-    build_image,
     container_logs,
     engine_events,
     image_exists,
@@ -59,6 +62,8 @@ __all__ = [
     "BOOTSTRAP_COMMAND",
     "BaseImages",
     "BuildFailed",
+    "BuildLimits",
+    "BuildStopped",
     "BuildPlan",
     "ContainerInfo",
     "ContainerMissing",
@@ -70,6 +75,7 @@ __all__ = [
     "UnknownTemplate",
     "base_image_for",
     "bootstrap_base_images",
+    "build_context",
     "build_image",
     "connect",
     "container_logs",

@@ -8,24 +8,19 @@ All functions block: call them from a worker thread, not the event loop.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import httpx
 
-from hostd.engine.client import BuildFailed, ContainerMissing, translate_errors
+from hostd.engine.client import ContainerMissing, translate_errors
 
 CONTAINER_PORT = 8000
-LOG_TAIL_LINES = 30
-OOM_EXIT_CODE = 137
 EVENT_ACTIONS = ("start", "die", "oom", "stop")
 
 
@@ -58,87 +53,6 @@ class ContainerState:
 
 
 # --- images ------------------------------------------------------------------------------
-
-
-def build_image(
-    client: docker.DockerClient,
-    context_dir: Path,
-    dockerfile: str | None,
-    tag: str,
-    labels: dict[str, str],
-    memory_limit_bytes: int,
-    on_log: Callable[[str], None],
-) -> str:
-    """Build ``context_dir`` with the classic builder; return the image id.
-
-    ``dockerfile`` is the Dockerfile *text* (it is sent beside the context, never written
-    into it), or None for the context's own ``Dockerfile``. Each build step's container
-    gets ``memory_limit_bytes`` and no swap. Output lines go to ``on_log`` as they come.
-    Raises BuildFailed (``oom=True`` when a step was OOM-killed).
-    """
-    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-
-    def log(line: str) -> None:
-        tail.append(line)
-        on_log(line)
-
-    with tempfile.TemporaryDirectory(prefix="hostd-dockerfile-") as tmp:
-        dockerfile_path = None
-        if dockerfile is not None:
-            # Outside the context: docker-py then ships it as an extra, ignored file.
-            dockerfile_path = Path(tmp) / "Dockerfile"
-            dockerfile_path.write_text(dockerfile)
-        with translate_errors(f"build image {tag}"):
-            try:
-                stream = client.api.build(
-                    path=str(context_dir),
-                    dockerfile=str(dockerfile_path) if dockerfile_path else None,
-                    tag=tag,
-                    labels=labels,
-                    rm=True,
-                    forcerm=True,
-                    pull=False,
-                    decode=True,
-                    container_limits={"memory": memory_limit_bytes,
-                                      "memswap": memory_limit_bytes},
-                )
-                error = _follow_build(stream, log)
-            except docker.errors.APIError as exc:
-                # E.g. a Dockerfile the engine cannot parse: refused before any step.
-                error = str(exc.explanation or exc)
-                log(error)
-    if error is not None:
-        oom = _looks_oom(error, tail)
-        reason = "ran out of memory" if oom else error
-        raise BuildFailed(f"build of {tag} failed: {reason}", list(tail), oom=oom)
-    with translate_errors(f"inspect image {tag}"):
-        return str(client.api.inspect_image(tag)["Id"])
-
-
-def _follow_build(stream: Iterable[dict[str, Any]], log: Callable[[str], None]) -> str | None:
-    """Feed build output to ``log`` line by line; return the error message, if any."""
-    pending = ""
-    for chunk in stream:
-        if "error" in chunk:
-            if pending:
-                log(pending)
-            message = str(chunk.get("error", "")).strip()
-            log(message)
-            return message
-        pending += str(chunk.get("stream", ""))
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            if line.strip():
-                log(line.rstrip("\r"))
-    if pending.strip():
-        log(pending)
-    return None
-
-
-def _looks_oom(error: str, tail: Iterable[str]) -> bool:
-    # The classic builder reports "returned a non-zero code: 137" for an OOM-killed step.
-    text = " ".join([error, *tail]).lower()
-    return f"code: {OOM_EXIT_CODE}" in text or "killed" in text or "out of memory" in text
 
 
 def image_exists(client: docker.DockerClient, ref: str) -> bool:

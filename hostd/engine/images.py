@@ -28,8 +28,9 @@ from pathlib import Path
 
 import docker
 
+from hostd.engine.builds import build_image
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
-from hostd.engine.containers import build_image, image_exists
+from hostd.engine.containers import image_exists
 from hostd.engine.nginx import CONF_DIR, NGINX_IMAGE, START_SCRIPT, image_files
 from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, TEMPLATE_BASES, BaseImages
 

@@ -4,9 +4,13 @@ A template turns a checked-out repository into a Dockerfile for the classic buil
 engine here has no BuildKit: no ``--mount``, no heredocs). Every app listens on ``$PORT``
 (8000) inside its container. A repository's own ``Dockerfile`` always wins.
 
+The repository is hostile: it is only looked at through a
+:class:`~hostd.engine.checkout.Checkout` (no link is followed, files read are regular and
+size-capped) and nothing is written into it.
+
 Build-time TLS: downloads inside a build (pip, npm) may pass through a TLS-intercepting
-proxy whose CA only the host trusts. :func:`prepare_build_context` copies a PEM bundle
-into the context as ``hostd-ca.pem``; the generated Dockerfiles install it at
+proxy whose CA only the host trusts. :func:`prepare_build_context` puts a PEM bundle in
+the context as ``hostd-ca.pem`` (an in-memory member); the generated Dockerfiles install it at
 :data:`CA_PATH` and point pip, requests, OpenSSL and node at it, in the build and in the
 running image. The bundle replaces the default trust store for pip/requests/OpenSSL, so
 it must be a *full* bundle (the host's ``/etc/ssl/certs/ca-certificates.crt`` is).
@@ -17,12 +21,12 @@ its context; it must ``COPY hostd-ca.pem`` itself to use it.
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.nginx import NGINX_IMAGE
 
 PORT = 8000
@@ -50,14 +54,13 @@ class BaseImages(TypedDict):
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """What to build: ``dockerfile`` text, or None to use the repository's own."""
+    """What to build: the Dockerfile text (the repository's own as read, or rendered)
+    and the files hostd adds to the context beside the repository's (the CA bundle)."""
 
     template: str
-    dockerfile: str | None
-
-    @property
-    def uses_repo_dockerfile(self) -> bool:
-        return self.dockerfile is None
+    dockerfile: str
+    uses_repo_dockerfile: bool
+    extra: dict[str, bytes] = field(default_factory=dict)
 
 
 class UnknownTemplate(ValueError):
@@ -73,17 +76,30 @@ def default_build_ca_bundle() -> Path | None:
     return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
 
 
+def has_own_dockerfile(repo: Checkout) -> bool:
+    """True when the repository has a Dockerfile; raises UnsafeCheckout when that name is
+    a link or not a regular file (it would be built from, so it must be readable)."""
+    kind = repo.kind("Dockerfile")
+    if kind in (None, "dir"):
+        return False
+    if kind != "file":
+        raise UnsafeCheckout("Dockerfile in the repository is a symbolic link or not a "
+                             "regular file: hostd reads only regular files")
+    return True
+
+
 def render_dockerfile(
-    template: str, repo_dir: Path, bases: BaseImages, *, with_ca: bool = False
+    template: str, source: Checkout | Path, bases: BaseImages, *, with_ca: bool = False
 ) -> str | None:
-    """The Dockerfile for ``template`` built from ``repo_dir``; None when the repo has one.
+    """The Dockerfile for ``template`` built from ``source``; None when the repo has one.
 
     ``with_ca`` adds the CA bundle lines; the context must then hold ``hostd-ca.pem``
-    (see :func:`prepare_build_context`). Raises UnknownTemplate.
+    (see :func:`prepare_build_context`). Raises UnknownTemplate, UnsafeCheckout.
     """
     if template not in TEMPLATE_BASES:
         raise UnknownTemplate(f"unknown template {template!r}; one of {template_names()}")
-    if (repo_dir / "Dockerfile").is_file():
+    repo = source if isinstance(source, Checkout) else Checkout(source)
+    if has_own_dockerfile(repo):
         return None
     renderers = {
         "static": _static,
@@ -91,17 +107,21 @@ def render_dockerfile(
         "flask": _flask,
         "nodejs": _nodejs,
     }
-    return renderers[template](repo_dir, bases, with_ca)
+    return renderers[template](repo, bases, with_ca)
 
 
 def prepare_build_context(
-    template: str, repo_dir: Path, bases: BaseImages, ca_bundle: Path | None
+    template: str, source: Checkout | Path, bases: BaseImages, ca_bundle: Path | None
 ) -> BuildPlan:
-    """Place the CA bundle in ``repo_dir`` (when given) and render the Dockerfile."""
-    if ca_bundle is not None:
-        shutil.copyfile(ca_bundle, repo_dir / CA_FILENAME)
-    dockerfile = render_dockerfile(template, repo_dir, bases, with_ca=ca_bundle is not None)
-    return BuildPlan(template=template, dockerfile=dockerfile)
+    """The Dockerfile to build (rendered, or the repository's own as read) and the CA
+    bundle (the operator's file, when given) as a context member. Writes nothing."""
+    repo = source if isinstance(source, Checkout) else Checkout(source)
+    extra = {CA_FILENAME: ca_bundle.read_bytes()} if ca_bundle is not None else {}
+    rendered = render_dockerfile(template, repo, bases, with_ca=ca_bundle is not None)
+    if rendered is not None:
+        return BuildPlan(template, rendered, uses_repo_dockerfile=False, extra=extra)
+    own = repo.read_text("Dockerfile") or ""
+    return BuildPlan(template, own, uses_repo_dockerfile=True, extra=extra)
 
 
 def show_template(name: str, bases: BaseImages | None = None) -> str:
@@ -162,9 +182,10 @@ def _nginx_site(bases: BaseImages, with_ca: bool, copy: list[str], mode: str) ->
     ]
 
 
-def _npm_install(repo_dir: Path, omit_dev: bool) -> str:
+def _npm_install(repo: Checkout, omit_dev: bool) -> str:
     # `npm ci` needs a lock file and is reproducible; without one, `npm install`.
-    has_lock = (repo_dir / "package-lock.json").is_file()
+    # Only looked at, never read: a link is the container's business, not the host's.
+    has_lock = repo.exists("package-lock.json")
     command = "npm ci" if has_lock else "npm install"
     if omit_dev:
         command += " --omit=dev"
@@ -180,8 +201,8 @@ def _node_env() -> list[str]:
 # --- the templates ---------------------------------------------------------------------
 
 
-def _static(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
-    site = next((d for d in STATIC_DIRS if (repo_dir / d).is_dir()), None)
+def _static(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
+    site = next((d for d in STATIC_DIRS if repo.is_dir(d)), None)
     if site is not None:
         copy = [f"COPY {site}/ /www/"]
     else:
@@ -190,14 +211,14 @@ def _static(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
     return _join(_nginx_site(bases, with_ca, copy, "static"))
 
 
-def _react(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+def _react(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     build = [
         f"FROM {bases['node']} AS build",
         *_ca_lines(with_ca),
         *_node_env(),
         "WORKDIR /app",
         "COPY package*.json ./",
-        f"RUN {_npm_install(repo_dir, omit_dev=False)}",
+        f"RUN {_npm_install(repo, omit_dev=False)}",
         "COPY . .",
         # Vite writes dist/, create-react-app build/: which one is known only now.
         "RUN npm run build && mkdir -p /out \\",
@@ -209,10 +230,10 @@ def _react(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
     return _join([*build, "", *site])
 
 
-def _flask(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
-    module = flask_app_module(repo_dir)
-    requirements = repo_dir / "requirements.txt"
-    if requirements.is_file():
+def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
+    module = flask_app_module(repo)
+    requirements = repo.read_text("requirements.txt")
+    if requirements is not None:
         install = ["COPY requirements.txt ./", "RUN pip install -r requirements.txt"]
     else:
         install = ["RUN pip install flask"]
@@ -236,7 +257,7 @@ def _flask(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
     ])
 
 
-def _nodejs(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
+def _nodejs(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     return _join([
         f"FROM {bases['node']}",
         *_ca_lines(with_ca),
@@ -244,40 +265,37 @@ def _nodejs(repo_dir: Path, bases: BaseImages, with_ca: bool) -> str:
         "ENV NODE_ENV=production",
         "WORKDIR /app",
         "COPY package*.json ./",
-        f"RUN {_npm_install(repo_dir, omit_dev=True)}",
+        f"RUN {_npm_install(repo, omit_dev=True)}",
         "COPY . .",
         *_runtime_lines("npm start"),
     ])
 
 
-def flask_app_module(repo_dir: Path) -> str:
+def flask_app_module(source: Checkout | Path) -> str:
     """The WSGI target (``module:app``): FLASK_APP in .flaskenv/.env, else app.py, wsgi.py."""
+    repo = source if isinstance(source, Checkout) else Checkout(source)
     for env_file in (".flaskenv", ".env"):
-        value = _env_file_value(repo_dir / env_file, "FLASK_APP")
+        value = _env_file_value(repo.read_text(env_file), "FLASK_APP")
         if value:
             module = value.removesuffix(".py").replace("/", ".")
             return module if ":" in module else f"{module}:app"
     for candidate in ("app", "wsgi"):
-        if (repo_dir / f"{candidate}.py").is_file():
+        if repo.is_file(f"{candidate}.py"):
             return f"{candidate}:app"
     return "app:app"
 
 
-def _env_file_value(path: Path, key: str) -> str | None:
-    if not path.is_file():
-        return None
-    for line in path.read_text(errors="replace").splitlines():
+def _env_file_value(text: str | None, key: str) -> str | None:
+    for line in (text or "").splitlines():
         name, sep, value = line.strip().removeprefix("export ").partition("=")
         if sep and name.strip() == key:
             return value.strip().strip("'\"") or None
     return None
 
 
-def _lists_package(requirements: Path, package: str) -> bool:
-    if not requirements.is_file():
-        return False
+def _lists_package(requirements: str | None, package: str) -> bool:
     pattern = re.compile(rf"^\s*{re.escape(package)}\s*(?:[\[=<>!~;@ ]|$)", re.IGNORECASE)
-    return any(pattern.match(line) for line in requirements.read_text().splitlines())
+    return any(pattern.match(line) for line in (requirements or "").splitlines())
 
 
 def _join(lines: list[str]) -> str:

@@ -38,6 +38,8 @@ def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
         container.remove(force=True)
     for image in client.images.list(filters={"label": label}):
         client.images.remove(image.id, force=True)
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()
 
 
 @pytest.fixture(scope="session")

@@ -48,9 +48,11 @@ def run(client: EngineClient, image: str, name: str, labels: dict[str, str]) -> 
 
 
 def build(client: EngineClient, context: Path, dockerfile: str | None, tag: str,
-          labels: dict[str, str], memory: int = BUILD_MEMORY) -> tuple[str, list[str]]:
+          labels: dict[str, str], memory: int = BUILD_MEMORY,
+          extra: dict[str, bytes] | None = None) -> tuple[str, list[str]]:
     lines: list[str] = []
-    image_id = build_image(client, context, dockerfile, tag, labels, memory, lines.append)
+    image_id = build_image(client, context, dockerfile, tag, labels, memory, lines.append,
+                           extra)
     return image_id, lines
 
 
@@ -135,7 +137,8 @@ def test_template_builds_runs_and_answers(
     # Flask's pip goes through a TLS-intercepting proxy: the host bundle must be passed.
     plan = prepare_build_context(template, repo, base_images, default_build_ca_bundle())
     started = time.monotonic()
-    image_id, lines = build(docker_client, repo, plan.dockerfile, f"{unique_name}:1", labels)
+    image_id, lines = build(docker_client, repo, plan.dockerfile, f"{unique_name}:1", labels,
+                            extra=plan.extra)
     timings[f"{fixture}: build"] = time.monotonic() - started
     assert image_id.startswith("sha256:")
     assert any(line.startswith("Successfully built") for line in lines)

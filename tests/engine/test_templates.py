@@ -135,7 +135,9 @@ def test_ca_bundle_reaches_build_and_runtime(repo: Path, tmp_path: Path, templat
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     write(repo, {"package.json": "{}", "index.html": ""})
     plan = prepare_build_context(template, repo, BASES, bundle)
-    assert (repo / CA_FILENAME).read_text() == bundle.read_text()
+    # A context member, never a file written into the (hostile) checkout.
+    assert plan.extra[CA_FILENAME] == bundle.read_bytes()
+    assert not (repo / CA_FILENAME).exists()
     assert plan.dockerfile is not None
     # Once per stage: the build stage and the runtime stage both trust it.
     stages = plan.dockerfile.count("\nFROM ") + 1
@@ -147,15 +149,15 @@ def test_ca_bundle_reaches_build_and_runtime(repo: Path, tmp_path: Path, templat
 def test_no_ca_lines_without_bundle(repo: Path) -> None:
     plan = prepare_build_context("flask", write(repo, {"app.py": ""}), BASES, None)
     assert plan.dockerfile is not None and "PIP_CERT" not in plan.dockerfile
-    assert not (repo / CA_FILENAME).exists()
+    assert not (repo / CA_FILENAME).exists() and CA_FILENAME not in plan.extra
 
 
 def test_repo_dockerfile_still_gets_the_bundle(repo: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.pem"
     bundle.write_text("pem")
     plan = prepare_build_context("flask", write(repo, {"Dockerfile": "FROM x\n"}), BASES, bundle)
-    assert plan.uses_repo_dockerfile
-    assert (repo / CA_FILENAME).is_file()
+    assert plan.uses_repo_dockerfile and plan.dockerfile == "FROM x\n"
+    assert plan.extra[CA_FILENAME] == b"pem"
 
 
 @pytest.mark.parametrize("template", ["static", "react", "flask", "nodejs"])
