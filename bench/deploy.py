@@ -74,7 +74,17 @@ def make_repo(root: Path, files: dict[str, str]) -> str:
     return f"file://{root}"
 
 
-def deploy_once(client: httpx.Client, template: str, url: str, name: str) -> tuple[float, str]:
+def context_seconds(client: httpx.Client, project_id: str) -> float | None:
+    """What the deploy's build log says making the build context took (hostd's own tar:
+    the link-refusing walk, .dockerignore, the caps)."""
+    lines = client.get(f"/api/projects/{project_id}/logs",
+                       params={"source": "build", "tail": 5000}).json()["lines"]
+    line = next((line for line in lines if line.startswith("build context:")), None)
+    return float(line.rsplit(" in ", 1)[1].rstrip("s")) if line else None
+
+
+def deploy_once(client: httpx.Client, template: str, url: str,
+                name: str) -> tuple[float, str, float | None]:
     started = time.monotonic()
     body = {"name": name, "github_url": url,
             "template": "static" if template == "dockerfile" else template}
@@ -85,21 +95,29 @@ def deploy_once(client: httpx.Client, template: str, url: str, name: str) -> tup
             break
         time.sleep(0.1)
     elapsed = time.monotonic() - started
+    context = context_seconds(client, project["id"])
     client.delete(f"/api/projects/{project['id']}")
-    return elapsed, project["status"] if project["status"] != "error" else project["status_reason"]
+    outcome = project["status"] if project["status"] != "error" else project["status_reason"]
+    return elapsed, outcome, context
 
 
 def bench_template(client: httpx.Client, tmp: Path, template: str, runs: int) -> None:
-    times = []
+    times, shares = [], []
     for run in range(runs):
         url = make_repo(tmp / f"{template}-{run}", fixture(template, uuid.uuid4().hex))
-        seconds, outcome = deploy_once(client, template, url, f"b-{template}-{run}")
-        print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome})", flush=True)
+        seconds, outcome, context = deploy_once(client, template, url, f"b-{template}-{run}")
+        context_text = f", context {context * 1000:.1f} ms" if context is not None else ""
+        print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome}{context_text})",
+              flush=True)
         if outcome == "running":
             times.append(seconds)
+            if context is not None:
+                shares.append(100 * context / seconds)
     if times:
+        share = f"   context {statistics.median(shares):.2f} % of the deploy" if shares else ""
         print(f"{template:<10} p50 {statistics.median(times):5.1f} s   min {min(times):5.1f}   "
-              f"max {max(times):5.1f}   ({len(times)}/{runs} reached running)", flush=True)
+              f"max {max(times):5.1f}   ({len(times)}/{runs} reached running){share}",
+              flush=True)
 
 
 def main() -> None:
@@ -126,6 +144,8 @@ def main() -> None:
                 container.remove(force=True)
             for image in engine.images.list(filters={"label": label}):
                 engine.images.remove(image.id, force=True)
+            for network in engine.networks.list(filters={"label": label}):
+                network.remove()
 
 
 if __name__ == "__main__":
