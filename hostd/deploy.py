@@ -25,6 +25,7 @@ from hostd.cancel import CancelScope
 from hostd.config import Settings
 from hostd.engine import containers as engine
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
+from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
@@ -209,6 +210,12 @@ def build(deployer: Deployer, job: DeployJob) -> None:
     client = deployer.docker.client()
     settings = deployer.settings
     own_dockerfile = (job.repo_dir / "Dockerfile").is_file()
+    if own_dockerfile:
+        try:  # its bases, --from and ADD sources must be allowed (see dockerfile_policy)
+            check_repository_dockerfile(client, (job.repo_dir / "Dockerfile").read_text(
+                errors="replace"), settings.allowed_images)
+        except DisallowedDockerfile as exc:
+            raise StepFailed(str(exc)) from None
     needed = () if own_dockerfile else TEMPLATE_BASES[job.template]
     try:
         bases = resolve_base_images(client, log=job.log, needed=needed)

@@ -1,10 +1,16 @@
-"""The Dockerfile base-image policy: a table of pure cases, then the templates."""
+"""The Dockerfile base-image policy: a table of pure cases, the templates, the engine check."""
 
 from __future__ import annotations
 
+import docker.errors
 import pytest
 
-from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_dockerfile, image_uses
+from hostd.engine.dockerfile_policy import (
+    DisallowedDockerfile,
+    check_dockerfile,
+    check_repository_dockerfile,
+    image_uses,
+)
 from hostd.engine.imageref import parse_reference
 from hostd.engine.images import OFFICIAL_IMAGES
 from hostd.engine.templates import BaseImages, show_template, template_names
@@ -136,3 +142,37 @@ def test_every_template_passes_on_official_bases(name: str) -> None:
     bases = BaseImages(python=OFFICIAL_IMAGES["python"], node=OFFICIAL_IMAGES["node"],
                        nginx="hostd/nginx:1-test")
     check_dockerfile(show_template(name, bases), DEFAULT)
+
+
+class FakeApi:
+    """inspect_image as the engine answers it: a project's image under one name."""
+
+    def __init__(self, images: dict[str, dict[str, str]]) -> None:
+        self.images = images
+        self.asked: list[str] = []
+
+    def inspect_image(self, reference: str) -> dict:
+        self.asked.append(reference)
+        if reference not in self.images:
+            raise docker.errors.ImageNotFound(f"No such image: {reference}")
+        return {"Config": {"Labels": self.images[reference]}}
+
+
+class FakeClient:
+    def __init__(self, api: FakeApi) -> None:
+        self.api = api
+
+
+def test_an_allowed_name_on_a_project_image_is_refused() -> None:
+    api = FakeApi({"node:22": {"hostd.project": "p1"}, "hostd/busybox:1": {"hostd.base": "1"}})
+    text = "FROM hostd/busybox:1 AS a\nFROM scratch\nCOPY --from=a /x /x\nFROM node:22\n"
+    with pytest.raises(DisallowedDockerfile) as caught:
+        check_repository_dockerfile(FakeClient(api), text, DEFAULT)  # type: ignore[arg-type]
+    assert str(caught.value).startswith("Dockerfile line 4: FROM node:22 is refused: it "
+                                        "resolves to an image hostd built for a project")
+    assert api.asked == ["hostd/busybox:1", "node:22"]  # stages and scratch not asked
+
+
+def test_names_not_on_the_engine_pass() -> None:
+    check_repository_dockerfile(FakeClient(FakeApi({})), "FROM python:3.12\n",  # type: ignore[arg-type]
+                                DEFAULT)
