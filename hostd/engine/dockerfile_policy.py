@@ -107,10 +107,11 @@ def _refuse_hidden_lines(text: str, commands: Sequence[dockerfile.Command]) -> N
     """Refuse lines the parser folded into a command without a line continuation.
 
     This engine's classic builder knows no heredocs: it would read a heredoc's body as
-    instructions, which this check would otherwise never see.
+    instructions, which this check would otherwise never see. Lines are split, and
+    continuations recognized, as the Go parser does (``\\n``; escape + spaces or tabs).
     """
-    lines = text.splitlines()
-    escape = parse_directive_escape(lines)
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    continued = re.compile(re.escape(parse_directive_escape(lines)) + r"[ \t]*$")
     covered: set[int] = set()
     for command in commands:
         if command.heredocs:
@@ -119,16 +120,22 @@ def _refuse_hidden_lines(text: str, commands: Sequence[dockerfile.Command]) -> N
                 "heredocs (<<) are not supported by this engine's builder"))
         covered.update(range(command.start_line, command.end_line + 1))
         for number in range(command.start_line, command.end_line):
-            line = lines[number - 1].strip()
-            if line and not line.startswith("#") and not line.endswith(escape):
+            line = lines[number - 1] if number <= len(lines) else ""
+            if not (_blank_or_comment(line) or continued.search(line)):
                 raise DisallowedDockerfile(_message(
                     command.start_line, _show(lines[command.start_line - 1].strip()),
                     "it spans lines without a line continuation (a heredoc?), "
                     "which this engine's builder would read differently"))
-    for number, raw in enumerate(lines, start=1):
-        if number not in covered and raw.strip() and not raw.strip().startswith("#"):
-            raise DisallowedDockerfile(_message(number, _show(raw.strip()),
+    for number, line in enumerate(lines, start=1):
+        if number not in covered and not _blank_or_comment(line):
+            raise DisallowedDockerfile(_message(number, _show(line.strip()),
                                                 "the parser skipped this line"))
+
+
+def _blank_or_comment(line: str) -> bool:
+    # Only spaces and tabs count as blank here: stricter than the parser, never looser.
+    bare = line.lstrip("\ufeff").strip(" \t")
+    return not bare or bare.startswith("#")
 
 
 class _Checker:
@@ -186,7 +193,8 @@ class _Checker:
 
     def _onbuild(self, command: dockerfile.Command) -> None:
         # The parser drops an ONBUILD trigger's flags: parse the trigger on its own.
-        trigger = command.original.split(None, 1)[1] if " " in command.original else ""
+        words = command.original.split(None, 1)
+        trigger = words[1] if len(words) == 2 else ""
         try:
             parsed = dockerfile.parse_string(trigger)
         except dockerfile.GoParseError as exc:

@@ -37,6 +37,8 @@ ALLOWED = [
     ("tagless glob means any tag", "FROM ghcr.io/acme/app:7\n", ("ghcr.io/acme/app",)),
     ("ADD of a local file", BB + "ADD app.tar.gz /srv/\n", ()),
     ("continued lines", BB + "RUN echo a \\\n  # a comment\n  && echo b\n", ()),
+    ("CRLF line ends", "FROM hostd/busybox:1\r\nRUN a \\\r\n  b\r\n", ()),
+    ("escape directive", "# escape=`\nFROM hostd/busybox:1\nRUN a `\n  b\n", ()),
 ]
 
 REFUSED = [
@@ -83,6 +85,10 @@ REFUSED = [
     ("heredoc", BB + "RUN <<EOF\necho\nEOF\n", DEFAULT, 2, "heredoc"),
     ("heredoc hidden in ONBUILD", BB + f"ONBUILD RUN <<EOF\nFROM {ID12}\nEOF\n", DEFAULT, 2,
      "without a line continuation"),
+    ("ONBUILD with a tab", BB + f"ONBUILD\tCOPY --from={ID12} / /x\n", DEFAULT, 2,
+     "image ids"),
+    ("form feed is no continuation", BB + f"ONBUILD RUN <<EOF \\\f\nFROM {ID12} \\\f\nEOF\n",
+     DEFAULT, 2, "without a line continuation"),
     ("FROM with two words", "FROM a b\n", DEFAULT, 1, "AS name"),
 ]
 
