@@ -32,6 +32,7 @@ from hostd.engine.cgroups import build_cgroup
 from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
 from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
+from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
@@ -257,8 +258,16 @@ def _plan_build(deployer: Deployer, job: DeployJob, checkout: Checkout) -> Build
         measure(checkout, _source_limits(deployer.settings))
         needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
         bases = resolve_base_images(deployer.docker.client(), log=job.log, needed=needed)
-        return prepare_build_context(job.template, checkout, bases,
+        plan = prepare_build_context(job.template, checkout, bases,
                                      deployer.settings.build_ca_bundle)
+        if plan.uses_repo_dockerfile:
+            # Its bases, --from and ADD sources must be allowed (see dockerfile_policy);
+            # the text checked is the text built: it goes into the context as read.
+            check_repository_dockerfile(deployer.docker.client(), plan.dockerfile,
+                                        deployer.settings.allowed_images)
+        return plan
+    except DisallowedDockerfile as exc:
+        raise StepFailed(str(exc)) from None
     except (UnsafeCheckout, SourceTooLarge) as exc:
         raise StepFailed(f"the repository can't be built: {exc}") from None
     except ImageMissing as exc:
