@@ -157,11 +157,11 @@ def check_repo_url(value: str, *, allow_local: bool, allow_private: bool = False
     """A git URL hostd may clone, in shape only (addresses: hostd.addresses)."""
     if not value:
         raise ValueError("is required")
-    if len(value) > URL_MAX or _has_control(value):
-        raise ValueError("is not a git URL")
     if any(ch.isspace() or ch in URL_METACHARACTERS for ch in value):
         raise ValueError("must not contain whitespace, quotes or shell metacharacters "
                          "(; | & $ ` < > ( ) \\)")
+    if len(value) > URL_MAX or _has_control(value):
+        raise ValueError("is not a git URL")
     if value.startswith("-"):
         raise ValueError("must not start with '-'")
     if value.startswith("file://") or value.startswith("/") or value.startswith("."):

@@ -95,17 +95,14 @@ METACHARACTERS = [";", "|", "&", "$", "`", "<", ">", "(", ")", "\\", "'", '"', "
 @pytest.mark.parametrize("char", METACHARACTERS)
 def test_metacharacters_are_refused(char):
     with pytest.raises(ValueError, match="metacharacters"):
-        v.check_repo_url(f"https://github.com/a/b{char}x", allow_local=True, allow_private=True)
+        v.check_repo_url(f"https://github.com/a/b{char}x", allow_local=True)
 
 
 @pytest.mark.parametrize(("url", "words"), [
     ("git://example.com/repo.git", "git://"),
     ("http://example.com/repo.git", "HOSTD_ALLOW_PRIVATE_REPOS"),
-    ("ftp://example.com/repo.git", "git URL"),
     ("ext::sh -c x", "metacharacters"),
-    ("file:///srv/repo", "HOSTD_ALLOW_LOCAL_REPOS"),
     ("ssh://git:hunter2@example.com/repo.git", "password"),
-    ("https://[not:an:ip]/repo.git", "git URL"),
 ])
 def test_refused_schemes_say_why(url, words):
     with pytest.raises(ValueError, match=words):
@@ -121,15 +118,16 @@ def test_credentials_are_parsed_and_stripped():
     assert scp.without_credentials() == "git@github.com:octo/hello.git"
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (f"https://{TOKEN}@github.com/a/b.git", "https://***@github.com/a/b.git"),
-    (f"https://me:{TOKEN}@github.com/a/b.git", "https://***@github.com/a/b.git"),
-    (f"http://a:b@c{TOKEN}@h/x", "http://***@h/x"),
-    ("ssh://git@github.com/a/b.git", "ssh://git@github.com/a/b.git"),
-    ("git@github.com:a/b.git", "git@github.com:a/b.git"),
-])
-def test_redact(url, shown):
-    assert git.redact(url) == shown
+def test_redact_hides_every_userinfo_but_sshs_bare_user():
+    for url, shown in [
+        (f"https://{TOKEN}@github.com/a/b.git", "https://***@github.com/a/b.git"),
+        (f"https://me:{TOKEN}@github.com/a/b.git", "https://***@github.com/a/b.git"),
+        (f"http://a:b@c{TOKEN}@h/x", "http://***@h/x"),  # up to the last @, not the first
+        ("ssh://git@github.com/a/b.git", "ssh://git@github.com/a/b.git"),
+        ("git@github.com:a/b.git", "git@github.com:a/b.git"),
+    ]:
+        assert git.redact(url) == shown
+    assert git.redact(f"fatal: no {TOKEN} here", (TOKEN,)) == "fatal: no *** here"
 
 
 # --- git's argv and environment ------------------------------------------------------------
@@ -231,7 +229,7 @@ def test_api_refuses_non_public_repository_hosts(client, user, host):
 @pytest.mark.parametrize("char", METACHARACTERS + ["\t"])
 def test_api_refuses_metacharacters(client, user, char):
     resp, name = _post(client, user, f"https://github.com/a/b{char}touch")
-    assert_error(resp, 400, "ValidationError")
+    assert "metacharacters" in assert_error(resp, 400, "ValidationError")["message"]
     assert name not in _stored_names(client, user)
 
 
