@@ -212,10 +212,9 @@ class Deployer:
 def clone(deployer: Deployer, job: DeployJob) -> None:
     job.log(f"cloning {git.redact(job.repo_url)}")
     try:
-        job.commit = git.shallow_clone(job.repo_url, job.repo_dir,
-                                       timeout_s=deployer.settings.clone_timeout_s)
+        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings)
     except git.CloneFailed as exc:
-        raise StepFailed(f"clone failed: {exc}") from None
+        raise StepFailed(str(exc)) from None  # already says what failed, safely
     job.log(f"commit {job.commit}")
 
 

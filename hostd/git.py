@@ -1,52 +1,177 @@
-"""Cloning repositories: `git` as a subprocess with list arguments, never a shell string."""
+"""Cloning untrusted repositories: git as a subprocess with list arguments, in an
+environment built from nothing, to public addresses only, credentials never in argv."""
 
 from __future__ import annotations
 
-import os
+import base64
+import logging
 import re
+import shlex
 import shutil
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from hostd import addresses
+from hostd.addresses import AddressRefused, IPAddress
+from hostd.config import Settings
+from hostd.validation import RepoUrl, parse_repo_url
+
+log = logging.getLogger("hostd.git")
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+UNREACHABLE = ("could not reach the repository: check the URL and that the repository is "
+               "public, or put a token in the URL for a private one "
+               "(https://TOKEN@host/owner/repo)")
+NOT_PUBLIC = ("the repository must be on a public address (the daemon's owner can allow "
+              "private ones with HOSTD_ALLOW_PRIVATE_REPOS=true)")
 
 
 class CloneFailed(Exception):
-    """git could not clone; the message is git's own last words, credentials removed."""
+    """git could not clone; the message is safe to show the user (nothing the server said)."""
 
 
-_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
+# `scheme://userinfo@`: greedy up to the last `@` before the path, so `a:b@c@host` goes too.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^/\s]*)@")
 
 
-def redact(text: str) -> str:
-    """Remove `user:token@` from URLs so credentials never reach a log or a reason."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`https://TOKEN@host/…` → `https://***@host/…` (ssh's bare user is not a secret),
+    and any of `secrets` wherever it appears."""
+    def hide(match: re.Match[str]) -> str:
+        scheme, userinfo = match.group(1), match.group(2)
+        if scheme.lower() == "ssh" and ":" not in userinfo:
+            return match.group(0)
+        return f"{scheme}://***@"
+
+    if "@" in text:  # the list route redacts every row: skip the regex when it cannot match
+        text = _USERINFO.sub(hide, text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
-        "GIT_ASKPASS": "true",
-        "SSH_ASKPASS": "true",
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
-        "GIT_LFS_SKIP_SMUDGE": "1",
-    })
+@dataclass(frozen=True)
+class GitCommand:
+    argv: list[str]
+    env: dict[str, str]
+    secrets: tuple[str, ...] = ()  # what redact must also hide in git's output
+
+
+def _protocols(settings: Settings) -> str:
+    allowed = ["https", "ssh"]
+    if settings.allow_private_repos:
+        allowed.append("http")  # an operator's LAN git server
+    if settings.allow_local_repos:
+        allowed.append("file")
+    return ":".join(allowed)
+
+
+def ssh_command(settings: Settings, repo: RepoUrl | None, pinned: IPAddress | None) -> str:
+    """GIT_SSH_COMMAND: no config, keys, agent or prompts; known hosts from hostd's file
+    only. git runs this through a shell, so every piece is quoted."""
+    parts = ["ssh", "-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityFile=none",
+             "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=yes",
+             "-o", f"UserKnownHostsFile={settings.known_hosts_file}",
+             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "ControlPath=none"]
+    if repo is not None and pinned is not None:
+        # Connect to the address we checked; the host key is still looked up by name.
+        parts += ["-o", f"HostName={pinned}", "-o", f"HostKeyAlias={repo.host}"]
+    return shlex.join(parts)
+
+
+def _env_config(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Config through the environment: /proc/<pid>/environ is readable by the process's
+    owner only, where argv (`ps`) is readable by every local user."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for index, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
 
 
-def shallow_clone(url: str, dest: Path, timeout_s: float) -> str:
-    """Clone the default branch's latest commit into `dest`; return the commit hash."""
-    argv = ["git", "clone", "--depth", "1", "--quiet", "--no-tags", "--", url, str(dest)]
+def _credential_config(repo: RepoUrl | None) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """The URL's userinfo as a Basic Authorization header scoped to its origin."""
+    if repo is None or not repo.has_credentials():
+        return [], ()
+    user, password = repo.user or "", repo.password or ""
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    header = ("http." + repo.origin() + "/.extraHeader", f"Authorization: Basic {basic}")
+    return [header], (user, password, basic)
+
+
+def clean_env(settings: Settings, home: Path, repo: RepoUrl | None,
+              pinned: IPAddress | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """git's whole environment, from scratch (nothing of the daemon's), and the secrets in it."""
+    env = {
+        "PATH": SAFE_PATH, "HOME": str(home), "LANG": "C", "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password nobody will type
+        "GIT_ALLOW_PROTOCOL": _protocols(settings),
+        "GIT_SSH_COMMAND": ssh_command(settings, repo, pinned), "GIT_SSH_VARIANT": "ssh",
+        "GIT_LFS_SKIP_SMUDGE": "1",
+    }
+    pairs, secrets = _credential_config(repo)
+    if settings.git_proxy:
+        # In the environment too: an operator's proxy URL may carry its own password.
+        pairs.append(("http.proxy", settings.git_proxy))
+        secrets += (settings.git_proxy,)
+    if pairs:
+        env.update(_env_config(pairs))
+    return env, secrets
+
+
+def clone_command(url: str, dest: Path, settings: Settings, home: Path,
+                  pinned: IPAddress | None = None) -> GitCommand:
+    """The argv and environment of one shallow clone of `url` into `dest`."""
+    repo = parse_repo_url(url)
+    env, secrets = clean_env(settings, home, repo, pinned)
+    target = repo.without_credentials() if repo is not None else url
+    options = ["-c", "credential.helper=", "-c", "http.followRedirects=false"]
+    if repo is not None and pinned is not None and repo.scheme in ("https", "http"):
+        address = f"[{pinned}]" if pinned.version == 6 else str(pinned)
+        options += ["-c", f"http.curloptResolve={repo.host}:{repo.connect_port}:{address}"]
+    argv = ["git", *options, "clone", "--depth", "1", "--quiet", "--no-tags", "--",
+            target, str(dest)]
+    return GitCommand(argv, env, secrets)
+
+
+def pinned_address(url: str, settings: Settings) -> IPAddress | None:
+    """Check where `url` points again, now, and the address to hold git to (None: no pin).
+
+    Raises CloneFailed for a refused or unresolvable host."""
+    repo = parse_repo_url(url)
+    if repo is None or settings.allow_private_repos:
+        return None  # a local path, or the operator lets git go anywhere
+    literal = addresses.literal(repo.host)
+    if literal is None and settings.git_proxy and repo.scheme in ("https", "http"):
+        return None  # the proxy resolves the name (it may not resolve here at all)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                              env=_env(), check=False)
-    except subprocess.TimeoutExpired:
-        raise CloneFailed(f"git clone took longer than {timeout_s:.0f}s") from None
-    except FileNotFoundError:
-        raise CloneFailed("git is not installed on the daemon's machine") from None
-    if done.returncode != 0:
-        raise CloneFailed(_last_words(done.stderr) or f"git exited with {done.returncode}")
-    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, timeout=30, check=False)
+        address = addresses.checked_address(repo.host, repo.connect_port)
+    except AddressRefused as exc:
+        log.warning("clone refused: %s resolves to a %s address", repo.host, exc)
+        raise CloneFailed(NOT_PUBLIC) from None
+    if address is None:
+        log.warning("clone failed: %s does not resolve", repo.host)
+        raise CloneFailed(UNREACHABLE)
+    return None if literal is not None else address
+
+
+def shallow_clone(url: str, dest: Path, settings: Settings) -> str:
+    """Clone the default branch's latest commit into `dest`; return the commit hash."""
+    pinned = pinned_address(url, settings)
+    home = Path(tempfile.mkdtemp(prefix="hostd-git-home-"))  # empty: no operator identity
+    try:
+        command = clone_command(url, dest, settings, home, pinned)
+        _run_clone(command, url, settings.clone_timeout_s)
+        head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=30, check=False,
+                              env=command.env, cwd=home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     if head.returncode != 0:
         raise CloneFailed("the repository has no commits")
     # The history is not needed in the image: a smaller build context, no leaked .git.
@@ -54,7 +179,24 @@ def shallow_clone(url: str, dest: Path, timeout_s: float) -> str:
     return head.stdout.strip()
 
 
+def _run_clone(command: GitCommand, url: str, timeout_s: float) -> None:
+    try:
+        done = subprocess.run(command.argv, capture_output=True, text=True, timeout=timeout_s,
+                              env=command.env, cwd=command.env["HOME"], check=False)
+    except subprocess.TimeoutExpired:
+        raise CloneFailed(f"git clone took longer than {timeout_s:.0f}s") from None
+    except FileNotFoundError:
+        raise CloneFailed("git is not installed on the daemon's machine") from None
+    if done.returncode != 0:
+        # What the server answered stays in the daemon's log: a user must not learn what
+        # listens at an address by reading their deploy's reason.
+        words = _last_words(done.stderr) or f"git exited with {done.returncode}"
+        log.warning("clone of %s failed: %s", redact(url, command.secrets),
+                    redact(words, command.secrets))
+        raise CloneFailed(UNREACHABLE)
+
+
 def _last_words(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    return redact((fatal or lines or [""])[-1])
+    return (fatal or lines or [""])[-1][:500]

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from hostd import configvars, validation
+from hostd import addresses, configvars, git, validation
 from hostd.errors import Conflict, NotFound, ValidationError
 from hostd.metrics import MetricsStore
 from hostd.models import (
@@ -38,7 +38,7 @@ def to_public(
         status_reason=project.status_reason,
         url=project_url(project.name, owner.handle, router_port),
         template=project.template,
-        github_url=project.github_url,
+        github_url=git.redact(project.github_url),
         created_at=project.created_at,
         metrics=metrics.get(project.id),
     )
@@ -62,7 +62,7 @@ def list_public(conn: Connection, user: User, router_port: int,
         ProjectPublic.model_construct(
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
             status_reason=reason, url=project_url(name, user.handle, router_port),
-            template=Template(template), github_url=url, created_at=created,
+            template=Template(template), github_url=git.redact(url), created_at=created,
             metrics=metrics.get(pid),
         )
         for pid, name, status, reason, template, url, created
@@ -83,11 +83,30 @@ def get_owned_by_name(session: Session, user: User, name: str) -> Project | None
     return session.exec(query).first()
 
 
-def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool) -> Project:
+def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
+    """The URL's shape, then where it points: a host that resolves must resolve to public
+    addresses only (the clone checks again). May wait a few seconds on DNS."""
     try:
-        url = validation.check_repo_url(body.github_url, allow_local=allow_local)
+        url = validation.check_repo_url(value, allow_local=allow_local,
+                                        allow_private=allow_private)
     except ValueError as exc:
         raise ValidationError(f"github_url {exc}") from None
+    repo = validation.parse_repo_url(url)
+    if repo is None or allow_private:
+        return url
+    try:
+        addresses.checked_address(repo.host, repo.connect_port)
+    except addresses.AddressRefused:
+        # Not which address: that would let anyone read the operator's internal DNS.
+        raise ValidationError(
+            "github_url must point to a repository on a public address (the daemon's owner "
+            "can allow private ones with HOSTD_ALLOW_PRIVATE_REPOS=true)") from None
+    return url
+
+
+def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool,
+           allow_private: bool = False) -> Project:
+    url = check_repo(body.github_url, allow_local=allow_local, allow_private=allow_private)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")

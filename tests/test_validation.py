@@ -61,20 +61,25 @@ def test_project_names_that_are_not(name):
 @pytest.mark.parametrize("url", [
     "https://github.com/owner/repo",
     "https://github.com/owner/repo.git",
-    "http://git.example.com:8080/owner/repo",
     "ssh://git@github.com/owner/repo.git",
-    "git://example.com/repo",
     "git@github.com:owner/repo.git",
-    "  https://github.com/owner/repo  ",
 ])
 def test_remote_repo_urls(url):
-    assert v.check_repo_url(url, allow_local=False) == url.strip()
+    assert v.check_repo_url(url, allow_local=False) == url
+
+
+def test_plain_http_only_for_private_repos():
+    url = "http://git.example.com:8080/owner/repo"
+    assert v.check_repo_url(url, allow_local=False, allow_private=True) == url
+    with pytest.raises(ValueError, match="HOSTD_ALLOW_PRIVATE_REPOS"):
+        v.check_repo_url(url, allow_local=False)
 
 
 @pytest.mark.parametrize("url", [
     "", "github.com/owner/repo", "ftp://example.com/repo", "https://github.com",
     "https://github.com/", "-uhttps://evil/x", "--upload-pack=touch /tmp/x",
     "https://github.com/a/b\x00", "ext::sh -c touch% /tmp/pwned", "https://" + "a" * 2050,
+    "git://example.com/repo", "  https://github.com/owner/repo  ",
 ])
 def test_bad_repo_urls(url):
     with pytest.raises(ValueError):

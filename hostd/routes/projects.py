@@ -73,7 +73,9 @@ def create_project(
     metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Store the project and start its first deploy; it answers at once, `deploying`."""
-    project = projects.create(session, user, body, allow_local=settings.allow_local_repos)
+    # A sync route (a worker thread): create may wait a few seconds on DNS.
+    project = projects.create(session, user, body, allow_local=settings.allow_local_repos,
+                              allow_private=settings.allow_private_repos)
     lifecycle.deployer.submit(session, project, user)
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))

@@ -70,9 +70,9 @@ def test_missing_repository_ends_in_error_with_its_log(api):
     project = create(api, "nowhere", "file:///nonexistent/repo.git", "static")
     project = wait_status(api, project["id"], {"error", "running"})
     assert project["status"] == "error"
-    assert "clone failed" in project["status_reason"]
+    assert "could not reach the repository" in project["status_reason"]
     log = api.get(f"/api/projects/{project['id']}/logs", params={"source": "build"}).json()
-    assert any("clone failed" in line for line in log["lines"])
+    assert any("could not reach the repository" in line for line in log["lines"])
 
 
 def test_failing_build_ends_in_error(api, repo):
