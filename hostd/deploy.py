@@ -212,7 +212,8 @@ class Deployer:
 def clone(deployer: Deployer, job: DeployJob) -> None:
     job.log(f"cloning {git.redact(job.repo_url)}")
     try:
-        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings)
+        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings,
+                                       job.cancel)
     except git.CloneFailed as exc:
         raise StepFailed(str(exc)) from None  # already says what failed, safely
     job.log(f"commit {job.commit}")

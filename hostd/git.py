@@ -15,6 +15,8 @@ from pathlib import Path
 
 from hostd import addresses
 from hostd.addresses import AddressRefused, IPAddress
+from hostd.cancel import CancelScope
+from hostd.clonewatch import CloneLimits, run_clone
 from hostd.config import Settings
 from hostd.validation import RepoUrl, parse_repo_url
 
@@ -160,13 +162,15 @@ def pinned_address(url: str, settings: Settings) -> IPAddress | None:
     return None if literal is not None else address
 
 
-def shallow_clone(url: str, dest: Path, settings: Settings) -> str:
-    """Clone the default branch's latest commit into `dest`; return the commit hash."""
+def shallow_clone(url: str, dest: Path, settings: Settings,
+                  cancel: CancelScope | None = None) -> str:
+    """Clone the default branch's latest commit into `dest`; return the commit hash.
+    The clone is stopped at its deadline, past the source caps, or at `cancel`."""
     pinned = pinned_address(url, settings)
     home = Path(tempfile.mkdtemp(prefix="hostd-git-home-"))  # empty: no operator identity
     try:
         command = clone_command(url, dest, settings, home, pinned)
-        _run_clone(command, url, settings.clone_timeout_s)
+        _run_clone(command, url, dest, settings, cancel)
         head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"],
                               capture_output=True, text=True, timeout=30, check=False,
                               env=command.env, cwd=home)
@@ -179,14 +183,18 @@ def shallow_clone(url: str, dest: Path, settings: Settings) -> str:
     return head.stdout.strip()
 
 
-def _run_clone(command: GitCommand, url: str, timeout_s: float) -> None:
+def _run_clone(command: GitCommand, url: str, dest: Path, settings: Settings,
+               cancel: CancelScope | None) -> None:
+    limits = CloneLimits(timeout_s=settings.clone_timeout_s,
+                         max_bytes=settings.max_source_mb * 2**20,
+                         max_files=settings.max_source_files)
     try:
-        done = subprocess.run(command.argv, capture_output=True, text=True, timeout=timeout_s,
-                              env=command.env, cwd=command.env["HOME"], check=False)
-    except subprocess.TimeoutExpired:
-        raise CloneFailed(f"git clone took longer than {timeout_s:.0f}s") from None
+        done = run_clone(command.argv, command.env, Path(command.env["HOME"]), dest, limits,
+                         cancel)
     except FileNotFoundError:
         raise CloneFailed("git is not installed on the daemon's machine") from None
+    if done.stopped is not None:
+        raise CloneFailed(done.stopped)
     if done.returncode != 0:
         # What the server answered stays in the daemon's log: a user must not learn what
         # listens at an address by reading their deploy's reason.
