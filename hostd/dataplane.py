@@ -15,7 +15,8 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-from hostd.metrics import MetricsCollector, RequestCounter
+from hostd.metrics import MetricsCollector
+from hostd.requestcounts import RequestCounter
 from hostd.router import Router
 from hostd.routerpool import WorkerPool
 from hostd.routetable import RouteTable

@@ -8,9 +8,8 @@ that isn't running reads as zeros.
 * `cpu`: percent of one core over the last interval, Δ container CPU ns / Δ wall ns × 100
   (two cgroup readings an interval apart; 0 on a container's first sample).
 * `memory`: MB, (usage − inactive_file) / 2**20, as `docker stats` shows it.
-* `requests`: requests the router proxied to the project since its container started.
-  A container start always gets a new host port from the engine, so the counter is kept
-  per (container id, host port) and reads 0 for a new start.
+* `requests`: requests the router proxied to the project since its container started
+  (counted by `hostd.requestcounts`).
 
 Readings come from cgroup files (no engine call, no thread per container); only
 containers without them go through the engine's stats API, on a small pool with a
@@ -35,6 +34,7 @@ from hostd.engine.handle import DockerHandle
 from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
 from hostd.hub import Event, EventHub
 from hostd.models import Metrics, Project, ProjectStatus
+from hostd.requestcounts import RequestCounter, incarnation
 
 log = logging.getLogger("hostd.metrics")
 API_DEADLINE_SHARE = 0.6  # of the interval: the API fallback may use no more
@@ -64,58 +64,6 @@ class MetricsStore:
         keep = set(project_ids)
         with self._lock:
             self._latest = {k: v for k, v in self._latest.items() if k in keep}
-
-
-def incarnation(container_id: str | None, host_port: int | None) -> str:
-    """One start of one container: the engine picks a new host port on every start."""
-    return f"{container_id}:{host_port}"
-
-
-class RequestCounter:
-    """Requests proxied per project, since its container started. Event loop only.
-
-    Counts are kept per start (a few per project), not just the latest: router worker
-    processes report their counts late and in any order, and a late report for an old
-    start must neither reset nor inflate the new one.
-    """
-
-    KEPT_STARTS = 4
-
-    def __init__(self) -> None:
-        self._counts: dict[str, dict[str, int]] = {}
-
-    def hit(self, project_id: str, started: str) -> None:
-        self.add(project_id, started, 1)
-
-    def add(self, project_id: str, started: str, count: int) -> None:
-        starts = self._counts.setdefault(project_id, {})
-        starts[started] = starts.get(started, 0) + count
-        if len(starts) > self.KEPT_STARTS:
-            del starts[next(iter(starts))]  # the oldest start seen
-
-    def read(self, project_id: str, started: str) -> int:
-        return self._counts.get(project_id, {}).get(started, 0)
-
-
-class PendingCounts:
-    """A router worker's counts since its last report to the daemon (see hostd.routerpool)."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], int] = {}
-
-    def hit(self, project_id: str, started: str) -> None:
-        key = (project_id, started)
-        self._counts[key] = self._counts.get(key, 0) + 1
-
-    def restore(self, counts: list[tuple[str, str, int]]) -> None:
-        """Take back drained counts that could not be reported."""
-        for project_id, started, n in counts:
-            key = (project_id, started)
-            self._counts[key] = self._counts.get(key, 0) + n
-
-    def drain(self) -> list[tuple[str, str, int]]:
-        counts, self._counts = self._counts, {}
-        return [(project_id, started, n) for (project_id, started), n in counts.items()]
 
 
 @dataclass(frozen=True)

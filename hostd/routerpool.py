@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass, field
 
 from hostd.hub import Event
-from hostd.metrics import RequestCounter
+from hostd.requestcounts import RequestCounter
 from hostd.routerworker import (
     DATABASE_ENV,
     LOG_LEVEL_ENV,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from hostd import db
 from hostd.fdlimit import raise_open_files_limit
-from hostd.metrics import PendingCounts
+from hostd.requestcounts import PendingCounts
 from hostd.router import Router
 from hostd.routetable import RouteTable
 

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hostd.hub import Event
-from hostd.metrics import incarnation
 from hostd.models import Project, ProjectStatus, User
+from hostd.requestcounts import incarnation
 
 SUFFIX = ".localhost"
 

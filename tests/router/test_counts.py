@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostd.metrics import PendingCounts, RequestCounter
+from hostd.requestcounts import PendingCounts, RequestCounter
 from hostd.routerworker import decode_counts, encode_counts
 
 

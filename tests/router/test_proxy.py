@@ -24,7 +24,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.sync.client import connect as ws_connect
 
-from hostd.metrics import RequestCounter
+from hostd.requestcounts import RequestCounter
 from hostd.router import Router
 from hostd.routetable import Route
 from tests.router.proxykit import RouterThread, StaticTable

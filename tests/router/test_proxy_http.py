@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostd.metrics import RequestCounter
+from hostd.requestcounts import RequestCounter
 from hostd.router import Router
 from hostd.routetable import Route
 from tests.router.proxykit import RouterThread, ScriptedApp, StaticTable
