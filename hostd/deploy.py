@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd import buildlog, configvars, git, stages
+from hostd.appcontainer import remove_project_containers, run_app_container
 from hostd.buildlog import BuildLog
 from hostd.cancel import CancelScope
 from hostd.config import Settings
@@ -28,7 +29,7 @@ from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, Ima
 from hostd.engine.handle import DockerHandle
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag, labels_for
-from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
+from hostd.engine.runtime import project_images, wait_until_serving
 from hostd.engine.templates import TEMPLATE_BASES, prepare_build_context
 from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 from hostd.status import StatusBoard
@@ -295,30 +296,7 @@ STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
 ]
 
 
-# --- helpers shared with lifecycle and the reconciler ---------------------------------------
-
-
-def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
-                      labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
-    """A project's container with its config vars and the limits from settings. Its
-    restart policy is `no` until it serves (see wait_until_serving); the caller then
-    sets `unless-stopped`."""
-    labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
-    return engine.run_container(
-        client, image, name, labels=labels, env=env,
-        memory_bytes=settings.container_memory_mb * 1024 * 1024,
-        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no",
-    )
-
-
-def remove_project_containers(client: DockerClient, instance: str, project_id: str,
-                              say: Callable[[str], None] | None = None) -> None:
-    for state in engine.list_labelled_containers(client, "hostd.project", project_id):
-        if state.labels.get("hostd.instance") == instance:
-            engine.remove_container(client, state.id, force=True)
-            if say:
-                say(f"removed the previous container {state.name}")
+# --- helpers --------------------------------------------------------------------------------
 
 
 def prune_old_images(deployer: Deployer, job: DeployJob) -> None:

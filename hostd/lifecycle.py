@@ -15,8 +15,9 @@ import time
 from sqlmodel import Session
 
 from hostd import buildlog, configvars, stages
+from hostd.appcontainer import remove_project_containers, run_app_container
 from hostd.config import Settings
-from hostd.deploy import Deployer, remove_project_containers, run_app_container
+from hostd.deploy import Deployer
 from hostd.engine import containers as engine
 from hostd.engine.client import ContainerMissing
 from hostd.engine.handle import DockerHandle
