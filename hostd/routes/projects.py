@@ -72,9 +72,11 @@ def create_project(
     body: ProjectCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep,
     metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
-    """Store the project and start its first deploy; it answers at once, `deploying`."""
-    project = projects.create(session, user, body, allow_local=settings.allow_local_repos)
-    lifecycle.deployer.submit(session, project, user)
+    """Store the project and start its first deploy; it answers at once, `deploying`.
+    The deploy's queue slot comes first: a full queue (429) stores nothing."""
+    with lifecycle.deployer.reserve(user.id) as slot:
+        project = projects.create(session, user, body, allow_local=settings.allow_local_repos)
+        lifecycle.deployer.submit(session, project, user, slot)
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))
 
