@@ -110,7 +110,8 @@ def test_deploys_alternate_between_users(daemon, repo):
 
 def test_a_full_queue_answers_429_and_stores_nothing(daemon, repo):
     with new_user(daemon) as carol:
-        first = create(carol, "c1", repo(quick_site()), "static")
+        # Slow to answer: it stays the running deploy while the requests below are made.
+        first = create(carol, "c1", repo(slow_to_answer()), "static")
         wait_started(carol, first["id"])
         # Six at once for two waiting slots: exactly two get through.
         with ThreadPoolExecutor(6) as pool:
@@ -134,14 +135,14 @@ def test_a_full_queue_answers_429_and_stores_nothing(daemon, repo):
 
 def test_deleting_a_project_drops_its_queued_deploys(daemon, repo, engine):
     with new_user(daemon) as dan:
-        first = create(dan, "d1", repo(quick_site()), "static")
+        first = create(dan, "d1", repo(slow_to_answer()), "static")
         wait_started(dan, first["id"])
         doomed = [create(dan, name, repo(quick_site()), "static") for name in ("d2", "d3")]
         assert_rate_limited(post_project(dan, "d4", NOWHERE))
         doomed_runs = [deployments(dan, p["id"])[0]["id"] for p in doomed]
         for project in doomed:
             assert dan.delete(f"/api/projects/{project['id']}").status_code == 200
-        # Their slots are free again at once, while d1 still builds.
+        # Their slots are free again at once, while d1 still deploys.
         last = create(dan, "d4", repo(quick_site()), "static")
         assert deployments(dan, first["id"])[0]["status"] == "running"
         for project in (first, last):
@@ -166,6 +167,8 @@ def test_redeploy_while_deploying_supersedes_the_deploy_under_way(daemon, repo, 
         wait_until(lambda: sam.get(f"/api/projects/{pid}").json()["project"]["status_reason"]
                    == "waiting for the app to answer", "the first deploy's health check")
         (half_made,) = engine.containers.list(all=True, filters={"label": f"hostd.project={pid}"})
+        for action in ("start", "stop", "restart"):  # these still wait for the deploy
+            assert sam.post(f"/api/containers/{pid}/{action}").status_code == 409
         for _ in range(2):  # the second supersedes the first redeploy, still queued
             resp = sam.post(f"/api/projects/{pid}/deploy")
             assert resp.status_code == 202, resp.text
