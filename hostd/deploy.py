@@ -229,6 +229,8 @@ class Deployer:
         _say(job, f"deploy cancelled: {reason}")
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason,
                                 finished_at=utcnow())
+        if not (job.container_id or job.image):
+            return
         try:
             client = self.docker.client()
             if job.container_id:
