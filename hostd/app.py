@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 409, 413, 429, 500))
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
-                       responses=_errors(400, 401, 404, 409, 413, 500, 503))
+                       responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 500, 503))
     # Before the container routes: `events` is a route, not a project id.

@@ -3,83 +3,38 @@
 Each step is a small function of the job; it writes progress to the deployment's build
 log and fails with `StepFailed(reason)`, a sentence a person can act on. `Deployer`
 runs jobs on a few daemon threads (bounded concurrency) so a slow build never blocks
-the API, and a daemon that dies mid-deploy leaves work the reconciler marks interrupted.
+the API, fairly between users (hostd.fairqueue), and a daemon that dies mid-deploy
+leaves work the reconciler marks interrupted. A job's CancelScope (project deleted,
+superseded) is checked at every step boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hostd import buildlog, configvars, git, stages
+from hostd import buildlog
 from hostd.buildlog import BuildLog
-from hostd.cancel import CancelScope
 from hostd.config import Settings
+from hostd.deployjob import DELETED, Cancelled, DeployJob, StepFailed
+from hostd.deploysteps import STEP_TEXT, STEPS, prune_old_images
 from hostd.engine import containers as engine
-from hostd.engine.builds import BuildLimits, BuildStopped, build_context
-from hostd.engine.cgroups import build_cgroup
-from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
-from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
-from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
+from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
-from hostd.engine.images import resolve_base_images
-from hostd.engine.naming import container_name, image_tag, labels_for
-from hostd.engine.networks import ensure_build_network
-from hostd.engine.runtime import DockerClient, project_images, wait_until_serving
-from hostd.engine.templates import (
-    TEMPLATE_BASES,
-    BuildPlan,
-    has_own_dockerfile,
-    prepare_build_context,
-)
+from hostd.engine.naming import labels_for
+from hostd.errors import RateLimited
+from hostd.fairqueue import FairQueue, QueueFull, Reservation
 from hostd.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 from hostd.status import StatusBoard
 
 log = logging.getLogger("hostd.deploy")
-
-
-class StepFailed(Exception):
-    """A step could not finish; the message is the project's status_reason."""
-
-
-class Cancelled(Exception):
-    """The project was deleted while it deployed."""
-
-
-@dataclass
-class DeployJob:
-    project_id: str
-    user_id: str
-    deployment_id: str
-    name: str
-    handle: str
-    repo_url: str
-    template: str
-    workdir: Path
-    log: BuildLog
-    commit: str | None = None
-    image: str | None = None
-    container_id: str | None = None
-    host_port: int | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    stage_images: list[str] = field(default_factory=list)  # this build's leftovers
-    cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline
-
-    @property
-    def repo_dir(self) -> Path:
-        return self.workdir / "repo"
 
 
 class Deployer:
@@ -89,8 +44,9 @@ class Deployer:
         self.db = db_engine
         self.docker = docker
         self.board = board
-        self._queue: queue.Queue[DeployJob] = queue.Queue()
-        self._active: set[str] = set()
+        self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
+        # Held by a cancel and by a job's status writes: once cancel() returns, the
+        # cancelled job never writes the project's status again.
         self._lock = threading.Lock()
         self._started = False
 
@@ -104,69 +60,112 @@ class Deployer:
             threading.Thread(target=self._work, name=f"deploy-{index}", daemon=True).start()
 
     def is_deploying(self, project_id: str) -> bool:
-        with self._lock:
-            return project_id in self._active
+        return self._queue.holds(project_id)
 
-    def submit(self, session: Session, project: Project, owner: User) -> Deployment:
-        """Record a new deployment, mark the project deploying, and queue the job."""
-        deployment = Deployment(project_id=project.id, step="queued")
-        session.add(deployment)
-        session.commit()
-        job = DeployJob(
-            project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
-            name=project.name, handle=owner.handle, repo_url=project.github_url,
-            template=project.template, workdir=Path(),
-            log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id, deployment.id)),
-            labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
-        )
-        job.log.step("queued", f"deployment {deployment.id}")
-        self.board.set(project.id, ProjectStatus.deploying, "queued")
-        with self._lock:
-            self._active.add(project.id)
-        self._queue.put(job)
+    def reserve(self, owner_id: str, *, replacing: str | None = None) -> Reservation:
+        """A waiting slot for the owner's next deploy, or RateLimited (429) when their
+        queue is full; take it before storing anything the deploy needs."""
+        try:
+            return self._queue.reserve(owner_id, replacing=replacing)
+        except QueueFull as full:
+            raise RateLimited(
+                f"You already have {full.waiting} deploys waiting (at most "
+                f"{self._queue.cap}); try again once one of them has started",
+                retry_after=full.retry_after_s) from None
+
+    def submit(self, session: Session, project: Project, owner: User,
+               slot: Reservation | None = None) -> Deployment:
+        """Record a new deployment, mark the project deploying, and queue the job in
+        `slot` (reserved here when not given: RateLimited when the queue is full)."""
+        with slot or self.reserve(owner.id) as held:
+            deployment = Deployment(project_id=project.id, step="queued")
+            session.add(deployment)
+            session.commit()
+            job = DeployJob(
+                project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
+                name=project.name, handle=owner.handle, repo_url=project.github_url,
+                template=project.template, workdir=Path(),
+                log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
+                                               deployment.id)),
+                labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
+            )
+            job.log.step("queued", f"deployment {deployment.id}")
+            self.board.set(project.id, ProjectStatus.deploying, "queued")
+            self._queue.put(held, project.id, job)
         return deployment
 
+    def cancel(self, project_id: str, reason: str) -> None:
+        """Drop the project's waiting deploys and cancel its running one with `reason`."""
+        with self._lock:
+            dropped = self._queue.remove_project(project_id)
+            running = self._queue.running(project_id)
+            if running is not None:
+                running.cancel.cancel(reason)  # its hooks unblock the step it is in
+        for job in dropped:
+            job.cancel.cancel(reason)
+            _say(job, f"deploy cancelled before it started: {reason}")
+            self._update_deployment(job, status=DeploymentStatus.failed, step="cancelled",
+                                    reason=reason, finished_at=utcnow())
+
     def _work(self) -> None:
-        while True:
-            job = self._queue.get()
+        while (entry := self._queue.take()) is not None:
             try:
-                self.run(job)
+                self.run(entry.job)
             except Exception:  # noqa: BLE001 - a worker thread must survive any job
-                log.exception("deploy %s crashed", job.deployment_id)
+                log.exception("deploy %s crashed", entry.job.deployment_id)
             finally:
-                with self._lock:
-                    self._active.discard(job.project_id)
+                self._queue.done(entry)
 
     def run(self, job: DeployJob) -> None:
-        """Walk the steps; end with the project running or in error with a reason."""
+        """Walk the steps; end with the project running or in error with a reason, or
+        cancelled (see _end)."""
         with tempfile.TemporaryDirectory(prefix="hostd-deploy-") as tmp:
             job.workdir = Path(tmp)
             try:
                 for name, step in STEPS:
                     self._enter(job, name)
                     step(self, job)
+                self._check_cancelled(job)
                 self._succeed(job)
-            except Cancelled:
-                job.log("deploy cancelled: the project was deleted")
-                self._cleanup_cancelled(job)
-            except StepFailed as exc:
-                self._fail(job, str(exc))
-            except EngineUnavailable as exc:
-                self._fail(job, f"the Docker engine is unreachable: {exc}")
-            except EngineError as exc:
-                self._fail(job, f"Docker engine error: {exc}")
             except Exception as exc:  # noqa: BLE001 - a deploy must never stay "deploying"
-                log.exception("deploy %s failed unexpectedly", job.deployment_id)
-                self._fail(job, f"internal error in hostd: {type(exc).__name__}: {exc}")
+                self._end(job, exc)
+
+    def _end(self, job: DeployJob, exc: Exception) -> None:
+        # Once the scope is cancelled, whatever a step raised (a build whose socket the
+        # cancel closed, a health check whose container it removed) is the cancel's doing.
+        if isinstance(exc, Cancelled) or job.cancel.cancelled:
+            self._end_cancelled(job, job.cancel.reason or str(exc))
+        elif isinstance(exc, StepFailed):
+            self._fail(job, str(exc))
+        elif isinstance(exc, EngineUnavailable):
+            self._fail(job, f"the Docker engine is unreachable: {exc}")
+        elif isinstance(exc, EngineError):
+            self._fail(job, f"Docker engine error: {exc}")
+        else:
+            log.exception("deploy %s failed unexpectedly", job.deployment_id, exc_info=exc)
+            self._fail(job, f"internal error in hostd: {type(exc).__name__}: {exc}")
+
+    def _check_cancelled(self, job: DeployJob) -> None:
+        if job.cancel.cancelled:
+            raise Cancelled(job.cancel.reason)
+        if not self._project_exists(job.project_id):
+            raise Cancelled(DELETED)
 
     def _enter(self, job: DeployJob, step: str) -> None:
-        if not self._project_exists(job.project_id):
-            raise Cancelled()
+        self._check_cancelled(job)
         job.log.step(step)
         self._update_deployment(job, step=step)
         # While deploying, the reason says which step runs: clients show it as progress.
-        self.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT[step],
-                       only_if=[ProjectStatus.deploying])
+        self._set_status(job, ProjectStatus.deploying, STEP_TEXT[step],
+                         only_if=[ProjectStatus.deploying])
+
+    def _set_status(self, job: DeployJob, status: ProjectStatus, reason: str | None,
+                    **kwargs: Any) -> None:
+        """The project's status, unless the job was cancelled: then the project is gone,
+        or the deploy that superseded this one owns its status."""
+        with self._lock:
+            if not job.cancel.cancelled:
+                self.board.set(job.project_id, status, reason, **kwargs)
 
     def _succeed(self, job: DeployJob) -> None:
         job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
@@ -174,21 +173,30 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
-        self.board.set(job.project_id, ProjectStatus.running, None,
-                       only_if=[ProjectStatus.deploying])
+        self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying])
 
     def _fail(self, job: DeployJob, reason: str) -> None:
         job.log(f"deploy failed: {reason}")
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
-        self.board.set(job.project_id, ProjectStatus.error, reason)
+        self._set_status(job, ProjectStatus.error, reason)
 
-    def _cleanup_cancelled(self, job: DeployJob) -> None:
-        client = self.docker.client()
-        if job.container_id:
-            engine.remove_container(client, job.container_id, force=True)
-        if job.image:
-            engine.remove_image(client, job.image, force=True)
+    def _end_cancelled(self, job: DeployJob, reason: str) -> None:
+        """Failed with the reason, and what it made removed; the project's status is
+        left alone (see _set_status)."""
+        _say(job, f"deploy cancelled: {reason}")
+        self._update_deployment(job, status=DeploymentStatus.failed, reason=reason,
+                                finished_at=utcnow())
+        if not (job.container_id or job.image):
+            return
+        try:
+            client = self.docker.client()
+            if job.container_id:
+                engine.remove_container(client, job.container_id, force=True)
+            if job.image:
+                engine.remove_image(client, job.image, force=True)
+        except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
+            log.warning("could not clean up cancelled deploy %s: %s", job.deployment_id, exc)
 
     def _project_exists(self, project_id: str) -> bool:
         with Session(self.db) as session:
@@ -206,194 +214,7 @@ class Deployer:
             session.commit()
 
 
-# --- the steps -----------------------------------------------------------------------------
-
-
-def clone(deployer: Deployer, job: DeployJob) -> None:
-    job.log(f"cloning {git.redact(job.repo_url)}")
-    try:
-        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings,
-                                       job.cancel)
-    except git.CloneFailed as exc:
-        raise StepFailed(str(exc)) from None  # already says what failed, safely
-    job.log(f"commit {job.commit}")
-
-
-def build(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
-    settings = deployer.settings
-    plan = _plan_build(deployer, job, Checkout(job.repo_dir))
-    job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
-            else f"using the {job.template} template")
-    tag = image_tag(job.project_id, job.deployment_id)
-    steps = stages.StepImages()
-
-    def on_log(line: str) -> None:
-        steps.see(line)
+def _say(job: DeployJob, line: str) -> None:
+    """A build log line that may come after the project (and its log dir) was deleted."""
+    with contextlib.suppress(FileNotFoundError):
         job.log(line)
-
-    try:
-        with _context_file(job, plan, settings) as context, \
-                build_cgroup(client, f"hostd-build-{job.deployment_id}",
-                             settings.build_pids) as cgroup:
-            limits = BuildLimits(
-                memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
-                timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
-                network=ensure_build_network(client, settings.instance), cgroup_parent=cgroup)
-            build_context(client, context, tag, job.labels, limits, on_log, job.cancel)
-    except BuildStopped as exc:
-        if exc.cancelled:
-            raise Cancelled() from None
-        raise StepFailed(str(exc)) from None
-    except BuildFailed as exc:
-        raise StepFailed(_build_failure(exc, settings)) from None
-    finally:
-        note_stage_images(deployer, job, steps)
-    job.image = tag
-
-
-def _plan_build(deployer: Deployer, job: DeployJob, checkout: Checkout) -> BuildPlan:
-    """Check the checkout (caps, links) and choose the Dockerfile; StepFailed if unfit."""
-    try:
-        measure(checkout, _source_limits(deployer.settings))
-        needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
-        bases = resolve_base_images(deployer.docker.client(), log=job.log, needed=needed)
-        plan = prepare_build_context(job.template, checkout, bases,
-                                     deployer.settings.build_ca_bundle)
-        if plan.uses_repo_dockerfile:
-            # Its bases, --from and ADD sources must be allowed (see dockerfile_policy);
-            # the text checked is the text built: it goes into the context as read.
-            check_repository_dockerfile(deployer.docker.client(), plan.dockerfile,
-                                        deployer.settings.allowed_images)
-        return plan
-    except DisallowedDockerfile as exc:
-        raise StepFailed(str(exc)) from None
-    except (UnsafeCheckout, SourceTooLarge) as exc:
-        raise StepFailed(f"the repository can't be built: {exc}") from None
-    except ImageMissing as exc:
-        raise StepFailed(f"{exc}, then deploy again") from None
-
-
-def _source_limits(settings: Settings) -> SourceLimits:
-    return SourceLimits(max_bytes=settings.max_source_mb * 2**20,
-                        max_files=settings.max_source_files)
-
-
-@contextlib.contextmanager
-def _context_file(job: DeployJob, plan: BuildPlan, settings: Settings) -> Iterator[BinaryIO]:
-    """The build context, written beside (never into) the checkout, then read back."""
-    started = time.monotonic()
-    path = job.workdir / "context.tar"
-    try:
-        with path.open("w+b") as out:
-            summary = write_context(Checkout(job.repo_dir), out, plan.dockerfile, plan.extra,
-                                    _source_limits(settings))
-            job.log(f"build context: {summary.files} files, {summary.bytes / 2**20:.1f} MB "
-                    f"in {time.monotonic() - started:.2f}s")
-            out.seek(0)
-            yield out
-    except (UnsafeCheckout, SourceTooLarge) as exc:
-        raise StepFailed(f"the repository can't be built: {exc}") from None
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _build_failure(exc: BuildFailed, settings: Settings) -> str:
-    if exc.oom:
-        return (f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
-                " — see the build log")
-    last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
-    return f"the build failed: {last}"
-
-
-def note_stage_images(deployer: Deployer, job: DeployJob, steps: stages.StepImages) -> None:
-    """Record what the build left untagged, even when it failed (see hostd.stages)."""
-    try:
-        job.stage_images = stages.leftovers(deployer.docker.client(), steps.ids)
-    except (EngineError, EngineUnavailable) as exc:
-        job.log(f"could not list the build's stage images: {exc}")
-        return
-    stages.record(buildlog.project_dir(deployer.settings.data_dir, job.project_id),
-                  job.stage_images)
-
-
-def run(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
-    settings = deployer.settings
-    remove_project_containers(client, settings.instance, job.project_id, job.log)
-    assert job.image is not None
-    with Session(deployer.db) as session:
-        env = configvars.load(session, job.project_id)
-    info = run_app_container(client, settings, job.image,
-                             container_name(job.name, job.handle, job.deployment_id), job.labels,
-                             env)
-    job.container_id, job.host_port = info.id, info.host_port
-    deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
-                                 image=job.image)
-    job.log(f"container {info.name} started, port 8000 published on 127.0.0.1:{info.host_port}")
-
-
-def health_check(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
-    assert job.container_id is not None
-    timeout = deployer.settings.health_timeout_s
-    job.log(f"waiting up to {timeout}s for HTTP on $PORT")
-    problem, port = wait_until_serving(client, job.container_id, timeout)
-    if problem is None:
-        engine.set_restart_policy(client, job.container_id, "unless-stopped")
-        if port != job.host_port:
-            job.host_port = port
-            deployer.board.update_fields(job.project_id, host_port=port)
-        return
-    for line in engine.container_logs(client, job.container_id, tail=20):
-        job.log(f"app: {line}")
-    # Stopped, not removed: its logs stay readable.
-    engine.stop_container(client, job.container_id, timeout=2)
-    raise StepFailed(problem)
-
-
-STEP_TEXT = {
-    "clone": "cloning the repository",
-    "build": "building the image",
-    "run": "starting the container",
-    "health_check": "waiting for the app to answer",
-}
-STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
-    ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
-]
-
-
-# --- helpers shared with lifecycle and the reconciler ---------------------------------------
-
-
-def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
-                      labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
-    """A project's container with its config vars and the limits from settings. Its
-    restart policy is `no` until it serves (see wait_until_serving); the caller then
-    sets `unless-stopped`."""
-    labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
-    return engine.run_container(
-        client, image, name, labels=labels, env=env,
-        memory_bytes=settings.container_memory_mb * 1024 * 1024,
-        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no",
-    )
-
-
-def remove_project_containers(client: DockerClient, instance: str, project_id: str,
-                              say: Callable[[str], None] | None = None) -> None:
-    for state in engine.list_labelled_containers(client, "hostd.project", project_id):
-        if state.labels.get("hostd.instance") == instance:
-            engine.remove_container(client, state.id, force=True)
-            if say:
-                say(f"removed the previous container {state.name}")
-
-
-def prune_old_images(deployer: Deployer, job: DeployJob) -> None:
-    """Keep only the image now running (and its build's stages); earlier ones go."""
-    client = deployer.docker.client()
-    for ref in project_images(client, deployer.settings.instance, job.project_id):
-        if ref != job.image:
-            engine.remove_image(client, ref, force=False)
-    stages.remove_all_but(client, buildlog.project_dir(deployer.settings.data_dir,
-                                                        job.project_id), job.stage_images)

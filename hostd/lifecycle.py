@@ -15,8 +15,10 @@ import time
 from sqlmodel import Session
 
 from hostd import buildlog, configvars, stages
+from hostd.appcontainer import remove_project_containers, run_app_container
 from hostd.config import Settings
-from hostd.deploy import Deployer, remove_project_containers, run_app_container
+from hostd.deploy import Deployer
+from hostd.deployjob import DELETED, SUPERSEDED
 from hostd.engine import containers as engine
 from hostd.engine.client import ContainerMissing
 from hostd.engine.handle import DockerHandle
@@ -63,8 +65,12 @@ class Lifecycle:
             raise Conflict(f"Project {project.name} is deploying: wait until it is done")
 
     def redeploy(self, session: Session, project: Project, owner: User) -> str:
-        self._refuse_while_deploying(project)
-        self.deployer.submit(session, project, owner)
+        """Deploy again; a deploy already under way (or waiting) is superseded. The slot
+        is reserved first, so a full queue (429) leaves the running deploy alone."""
+        with self.deployer.reserve(owner.id, replacing=project.id) as slot:
+            if self.deployer.is_deploying(project.id):
+                self.deployer.cancel(project.id, SUPERSEDED)
+            self.deployer.submit(session, project, owner, slot)
         return f"Redeploying {project.name}"
 
     def start(self, session: Session, project: Project, owner: User) -> str:
@@ -115,7 +121,9 @@ class Lifecycle:
         return self._await_running(project, project.container_id, f"Restarted {project.name}")
 
     def delete(self, session: Session, project: Project) -> str:
-        """Remove the container, the images and the build logs, then the record."""
+        """Stop its deploys, remove the container, the images and the build logs, then
+        the record."""
+        self.deployer.cancel(project.id, DELETED)
         if project.container_id or project.image or self.deployer.is_deploying(project.id):
             client = self.docker.client()
             if project.container_id:

@@ -72,11 +72,13 @@ def create_project(
     body: ProjectCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep,
     metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
-    """Store the project and start its first deploy; it answers at once, `deploying`."""
-    # A sync route (a worker thread): create may wait a few seconds on DNS.
-    project = projects.create(session, user, body, allow_local=settings.allow_local_repos,
-                              allow_private=settings.allow_private_repos)
-    lifecycle.deployer.submit(session, project, user)
+    """Store the project and start its first deploy; it answers at once, `deploying`.
+    The deploy's queue slot comes first: a full queue (429) stores nothing. A sync route
+    (a worker thread): create may wait a few seconds on DNS."""
+    with lifecycle.deployer.reserve(user.id) as slot:
+        project = projects.create(session, user, body, allow_local=settings.allow_local_repos,
+                                  allow_private=settings.allow_private_repos)
+        lifecycle.deployer.submit(session, project, user, slot)
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))
 

@@ -76,7 +76,10 @@ def wait_no_orphans(engine: docker.DockerClient, instance: str, client: httpx.Cl
 def test_kill9_during_concurrent_creates_and_deploys(
         engine: docker.DockerClient, base_images: None,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
-    with own_daemon(engine, tmp_path / "data") as server:
+    # One user's 50 creates: room for all of them in the queue (the per-user cap, 5 by
+    # default, is tests/deploy/test_fair_deploys.py's subject, not this test's).
+    with own_daemon(engine, tmp_path / "data",
+                    HOSTD_MAX_QUEUED_DEPLOYS=str(CREATES)) as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             token, _ = register(client)
         acked = create_all(server, token, repo(SITE))

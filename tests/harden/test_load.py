@@ -35,4 +35,6 @@ def test_mixed_load_has_no_5xx_and_loses_no_write(load_hostd: HostdServer) -> No
     assert results.transport_errors == 0
     assert lost == 0
     assert results.statuses[201] > 0 and len(results.latencies_ms) > CLIENTS
-    assert set(results.statuses) <= {200, 201, 409}, results.statuses
+    # 429: a user creating faster than their deploys finish fills their deploy queue
+    # (HOSTD_MAX_QUEUED_DEPLOYS); a refused create stores nothing, so no write is lost.
+    assert set(results.statuses) <= {200, 201, 409, 429}, results.statuses
