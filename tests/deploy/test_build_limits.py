@@ -142,3 +142,20 @@ def test_endless_output_ends_the_build(engine, base_images, tmp_path):
                               {"running", "error"}, timeout=60)
     assert project["status"] == "error"
     assert "more than 1 MB of output" in project["status_reason"]
+
+
+def test_deleting_a_project_stops_its_build_at_once(engine, base_images, tmp_path):
+    marker = f"deleted-{uuid.uuid4().hex[:8]}"
+    url = dockerfile_repo(tmp_path, f"RUN echo {marker} && sleep 300")
+    with daemon_client(engine, tmp_path) as (_, client):
+        project = create(client, "doomed", url, "static")
+        deadline = time.monotonic() + 60
+        while not containers_running(engine, marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert containers_running(engine, marker), "the build never started its step"
+        assert client.delete(f"/api/projects/{project['id']}").status_code == 200
+        deadline = time.monotonic() + 10
+        while containers_running(engine, marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert containers_running(engine, marker) == []
+        assert client.get(f"/api/projects/{project['id']}").status_code == 404
