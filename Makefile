@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test engine lint bench clean
+.PHONY: run test unit engine lint bench clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -25,8 +25,13 @@ run: $(STAMP)
 test: engine
 	$(BIN)/python -m pytest
 
+# The tests that need no Docker engine (the `docker` marker is set in tests/conftest.py).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not docker" -q
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/api.py

@@ -9,6 +9,17 @@ import pytest
 from tests.support import HASH_LEAK, HostdServer, client_for, register, remove_session_containers
 
 
+# A test that uses one of these needs a real Docker engine; it is marked `docker` here,
+# once, so `make unit` (-m "not docker") runs everything else without one.
+ENGINE_FIXTURES = frozenset({"engine", "docker_client", "base_images"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     remove_session_containers()
 
