@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -19,11 +19,16 @@ from hostctl.context import AppContext
 from hostctl.errors import HostctlError
 from hostctl.exit_codes import describe, exit_code_for
 
+if TYPE_CHECKING:
+    # The Context typer really passes here: its vendored click's, which typer exports under
+    # no public name (typer.Context is a subclass used to annotate commands).
+    from typer._click import Context as ClickContext
+
 
 class HostctlGroup(TyperGroup):
     """The root group: every error raised below it ends here, once."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except (HostctlError, KeyboardInterrupt) as exc:
@@ -31,7 +36,7 @@ class HostctlGroup(TyperGroup):
             raise typer.Exit(exit_code_for(exc)) from None
 
 
-def report_error(ctx: typer.Context, exc: BaseException) -> None:
+def report_error(ctx: ClickContext, exc: BaseException) -> None:
     app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()
     if app_ctx.debug:
         traceback.print_exception(exc, file=sys.stderr)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import bcrypt
 import jwt
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hostd.errors import TokenExpired, Unauthorized
 from hostd.models import RevokedToken, User, utcnow
@@ -103,7 +103,7 @@ def revoke(session: Session, claims: TokenClaims) -> None:
     if session.get(RevokedToken, claims.jti) is None:
         session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
     # Expired tokens are refused by their signature already: their rows can go.
-    session.exec(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < utcnow()))
     session.commit()
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from hostd import __version__
+
+if TYPE_CHECKING:
+    from hostd.config import Settings  # imported lazily at run time
 
 app = typer.Typer(
     help="hostd: the daemon of a PaaS that runs on your own machine.",
@@ -35,7 +38,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_settings(**overrides: object):  # noqa: ANN201 - Settings, imported lazily
+def load_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError as SettingsError
 
     from hostd.config import Settings, describe_settings_error

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from hostd.errors import ValidationError
 from hostd.models import ProjectEnv
@@ -54,7 +54,7 @@ def check(changes: dict[str, str | None], current: dict[str, str]) -> dict[str, 
 
 def store(session: Session, project_id: str, env: dict[str, str]) -> None:
     """Replace the project's variables with `env` (the caller commits)."""
-    session.exec(delete(ProjectEnv).where(ProjectEnv.project_id == project_id))  # type: ignore[call-overload]
+    session.exec(delete(ProjectEnv).where(col(ProjectEnv.project_id) == project_id))
     session.add_all(ProjectEnv(project_id=project_id, name=n, value=v) for n, v in env.items())
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import SQLModel, create_engine
 
 from hostd import models  # noqa: F401 - registers the tables on SQLModel.metadata
@@ -36,7 +37,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -52,7 +53,8 @@ def _v1_initial(conn: Connection) -> None:
 
 def _v2_project_env(conn: Connection) -> None:
     # New table only (config vars); create_all skips the tables that exist.
-    SQLModel.metadata.create_all(conn, tables=[models.ProjectEnv.__table__])
+    # SQLModel's metaclass sets __table__ on table models; its stubs do not declare it.
+    SQLModel.metadata.create_all(conn, tables=[models.ProjectEnv.__table__])  # type: ignore[attr-defined]
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env]

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ class Reservation:
     """One waiting slot held for a user until `put` fills it or `release` frees it;
     as a context manager it is released on exit unless it was filled."""
 
-    queue: FairQueue  # type: ignore[type-arg]
+    queue: FairQueue[Any]
     user_id: str
     open: bool = True
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Connection, bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hostd import addresses, configvars, git, validation
 from hostd.errors import Conflict, NotFound, ValidationError
@@ -45,11 +46,14 @@ def to_public(
 
 
 # Built once: composing the expression per request cost more than running it.
+# SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and this query
+# runs on a Core connection anyway.
 _LIST_PUBLIC = (
-    select(Project.id, Project.name, Project.status, Project.status_reason,
-           Project.template, Project.github_url, Project.created_at)
-    .where(Project.user_id == bindparam("user_id"))
-    .order_by(Project.created_at)
+    core_select(col(Project.id), col(Project.name), col(Project.status),
+                col(Project.status_reason), col(Project.template), col(Project.github_url),
+                col(Project.created_at))
+    .where(col(Project.user_id) == bindparam("user_id"))
+    .order_by(col(Project.created_at))
 )
 
 

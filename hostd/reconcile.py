@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError
@@ -29,8 +29,8 @@ INTERRUPTED = "interrupted: hostd stopped during the deploy; deploy again"
 def mark_interrupted(db: Engine, lifecycle: Lifecycle) -> None:
     """Work that was running when the daemon stopped cannot be running now."""
     with Session(db) as session:
-        session.exec(update(Deployment)  # type: ignore[call-overload]
-                     .where(Deployment.status == DeploymentStatus.running)
+        session.exec(update(Deployment)
+                     .where(col(Deployment.status) == DeploymentStatus.running)
                      .values(status=DeploymentStatus.interrupted, reason=INTERRUPTED,
                              finished_at=utcnow()))
         session.commit()

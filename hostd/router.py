@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
@@ -38,6 +38,9 @@ from hostd.router_http import (
 from hostd.router_pages import page_response
 from hostd.routetable import Route, parse_host
 from hostd.upstream import UpstreamConnection, UpstreamPool
+
+if TYPE_CHECKING:
+    import socket
 
 log = logging.getLogger("hostd.router")
 KEEP_ALIVE_S = 30.0  # an idle client connection is closed after this long
@@ -79,7 +82,7 @@ class Router:
         self.pool = UpstreamPool()
         self.connections: set[ClientConnection] = set()
 
-    async def serve(self, sock: object) -> asyncio.Server:
+    async def serve(self, sock: socket.socket) -> asyncio.Server:
         loop = asyncio.get_running_loop()
         return await loop.create_server(lambda: ClientConnection(self), sock=sock)
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col
+from sqlmodel.sql.expression import Select
 
 from hostd.hub import Event
 from hostd.models import Project, ProjectStatus, User
@@ -60,8 +62,11 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
-    query = select(Project.id, Project.name, User.handle, Project.status, Project.status_reason,
-                   Project.container_id, Project.host_port).join(User)
+    # What sqlmodel's select() builds for several columns; its overloads stop at four.
+    query = cast("Select[str, str, str, str, str | None, str | None, int | None]", Select(
+        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
+        col(Project.status_reason), col(Project.container_id), col(Project.host_port),
+    ).join(User))
     with Session(db) as session:
         rows = session.exec(query).all()
     return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}

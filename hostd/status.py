@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hostd.hub import EventHub
 from hostd.models import Project, ProjectStatus
@@ -42,14 +42,18 @@ class StatusBoard:
         """
         if reason is not None:
             reason = reason[:REASON_MAX]
-        query = update(Project).where(Project.id == project_id)
+        query = update(Project).where(col(Project.id) == project_id)
         if only_if is not None:
-            query = query.where(Project.status.in_([s.value for s in only_if]))
+            query = query.where(col(Project.status).in_([s.value for s in only_if]))
         values = {"status": status.value, "status_reason": reason, **fields}
         with Session(self._db) as session:
-            changed = session.exec(query.values(**values)).rowcount > 0  # type: ignore[call-overload]
+            changed = session.exec(query.values(**values)).rowcount > 0
             session.commit()
-            user_id = session.get(Project, project_id).user_id if changed else None
+            user_id = None
+            if changed:
+                project = session.get(Project, project_id)
+                assert project is not None  # the UPDATE above just matched its row
+                user_id = project.user_id
         if changed and user_id:
             log.info("project %s is %s%s", project_id, status.value,
                      f" ({reason})" if reason else "")
@@ -61,5 +65,5 @@ class StatusBoard:
     def update_fields(self, project_id: str, **fields: Any) -> None:
         """Columns that are not the status (container id, host port, image)."""
         with Session(self._db) as session:
-            session.exec(update(Project).where(Project.id == project_id).values(**fields))  # type: ignore[call-overload]
+            session.exec(update(Project).where(col(Project.id) == project_id).values(**fields))
             session.commit()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hostctl.commands.common import JsonOpt, read_password_stdin, state
 from hostctl.errors import HostctlError, Unauthorized
+
+if TYPE_CHECKING:
+    from hostctl.client import User
 
 EmailOpt = Annotated[str | None, typer.Option("--email", help="Your email (prompted if absent).")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Your name (prompted if absent).")]
@@ -63,7 +66,7 @@ def login(
 
 
 def _store_and_report(
-    ctx: typer.Context, user: dict, token: str, json_output: bool, *, verb: str
+    ctx: typer.Context, user: User, token: str, json_output: bool, *, verb: str
 ) -> None:
     app_ctx = state(ctx)
     where = app_ctx.tokens.save(token)

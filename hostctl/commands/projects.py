@@ -11,7 +11,7 @@ from hostctl.commands.common import JsonOpt, ProjectArg, state
 from hostctl.errors import NotFound
 
 if TYPE_CHECKING:
-    from hostctl.client import HostdClient, Project
+    from hostctl.client import HostdClient, LogSource, Project
     from hostctl.context import AppContext
 
 
@@ -226,7 +226,7 @@ def logs(
     app_ctx = state(ctx)
     client = app_ctx.client()
     project_id = client.find_project(project)["id"]
-    source = "build" if build else "runtime"
+    source: LogSource = "build" if build else "runtime"
     from hostctl.output import write_json
 
     if follow:

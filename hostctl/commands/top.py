@@ -10,8 +10,11 @@ import typer
 from hostctl.commands.common import JsonOpt, state
 
 if TYPE_CHECKING:
-    from hostctl.client import HostdClient
+    from rich.table import Table
+
+    from hostctl.client import HostdClient, ServerEvent
     from hostctl.context import AppContext
+    from hostctl.top import TopState
 
 
 class SortBy(StrEnum):
@@ -48,7 +51,8 @@ def top(
         _run_live(app_ctx, client, top_state, sort)
 
 
-def _print_snapshot(app_ctx: AppContext, top_state, sort: SortBy, json_output: bool) -> None:
+def _print_snapshot(app_ctx: AppContext, top_state: TopState, sort: SortBy,
+                    json_output: bool) -> None:
     from hostctl.top import render_top, sort_rows
 
     rows = sort_rows(top_state.rows.values(), sort.value)
@@ -60,7 +64,7 @@ def _print_snapshot(app_ctx: AppContext, top_state, sort: SortBy, json_output: b
     app_ctx.show(render_top(rows, sort=sort.value))
 
 
-def _stream_json(client: HostdClient, top_state) -> None:
+def _stream_json(client: HostdClient, top_state: TopState) -> None:
     """NDJSON: one line per project each time its row changes, and connection changes."""
     import threading
     import time
@@ -68,7 +72,7 @@ def _stream_json(client: HostdClient, top_state) -> None:
     from hostctl.output import write_json
     from hostctl.top import follow_events
 
-    def emit(event) -> None:
+    def emit(event: ServerEvent | None) -> None:
         if event is None or event.event == "connected":
             write_json({"connection": top_state.connection})
             return
@@ -79,7 +83,7 @@ def _stream_json(client: HostdClient, top_state) -> None:
     follow_events(client, top_state, emit, stop=threading.Event(), clock=time.monotonic)
 
 
-def _run_live(app_ctx: AppContext, client: HostdClient, top_state, sort: SortBy) -> None:
+def _run_live(app_ctx: AppContext, client: HostdClient, top_state: TopState, sort: SortBy) -> None:
     import threading
     import time
 
@@ -87,7 +91,7 @@ def _run_live(app_ctx: AppContext, client: HostdClient, top_state, sort: SortBy)
 
     from hostctl.top import follow_events, render_top
 
-    def table():
+    def table() -> Table:
         return render_top(top_state.rows.values(), sort=sort.value,
                           connection=f"{app_ctx.api_url}: {top_state.connection}")
 

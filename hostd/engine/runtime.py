@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import docker
 import httpx
+from docker import DockerClient
 
 from hostd.engine.client import ContainerMissing, translate_errors
 from hostd.engine.containers import _lines as split_lines  # same package: its line splitter
 from hostd.engine.containers import inspect_container
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 
-DockerClient = docker.DockerClient
 POLL_S = 0.25
 
 

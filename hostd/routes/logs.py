@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from hostd import buildlog
 from hostd.deps import LifecycleDep, OwnedProject, SessionDep, SettingsDep
 from hostd.engine import containers as engine
-from hostd.engine.runtime import LogStream
+from hostd.engine.runtime import DockerClient, LogStream
 from hostd.errors import NotFound
 from hostd.models import Deployment, DeploymentStatus, LogLines, Project
 from hostd.sse import STREAM_RESPONSES, EventStreamResponse, encode
@@ -29,7 +31,7 @@ def sse(event: str, data: dict) -> bytes:
 
 def latest_deployment(session: Session, project: Project) -> Deployment | None:
     query = (select(Deployment).where(Deployment.project_id == project.id)
-             .order_by(Deployment.started_at.desc()))  # type: ignore[union-attr]
+             .order_by(col(Deployment.started_at).desc()))
     return session.exec(query).first()
 
 
@@ -66,7 +68,7 @@ def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
     return EventStreamResponse(events)
 
 
-async def _follow_build(request: Request, data_dir, deployment: Deployment,  # noqa: ANN001
+async def _follow_build(request: Request, data_dir: Path, deployment: Deployment,
                         tail: int) -> AsyncIterator[bytes]:
     path = buildlog.log_path(data_dir, deployment.project_id, deployment.id)
     follower = buildlog.FileFollower(path)
@@ -84,13 +86,13 @@ async def _follow_build(request: Request, data_dir, deployment: Deployment,  # n
     yield sse("end", {"reason": "deploy finished"})
 
 
-def _deployment_done(db, deployment_id: str) -> bool:  # noqa: ANN001
+def _deployment_done(db: Engine, deployment_id: str) -> bool:
     with Session(db) as session:
         row = session.get(Deployment, deployment_id)
         return row is None or row.status != DeploymentStatus.running
 
 
-async def _follow_runtime(request: Request, client, container_id: str,  # noqa: ANN001
+async def _follow_runtime(request: Request, client: DockerClient, container_id: str,
                           tail: int) -> AsyncIterator[bytes]:
     """Docker's log stream blocks: read it in a thread, hand lines over a bounded queue."""
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)

@@ -5,9 +5,10 @@ from functools import partial
 import anyio
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from hostd import configvars, projects
+from hostd.config import Settings
 from hostd.deps import (
     CurrentUser,
     LifecycleDep,
@@ -39,7 +40,8 @@ router = APIRouter()
 DEPLOYMENTS_SHOWN = 50
 
 
-def _public(session, project: Project, user: User, settings, metrics) -> ProjectResponse:  # noqa: ANN001
+def _public(session: Session, project: Project, user: User, settings: Settings,
+            metrics: MetricsStore) -> ProjectResponse:
     session.refresh(project)  # the deploy worker may have moved it on already
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))
@@ -125,7 +127,7 @@ def deploy(
 @router.get("/{project_id}/deployments", response_model=DeploymentList)
 def deployments(project: OwnedProject, session: SessionDep) -> DeploymentList:
     query = (select(Deployment).where(Deployment.project_id == project.id)
-             .order_by(Deployment.started_at.desc()).limit(DEPLOYMENTS_SHOWN))  # type: ignore[union-attr]
+             .order_by(col(Deployment.started_at).desc()).limit(DEPLOYMENTS_SHOWN))
     return DeploymentList(deployments=[DeploymentPublic.of(row) for row in session.exec(query)])
 
 
