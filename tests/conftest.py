@@ -8,7 +8,6 @@ import pytest
 
 from tests.support import HASH_LEAK, HostdServer, client_for, register, remove_session_containers
 
-
 # A test that uses one of these needs a real Docker engine; it is marked `docker` here,
 # once, so `make unit` (-m "not docker") runs everything else without one.
 ENGINE_FIXTURES = frozenset({"engine", "docker_client", "base_images"})
