@@ -80,7 +80,7 @@ def context_seconds(client: httpx.Client, project_id: str) -> float | None:
     lines = client.get(f"/api/projects/{project_id}/logs",
                        params={"source": "build", "tail": 5000}).json()["lines"]
     line = next((line for line in lines if line.startswith("build context:")), None)
-    return float(line.rsplit(" in ", 1)[1].rstrip("s")) if line else None
+    return float(line.rsplit(" in ", 1)[1].removesuffix(" ms")) / 1000 if line else None
 
 
 def deploy_once(client: httpx.Client, template: str, url: str,

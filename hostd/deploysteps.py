@@ -126,7 +126,7 @@ def _context_file(job: DeployJob, plan: BuildPlan, settings: Settings) -> Iterat
             summary = write_context(Checkout(job.repo_dir), out, plan.dockerfile, plan.extra,
                                     _source_limits(settings))
             job.log(f"build context: {summary.files} files, {summary.bytes / 2**20:.1f} MB "
-                    f"in {time.monotonic() - started:.2f}s")
+                    f"in {(time.monotonic() - started) * 1000:.1f} ms")
             out.seek(0)
             yield out
     except (UnsafeCheckout, SourceTooLarge) as exc:
