@@ -125,7 +125,7 @@ def add_running_projects(server: HostdServer, user_id: str,
     """Rows for containers made here, as if deployed: the collector samples them."""
     from sqlmodel import Session, create_engine
 
-    from hostd.models import Project
+    from hostd.store.models import Project
 
     engine = create_engine(f"sqlite:///{server.data_dir / 'hostd.db'}")
     ids = []

@@ -11,26 +11,28 @@ import anyio
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from hostd import __version__, dataplane, db
-from hostd.auth import PasswordHasher, TokenService, VerifiedTokenCache
-from hostd.config import Settings
-from hostd.deploy import Deployer
-from hostd.engine.handle import DockerHandle
-from hostd.errors import install_error_handlers
-from hostd.hub import EventHub
-from hostd.lifecycle import ExpectedExits, Lifecycle
-from hostd.metrics import MetricsStore
-from hostd.middleware import (
+from hostd import __version__
+from hostd.api.errors import install_error_handlers
+from hostd.api.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
     JSONCORSMiddleware,
 )
-from hostd.monitor import EngineMonitor
-from hostd.openapi import install_openapi
-from hostd.ratelimit import AuthLimits
-from hostd.reconcile import mark_interrupted, reconcile
-from hostd.routes import auth, containers, events, health, logs, projects
-from hostd.status import StatusBoard
+from hostd.api.openapi import install_openapi
+from hostd.api.ratelimit import AuthLimits
+from hostd.api.routes import auth, containers, events, health, logs, projects
+from hostd.config import Settings
+from hostd.control.deployer import Deployer
+from hostd.control.lifecycle import ExpectedExits, Lifecycle
+from hostd.control.monitor import EngineMonitor
+from hostd.control.reconcile import mark_interrupted, reconcile
+from hostd.control.status import StatusBoard
+from hostd.engine.handle import DockerHandle
+from hostd.events import EventHub
+from hostd.router import serve as dataplane
+from hostd.store import db
+from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
+from hostd.store.metrics import MetricsStore
 
 log = logging.getLogger("hostd")
 

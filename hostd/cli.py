@@ -63,7 +63,7 @@ def serve(
     import uvicorn
 
     from hostd.app import create_app
-    from hostd.fdlimit import raise_open_files_limit
+    from hostd.router.fdlimit import raise_open_files_limit
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         validation_alias="HOSTD_DATA_DIR",
     )
     router_port: int = Field(8080, ge=1, le=65535, validation_alias="HOSTD_ROUTER_PORT")
-    # Router worker processes sharing the router port (hostd.routerpool); 1 runs the router
+    # Router worker processes sharing the router port (hostd.router.pool); 1 runs the router
     # inside the daemon, on the API's event loop.
     router_workers: int = Field(default_factory=default_router_workers, ge=1, le=64,
                                 validation_alias="HOSTD_ROUTER_WORKERS")
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
-    # Abuse limits (hostd.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
+    # Abuse limits (hostd.api.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
     # so the per-email limit is the one that stops password guessing on a local daemon.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
     login_fails_per_address: int = Field(100, ge=0,

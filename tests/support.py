@@ -69,7 +69,7 @@ def remove_session_containers() -> None:
 
 
 def remove_recorded_build_stages(engine) -> None:  # noqa: ANN001 - docker.DockerClient
-    """The untagged build stages the session's deploys left (see hostd.stages)."""
+    """The untagged build stages the session's deploys left (see hostd.control.stages)."""
     import docker
 
     for data_dir in SESSION_DATA_DIRS:

@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from hostd.cancel import CancelScope
-from hostd.clonewatch import CloneLimits, run_clone
+from hostd.control.cancel import CancelScope
+from hostd.control.clonewatch import CloneLimits, run_clone
 
 LIMITS = CloneLimits(timeout_s=20, max_bytes=1024 * 1024, max_files=50)
 

@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from hostd import db, deploy
 from hostd.config import Settings
-from hostd.deploy import Deployer
-from hostd.deployjob import SUPERSEDED, DeployJob
+from hostd.control import deployer as deploy
+from hostd.control.deployer import Deployer
+from hostd.control.job import SUPERSEDED, DeployJob
+from hostd.control.status import StatusBoard
 from hostd.engine.client import EngineError
 from hostd.errors import RateLimited
-from hostd.hub import EventHub
-from hostd.models import Deployment, Project, User
-from hostd.status import StatusBoard
+from hostd.events import EventHub
+from hostd.store import db
+from hostd.store.models import Deployment, Project, User
 
 Step = Callable[[Deployer, DeployJob], None]
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from hostd.fairqueue import FairQueue, QueueFull
+from hostd.control.fairqueue import FairQueue, QueueFull
 
 
 def put(queue: FairQueue[str], user: str, job: str, project: str | None = None) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hostd import addresses, git
-from hostd import validation as v
 from hostd.config import Settings
+from hostd.control import git
+from hostd.store import addresses
+from hostd.store import validation as v
 from tests.test_auth_api import assert_error
 
 TOKEN = "ghp_sEcReT0token0for0tests"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostd import validation as v
+from hostd.store import validation as v
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

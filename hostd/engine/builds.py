@@ -20,14 +20,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import docker
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from hostd.cancel import CancelScope
 from hostd.engine.checkout import Checkout
 from hostd.engine.client import BuildFailed, EngineError, translate_errors
 from hostd.engine.context import DOCKERFILE_MEMBER, SourceLimits, write_context
@@ -46,6 +45,14 @@ class BuildStopped(EngineError):
     def __init__(self, message: str, cancelled: bool = False) -> None:
         super().__init__(message)
         self.cancelled = cancelled
+
+
+class Cancellable(Protocol):
+    """What a build needs of its deploy's cancel scope (hostd.control.cancel)."""
+
+    reason: str | None
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def build_image(client: docker.DockerClient, context_dir: Path, dockerfile: str 
 
 def build_context(client: docker.DockerClient, context: BinaryIO, tag: str,
                   labels: dict[str, str], limits: BuildLimits,
-                  on_log: Callable[[str], None], cancel: CancelScope | None = None) -> str:
+                  on_log: Callable[[str], None], cancel: Cancellable | None = None) -> str:
     """Build the context tar (its Dockerfile at DOCKERFILE_MEMBER); return the image id.
 
     Raises BuildFailed (``oom`` when a step was OOM-killed), BuildStopped."""
@@ -137,7 +144,7 @@ class _Stopper:
     """Stops one build by shutting its socket down: at the deadline, past the output
     cap, or when the deploy is cancelled. `reason` says which, once it happened."""
 
-    def __init__(self, limits: BuildLimits, cancel: CancelScope | None) -> None:
+    def __init__(self, limits: BuildLimits, cancel: Cancellable | None) -> None:
         self.limits = limits
         self.cancel = cancel
         self.reason: str | None = None

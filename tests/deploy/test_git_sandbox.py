@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hostd import git
 from hostd.config import Settings
+from hostd.control import git
 from tests.deploy.conftest import make_repo, own_daemon, wait_status
 from tests.support import auth, register
 

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hostd.validation import check_repo_url
+from hostd.store.validation import check_repo_url
 from tests.deploy.conftest import remove_instance_objects
 from tests.support import HASH_LEAK, HostdServer, auth, client_for, register, unique_email
 

@@ -11,7 +11,7 @@ import socketserver
 import threading
 from collections.abc import Callable
 
-from hostd.routetable import Route
+from hostd.router.table import Route
 from tests.support import free_port
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hostd.requestcounts import PendingCounts, RequestCounter
-from hostd.routerworker import decode_counts, encode_counts
+from hostd.router.counts import PendingCounts, RequestCounter
+from hostd.router.worker import decode_counts, encode_counts
 
 
 def test_counts_are_per_start():

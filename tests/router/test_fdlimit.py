@@ -9,7 +9,7 @@ import sys
 def test_the_soft_limit_rises_to_what_the_hard_limit_allows():
     code = (
         "import resource\n"
-        "from hostd.fdlimit import raise_open_files_limit\n"
+        "from hostd.router.fdlimit import raise_open_files_limit\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))\n"
         "assert raise_open_files_limit() == 4096\n"
         "assert resource.getrlimit(resource.RLIMIT_NOFILE) == (4096, 4096)\n"

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from hostd.hub import DEFAULT_QUEUE_SIZE, EventHub
+from hostd.events import DEFAULT_QUEUE_SIZE, EventHub
 
 
 def run(coro):  # noqa: ANN001, ANN201

@@ -40,7 +40,7 @@ def children(pid: int) -> list[int]:
 def workers_of(server: HostdServer) -> list[int]:
     assert server.process is not None
     return [pid for pid in children(server.process.pid)
-            if b"hostd.routerworker" in _cmdline(pid)]
+            if b"hostd.router.worker" in _cmdline(pid)]
 
 
 def _cmdline(pid: int) -> bytes:

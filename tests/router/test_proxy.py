@@ -24,9 +24,9 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.sync.client import connect as ws_connect
 
-from hostd.requestcounts import RequestCounter
-from hostd.router import Router
-from hostd.routetable import Route
+from hostd.router.counts import RequestCounter
+from hostd.router.proxy import Router
+from hostd.router.table import Route
 from tests.router.proxykit import RouterThread, StaticTable
 from tests.support import free_port
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostd.requestcounts import RequestCounter
-from hostd.router import Router
-from hostd.routetable import Route
+from hostd.router.counts import RequestCounter
+from hostd.router.proxy import Router
+from hostd.router.table import Route
 from tests.router.proxykit import RouterThread, ScriptedApp, StaticTable
 
 BODY = b"hello world\n"

@@ -1,0 +1,74 @@
+"""`GET /api/containers/events`: the caller's live event stream (SSE).
+
+`connected {userId}` first; then `metrics_updated {projectId, metrics}` for each of the
+caller's running projects every metrics interval, and `status_changed {projectId,
+status, status_reason}` the moment a status changes. Only the caller's projects, ever.
+A `: keep-alive` comment is sent whenever the stream has been quiet for
+HOSTD_SSE_KEEPALIVE seconds (15).
+
+Ids increase strictly, across daemon restarts too. With `Last-Event-ID`, the
+`status_changed` events the client missed (of the last few hundred kept) are sent
+after `connected`; metrics are not replayed, the next sample replaces them. A client
+should still reload its project list on `connected`, as `hostctl top` does.
+
+Browsers' EventSource cannot send headers, so this route (and only this one) also takes
+the token as `?access_token=`; the access log never records query strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+
+from hostd.api.deps import TokensDep, parse_bearer, user_for_claims
+from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.events import EventHub
+
+router = APIRouter()
+
+
+def stream_user_id(request: Request, tokens: TokensDep) -> str:
+    """The caller, by Bearer header or `access_token`; a short session of its own (a
+    request-long one would hold a database connection for the whole stream)."""
+    query_token = request.query_params.get("access_token")
+    header = request.headers.get("authorization")
+    token = parse_bearer(header or "") if header or not query_token else query_token
+    claims = tokens.verify(token)
+    return user_for_claims(request.app.state.db_engine, claims).id
+
+
+def _last_id(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
+                       keepalive_s: float) -> AsyncIterator[bytes]:
+    async with hub.subscribe(user_id) as sub:  # before `connected`: nothing falls between
+        yield encode(hub.next_id(), "connected", {"userId": user_id})
+        missed = hub.missed(user_id, last_id) if last_id is not None else []
+        for event in missed:
+            yield encode(event.id, event.name, event.data)
+        # An event delivered while `connected` was being sent is in both; send it once.
+        replayed = {event.id for event in missed}
+        while True:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), keepalive_s)
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if event.id not in replayed:
+                yield encode(event.id, event.name, event.data)
+
+
+@router.get("/events", response_class=EventStreamResponse, status_code=200,
+            responses=STREAM_RESPONSES)
+async def events(
+    request: Request, user_id: Annotated[str, Depends(stream_user_id)],
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventStreamResponse:
+    state = request.app.state
+    return EventStreamResponse(event_stream(state.hub, user_id, _last_id(last_event_id),
+                                            state.settings.sse_keepalive_s))

@@ -1,0 +1,124 @@
+"""Build and runtime logs: a tail as JSON, or followed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from hostd.api.deps import LifecycleDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.control import buildlog
+from hostd.engine import containers as engine
+from hostd.engine.runtime import DockerClient, LogStream
+from hostd.errors import NotFound
+from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
+
+router = APIRouter()
+Source = Literal["build", "runtime"]
+POLL_S = 0.25
+
+
+def sse(event: str, data: dict) -> bytes:
+    return encode(None, event, data)
+
+
+def latest_deployment(session: Session, project: Project) -> Deployment | None:
+    query = (select(Deployment).where(Deployment.project_id == project.id)
+             .order_by(col(Deployment.started_at).desc()))
+    return session.exec(query).first()
+
+
+@router.get("/{project_id}/logs", response_model=LogLines,
+            responses={200: {"content": {"application/json": {},
+                                         **STREAM_RESPONSES[200]["content"]}}})
+def logs(
+    project: OwnedProject, session: SessionDep, settings: SettingsDep,
+    lifecycle: LifecycleDep, request: Request,
+    source: Source = "runtime",
+    tail: Annotated[int, Query(ge=0, le=10000)] = 100,
+    follow: bool = False,
+) -> LogLines | EventStreamResponse:
+    """The last `tail` lines; with `follow=true`, an SSE stream of `log` events, then `end`."""
+    if source == "build":
+        deployment = latest_deployment(session, project)
+        if deployment is None:
+            raise NotFound("This project has no deployment yet")
+        path = buildlog.log_path(settings.data_dir, project.id, deployment.id)
+        if follow:
+            return _stream(_follow_build(request, lifecycle.settings.data_dir, deployment, tail))
+        return LogLines(source=source, lines=buildlog.tail(path, tail))
+    if not project.container_id:
+        raise NotFound("This project has no container yet: see its build log (source=build)")
+    client = lifecycle.docker.client()
+    if follow:
+        return _stream(_follow_runtime(request, client, project.container_id, tail))
+    return LogLines(source=source,
+                    lines=list(engine.container_logs(client, project.container_id, tail=tail)))
+
+
+def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
+    # Ends the generator the moment the client leaves, which closes Docker's log stream.
+    return EventStreamResponse(events)
+
+
+async def _follow_build(request: Request, data_dir: Path, deployment: Deployment,
+                        tail: int) -> AsyncIterator[bytes]:
+    path = buildlog.log_path(data_dir, deployment.project_id, deployment.id)
+    follower = buildlog.FileFollower(path)
+    for line in buildlog.tail(path, tail):
+        yield sse("log", {"line": line})
+    db = request.app.state.db_engine
+    while True:  # EventStreamResponse cancels this generator when the client leaves
+        done = await anyio.to_thread.run_sync(_deployment_done, db, deployment.id)
+        lines = follower.rest() if done else follower.poll()
+        for line in lines:
+            yield sse("log", {"line": line})
+        if done:
+            break
+        await asyncio.sleep(POLL_S)
+    yield sse("end", {"reason": "deploy finished"})
+
+
+def _deployment_done(db: Engine, deployment_id: str) -> bool:
+    with Session(db) as session:
+        row = session.get(Deployment, deployment_id)
+        return row is None or row.status != DeploymentStatus.running
+
+
+async def _follow_runtime(request: Request, client: DockerClient, container_id: str,
+                          tail: int) -> AsyncIterator[bytes]:
+    """Docker's log stream blocks: read it in a thread, hand lines over a bounded queue."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+    loop = asyncio.get_running_loop()
+    stream = await anyio.to_thread.run_sync(LogStream, client, container_id, tail)
+
+    def offer(line: str | None) -> None:
+        if queue.full():
+            queue.get_nowait()  # a reader that falls behind loses the oldest lines
+        queue.put_nowait(line)
+
+    def pump() -> None:
+        try:
+            for line in stream.lines():
+                loop.call_soon_threadsafe(offer, line)
+        finally:
+            loop.call_soon_threadsafe(offer, None)
+
+    reader = loop.run_in_executor(None, pump)
+    try:
+        while True:
+            line = await queue.get()
+            if line is None:
+                break
+            yield sse("log", {"line": line})
+        yield sse("end", {"reason": "the container stopped"})
+    finally:
+        stream.close()  # unblocks the reader thread when the client leaves
+        reader.cancel()

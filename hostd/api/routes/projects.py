@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from functools import partial
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from hostd.api.deps import (
+    CurrentUser,
+    LifecycleDep,
+    MetricsDep,
+    OwnedProject,
+    SessionDep,
+    SettingsDep,
+)
+from hostd.config import Settings
+from hostd.errors import ValidationError
+from hostd.store import configvars, projects
+from hostd.store.metrics import MetricsStore
+from hostd.store.models import (
+    Deployment,
+    DeploymentList,
+    DeploymentPublic,
+    EnvChanged,
+    EnvPatch,
+    EnvResponse,
+    Message,
+    Project,
+    ProjectCreate,
+    ProjectList,
+    ProjectResponse,
+    ProjectStatus,
+    StatusBody,
+    User,
+)
+
+router = APIRouter()
+DEPLOYMENTS_SHOWN = 50
+
+
+def _public(session: Session, project: Project, user: User, settings: Settings,
+            metrics: MetricsStore) -> ProjectResponse:
+    session.refresh(project)  # the deploy worker may have moved it on already
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
+
+
+@router.get("", response_model=ProjectList)
+async def list_projects(
+    request: Request, user: CurrentUser, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    """The hottest route, so it is lean: a Core query on a bare connection, one
+    serialization (no second validation pass), and no thread hop for local SQLite."""
+    state = request.app.state
+    if state.loop_reader is not None:
+        body = _project_list_json(state.loop_reader, user, settings.router_port, metrics)
+    else:
+        body = await anyio.to_thread.run_sync(partial(
+            _project_list_json, state.db_engine, user, settings.router_port, metrics))
+    return Response(body, media_type="application/json")
+
+
+def _project_list_json(engine: Engine, user: User, router_port: int,
+                       metrics: MetricsStore) -> str:
+    with engine.connect() as conn:
+        rows = projects.list_public(conn, user, router_port, metrics)
+    return ProjectList.model_construct(projects=rows).model_dump_json()
+
+
+@router.post("", status_code=201, response_model=ProjectResponse)
+def create_project(
+    body: ProjectCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    metrics: MetricsDep, lifecycle: LifecycleDep,
+) -> ProjectResponse:
+    """Store the project and start its first deploy; it answers at once, `deploying`.
+    The deploy's queue slot comes first: a full queue (429) stores nothing. A sync route
+    (a worker thread): create may wait a few seconds on DNS."""
+    with lifecycle.deployer.reserve(user.id) as slot:
+        project = projects.create(session, user, body, allow_local=settings.allow_local_repos,
+                                  allow_private=settings.allow_private_repos)
+        lifecycle.deployer.submit(session, project, user, slot)
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
+
+
+@router.get("/{project_id}", response_model=ProjectResponse)
+def get_project(
+    project: OwnedProject, user: CurrentUser, settings: SettingsDep, metrics: MetricsDep
+) -> ProjectResponse:
+    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
+                                                      metrics))
+
+
+@router.delete("/{project_id}", response_model=Message)
+def delete_project(project: OwnedProject, session: SessionDep,
+                   lifecycle: LifecycleDep) -> Message:
+    return Message(message=lifecycle.delete(session, project))
+
+
+@router.patch("/{project_id}/status", response_model=ProjectResponse)
+def set_status(
+    body: StatusBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
+    settings: SettingsDep, metrics: MetricsDep, lifecycle: LifecycleDep,
+) -> ProjectResponse:
+    """`running` starts the container, `stopped` stops it."""
+    if body.status == ProjectStatus.running:
+        lifecycle.start(session, project, user)
+    elif body.status == ProjectStatus.stopped:
+        lifecycle.stop(project)
+    else:
+        raise ValidationError("status must be 'running' or 'stopped'")
+    return _public(session, project, user, settings, metrics)
+
+
+@router.post("/{project_id}/deploy", status_code=202, response_model=ProjectResponse)
+def deploy(
+    project: OwnedProject, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    metrics: MetricsDep, lifecycle: LifecycleDep,
+) -> ProjectResponse:
+    """Deploy the repository's latest commit again."""
+    lifecycle.redeploy(session, project, user)
+    return _public(session, project, user, settings, metrics)
+
+
+@router.get("/{project_id}/deployments", response_model=DeploymentList)
+def deployments(project: OwnedProject, session: SessionDep) -> DeploymentList:
+    query = (select(Deployment).where(Deployment.project_id == project.id)
+             .order_by(col(Deployment.started_at).desc()).limit(DEPLOYMENTS_SHOWN))
+    return DeploymentList(deployments=[DeploymentPublic.of(row) for row in session.exec(query)])
+
+
+@router.get("/{project_id}/env", response_model=EnvResponse)
+def get_env(project: OwnedProject, session: SessionDep) -> EnvResponse:
+    """The project's config vars (environment variables of its container), names sorted."""
+    return EnvResponse(env=configvars.load(session, project.id))
+
+
+@router.patch("/{project_id}/env", response_model=EnvChanged)
+def patch_env(
+    body: EnvPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
+    lifecycle: LifecycleDep,
+) -> EnvChanged:
+    """Set (a string) or remove (null) config vars. A running project is recreated with
+    them before the answer; a stopped one gets them when it next starts."""
+    env, message = lifecycle.set_env(session, project, user, body.env)
+    return EnvChanged(env=env, message=message)

@@ -1,0 +1,36 @@
+"""A project's app container: made with its config vars and limits, or removed.
+
+Shared by the deploy steps and the lifecycle (start, config changes, bringing back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hostd.config import Settings
+from hostd.engine import containers as engine
+from hostd.engine.runtime import DockerClient
+from hostd.store import configvars
+
+
+def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
+                      labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
+    """A project's container with its config vars and the limits from settings. Its
+    restart policy is `no` until it serves (see wait_until_serving); the caller then
+    sets `unless-stopped`."""
+    labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
+    return engine.run_container(
+        client, image, name, labels=labels, env=env,
+        memory_bytes=settings.container_memory_mb * 1024 * 1024,
+        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        restart_policy="no",
+    )
+
+
+def remove_project_containers(client: DockerClient, instance: str, project_id: str,
+                              say: Callable[[str], None] | None = None) -> None:
+    for state in engine.list_labelled_containers(client, "hostd.project", project_id):
+        if state.labels.get("hostd.instance") == instance:
+            engine.remove_container(client, state.id, force=True)
+            if say:
+                say(f"removed the previous container {state.name}")

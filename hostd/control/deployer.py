@@ -1,0 +1,220 @@
+"""The deploy pipeline: clone → build → run → health_check, one job per deployment.
+
+Each step is a small function of the job; it writes progress to the deployment's build
+log and fails with `StepFailed(reason)`, a sentence a person can act on. `Deployer`
+runs jobs on a few daemon threads (bounded concurrency) so a slow build never blocks
+the API, fairly between users (hostd.control.fairqueue), and a daemon that dies mid-deploy
+leaves work the reconciler marks interrupted. A job's CancelScope (project deleted,
+superseded) is checked at every step boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from hostd.config import Settings
+from hostd.control import buildlog
+from hostd.control.buildlog import BuildLog
+from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
+from hostd.control.job import DELETED, Cancelled, DeployJob, StepFailed
+from hostd.control.status import StatusBoard
+from hostd.control.steps import STEP_TEXT, STEPS, prune_old_images
+from hostd.engine import containers as engine
+from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.handle import DockerHandle
+from hostd.engine.naming import labels_for
+from hostd.errors import RateLimited
+from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
+
+log = logging.getLogger("hostd.deploy")
+
+
+class Deployer:
+    def __init__(self, settings: Settings, db_engine: Engine, docker: DockerHandle,
+                 board: StatusBoard) -> None:
+        self.settings = settings
+        self.db = db_engine
+        self.docker = docker
+        self.board = board
+        self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
+        # Held by a cancel and by a job's status writes: once cancel() returns, the
+        # cancelled job never writes the project's status again.
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for index in range(self.settings.deploy_concurrency):
+            # Daemon threads: a stopping daemon never waits for a build; the next start
+            # marks what was cut short as interrupted.
+            threading.Thread(target=self._work, name=f"deploy-{index}", daemon=True).start()
+
+    def is_deploying(self, project_id: str) -> bool:
+        return self._queue.holds(project_id)
+
+    def reserve(self, owner_id: str, *, replacing: str | None = None) -> Reservation:
+        """A waiting slot for the owner's next deploy, or RateLimited (429) when their
+        queue is full; take it before storing anything the deploy needs."""
+        try:
+            return self._queue.reserve(owner_id, replacing=replacing)
+        except QueueFull as full:
+            raise RateLimited(
+                f"You already have {full.waiting} deploys waiting (at most "
+                f"{self._queue.cap}); try again once one of them has started",
+                retry_after=full.retry_after_s) from None
+
+    def submit(self, session: Session, project: Project, owner: User,
+               slot: Reservation | None = None) -> Deployment:
+        """Record a new deployment, mark the project deploying, and queue the job in
+        `slot` (reserved here when not given: RateLimited when the queue is full)."""
+        with slot or self.reserve(owner.id) as held:
+            deployment = Deployment(project_id=project.id, step="queued")
+            session.add(deployment)
+            session.commit()
+            job = DeployJob(
+                project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
+                name=project.name, handle=owner.handle, repo_url=project.github_url,
+                template=project.template, workdir=Path(),
+                log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
+                                               deployment.id)),
+                labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
+            )
+            job.log.step("queued", f"deployment {deployment.id}")
+            self.board.set(project.id, ProjectStatus.deploying, "queued")
+            self._queue.put(held, project.id, job)
+        return deployment
+
+    def cancel(self, project_id: str, reason: str) -> None:
+        """Drop the project's waiting deploys and cancel its running one with `reason`."""
+        with self._lock:
+            dropped = self._queue.remove_project(project_id)
+            running = self._queue.running(project_id)
+            if running is not None:
+                running.cancel.cancel(reason)  # its hooks unblock the step it is in
+        for job in dropped:
+            job.cancel.cancel(reason)
+            _say(job, f"deploy cancelled before it started: {reason}")
+            self._update_deployment(job, status=DeploymentStatus.failed, step="cancelled",
+                                    reason=reason, finished_at=utcnow())
+
+    def _work(self) -> None:
+        while (entry := self._queue.take()) is not None:
+            try:
+                self.run(entry.job)
+            except Exception:  # noqa: BLE001 - a worker thread must survive any job
+                log.exception("deploy %s crashed", entry.job.deployment_id)
+            finally:
+                self._queue.done(entry)
+
+    def run(self, job: DeployJob) -> None:
+        """Walk the steps; end with the project running or in error with a reason, or
+        cancelled (see _end)."""
+        with tempfile.TemporaryDirectory(prefix="hostd-deploy-") as tmp:
+            job.workdir = Path(tmp)
+            try:
+                for name, step in STEPS:
+                    self._enter(job, name)
+                    step(self, job)
+                self._check_cancelled(job)
+                self._succeed(job)
+            except Exception as exc:  # noqa: BLE001 - a deploy must never stay "deploying"
+                self._end(job, exc)
+
+    def _end(self, job: DeployJob, exc: Exception) -> None:
+        # Once the scope is cancelled, whatever a step raised (a build whose socket the
+        # cancel closed, a health check whose container it removed) is the cancel's doing.
+        if isinstance(exc, Cancelled) or job.cancel.cancelled:
+            self._end_cancelled(job, job.cancel.reason or str(exc))
+        elif isinstance(exc, StepFailed):
+            self._fail(job, str(exc))
+        elif isinstance(exc, EngineUnavailable):
+            self._fail(job, f"the Docker engine is unreachable: {exc}")
+        elif isinstance(exc, EngineError):
+            self._fail(job, f"Docker engine error: {exc}")
+        else:
+            log.exception("deploy %s failed unexpectedly", job.deployment_id, exc_info=exc)
+            self._fail(job, f"internal error in hostd: {type(exc).__name__}: {exc}")
+
+    def _check_cancelled(self, job: DeployJob) -> None:
+        if job.cancel.cancelled:
+            raise Cancelled(job.cancel.reason)
+        if not self._project_exists(job.project_id):
+            raise Cancelled(DELETED)
+
+    def _enter(self, job: DeployJob, step: str) -> None:
+        self._check_cancelled(job)
+        job.log.step(step)
+        self._update_deployment(job, step=step)
+        # While deploying, the reason says which step runs: clients show it as progress.
+        self._set_status(job, ProjectStatus.deploying, STEP_TEXT[step],
+                         only_if=[ProjectStatus.deploying])
+
+    def _set_status(self, job: DeployJob, status: ProjectStatus, reason: str | None,
+                    **kwargs: Any) -> None:
+        """The project's status, unless the job was cancelled: then the project is gone,
+        or the deploy that superseded this one owns its status."""
+        with self._lock:
+            if not job.cancel.cancelled:
+                self.board.set(job.project_id, status, reason, **kwargs)
+
+    def _succeed(self, job: DeployJob) -> None:
+        job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
+        prune_old_images(self, job)
+        self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
+                                finished_at=utcnow())
+        # Last: once clients see `running`, the deploy is over.
+        self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying])
+
+    def _fail(self, job: DeployJob, reason: str) -> None:
+        job.log(f"deploy failed: {reason}")
+        self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
+                                finished_at=utcnow())
+        self._set_status(job, ProjectStatus.error, reason)
+
+    def _end_cancelled(self, job: DeployJob, reason: str) -> None:
+        """Failed with the reason, and what it made removed; the project's status is
+        left alone (see _set_status)."""
+        _say(job, f"deploy cancelled: {reason}")
+        self._update_deployment(job, status=DeploymentStatus.failed, reason=reason,
+                                finished_at=utcnow())
+        if not (job.container_id or job.image):
+            return
+        try:
+            client = self.docker.client()
+            if job.container_id:
+                engine.remove_container(client, job.container_id, force=True)
+            if job.image:
+                engine.remove_image(client, job.image, force=True)
+        except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
+            log.warning("could not clean up cancelled deploy %s: %s", job.deployment_id, exc)
+
+    def _project_exists(self, project_id: str) -> bool:
+        with Session(self.db) as session:
+            return session.get(Project, project_id) is not None
+
+    def _update_deployment(self, job: DeployJob, **values: object) -> None:
+        with Session(self.db) as session:
+            row = session.get(Deployment, job.deployment_id)
+            if row is None:
+                return
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.commit, row.image = job.commit or row.commit, job.image or row.image
+            session.add(row)
+            session.commit()
+
+
+def _say(job: DeployJob, line: str) -> None:
+    """A build log line that may come after the project (and its log dir) was deleted."""
+    with contextlib.suppress(FileNotFoundError):
+        job.log(line)

@@ -1,0 +1,211 @@
+"""Start, stop, restart, redeploy and delete a project's container.
+
+The database says what the user wants; these functions make the engine agree and
+write the outcome through the StatusBoard. Stops that hostd itself causes are
+announced to the engine monitor first, so they are never mistaken for crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+
+from sqlmodel import Session
+
+from hostd.config import Settings
+from hostd.control import buildlog, stages
+from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.deployer import Deployer
+from hostd.control.job import DELETED, SUPERSEDED
+from hostd.control.status import StatusBoard
+from hostd.engine import containers as engine
+from hostd.engine.client import ContainerMissing
+from hostd.engine.handle import DockerHandle
+from hostd.engine.naming import container_name, labels_for
+from hostd.engine.runtime import project_images, wait_until_serving
+from hostd.errors import Conflict
+from hostd.store import configvars
+from hostd.store.models import Project, ProjectStatus, User, new_id
+
+log = logging.getLogger("hostd.lifecycle")
+
+
+class ExpectedExits:
+    """Containers hostd is about to stop or restart: their `die` is not a crash."""
+
+    TTL_S = 120.0
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, container_id: str) -> None:
+        with self._lock:
+            self._until[container_id] = time.monotonic() + self.TTL_S
+
+    def consume(self, container_id: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._until = {cid: t for cid, t in self._until.items() if t > now}
+            return self._until.pop(container_id, None) is not None
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
+                 deployer: Deployer, expected: ExpectedExits) -> None:
+        self.settings = settings
+        self.docker = docker
+        self.board = board
+        self.deployer = deployer
+        self.expected = expected
+
+    def _refuse_while_deploying(self, project: Project) -> None:
+        if project.status == ProjectStatus.deploying:
+            raise Conflict(f"Project {project.name} is deploying: wait until it is done")
+
+    def redeploy(self, session: Session, project: Project, owner: User) -> str:
+        """Deploy again; a deploy already under way (or waiting) is superseded. The slot
+        is reserved first, so a full queue (429) leaves the running deploy alone."""
+        with self.deployer.reserve(owner.id, replacing=project.id) as slot:
+            if self.deployer.is_deploying(project.id):
+                self.deployer.cancel(project.id, SUPERSEDED)
+            self.deployer.submit(session, project, owner, slot)
+        return f"Redeploying {project.name}"
+
+    def start(self, session: Session, project: Project, owner: User) -> str:
+        self._refuse_while_deploying(project)
+        client = self.docker.client()
+        state = engine.inspect_container(client, project.container_id) \
+            if project.container_id else None
+        if state is None and not (project.image and engine.image_exists(client, project.image)):
+            return self.redeploy(session, project, owner)
+        env = configvars.load(session, project.id)
+        if state is not None and _made_with_other_env(state, env):
+            self._discard(project)
+            state = None
+        if state is None:
+            assert project.image is not None
+            state = self.recreate(project, owner, env)
+        elif not state.running:
+            engine.set_restart_policy(client, state.id, "no")
+            engine.start_container(client, state.id)
+        return self._await_running(project, state.id, f"Started {project.name}")
+
+    def stop(self, project: Project) -> str:
+        self._refuse_while_deploying(project)
+        if project.container_id:
+            self.expected.expect(project.container_id)
+            try:
+                engine.stop_container(self.docker.client(), project.container_id)
+            except ContainerMissing:
+                log.info("project %s had no container to stop", project.id)
+        # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
+        # must leave the project as it was, or reconciliation would never restart it.
+        self.board.set(project.id, ProjectStatus.stopped, None)
+        return f"Stopped {project.name}"
+
+    def restart(self, session: Session, project: Project, owner: User) -> str:
+        self._refuse_while_deploying(project)
+        if project.status == ProjectStatus.error:
+            return self.redeploy(session, project, owner)
+        if project.status == ProjectStatus.stopped or not project.container_id:
+            return self.start(session, project, owner)
+        self.expected.expect(project.container_id)
+        client = self.docker.client()
+        try:
+            engine.set_restart_policy(client, project.container_id, "no")
+            engine.restart_container(client, project.container_id)
+        except ContainerMissing:
+            return self.start(session, project, owner)
+        return self._await_running(project, project.container_id, f"Restarted {project.name}")
+
+    def delete(self, session: Session, project: Project) -> str:
+        """Stop its deploys, remove the container, the images and the build logs, then
+        the record."""
+        self.deployer.cancel(project.id, DELETED)
+        if project.container_id or project.image or self.deployer.is_deploying(project.id):
+            client = self.docker.client()
+            if project.container_id:
+                self.expected.expect(project.container_id)
+            remove_project_containers(client, self.settings.instance, project.id)
+            for ref in project_images(client, self.settings.instance, project.id):
+                engine.remove_image(client, ref, force=True)
+        build_dir = buildlog.project_dir(self.settings.data_dir, project.id)
+        if stages.read(build_dir):  # no engine call for a project that never built
+            stages.remove_all_but(self.docker.client(), build_dir, keep=())
+        shutil.rmtree(build_dir, ignore_errors=True)
+        session.delete(project)
+        session.commit()
+        log.info("project %s deleted with its container and images", project.id)
+        return f"Project {project.name} deleted"
+
+    def bring_back(self, project: Project, owner: User) -> None:
+        """A running project lost its container: a new one from its image, watched until
+        it serves (then `running`, restart policy set) or `error` with the reason."""
+        state = self.recreate(project, owner)
+        try:
+            self._await_running(project, state.id, "")
+        except Conflict as exc:
+            log.warning("could not bring project %s back: %s", project.id, exc)
+
+    def recreate(self, project: Project, owner: User,
+                 env: dict[str, str] | None = None) -> engine.ContainerState:
+        """A new container from the project's current image (its old one is gone), with
+        `env` or else the config vars stored for it."""
+        client = self.docker.client()
+        assert project.image is not None
+        labels = labels_for(self.settings.instance, project.id, owner.id, "recreated")
+        if env is None:
+            with Session(self.deployer.db) as session:
+                env = configvars.load(session, project.id)
+        info = run_app_container(client, self.settings, project.image,
+                                 container_name(project.name, owner.handle, new_id()), labels,
+                                 env)
+        self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
+        state = engine.inspect_container(client, info.id)
+        if state is None:
+            raise ContainerMissing(f"container {info.name} vanished right after it started")
+        return state
+
+    def set_env(self, session: Session, project: Project, owner: User,
+                changes: dict[str, str | None]) -> tuple[dict[str, str], str]:
+        """Change the config vars; a running project is recreated with them at once."""
+        self._refuse_while_deploying(project)
+        before = configvars.load(session, project.id)
+        after = configvars.check(changes, before)
+        configvars.store(session, project.id, after)
+        session.commit()
+        done = configvars.summary(changes, before)
+        if after == before:
+            return after, f"Nothing changed: {done}"
+        if project.status == ProjectStatus.running and project.container_id:
+            self._discard(project)
+            state = self.recreate(project, owner, after)
+            return after, self._await_running(
+                project, state.id, f"{done.capitalize()}; {project.name} restarted with them")
+        return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
+
+    def _discard(self, project: Project) -> None:
+        """Remove the project's container (a new one replaces it); not a crash."""
+        if project.container_id:
+            self.expected.expect(project.container_id)
+        remove_project_containers(self.docker.client(), self.settings.instance, project.id)
+
+    def _await_running(self, project: Project, container_id: str, done: str) -> str:
+        client = self.docker.client()
+        problem, port = wait_until_serving(client, container_id, self.settings.health_timeout_s)
+        if problem is None:
+            engine.set_restart_policy(client, container_id, "unless-stopped")
+        else:
+            self.board.set(project.id, ProjectStatus.error, problem)
+            raise Conflict(f"{project.name} did not come up: {problem}")
+        self.board.set(project.id, ProjectStatus.running, None, host_port=port)
+        return done
+
+
+def _made_with_other_env(state: engine.ContainerState, env: dict[str, str]) -> bool:
+    """The container was created with other config vars than `env` (label `hostd.env`)."""
+    made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
+    return made_with != configvars.fingerprint(env)

@@ -1,0 +1,131 @@
+"""Measured metrics: the latest value per project, the router's request counts, the collector.
+
+One collector loop samples every running project each `HOSTD_METRICS_INTERVAL` seconds
+(4 by default), keeps the result in the MetricsStore (what `GET /api/projects` shows)
+and publishes `metrics_updated {projectId, metrics}` to the project's owner. A project
+that isn't running reads as zeros.
+
+* `cpu`: percent of one core over the last interval, Δ container CPU ns / Δ wall ns × 100
+  (two cgroup readings an interval apart; 0 on a container's first sample).
+* `memory`: MB, (usage − inactive_file) / 2**20, as `docker stats` shows it.
+* `requests`: requests the router proxied to the project since its container started
+  (counted by `hostd.router.counts`).
+
+Readings come from cgroup files (no engine call, no thread per container); only
+containers without them go through the engine's stats API, on a small pool with a
+deadline shorter than the interval, so a slow or vanished container only loses its own
+sample. See `hostd.engine.stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import anyio
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from hostd.engine.client import EngineUnavailable
+from hostd.engine.handle import DockerHandle
+from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
+from hostd.events import Event, EventHub
+from hostd.router.counts import RequestCounter, incarnation
+from hostd.store.metrics import MetricsStore
+from hostd.store.models import Metrics, Project, ProjectStatus
+
+log = logging.getLogger("hostd.metrics")
+API_DEADLINE_SHARE = 0.6  # of the interval: the API fallback may use no more
+
+
+@dataclass(frozen=True)
+class RunningProject:
+    id: str
+    user_id: str
+    container_id: str
+    host_port: int | None
+
+
+def running_projects(db: Engine) -> list[RunningProject]:
+    query = select(Project.id, Project.user_id, Project.container_id, Project.host_port).where(
+        Project.status == ProjectStatus.running, Project.container_id.is_not(None))  # type: ignore[union-attr]
+    with Session(db) as session:
+        return [RunningProject(*row) for row in session.exec(query)]
+
+
+class MetricsCollector:
+    """One asyncio task that samples every running project each interval."""
+
+    def __init__(self, db: Engine, docker: DockerHandle, hub: EventHub, store: MetricsStore,
+                 counter: RequestCounter, interval_s: float) -> None:
+        self.db, self.docker, self.hub = db, docker, hub
+        self.store, self.counter, self.interval_s = store, counter, interval_s
+        self._previous: dict[str, Reading] = {}
+        self._api = ApiSampler()
+        self._task: asyncio.Task[None] | None = None
+        hub.listen(self._on_event)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="metrics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._api.close()
+
+    def _on_event(self, event: Event) -> None:
+        # Whatever the new status, the old numbers no longer describe a running container.
+        if event.name == "status_changed":
+            self.store.forget(str(event.data.get("projectId")))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("metrics sampling failed")
+            await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
+
+    async def tick(self) -> None:
+        """Sample, store and publish once for every running project."""
+        projects = await anyio.to_thread.run_sync(running_projects, self.db)
+        readings = await self._read([p.container_id for p in projects])
+        for project in projects:
+            reading = readings.get(project.container_id)
+            if reading is not None:
+                self._publish(project, reading)
+        current = {p.container_id for p in projects}
+        # A container missed this tick keeps its last reading; a gone one is dropped.
+        self._previous = {cid: r for cid, r in (self._previous | readings).items()
+                          if cid in current}
+        self.store.retain(p.id for p in projects)
+
+    async def _read(self, container_ids: list[str]) -> dict[str, Reading]:
+        readings = await anyio.to_thread.run_sync(read_cgroups, container_ids)
+        missing = [cid for cid in container_ids if cid not in readings]
+        if missing:
+            readings.update(await anyio.to_thread.run_sync(self._read_api, missing))
+        return readings
+
+    def _read_api(self, container_ids: list[str]) -> dict[str, Reading]:
+        try:
+            client = self.docker.client()
+        except EngineUnavailable:
+            return {}
+        return self._api.read(client, container_ids, self.interval_s * API_DEADLINE_SHARE)
+
+    def _publish(self, project: RunningProject, reading: Reading) -> None:
+        before = self._previous.get(project.container_id)
+        metrics = Metrics(
+            cpu=round(cpu_percent(before, reading), 2) if before else 0.0,
+            memory=round(memory_mb(reading), 2),
+            requests=self.counter.read(project.id,
+                                       incarnation(project.container_id, project.host_port)),
+        )
+        self.store.put(project.id, metrics)
+        self.hub.publish(project.user_id, "metrics_updated",
+                         {"projectId": project.id, "metrics": metrics.model_dump()})

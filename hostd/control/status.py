@@ -1,0 +1,69 @@
+"""Writing a project's status: the database first, then a `status_changed` event.
+
+Every status change in hostd (deploy steps, start/stop, a crash seen by the engine
+monitor, reconciliation) goes through `StatusBoard.set`, so the API, the event stream
+and `hostctl` always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from hostd.events import EventHub
+from hostd.store.models import Project, ProjectStatus
+
+log = logging.getLogger("hostd.status")
+REASON_MAX = 2000
+
+
+class StatusBoard:
+    def __init__(self, db_engine: Engine, hub: EventHub) -> None:
+        self._db = db_engine
+        self._hub = hub
+
+    def set(
+        self,
+        project_id: str,
+        status: ProjectStatus,
+        reason: str | None = None,
+        *,
+        only_if: Iterable[ProjectStatus] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Set the status (and other columns); with `only_if`, only from those statuses.
+
+        Returns whether the row changed. The condition is part of the UPDATE, so a
+        crash report cannot overwrite a stop that happened a moment earlier.
+        """
+        if reason is not None:
+            reason = reason[:REASON_MAX]
+        query = update(Project).where(col(Project.id) == project_id)
+        if only_if is not None:
+            query = query.where(col(Project.status).in_([s.value for s in only_if]))
+        values = {"status": status.value, "status_reason": reason, **fields}
+        with Session(self._db) as session:
+            changed = session.exec(query.values(**values)).rowcount > 0
+            session.commit()
+            user_id = None
+            if changed:
+                project = session.get(Project, project_id)
+                assert project is not None  # the UPDATE above just matched its row
+                user_id = project.user_id
+        if changed and user_id:
+            log.info("project %s is %s%s", project_id, status.value,
+                     f" ({reason})" if reason else "")
+            self._hub.publish(user_id, "status_changed", {
+                "projectId": project_id, "status": status.value, "status_reason": reason,
+            })
+        return changed
+
+    def update_fields(self, project_id: str, **fields: Any) -> None:
+        """Columns that are not the status (container id, host port, image)."""
+        with Session(self._db) as session:
+            session.exec(update(Project).where(col(Project.id) == project_id).values(**fields))
+            session.commit()

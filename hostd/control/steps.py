@@ -1,0 +1,225 @@
+"""The deploy's named steps: clone → build → run → health_check, and what they share.
+
+Each step is a small function of the deployer (for its settings, engine, database and
+status board) and the job; it writes progress to the job's build log and raises
+StepFailed with a reason, or Cancelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+from sqlmodel import Session
+
+from hostd.config import Settings
+from hostd.control import buildlog, git, stages
+from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.job import Cancelled, DeployJob, StepFailed
+from hostd.engine import containers as engine
+from hostd.engine.builds import BuildLimits, BuildStopped, build_context
+from hostd.engine.cgroups import build_cgroup
+from hostd.engine.checkout import Checkout, UnsafeCheckout
+from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
+from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
+from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
+from hostd.engine.images import resolve_base_images
+from hostd.engine.naming import container_name, image_tag
+from hostd.engine.networks import ensure_build_network
+from hostd.engine.runtime import project_images, wait_until_serving
+from hostd.engine.templates import (
+    TEMPLATE_BASES,
+    BuildPlan,
+    has_own_dockerfile,
+    prepare_build_context,
+)
+from hostd.store import configvars
+
+log = logging.getLogger("hostd.deploy")
+
+if TYPE_CHECKING:
+    from hostd.control.deployer import Deployer
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+def clone(deployer: Deployer, job: DeployJob) -> None:
+    job.log(f"cloning {git.redact(job.repo_url)}")
+    try:
+        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings,
+                                       job.cancel)
+    except git.CloneFailed as exc:
+        raise StepFailed(str(exc)) from None  # already says what failed, safely
+    job.log(f"commit {job.commit}")
+
+
+def build(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    settings = deployer.settings
+    plan = _plan_build(deployer, job, Checkout(job.repo_dir))
+    job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
+            else f"using the {job.template} template")
+    tag = image_tag(job.project_id, job.deployment_id)
+    steps = stages.StepImages()
+
+    def on_log(line: str) -> None:
+        steps.see(line)
+        job.log(line)
+
+    try:
+        with _context_file(job, plan, settings) as context, \
+                build_cgroup(client, f"hostd-build-{job.deployment_id}",
+                             settings.build_pids) as cgroup:
+            limits = BuildLimits(
+                memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
+                timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
+                network=ensure_build_network(client, settings.instance), cgroup_parent=cgroup)
+            build_context(client, context, tag, job.labels, limits, on_log, job.cancel)
+    except BuildStopped as exc:
+        if exc.cancelled:
+            raise Cancelled() from None
+        raise StepFailed(str(exc)) from None
+    except BuildFailed as exc:
+        raise StepFailed(_build_failure(exc, settings)) from None
+    finally:
+        note_stage_images(deployer, job, steps)
+    job.image = tag
+
+
+def _plan_build(deployer: Deployer, job: DeployJob, checkout: Checkout) -> BuildPlan:
+    """Check the checkout (caps, links) and choose the Dockerfile; StepFailed if unfit."""
+    try:
+        measure(checkout, _source_limits(deployer.settings))
+        needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
+        bases = resolve_base_images(deployer.docker.client(), log=job.log, needed=needed)
+        plan = prepare_build_context(job.template, checkout, bases,
+                                     deployer.settings.build_ca_bundle)
+        if plan.uses_repo_dockerfile:
+            # Its bases, --from and ADD sources must be allowed (see dockerfile_policy);
+            # the text checked is the text built: it goes into the context as read.
+            check_repository_dockerfile(deployer.docker.client(), plan.dockerfile,
+                                        deployer.settings.allowed_images)
+        return plan
+    except DisallowedDockerfile as exc:
+        raise StepFailed(str(exc)) from None
+    except (UnsafeCheckout, SourceTooLarge) as exc:
+        raise StepFailed(f"the repository can't be built: {exc}") from None
+    except ImageMissing as exc:
+        raise StepFailed(f"{exc}, then deploy again") from None
+
+
+def _source_limits(settings: Settings) -> SourceLimits:
+    return SourceLimits(max_bytes=settings.max_source_mb * 2**20,
+                        max_files=settings.max_source_files)
+
+
+@contextlib.contextmanager
+def _context_file(job: DeployJob, plan: BuildPlan, settings: Settings) -> Iterator[BinaryIO]:
+    """The build context, written beside (never into) the checkout, then read back."""
+    started = time.monotonic()
+    path = job.workdir / "context.tar"
+    try:
+        with path.open("w+b") as out:
+            summary = write_context(Checkout(job.repo_dir), out, plan.dockerfile, plan.extra,
+                                    _source_limits(settings))
+            job.log(f"build context: {summary.files} files, {summary.bytes / 2**20:.1f} MB "
+                    f"in {(time.monotonic() - started) * 1000:.1f} ms")
+            out.seek(0)
+            yield out
+    except (UnsafeCheckout, SourceTooLarge) as exc:
+        raise StepFailed(f"the repository can't be built: {exc}") from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _build_failure(exc: BuildFailed, settings: Settings) -> str:
+    if exc.oom:
+        return (f"the build ran out of memory (limit {settings.build_memory_mb} MB)"
+                " — see the build log")
+    last = next((line for line in reversed(exc.log_tail) if line.strip()), str(exc))
+    return f"the build failed: {last}"
+
+
+def note_stage_images(deployer: Deployer, job: DeployJob, steps: stages.StepImages) -> None:
+    """Record what the build left untagged, even when it failed (see hostd.control.stages)."""
+    try:
+        job.stage_images = stages.leftovers(deployer.docker.client(), steps.ids)
+    except (EngineError, EngineUnavailable) as exc:
+        job.log(f"could not list the build's stage images: {exc}")
+        return
+    stages.record(buildlog.project_dir(deployer.settings.data_dir, job.project_id),
+                  job.stage_images)
+
+
+def run(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    settings = deployer.settings
+    remove_project_containers(client, settings.instance, job.project_id, job.log)
+    assert job.image is not None
+    with Session(deployer.db) as session:
+        env = configvars.load(session, job.project_id)
+    info = run_app_container(client, settings, job.image,
+                             container_name(job.name, job.handle, job.deployment_id), job.labels,
+                             env)
+    job.container_id, job.host_port = info.id, info.host_port
+    deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
+                                 image=job.image)
+    job.log(f"container {info.name} started, port 8000 published on 127.0.0.1:{info.host_port}")
+
+
+def health_check(deployer: Deployer, job: DeployJob) -> None:
+    client = deployer.docker.client()
+    assert job.container_id is not None
+    timeout = deployer.settings.health_timeout_s
+    job.log(f"waiting up to {timeout}s for HTTP on $PORT")
+    container_id = job.container_id
+
+    def stop_waiting() -> None:  # the wait polls the container: gone, it ends at once
+        engine.remove_container(client, container_id, force=True)
+
+    forget = job.cancel.on_cancel(stop_waiting)
+    try:
+        problem, port = wait_until_serving(client, job.container_id, timeout)
+    finally:
+        forget()
+    if job.cancel.cancelled:
+        raise Cancelled(job.cancel.reason)
+    if problem is None:
+        engine.set_restart_policy(client, job.container_id, "unless-stopped")
+        if port != job.host_port:
+            job.host_port = port
+            deployer.board.update_fields(job.project_id, host_port=port)
+        return
+    for line in engine.container_logs(client, job.container_id, tail=20):
+        job.log(f"app: {line}")
+    # Stopped, not removed: its logs stay readable.
+    engine.stop_container(client, job.container_id, timeout=2)
+    raise StepFailed(problem)
+
+
+STEP_TEXT = {
+    "clone": "cloning the repository",
+    "build": "building the image",
+    "run": "starting the container",
+    "health_check": "waiting for the app to answer",
+}
+STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
+    ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
+]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def prune_old_images(deployer: Deployer, job: DeployJob) -> None:
+    """Keep only the image now running (and its build's stages); earlier ones go."""
+    client = deployer.docker.client()
+    for ref in project_images(client, deployer.settings.instance, job.project_id):
+        if ref != job.image:
+            engine.remove_image(client, ref, force=False)
+    stages.remove_all_but(client, buildlog.project_dir(deployer.settings.data_dir,
+                                                        job.project_id), job.stage_images)

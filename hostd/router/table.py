@@ -1,0 +1,117 @@
+"""Host name → project: the router's view of the database, cached.
+
+`{name}.{handle}.localhost[:port]` names a project. The table is one dict read on the
+hot path; it is reloaded (one query, in a worker thread, one reload at a time) when a
+`status_changed` event marks it dirty, when it is older than `ttl_s` (host port changes
+written without an event, e.g. by the reconciler), or on an unknown host at most once
+per `miss_reload_s` (a project created a moment ago), so an unknown-host flood costs
+at most one query a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import cast
+
+import anyio
+from sqlalchemy import Engine
+from sqlmodel import Session, col
+from sqlmodel.sql.expression import Select
+
+from hostd.events import Event
+from hostd.router.counts import incarnation
+from hostd.store.models import Project, ProjectStatus, User
+
+SUFFIX = ".localhost"
+
+
+@dataclass(frozen=True)
+class Route:
+    project_id: str
+    name: str
+    handle: str
+    status: str
+    reason: str | None
+    container_id: str | None
+    host_port: int | None
+
+    @property
+    def serving(self) -> bool:
+        return self.status == ProjectStatus.running and self.host_port is not None
+
+    @property
+    def started(self) -> str:
+        return incarnation(self.container_id, self.host_port)
+
+
+def parse_host(host: str) -> tuple[str, str] | None:
+    """`shop.alice.localhost:8080` → ("shop", "alice"); None for any other shape."""
+    host = host.strip().lower()
+    name_part, colon, port = host.rpartition(":")
+    if colon and port.isdigit():
+        host = name_part
+    host = host.rstrip(".")
+    if not host.endswith(SUFFIX):
+        return None
+    labels = host[: -len(SUFFIX)].split(".")
+    if len(labels) != 2 or not all(labels):
+        return None
+    return labels[0], labels[1]
+
+
+def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
+    # What sqlmodel's select() builds for several columns; its overloads stop at four.
+    query = cast("Select[str, str, str, str, str | None, str | None, int | None]", Select(
+        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
+        col(Project.status_reason), col(Project.container_id), col(Project.host_port),
+    ).join(User))
+    with Session(db) as session:
+        rows = session.exec(query).all()
+    return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}
+
+
+class RouteTable:
+    def __init__(self, db: Engine, ttl_s: float = 5.0, miss_reload_s: float = 1.0) -> None:
+        self._db = db
+        self._ttl_s = ttl_s
+        self._miss_reload_s = miss_reload_s
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._loaded_at = float("-inf")
+        self._dirty = True
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._dirty = True
+
+    def on_event(self, event: Event) -> None:
+        """Hub listener: a status change may change where (and whether) a project answers."""
+        if event.name == "status_changed":
+            self._dirty = True
+
+    async def lookup(self, name: str, handle: str) -> Route | None:
+        if self._dirty or self._age() > self._ttl_s:
+            await self._reload(max_age=self._ttl_s)
+        route = self._routes.get((name, handle))
+        if route is None and self._age() > self._miss_reload_s:
+            await self._reload(max_age=self._miss_reload_s)
+            route = self._routes.get((name, handle))
+        return route
+
+    def _age(self) -> float:
+        return time.monotonic() - self._loaded_at
+
+    async def _reload(self, max_age: float) -> None:
+        async with self._lock:
+            # Whoever held the lock before us may have just reloaded.
+            if not self._dirty and self._age() <= max_age:
+                return
+            self._dirty = False  # an event during the load marks it dirty again
+            started = time.monotonic()
+            try:
+                self._routes = await anyio.to_thread.run_sync(load_routes, self._db)
+            except Exception:
+                self._dirty = True
+                raise
+            self._loaded_at = started

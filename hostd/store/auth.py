@@ -1,0 +1,148 @@
+"""Passwords and tokens: bcrypt hashing, JWT issue / verify / revoke.
+
+Everything here is blocking (bcrypt is slow on purpose; revocation reads the DB),
+so callers run it in the thread pool: sync routes do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+import jwt
+from sqlalchemy import delete
+from sqlmodel import Session, col
+
+from hostd.errors import TokenExpired, Unauthorized
+from hostd.store.models import RevokedToken, User, utcnow
+from hostd.store.validation import PASSWORD_MAX_BYTES
+
+log = logging.getLogger("hostd.auth")
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    email: str
+    jti: str
+    expires_at: datetime
+
+
+def _bcrypt_slots() -> int:
+    # Leave a core for everything else: a burst of logins must not stall the API.
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class PasswordHasher:
+    """bcrypt with configurable rounds, and a dummy hash so unknown emails cost the same.
+
+    At most `slots` hashes run at once (cores - 1): bcrypt is CPU-bound by design, and
+    sixteen logins at once would otherwise take every core from the other requests.
+    """
+
+    def __init__(self, rounds: int, slots: int | None = None) -> None:
+        self.rounds = rounds
+        self._slots = threading.BoundedSemaphore(slots or _bcrypt_slots())
+        self._dummy = self.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        with self._slots:
+            return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
+
+    def check(self, password: str, hashed: str | None) -> bool:
+        # No stored password is over bcrypt's 72 bytes (registration refuses them) and
+        # bcrypt >= 5 raises on longer input: check a truncated copy, then refuse it.
+        raw = password.encode()
+        fits = len(raw) <= PASSWORD_MAX_BYTES
+        # Spend one bcrypt check even when there is no user: no timing oracle on emails.
+        with self._slots:
+            ok = bcrypt.checkpw(raw[:PASSWORD_MAX_BYTES], (hashed or self._dummy).encode())
+        return ok and fits and hashed is not None
+
+
+class TokenService:
+    def __init__(self, secret: str, lifetime_s: int) -> None:
+        self._secret = secret
+        self.lifetime_s = lifetime_s
+
+    def issue(self, user: User) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "userId": user.id,
+            "email": user.email,
+            "jti": secrets.token_hex(16),
+            "iat": now,
+            "exp": now + timedelta(seconds=self.lifetime_s),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "jti", "userId"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The token is not valid: log in again") from exc
+        if not isinstance(claims["userId"], str) or not isinstance(claims["jti"], str):
+            raise Unauthorized("The token is not valid: log in again")
+        expires = datetime.fromtimestamp(claims["exp"], UTC)
+        return TokenClaims(claims["userId"], str(claims.get("email", "")), claims["jti"], expires)
+
+
+def revoke(session: Session, claims: TokenClaims) -> None:
+    if session.get(RevokedToken, claims.jti) is None:
+        session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
+    # Expired tokens are refused by their signature already: their rows can go.
+    session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < utcnow()))
+    session.commit()
+
+
+@dataclass(frozen=True)
+class _Verified:
+    claims: TokenClaims
+    user: User
+    until: float
+
+
+class VerifiedTokenCache:
+    """Tokens verified in the last few seconds, with their user, kept in memory.
+
+    Verifying a JWT and loading its user cost more than the rest of a small request; a
+    client sends the same token again and again. An entry lives `ttl_s` at most and never
+    past the token's expiry; a logout in this daemon drops it at once. Another daemon on a
+    shared database sees a revocation within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[TokenClaims, User] | None:
+        entry = self._entries.get(token)
+        if entry is None or entry.until < time.monotonic():
+            return None
+        return entry.claims, entry.user
+
+    def put(self, token: str, claims: TokenClaims, user: User) -> None:
+        left = (claims.expires_at - datetime.now(UTC)).total_seconds()
+        until = time.monotonic() + min(self.ttl_s, left)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # rare; simpler than LRU and always correct
+            self._entries[token] = _Verified(claims, user, until)
+
+    def forget_jti(self, jti: str) -> None:
+        with self._lock:
+            self._entries = {t: e for t, e in self._entries.items() if e.claims.jti != jti}

@@ -1,0 +1,104 @@
+"""The database engine, sessions, and the one place that creates or upgrades the schema.
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout, so
+readers never wait on the writer and concurrent writers queue instead of failing.
+Any other SQLAlchemy URL (PostgreSQL for a bigger install) works unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlmodel import SQLModel, create_engine
+
+from hostd.store import models  # noqa: F401 - registers the tables on SQLModel.metadata
+
+log = logging.getLogger("hostd.db")
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        # Twice the thread pool (40): a worker thread may briefly hold two connections
+        # (a request's session and a status write). SQLite connections are cheap.
+        pool_size=20,
+        max_overflow=60,
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+# Each step upgrades the schema by one version; append, never edit, once released.
+def _v1_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+def _v2_project_env(conn: Connection) -> None:
+    # New table only (config vars); create_all skips the tables that exist.
+    # SQLModel's metaclass sets __table__ on table models; its stubs do not declare it.
+    SQLModel.metadata.create_all(conn, tables=[models.ProjectEnv.__table__])  # type: ignore[attr-defined]
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env]
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema to the latest version; returns that version."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        current = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0
+        for version, step in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                log.info("upgrading the database schema to version %d", version)
+                step(conn)
+                record = text("INSERT INTO schema_version (version) VALUES (:v)")
+                conn.execute(record, {"v": version})
+    return len(MIGRATIONS)
+
+
+def make_loop_reader(url: str) -> Engine | None:
+    """For the local SQLite file: one connection of its own for small reads made on the
+    event loop (None for any other database: those reads go to a thread).
+
+    Such a read takes ~0.1 ms in WAL mode and never waits for a writer, while the hand-off
+    to a worker thread and back costs several times that. It must never wait for the shared
+    pool either: the sessions holding the pool's connections are closed on the event loop,
+    so a loop blocked on the pool would wait for itself. The event loop is one thread, so
+    one connection is all it needs.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    engine = create_engine(
+        url, poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def database_ok(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - health check reports, never raises
+        log.warning("database health check failed", exc_info=True)
+        return False
