@@ -124,11 +124,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--templates", default="static,flask,nodejs,react,dockerfile")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the daemon under test (repeatable)")
     args = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
     instance = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="hostd-deploy-bench-") as tmp:
         server = HostdServer(data_dir=Path(tmp) / "data",
-                             env_overrides={"HOSTD_INSTANCE": instance, "BCRYPT_ROUNDS": "4"})
+                             env_overrides={"HOSTD_INSTANCE": instance, "BCRYPT_ROUNDS": "4",
+                                            **extra_env})
         server.start()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
