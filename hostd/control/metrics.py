@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 from hostd.engine.client import EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
-from hostd.events import Event, EventHub
+from hostd.events import METRICS_UPDATED, STATUS_CHANGED, Event, EventHub
 from hostd.router.counts import RequestCounter, incarnation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Metrics, Project, ProjectStatus
@@ -77,7 +77,7 @@ class MetricsCollector:
 
     def _on_event(self, event: Event) -> None:
         # Whatever the new status, the old numbers no longer describe a running container.
-        if event.name == "status_changed":
+        if event.name == STATUS_CHANGED:
             self.store.forget(str(event.data.get("projectId")))
 
     async def _run(self) -> None:
@@ -127,5 +127,5 @@ class MetricsCollector:
                                        incarnation(project.container_id, project.host_port)),
         )
         self.store.put(project.id, metrics)
-        self.hub.publish(project.user_id, "metrics_updated",
+        self.hub.publish(project.user_id, METRICS_UPDATED,
                          {"projectId": project.id, "metrics": metrics.model_dump()})

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from hostd.api.deps import TokensDep, parse_bearer, user_for_claims
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
-from hostd.events import EventHub
+from hostd.events import CONNECTED, EventHub
 
 router = APIRouter()
 
@@ -47,7 +47,7 @@ def _last_id(value: str | None) -> int | None:
 async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
                        keepalive_s: float) -> AsyncIterator[bytes]:
     async with hub.subscribe(user_id) as sub:  # before `connected`: nothing falls between
-        yield encode(hub.next_id(), "connected", {"userId": user_id})
+        yield encode(hub.next_id(), CONNECTED, {"userId": user_id})
         missed = hub.missed(user_id, last_id) if last_id is not None else []
         for event in missed:
             yield encode(event.id, event.name, event.data)
