@@ -1,7 +1,8 @@
-"""Measured metrics: the latest value per project, the router's request counts, the collector.
+"""The metrics collector: measures every running project and publishes the result.
 
 One collector loop samples every running project each `HOSTD_METRICS_INTERVAL` seconds
-(4 by default), keeps the result in the MetricsStore (what `GET /api/projects` shows)
+(4 by default), keeps the result in the MetricsStore (`hostd.store.metrics`, what
+`GET /api/projects` shows)
 and publishes `metrics_updated {projectId, metrics}` to the project's owner. A project
 that isn't running reads as zeros.
 
@@ -55,7 +56,8 @@ def running_projects(db: Engine) -> list[RunningProject]:
 
 
 class MetricsCollector:
-    """One asyncio task that samples every running project each interval."""
+    """One asyncio task that samples every running project each interval; started and
+    stopped by the app's lifespan. A status change drops the project's stored sample."""
 
     def __init__(self, db: Engine, docker: DockerHandle, hub: EventHub, store: MetricsStore,
                  counter: RequestCounter, interval_s: float) -> None:

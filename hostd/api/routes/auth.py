@@ -1,3 +1,5 @@
+"""`/api/auth`: register, log in, who am I, log out (the token is revoked)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,3 +1,5 @@
+"""`GET /healthz`: whether the database and the Docker engine answer."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

@@ -1,3 +1,5 @@
+"""`/api/projects`: list, create, read, delete, status, deploy, deployments, config vars."""
+
 from __future__ import annotations
 
 from functools import partial
