@@ -1,4 +1,5 @@
-"""`create_app(settings)`: wires settings, the database, services, routes and error handlers."""
+"""`create_app(settings)`: the services (hostd.services), routes, middleware and error
+handlers; the lifespan starts and stops what runs."""
 
 from __future__ import annotations
 
@@ -19,20 +20,10 @@ from hostd.api.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.api.openapi import install_openapi
-from hostd.api.ratelimit import AuthLimits
 from hostd.api.routes import auth, containers, events, health, logs, projects
 from hostd.config import Settings
-from hostd.control.deployer import Deployer
-from hostd.control.lifecycle import ExpectedExits, Lifecycle
-from hostd.control.monitor import EngineMonitor
-from hostd.control.reconcile import mark_interrupted, reconcile
-from hostd.control.status import StatusBoard
-from hostd.engine.handle import DockerHandle
-from hostd.events import EventHub
 from hostd.router import serve as dataplane
-from hostd.store import db
-from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
-from hostd.store.metrics import MetricsStore
+from hostd.services import Services, build_services
 
 log = logging.getLogger("hostd")
 
@@ -49,58 +40,39 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state = app.state
+    """Start what runs (deploy workers, engine monitor, router, metrics collector) and
+    stop it again, then close the engine and database handles."""
+    services: Services = app.state.services
+    settings = services.settings
     log.info("hostd %s: API on http://%s:%d, data in %s", __version__,
-             state.settings.host, state.settings.port, state.settings.data_dir)
-    state.hub.bind(asyncio.get_running_loop())
-    await anyio.to_thread.run_sync(mark_interrupted, state.db_engine, state.lifecycle)
-    state.deployer.start()
-    state.monitor.start()
-    async with dataplane.running(state):
-        yield
-    state.monitor.stop()
-    state.docker.close()
-    if state.loop_reader is not None:
-        state.loop_reader.dispose()
-    state.db_engine.dispose()
-
-
-def _wire_platform(app: FastAPI, settings: Settings) -> None:
-    """The Docker side: engine handle, status board, deployer, lifecycle, monitor."""
-    state = app.state
-    state.hub = EventHub()
-    state.docker = DockerHandle(settings.docker_host)
-    state.board = StatusBoard(state.db_engine, state.hub)
-    deployer = Deployer(settings, state.db_engine, state.docker, state.board)
-    state.deployer = deployer
-    state.lifecycle = Lifecycle(settings, state.docker, state.board, deployer, ExpectedExits())
-
-    def on_engine_connect() -> None:
-        reconcile(state.db_engine, state.lifecycle)
-
-    state.monitor = EngineMonitor(state.db_engine, state.lifecycle, on_engine_connect)
+             settings.host, settings.port, settings.data_dir)
+    services.hub.bind(asyncio.get_running_loop())
+    await anyio.to_thread.run_sync(services.reconciler.mark_interrupted)
+    services.deployer.start()
+    services.monitor.start()
+    async with dataplane.running(settings, services.routes, services.requests, services.hub):
+        services.collector.start()
+        try:
+            yield
+        finally:
+            await services.collector.stop()
+    services.monitor.stop()
+    services.docker.close()
+    if services.loop_reader is not None:
+        services.loop_reader.dispose()
+    services.db.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (else read from the environment), its services built once
+    and kept as `app.state.services`; nothing runs until the lifespan starts."""
     settings = settings or Settings()
-    settings.ensure_data_dir()
-    engine = db.make_engine(settings.database_uri)
-    db.migrate(engine)
-
+    services = build_services(settings)
     app = FastAPI(
         title="hostd", version=__version__, lifespan=_lifespan,
         description="A PaaS on your own machine: users, projects and their containers.",
     )
-    app.state.settings = settings
-    app.state.db_engine = engine
-    app.state.loop_reader = db.make_loop_reader(settings.database_uri)
-    app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
-    app.state.tokens = TokenService(settings.signing_secret(), settings.jwt_expires_in)
-    app.state.token_cache = VerifiedTokenCache()
-    app.state.metrics = MetricsStore()
-    app.state.auth_limits = AuthLimits.from_settings(settings)
-    _wire_platform(app, settings)
-    dataplane.wire(app.state)
+    app.state.services = services
 
     install_error_handlers(app)
     install_openapi(app)

@@ -6,7 +6,7 @@ its oldest events, never slows the others, and is gone the moment it unsubscribe
 
 Event ids increase strictly, also across daemon restarts: the counter starts at the
 start time in microseconds, so a client's `Last-Event-ID` from before a restart is
-lower than every new id. The hub keeps the last few `status_changed` events (not
+lower than every new id. The hub keeps the last few STATUS_CHANGED events (not
 metrics: the next sample replaces a missed one within an interval) and replays those
 newer than a reconnecting client's `Last-Event-ID`.
 
@@ -27,8 +27,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+# The event names, as the stream sends them (the API contract: never renamed).
+CONNECTED = "connected"  # first on every stream: `{userId}`
+STATUS_CHANGED = "status_changed"  # `{projectId, status, status_reason}`
+METRICS_UPDATED = "metrics_updated"  # `{projectId, metrics}`
+
 DEFAULT_QUEUE_SIZE = 256
-REPLAYED_NAMES = frozenset({"status_changed"})
+REPLAYED_NAMES = frozenset({STATUS_CHANGED})
 REPLAY_BUFFER = 512
 
 log = logging.getLogger("hostd.hub")

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from hostd.config import Settings
 from hostd.control import deployer as deploy
 from hostd.control.deployer import Deployer
-from hostd.control.job import SUPERSEDED, DeployJob
+from hostd.control.job import SUPERSEDED, DeployJob, JobContext
 from hostd.control.status import StatusBoard
 from hostd.engine.client import EngineError
 from hostd.errors import RateLimited
@@ -26,7 +26,7 @@ from hostd.events import EventHub
 from hostd.store import db
 from hostd.store.models import Deployment, Project, User
 
-Step = Callable[[Deployer, DeployJob], None]
+Step = Callable[[JobContext, DeployJob], None]
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_a_step_that_raises_after_its_cancel_ends_cancelled_not_failed(deployer,
     project, user = add_project(deployer)
     started, release = threading.Event(), threading.Event()
 
-    def build(_: Deployer, job: DeployJob) -> None:
+    def build(_: JobContext, job: DeployJob) -> None:
         # Like a build stream whose socket the cancel hook closes: it errors out.
         job.cancel.on_cancel(release.set)
         started.set()
@@ -119,7 +119,7 @@ def test_a_step_that_raises_after_its_cancel_ends_cancelled_not_failed(deployer,
 def test_the_same_error_without_a_cancel_is_a_failure(deployer, monkeypatch):
     project, user = add_project(deployer)
 
-    def build(_: Deployer, job: DeployJob) -> None:
+    def build(_: JobContext, job: DeployJob) -> None:
         raise EngineError("connection closed while reading the build stream")
 
     with_steps(monkeypatch, lambda d, j: None, build)

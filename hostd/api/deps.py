@@ -1,11 +1,16 @@
-"""Typed dependencies: settings, DB session, the current user, the caller's project.
+"""Typed dependencies: the daemon's services, a DB session, the current user, the
+caller's project.
+
+The one place (with the app factory) that reads `app.state`: routes take what they need
+as `ServicesDep` or one of its parts (`SettingsDep`, `DbDep`, `HubDep`, `DockerDep` ...).
 
 The ownership rule lives here once: `OwnedProject` loads a project by id *for the
 caller* or raises NotFound, so no route can forget it.
 
 Dependencies that only read `app.state` or headers are `async def`: FastAPI runs a
 sync dependency in the thread pool, and those hops were most of a request's cost.
-Only the ones that touch the database (blocking) stay sync.
+Only the ones that touch the database (blocking) stay sync. Each part is read straight
+from the services (no dependency on `get_services`): one node less per request.
 """
 
 from __future__ import annotations
@@ -18,23 +23,43 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from hostd.api.ratelimit import AuthLimits
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
+from hostd.engine.handle import DockerHandle
 from hostd.errors import Unauthorized
+from hostd.events import EventHub
+from hostd.services import Services
 from hostd.store import projects
 from hostd.store.auth import PasswordHasher, TokenClaims, TokenService, VerifiedTokenCache
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, RevokedToken, User
 
 
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def get_services(request: Request) -> Services:
+    return _services(request)
+
+
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return _services(request).settings
+
+
+async def get_db(request: Request) -> Engine:
+    return _services(request).db
+
+
+async def get_loop_reader(request: Request) -> Engine | None:
+    return _services(request).loop_reader
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a session does no I/O (it connects lazily, in the route's thread);
     # closing one returns its connection to the pool.
-    session = Session(request.app.state.db_engine, expire_on_commit=False)
+    session = Session(_services(request).db, expire_on_commit=False)
     try:
         yield session
     finally:
@@ -42,27 +67,50 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def get_hasher(request: Request) -> PasswordHasher:
-    return request.app.state.hasher
+    return _services(request).hasher
 
 
 async def get_tokens(request: Request) -> TokenService:
-    return request.app.state.tokens
+    return _services(request).tokens
+
+
+async def get_token_cache(request: Request) -> VerifiedTokenCache:
+    return _services(request).token_cache
+
+
+async def get_auth_limits(request: Request) -> AuthLimits:
+    return _services(request).auth_limits
 
 
 async def get_metrics(request: Request) -> MetricsStore:
-    return request.app.state.metrics
+    return _services(request).metrics
+
+
+async def get_hub(request: Request) -> EventHub:
+    return _services(request).hub
+
+
+async def get_docker(request: Request) -> DockerHandle:
+    return _services(request).docker
 
 
 async def get_lifecycle(request: Request) -> Lifecycle:
-    return request.app.state.lifecycle
+    return _services(request).lifecycle
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+DbDep = Annotated[Engine, Depends(get_db)]
+LoopReaderDep = Annotated[Engine | None, Depends(get_loop_reader)]
 SessionDep = Annotated[Session, Depends(get_session)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
+TokenCacheDep = Annotated[VerifiedTokenCache, Depends(get_token_cache)]
+AuthLimitsDep = Annotated[AuthLimits, Depends(get_auth_limits)]
 MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
+HubDep = Annotated[EventHub, Depends(get_hub)]
+DockerDep = Annotated[DockerHandle, Depends(get_docker)]
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
 def parse_bearer(header: str) -> str:
@@ -102,13 +150,13 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
 
 async def get_current_user(request: Request, token: Annotated[str, Depends(bearer_token)],
                            tokens: TokensDep) -> User:
-    cache: VerifiedTokenCache = request.app.state.token_cache
-    hit = cache.get(token)
+    services = _services(request)
+    hit = services.token_cache.get(token)
     if hit is not None:
         return hit[1]
     claims = tokens.verify(token)
-    user = await anyio.to_thread.run_sync(user_for_claims, request.app.state.db_engine, claims)
-    cache.put(token, claims, user)
+    user = await anyio.to_thread.run_sync(user_for_claims, services.db, claims)
+    services.token_cache.put(token, claims, user)
     return user
 
 

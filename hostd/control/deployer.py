@@ -1,6 +1,7 @@
 """The deploy pipeline: clone → build → run → health_check, one job per deployment.
 
-Each step is a small function of the job; it writes progress to the deployment's build
+Each step is a small function of the job and the JobContext the Deployer builds once
+(settings, engine, database, status board); it writes progress to the deployment's build
 log and fails with `StepFailed(reason)`, a sentence a person can act on. `Deployer`
 runs jobs on a few daemon threads (bounded concurrency) so a slow build never blocks
 the API, fairly between users (hostd.control.fairqueue), and a daemon that dies mid-deploy
@@ -24,7 +25,7 @@ from hostd.config import Settings
 from hostd.control import buildlog
 from hostd.control.buildlog import BuildLog
 from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
-from hostd.control.job import DELETED, Cancelled, DeployJob, StepFailed
+from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.status import StatusBoard
 from hostd.control.steps import STEP_TEXT, STEPS, prune_old_images
 from hostd.engine import containers as engine
@@ -44,6 +45,7 @@ class Deployer:
         self.db = db_engine
         self.docker = docker
         self.board = board
+        self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board)
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
         # Held by a cancel and by a job's status writes: once cancel() returns, the
         # cancelled job never writes the project's status again.
@@ -124,7 +126,7 @@ class Deployer:
             try:
                 for name, step in STEPS:
                     self._enter(job, name)
-                    step(self, job)
+                    step(self.context, job)
                 self._check_cancelled(job)
                 self._succeed(job)
             except Exception as exc:  # noqa: BLE001 - a deploy must never stay "deploying"
@@ -169,7 +171,7 @@ class Deployer:
 
     def _succeed(self, job: DeployJob) -> None:
         job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
-        prune_old_images(self, job)
+        prune_old_images(self.context, job)
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.

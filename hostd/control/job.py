@@ -1,4 +1,5 @@
-"""One deploy's job: what it deploys, what it has made so far, and how it ends early.
+"""One deploy's job: what it deploys, what it has made so far, and how it ends early;
+and the JobContext its steps run in (what every job shares).
 
 A step fails with `StepFailed(reason)`, a sentence a person can act on; a job whose
 CancelScope fired ends with `Cancelled` (its project deleted, or superseded).
@@ -10,11 +11,15 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from hostd.config import Settings
 from hostd.control.buildlog import BuildLog
 from hostd.control.cancel import CancelScope
+from hostd.control.status import StatusBoard
+from hostd.engine.handle import DockerHandle
 
 log = logging.getLogger("hostd.deploy")
-
 
 
 class StepFailed(Exception):
@@ -28,6 +33,16 @@ class Cancelled(Exception):
 
 DELETED = "the project was deleted"
 SUPERSEDED = "superseded by a new deploy"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a deploy step may use besides its job: built once by the Deployer."""
+
+    settings: Settings
+    docker: DockerHandle
+    db: Engine
+    board: StatusBoard
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Start, stop, restart, redeploy and delete a project's container.
+"""Create, deploy, start, stop, restart, reconfigure and delete a project and its container.
 
 The database says what the user wants; these functions make the engine agree and
 write the outcome through the StatusBoard. Stops that hostd itself causes are
@@ -12,12 +12,14 @@ import shutil
 import threading
 import time
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd.config import Settings
 from hostd.control import buildlog, stages
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.deployer import Deployer
+from hostd.control.fairqueue import Reservation
 from hostd.control.job import DELETED, SUPERSEDED
 from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
@@ -26,8 +28,15 @@ from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import container_name, labels_for
 from hostd.engine.runtime import project_images, wait_until_serving
 from hostd.errors import Conflict
-from hostd.store import configvars
-from hostd.store.models import Project, ProjectStatus, User, new_id
+from hostd.store import configvars, projects
+from hostd.store.models import (
+    Deployment,
+    Project,
+    ProjectCreate,
+    ProjectStatus,
+    User,
+    new_id,
+)
 
 log = logging.getLogger("hostd.lifecycle")
 
@@ -53,34 +62,55 @@ class ExpectedExits:
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
-                 deployer: Deployer, expected: ExpectedExits) -> None:
-        self.settings = settings
-        self.docker = docker
-        self.board = board
-        self.deployer = deployer
-        self.expected = expected
+    """What a project's owner asks of it: create, deploy, start, stop, restart, config
+    vars, delete; and bringing a lost container back (for the reconciler)."""
+
+    def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
+                 board: StatusBoard, deployer: Deployer, expected: ExpectedExits) -> None:
+        self._settings = settings
+        self._db = db
+        self._docker = docker
+        self._board = board
+        self._deployer = deployer
+        self._expected = expected
 
     def _refuse_while_deploying(self, project: Project) -> None:
         if project.status == ProjectStatus.deploying:
             raise Conflict(f"Project {project.name} is deploying: wait until it is done")
 
-    def redeploy(self, session: Session, project: Project, owner: User) -> str:
-        """Deploy again; a deploy already under way (or waiting) is superseded. The slot
-        is reserved first, so a full queue (429) leaves the running deploy alone."""
-        with self.deployer.reserve(owner.id, replacing=project.id) as slot:
-            if self.deployer.is_deploying(project.id):
-                self.deployer.cancel(project.id, SUPERSEDED)
-            self.deployer.submit(session, project, owner, slot)
+    def create(self, session: Session, owner: User, body: ProjectCreate) -> Project:
+        """Store the project and queue its first deploy. The queue slot is reserved
+        first, so a full queue (429) stores nothing."""
+        settings = self._settings
+        with self._deployer.reserve(owner.id) as slot:
+            project = projects.create(session, owner, body,
+                                      allow_local=settings.allow_local_repos,
+                                      allow_private=settings.allow_private_repos)
+            self.deploy(session, project, owner, slot)
+        return project
+
+    def deploy(self, session: Session, project: Project, owner: User,
+               slot: Reservation | None = None) -> Deployment:
+        """The one way a deploy starts (create, redeploy, a start or restart that needs an
+        image): a deploy of the project already under way (or waiting) is superseded.
+        Without `slot` one is reserved first, so a full queue (429) leaves the running
+        deploy alone."""
+        with slot or self._deployer.reserve(owner.id, replacing=project.id) as held:
+            if self._deployer.is_deploying(project.id):
+                self._deployer.cancel(project.id, SUPERSEDED)
+            return self._deployer.submit(session, project, owner, held)
+
+    def _redeploy(self, session: Session, project: Project, owner: User) -> str:
+        self.deploy(session, project, owner)
         return f"Redeploying {project.name}"
 
     def start(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
-        client = self.docker.client()
+        client = self._docker.client()
         state = engine.inspect_container(client, project.container_id) \
             if project.container_id else None
         if state is None and not (project.image and engine.image_exists(client, project.image)):
-            return self.redeploy(session, project, owner)
+            return self._redeploy(session, project, owner)
         env = configvars.load(session, project.id)
         if state is not None and _made_with_other_env(state, env):
             self._discard(project)
@@ -96,24 +126,24 @@ class Lifecycle:
     def stop(self, project: Project) -> str:
         self._refuse_while_deploying(project)
         if project.container_id:
-            self.expected.expect(project.container_id)
+            self._expected.expect(project.container_id)
             try:
-                engine.stop_container(self.docker.client(), project.container_id)
+                engine.stop_container(self._docker.client(), project.container_id)
             except ContainerMissing:
                 log.info("project %s had no container to stop", project.id)
         # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
         # must leave the project as it was, or reconciliation would never restart it.
-        self.board.set(project.id, ProjectStatus.stopped, None)
+        self._board.set(project.id, ProjectStatus.stopped, None)
         return f"Stopped {project.name}"
 
     def restart(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
         if project.status == ProjectStatus.error:
-            return self.redeploy(session, project, owner)
+            return self._redeploy(session, project, owner)
         if project.status == ProjectStatus.stopped or not project.container_id:
             return self.start(session, project, owner)
-        self.expected.expect(project.container_id)
-        client = self.docker.client()
+        self._expected.expect(project.container_id)
+        client = self._docker.client()
         try:
             engine.set_restart_policy(client, project.container_id, "no")
             engine.restart_container(client, project.container_id)
@@ -124,17 +154,17 @@ class Lifecycle:
     def delete(self, session: Session, project: Project) -> str:
         """Stop its deploys, remove the container, the images and the build logs, then
         the record."""
-        self.deployer.cancel(project.id, DELETED)
-        if project.container_id or project.image or self.deployer.is_deploying(project.id):
-            client = self.docker.client()
+        self._deployer.cancel(project.id, DELETED)
+        if project.container_id or project.image or self._deployer.is_deploying(project.id):
+            client = self._docker.client()
             if project.container_id:
-                self.expected.expect(project.container_id)
-            remove_project_containers(client, self.settings.instance, project.id)
-            for ref in project_images(client, self.settings.instance, project.id):
+                self._expected.expect(project.container_id)
+            remove_project_containers(client, self._settings.instance, project.id)
+            for ref in project_images(client, self._settings.instance, project.id):
                 engine.remove_image(client, ref, force=True)
-        build_dir = buildlog.project_dir(self.settings.data_dir, project.id)
+        build_dir = buildlog.project_dir(self._settings.data_dir, project.id)
         if stages.read(build_dir):  # no engine call for a project that never built
-            stages.remove_all_but(self.docker.client(), build_dir, keep=())
+            stages.remove_all_but(self._docker.client(), build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
         session.delete(project)
         session.commit()
@@ -154,16 +184,16 @@ class Lifecycle:
                  env: dict[str, str] | None = None) -> engine.ContainerState:
         """A new container from the project's current image (its old one is gone), with
         `env` or else the config vars stored for it."""
-        client = self.docker.client()
+        client = self._docker.client()
         assert project.image is not None
-        labels = labels_for(self.settings.instance, project.id, owner.id, "recreated")
+        labels = labels_for(self._settings.instance, project.id, owner.id, "recreated")
         if env is None:
-            with Session(self.deployer.db) as session:
+            with Session(self._db) as session:
                 env = configvars.load(session, project.id)
-        info = run_app_container(client, self.settings, project.image,
+        info = run_app_container(client, self._settings, project.image,
                                  container_name(project.name, owner.handle, new_id()), labels,
                                  env)
-        self.board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
+        self._board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
         state = engine.inspect_container(client, info.id)
         if state is None:
             raise ContainerMissing(f"container {info.name} vanished right after it started")
@@ -190,18 +220,18 @@ class Lifecycle:
     def _discard(self, project: Project) -> None:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
-            self.expected.expect(project.container_id)
-        remove_project_containers(self.docker.client(), self.settings.instance, project.id)
+            self._expected.expect(project.container_id)
+        remove_project_containers(self._docker.client(), self._settings.instance, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
-        client = self.docker.client()
-        problem, port = wait_until_serving(client, container_id, self.settings.health_timeout_s)
+        client = self._docker.client()
+        problem, port = wait_until_serving(client, container_id, self._settings.health_timeout_s)
         if problem is None:
             engine.set_restart_policy(client, container_id, "unless-stopped")
         else:
-            self.board.set(project.id, ProjectStatus.error, problem)
+            self._board.set(project.id, ProjectStatus.error, problem)
             raise Conflict(f"{project.name} did not come up: {problem}")
-        self.board.set(project.id, ProjectStatus.running, None, host_port=port)
+        self._board.set(project.id, ProjectStatus.running, None, host_port=port)
         return done
 
 

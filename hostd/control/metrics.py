@@ -1,7 +1,8 @@
-"""Measured metrics: the latest value per project, the router's request counts, the collector.
+"""The metrics collector: measures every running project and publishes the result.
 
 One collector loop samples every running project each `HOSTD_METRICS_INTERVAL` seconds
-(4 by default), keeps the result in the MetricsStore (what `GET /api/projects` shows)
+(4 by default), keeps the result in the MetricsStore (`hostd.store.metrics`, what
+`GET /api/projects` shows)
 and publishes `metrics_updated {projectId, metrics}` to the project's owner. A project
 that isn't running reads as zeros.
 
@@ -30,7 +31,7 @@ from sqlmodel import Session, select
 from hostd.engine.client import EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
-from hostd.events import Event, EventHub
+from hostd.events import METRICS_UPDATED, STATUS_CHANGED, Event, EventHub
 from hostd.router.counts import RequestCounter, incarnation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Metrics, Project, ProjectStatus
@@ -55,7 +56,8 @@ def running_projects(db: Engine) -> list[RunningProject]:
 
 
 class MetricsCollector:
-    """One asyncio task that samples every running project each interval."""
+    """One asyncio task that samples every running project each interval; started and
+    stopped by the app's lifespan. A status change drops the project's stored sample."""
 
     def __init__(self, db: Engine, docker: DockerHandle, hub: EventHub, store: MetricsStore,
                  counter: RequestCounter, interval_s: float) -> None:
@@ -77,7 +79,7 @@ class MetricsCollector:
 
     def _on_event(self, event: Event) -> None:
         # Whatever the new status, the old numbers no longer describe a running container.
-        if event.name == "status_changed":
+        if event.name == STATUS_CHANGED:
             self.store.forget(str(event.data.get("projectId")))
 
     async def _run(self) -> None:
@@ -127,5 +129,5 @@ class MetricsCollector:
                                        incarnation(project.container_id, project.host_port)),
         )
         self.store.put(project.id, metrics)
-        self.hub.publish(project.user_id, "metrics_updated",
+        self.hub.publish(project.user_id, METRICS_UPDATED,
                          {"projectId": project.id, "metrics": metrics.model_dump()})

@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hostd.control.lifecycle import Lifecycle
+from hostd.control.lifecycle import ExpectedExits
+from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.engine.runtime import exit_reason
 from hostd.store.models import Project, ProjectStatus
@@ -29,10 +31,17 @@ MAX_BACKOFF_S = 10.0
 
 
 class EngineMonitor:
-    def __init__(self, db: Engine, lifecycle: Lifecycle,
+    """Follows the engine's events of this instance's containers on a thread of its own;
+    `on_connect` runs each time it (re)connects (the reconciler)."""
+
+    def __init__(self, db: Engine, docker: DockerHandle, board: StatusBoard,
+                 expected: ExpectedExits, instance: str,
                  on_connect: Callable[[], None]) -> None:
         self.db = db
-        self.lifecycle = lifecycle
+        self.docker = docker
+        self.board = board
+        self.expected = expected
+        self.instance = instance
         self.on_connect = on_connect
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -53,15 +62,15 @@ class EngineMonitor:
                 if self.connected.is_set():
                     log.warning("the Docker engine went away; waiting for it to come back")
                 self.connected.clear()
-                self.lifecycle.docker.reset()
+                self.docker.reset()
             except Exception:  # noqa: BLE001 - the monitor must outlive any one failure
                 log.exception("engine monitor failed; retrying")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _follow(self) -> None:
-        client = self.lifecycle.docker.client()
-        label = f"{INSTANCE_LABEL}={self.lifecycle.settings.instance}"
+        client = self.docker.client()
+        label = f"{INSTANCE_LABEL}={self.instance}"
         # Subscribe before reconciling, so nothing that happens in between is missed.
         events = engine.engine_events(client, label, since=int(time.time()))
         self.on_connect()
@@ -78,19 +87,19 @@ class EngineMonitor:
         container_id = str(event.get("id", ""))
         attrs = (event.get("Actor") or {}).get("Attributes") or {}
         project_id = attrs.get(PROJECT_LABEL)
-        if not project_id or self.lifecycle.expected.consume(container_id):
+        if not project_id or self.expected.consume(container_id):
             return
         with Session(self.db) as session:
             project = session.get(Project, project_id)
         if project is None or project.container_id != container_id:
             return
-        client = self.lifecycle.docker.client()
+        client = self.docker.client()
         state = engine.inspect_container(client, container_id)
         # The event carries the exit code; the state may already show a restart.
         code = attrs.get("exitCode") or (state.exit_code if state else None)
         reason = exit_reason(int(code) if code is not None else None,
                              bool(state and state.oom_killed))
-        if self.lifecycle.board.set(project_id, ProjectStatus.error, reason,
+        if self.board.set(project_id, ProjectStatus.error, reason,
                                     only_if=[ProjectStatus.running]):
             # The restart policy would bring a crashing app back in a loop; stop it so
             # `error` stays true and its logs stay readable.

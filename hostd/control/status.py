@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
-from hostd.events import EventHub
+from hostd.events import STATUS_CHANGED, EventHub
 from hostd.store.models import Project, ProjectStatus
 
 log = logging.getLogger("hostd.status")
@@ -57,7 +57,7 @@ class StatusBoard:
         if changed and user_id:
             log.info("project %s is %s%s", project_id, status.value,
                      f" ({reason})" if reason else "")
-            self._hub.publish(user_id, "status_changed", {
+            self._hub.publish(user_id, STATUS_CHANGED, {
                 "projectId": project_id, "status": status.value, "status_reason": reason,
             })
         return changed

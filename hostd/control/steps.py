@@ -1,8 +1,8 @@
 """The deploy's named steps: clone → build → run → health_check, and what they share.
 
-Each step is a small function of the deployer (for its settings, engine, database and
-status board) and the job; it writes progress to the job's build log and raises
-StepFailed with a reason, or Cancelled.
+Each step is a small function of the JobContext (settings, engine, database, status
+board) and the job; it writes progress to the job's build log and raises StepFailed
+with a reason, or Cancelled.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from sqlmodel import Session
 
 from hostd.config import Settings
 from hostd.control import buildlog, git, stages
 from hostd.control.appcontainer import remove_project_containers, run_app_container
-from hostd.control.job import Cancelled, DeployJob, StepFailed
+from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
 from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
@@ -39,28 +39,25 @@ from hostd.engine.templates import (
 from hostd.store import configvars
 
 log = logging.getLogger("hostd.deploy")
-
-if TYPE_CHECKING:
-    from hostd.control.deployer import Deployer
+Step = Callable[[JobContext, DeployJob], None]
 
 
 # --- the steps -----------------------------------------------------------------------------
 
 
-def clone(deployer: Deployer, job: DeployJob) -> None:
+def clone(ctx: JobContext, job: DeployJob) -> None:
     job.log(f"cloning {git.redact(job.repo_url)}")
     try:
-        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, deployer.settings,
-                                       job.cancel)
+        job.commit = git.shallow_clone(job.repo_url, job.repo_dir, ctx.settings, job.cancel)
     except git.CloneFailed as exc:
         raise StepFailed(str(exc)) from None  # already says what failed, safely
     job.log(f"commit {job.commit}")
 
 
-def build(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
-    settings = deployer.settings
-    plan = _plan_build(deployer, job, Checkout(job.repo_dir))
+def build(ctx: JobContext, job: DeployJob) -> None:
+    client = ctx.docker.client()
+    settings = ctx.settings
+    plan = _plan_build(ctx, job, Checkout(job.repo_dir))
     job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
             else f"using the {job.template} template")
     tag = image_tag(job.project_id, job.deployment_id)
@@ -86,23 +83,23 @@ def build(deployer: Deployer, job: DeployJob) -> None:
     except BuildFailed as exc:
         raise StepFailed(_build_failure(exc, settings)) from None
     finally:
-        note_stage_images(deployer, job, steps)
+        note_stage_images(ctx, job, steps)
     job.image = tag
 
 
-def _plan_build(deployer: Deployer, job: DeployJob, checkout: Checkout) -> BuildPlan:
+def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPlan:
     """Check the checkout (caps, links) and choose the Dockerfile; StepFailed if unfit."""
     try:
-        measure(checkout, _source_limits(deployer.settings))
+        measure(checkout, _source_limits(ctx.settings))
         needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
-        bases = resolve_base_images(deployer.docker.client(), log=job.log, needed=needed)
+        bases = resolve_base_images(ctx.docker.client(), log=job.log, needed=needed)
         plan = prepare_build_context(job.template, checkout, bases,
-                                     deployer.settings.build_ca_bundle)
+                                     ctx.settings.build_ca_bundle)
         if plan.uses_repo_dockerfile:
             # Its bases, --from and ADD sources must be allowed (see dockerfile_policy);
             # the text checked is the text built: it goes into the context as read.
-            check_repository_dockerfile(deployer.docker.client(), plan.dockerfile,
-                                        deployer.settings.allowed_images)
+            check_repository_dockerfile(ctx.docker.client(), plan.dockerfile,
+                                        ctx.settings.allowed_images)
         return plan
     except DisallowedDockerfile as exc:
         raise StepFailed(str(exc)) from None
@@ -144,37 +141,37 @@ def _build_failure(exc: BuildFailed, settings: Settings) -> str:
     return f"the build failed: {last}"
 
 
-def note_stage_images(deployer: Deployer, job: DeployJob, steps: stages.StepImages) -> None:
+def note_stage_images(ctx: JobContext, job: DeployJob, steps: stages.StepImages) -> None:
     """Record what the build left untagged, even when it failed (see hostd.control.stages)."""
     try:
-        job.stage_images = stages.leftovers(deployer.docker.client(), steps.ids)
+        job.stage_images = stages.leftovers(ctx.docker.client(), steps.ids)
     except (EngineError, EngineUnavailable) as exc:
         job.log(f"could not list the build's stage images: {exc}")
         return
-    stages.record(buildlog.project_dir(deployer.settings.data_dir, job.project_id),
+    stages.record(buildlog.project_dir(ctx.settings.data_dir, job.project_id),
                   job.stage_images)
 
 
-def run(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
-    settings = deployer.settings
+def run(ctx: JobContext, job: DeployJob) -> None:
+    client = ctx.docker.client()
+    settings = ctx.settings
     remove_project_containers(client, settings.instance, job.project_id, job.log)
     assert job.image is not None
-    with Session(deployer.db) as session:
+    with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
     info = run_app_container(client, settings, job.image,
                              container_name(job.name, job.handle, job.deployment_id), job.labels,
                              env)
     job.container_id, job.host_port = info.id, info.host_port
-    deployer.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
+    ctx.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
                                  image=job.image)
     job.log(f"container {info.name} started, port 8000 published on 127.0.0.1:{info.host_port}")
 
 
-def health_check(deployer: Deployer, job: DeployJob) -> None:
-    client = deployer.docker.client()
+def health_check(ctx: JobContext, job: DeployJob) -> None:
+    client = ctx.docker.client()
     assert job.container_id is not None
-    timeout = deployer.settings.health_timeout_s
+    timeout = ctx.settings.health_timeout_s
     job.log(f"waiting up to {timeout}s for HTTP on $PORT")
     container_id = job.container_id
 
@@ -192,7 +189,7 @@ def health_check(deployer: Deployer, job: DeployJob) -> None:
         engine.set_restart_policy(client, job.container_id, "unless-stopped")
         if port != job.host_port:
             job.host_port = port
-            deployer.board.update_fields(job.project_id, host_port=port)
+            ctx.board.update_fields(job.project_id, host_port=port)
         return
     for line in engine.container_logs(client, job.container_id, tail=20):
         job.log(f"app: {line}")
@@ -207,7 +204,7 @@ STEP_TEXT = {
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
 }
-STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
+STEPS: list[tuple[str, Step]] = [
     ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
 ]
 
@@ -215,11 +212,11 @@ STEPS: list[tuple[str, Callable[[Deployer, DeployJob], None]]] = [
 # --- helpers --------------------------------------------------------------------------------
 
 
-def prune_old_images(deployer: Deployer, job: DeployJob) -> None:
+def prune_old_images(ctx: JobContext, job: DeployJob) -> None:
     """Keep only the image now running (and its build's stages); earlier ones go."""
-    client = deployer.docker.client()
-    for ref in project_images(client, deployer.settings.instance, job.project_id):
+    client = ctx.docker.client()
+    for ref in project_images(client, ctx.settings.instance, job.project_id):
         if ref != job.image:
             engine.remove_image(client, ref, force=False)
-    stages.remove_all_but(client, buildlog.project_dir(deployer.settings.data_dir,
-                                                        job.project_id), job.stage_images)
+    stages.remove_all_but(client, buildlog.project_dir(ctx.settings.data_dir, job.project_id),
+                          job.stage_images)

@@ -1,10 +1,10 @@
-"""The daemon's data plane: the router on its own port, and the metrics collector.
+"""The daemon's data plane: the router on its own port.
 
-`wire` builds them at app creation (nothing runs yet); `running` starts them in the
-app's lifespan and stops them on the way out. The router listens on
-HOST:HOSTD_ROUTER_PORT (loopback by default), either as HOSTD_ROUTER_WORKERS worker
-processes (`hostd.router.pool`, the default on a machine with more than one core) or,
-with HOSTD_ROUTER_WORKERS=1, on the API's own event loop.
+`running` starts it in the app's lifespan and stops it on the way out; its route table
+and request counter are built with the daemon's other services (hostd.services). The
+router listens on HOST:HOSTD_ROUTER_PORT (loopback by default), either as
+HOSTD_ROUTER_WORKERS worker processes (`hostd.router.pool`, the default on a machine
+with more than one core) or, with HOSTD_ROUTER_WORKERS=1, on the API's own event loop.
 """
 
 from __future__ import annotations
@@ -13,25 +13,15 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
-from hostd.control.metrics import MetricsCollector
+from hostd.config import Settings
+from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
 from hostd.router.table import RouteTable
 
 log = logging.getLogger("hostd.router")
-
-
-def wire(state: Any) -> None:
-    """Build the route table, request counter and collector on `app.state`."""
-    settings = state.settings
-    state.requests = RequestCounter()
-    state.routes = RouteTable(state.db_engine)
-    state.hub.listen(state.routes.on_event)
-    state.collector = MetricsCollector(state.db_engine, state.docker, state.hub, state.metrics,
-                                       state.requests, settings.metrics_interval_s)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -49,28 +39,30 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def running(state: Any) -> AsyncIterator[None]:
-    settings = state.settings
-    router = _workers if settings.router_workers > 1 else _in_process
-    async with router(state):
+async def running(settings: Settings, routes: RouteTable, requests: RequestCounter,
+                  hub: EventHub) -> AsyncIterator[None]:
+    """The router, serving until the block ends: worker processes that count into
+    `requests` and reload their tables on the hub's events, or in this process on
+    `routes`."""
+    if settings.router_workers > 1:
+        router = _workers(settings, requests, hub)
+    else:
+        router = _in_process(settings, routes, requests)
+    async with router:
         log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
                  settings.router_port, settings.host,
                  f"{settings.router_workers} worker processes"
                  if settings.router_workers > 1 else "in the daemon")
-        state.collector.start()
-        try:
-            yield
-        finally:
-            await state.collector.stop()
+        yield
 
 
 @contextlib.asynccontextmanager
-async def _workers(state: Any) -> AsyncIterator[None]:
-    settings = state.settings
+async def _workers(settings: Settings, requests: RequestCounter,
+                   hub: EventHub) -> AsyncIterator[None]:
     pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
-                      settings.database_uri, state.requests)
+                      settings.database_uri, requests)
     await pool.start()
-    state.hub.listen(pool.on_event)
+    hub.listen(pool.on_event)
     try:
         yield
     finally:
@@ -78,9 +70,9 @@ async def _workers(state: Any) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _in_process(state: Any) -> AsyncIterator[None]:
-    settings = state.settings
-    router = Router(state.routes, state.requests)
+async def _in_process(settings: Settings, routes: RouteTable,
+                      requests: RequestCounter) -> AsyncIterator[None]:
+    router = Router(routes, requests)
     sock = _bind(settings.host, settings.router_port)
     sock.listen(2048)
     server = await router.serve(sock)

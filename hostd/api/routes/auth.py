@@ -1,11 +1,20 @@
+"""`/api/auth`: register, log in, who am I, log out (the token is revoked)."""
+
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, Request
 
-from hostd.api.deps import ClaimsDep, CurrentUser, HasherDep, SessionDep, TokensDep
-from hostd.api.ratelimit import AuthLimits
+from hostd.api.deps import (
+    AuthLimitsDep,
+    ClaimsDep,
+    CurrentUser,
+    HasherDep,
+    SessionDep,
+    TokenCacheDep,
+    TokensDep,
+)
 from hostd.errors import AuthError
 from hostd.store import auth, users
 from hostd.store.models import (
@@ -24,9 +33,9 @@ log = logging.getLogger("hostd.auth")
 @router.post("/register", status_code=201, response_model=AuthResponse)
 def register(
     body: RegisterBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
-    request: Request,
+    limits: AuthLimitsDep, request: Request,
 ) -> AuthResponse:
-    _limits(request).check_registration(_address(request))
+    limits.check_registration(_address(request))
     user = users.register(session, body, hasher)
     return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
 
@@ -34,9 +43,9 @@ def register(
 @router.post("/login", response_model=AuthResponse)
 def login(
     body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
-    request: Request,
+    limits: AuthLimitsDep, request: Request,
 ) -> AuthResponse:
-    limits, address = _limits(request), _address(request)
+    address = _address(request)
     limits.check_login(body.email, address)
     try:
         user = users.authenticate(session, body.email, body.password, hasher)
@@ -45,10 +54,6 @@ def login(
         raise
     limits.login_succeeded(body.email)
     return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
-
-
-def _limits(request: Request) -> AuthLimits:
-    return request.app.state.auth_limits
 
 
 def _address(request: Request) -> str:
@@ -63,9 +68,9 @@ def me(user: CurrentUser) -> UserResponse:
 
 @router.post("/logout", response_model=Message)
 def logout(session: SessionDep, claims: ClaimsDep, user: CurrentUser,
-           request: Request) -> Message:
+           token_cache: TokenCacheDep) -> Message:
     auth.revoke(session, claims)
-    request.app.state.token_cache.forget_jti(claims.jti)
+    token_cache.forget_jti(claims.jti)
     log.info("auth: logout user=%s", user.id)
     return Message(message="Logged out: this token is revoked")
 

@@ -1,3 +1,5 @@
+"""`/api/containers/:id`: a project's container status, start, stop, restart."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

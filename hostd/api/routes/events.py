@@ -23,21 +23,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from hostd.api.deps import TokensDep, parse_bearer, user_for_claims
+from hostd.api.deps import DbDep, HubDep, SettingsDep, TokensDep, parse_bearer, user_for_claims
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
-from hostd.events import EventHub
+from hostd.events import CONNECTED, EventHub
 
 router = APIRouter()
 
 
-def stream_user_id(request: Request, tokens: TokensDep) -> str:
+def stream_user_id(request: Request, tokens: TokensDep, db: DbDep) -> str:
     """The caller, by Bearer header or `access_token`; a short session of its own (a
     request-long one would hold a database connection for the whole stream)."""
     query_token = request.query_params.get("access_token")
     header = request.headers.get("authorization")
     token = parse_bearer(header or "") if header or not query_token else query_token
     claims = tokens.verify(token)
-    return user_for_claims(request.app.state.db_engine, claims).id
+    return user_for_claims(db, claims).id
 
 
 def _last_id(value: str | None) -> int | None:
@@ -47,7 +47,7 @@ def _last_id(value: str | None) -> int | None:
 async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
                        keepalive_s: float) -> AsyncIterator[bytes]:
     async with hub.subscribe(user_id) as sub:  # before `connected`: nothing falls between
-        yield encode(hub.next_id(), "connected", {"userId": user_id})
+        yield encode(hub.next_id(), CONNECTED, {"userId": user_id})
         missed = hub.missed(user_id, last_id) if last_id is not None else []
         for event in missed:
             yield encode(event.id, event.name, event.data)
@@ -66,9 +66,8 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
 @router.get("/events", response_class=EventStreamResponse, status_code=200,
             responses=STREAM_RESPONSES)
 async def events(
-    request: Request, user_id: Annotated[str, Depends(stream_user_id)],
+    user_id: Annotated[str, Depends(stream_user_id)], hub: HubDep, settings: SettingsDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
-    state = request.app.state
-    return EventStreamResponse(event_stream(state.hub, user_id, _last_id(last_event_id),
-                                            state.settings.sse_keepalive_s))
+    return EventStreamResponse(event_stream(hub, user_id, _last_id(last_event_id),
+                                            settings.sse_keepalive_s))

@@ -1,8 +1,11 @@
+"""`GET /healthz`: whether the database and the Docker engine answer."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
+from hostd.api.deps import DbDep, DockerDep, HubDep
 from hostd.store.db import database_ok
 
 router = APIRouter()
@@ -16,13 +19,13 @@ class Health(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(request: Request) -> Health:
+def healthz(db: DbDep, docker: DockerDep, hub: HubDep) -> Health:
     """`ok` when both the database and the Docker engine answer, else `degraded`."""
-    db_up = database_ok(request.app.state.db_engine)
-    docker_up = request.app.state.docker.reachable()
+    db_up = database_ok(db)
+    docker_up = docker.reachable()
     return Health(
         status="ok" if db_up and docker_up else "degraded",
         database="ok" if db_up else "unreachable",
         docker="ok" if docker_up else "unreachable",
-        subscribers=request.app.state.hub.subscriber_count,
+        subscribers=hub.subscriber_count,
     )

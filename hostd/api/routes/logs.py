@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from hostd.api.deps import LifecycleDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsDep
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.control import buildlog
 from hostd.engine import containers as engine
@@ -39,8 +39,8 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
             responses={200: {"content": {"application/json": {},
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
-    project: OwnedProject, session: SessionDep, settings: SettingsDep,
-    lifecycle: LifecycleDep, request: Request,
+    project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
+    docker: DockerDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -52,13 +52,13 @@ def logs(
             raise NotFound("This project has no deployment yet")
         path = buildlog.log_path(settings.data_dir, project.id, deployment.id)
         if follow:
-            return _stream(_follow_build(request, lifecycle.settings.data_dir, deployment, tail))
+            return _stream(_follow_build(db, settings.data_dir, deployment, tail))
         return LogLines(source=source, lines=buildlog.tail(path, tail))
     if not project.container_id:
         raise NotFound("This project has no container yet: see its build log (source=build)")
-    client = lifecycle.docker.client()
+    client = docker.client()
     if follow:
-        return _stream(_follow_runtime(request, client, project.container_id, tail))
+        return _stream(_follow_runtime(client, project.container_id, tail))
     return LogLines(source=source,
                     lines=list(engine.container_logs(client, project.container_id, tail=tail)))
 
@@ -68,13 +68,12 @@ def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
     return EventStreamResponse(events)
 
 
-async def _follow_build(request: Request, data_dir: Path, deployment: Deployment,
+async def _follow_build(db: Engine, data_dir: Path, deployment: Deployment,
                         tail: int) -> AsyncIterator[bytes]:
     path = buildlog.log_path(data_dir, deployment.project_id, deployment.id)
     follower = buildlog.FileFollower(path)
     for line in buildlog.tail(path, tail):
         yield sse("log", {"line": line})
-    db = request.app.state.db_engine
     while True:  # EventStreamResponse cancels this generator when the client leaves
         done = await anyio.to_thread.run_sync(_deployment_done, db, deployment.id)
         lines = follower.rest() if done else follower.poll()
@@ -92,7 +91,7 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
         return row is None or row.status != DeploymentStatus.running
 
 
-async def _follow_runtime(request: Request, client: DockerClient, container_id: str,
+async def _follow_runtime(client: DockerClient, container_id: str,
                           tail: int) -> AsyncIterator[bytes]:
     """Docker's log stream blocks: read it in a thread, hand lines over a bounded queue."""
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)

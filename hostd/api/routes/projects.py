@@ -1,9 +1,11 @@
+"""`/api/projects`: list, create, read, delete, status, deploy, deployments, config vars."""
+
 from __future__ import annotations
 
 from functools import partial
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -12,6 +14,7 @@ from hostd.api.deps import (
     LifecycleDep,
     MetricsDep,
     OwnedProject,
+    ServicesDep,
     SessionDep,
     SettingsDep,
 )
@@ -48,17 +51,15 @@ def _public(session: Session, project: Project, user: User, settings: Settings,
 
 
 @router.get("", response_model=ProjectList)
-async def list_projects(
-    request: Request, user: CurrentUser, settings: SettingsDep, metrics: MetricsDep
-) -> Response:
+async def list_projects(user: CurrentUser, services: ServicesDep) -> Response:
     """The hottest route, so it is lean: a Core query on a bare connection, one
     serialization (no second validation pass), and no thread hop for local SQLite."""
-    state = request.app.state
-    if state.loop_reader is not None:
-        body = _project_list_json(state.loop_reader, user, settings.router_port, metrics)
+    port, metrics = services.settings.router_port, services.metrics
+    if services.loop_reader is not None:
+        body = _project_list_json(services.loop_reader, user, port, metrics)
     else:
         body = await anyio.to_thread.run_sync(partial(
-            _project_list_json, state.db_engine, user, settings.router_port, metrics))
+            _project_list_json, services.db, user, port, metrics))
     return Response(body, media_type="application/json")
 
 
@@ -75,12 +76,9 @@ def create_project(
     metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Store the project and start its first deploy; it answers at once, `deploying`.
-    The deploy's queue slot comes first: a full queue (429) stores nothing. A sync route
-    (a worker thread): create may wait a few seconds on DNS."""
-    with lifecycle.deployer.reserve(user.id) as slot:
-        project = projects.create(session, user, body, allow_local=settings.allow_local_repos,
-                                  allow_private=settings.allow_private_repos)
-        lifecycle.deployer.submit(session, project, user, slot)
+    A full deploy queue (429) stores nothing (see Lifecycle.create). A sync route (a
+    worker thread): create may wait a few seconds on DNS."""
+    project = lifecycle.create(session, user, body)
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))
 
@@ -119,8 +117,8 @@ def deploy(
     project: OwnedProject, session: SessionDep, user: CurrentUser, settings: SettingsDep,
     metrics: MetricsDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
-    """Deploy the repository's latest commit again."""
-    lifecycle.redeploy(session, project, user)
+    """Deploy the repository's latest commit again (a deploy under way is superseded)."""
+    lifecycle.deploy(session, project, user)
     return _public(session, project, user, settings, metrics)
 
 

@@ -1,0 +1,85 @@
+"""`build_services(settings)`: every long-lived part of the daemon, built once.
+
+`create_app` builds one `Services` and keeps it as `app.state.services`; routes get its
+parts through the typed dependencies of `hostd.api.deps`, and the app's lifespan starts
+and stops what runs (deploy workers, engine monitor, router, metrics collector). Nothing
+runs yet once it is built: building makes the data directory and migrates the database,
+and connects to nothing else (the Docker client connects on first use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from hostd.api.ratelimit import AuthLimits
+from hostd.config import Settings
+from hostd.control.deployer import Deployer
+from hostd.control.lifecycle import ExpectedExits, Lifecycle
+from hostd.control.metrics import MetricsCollector
+from hostd.control.monitor import EngineMonitor
+from hostd.control.reconcile import Reconciler
+from hostd.control.status import StatusBoard
+from hostd.engine.handle import DockerHandle
+from hostd.events import EventHub
+from hostd.router.counts import RequestCounter
+from hostd.router.table import RouteTable
+from hostd.store import db
+from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
+from hostd.store.metrics import MetricsStore
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Engine
+    loop_reader: Engine | None  # SQLite reads on the event loop (None: other databases)
+    hasher: PasswordHasher
+    tokens: TokenService
+    token_cache: VerifiedTokenCache
+    metrics: MetricsStore  # the latest sample per project, what the API shows
+    auth_limits: AuthLimits
+    hub: EventHub
+    docker: DockerHandle
+    board: StatusBoard
+    expected_exits: ExpectedExits  # stops hostd causes: not crashes
+    deployer: Deployer
+    lifecycle: Lifecycle
+    reconciler: Reconciler
+    monitor: EngineMonitor
+    requests: RequestCounter  # the router's request counts
+    routes: RouteTable  # the in-process router's Host → project table
+    collector: MetricsCollector
+
+
+def build_services(settings: Settings) -> Services:
+    """All of the daemon's parts for `settings`, wired to each other (nothing started)."""
+    settings.ensure_data_dir()
+    engine = db.make_engine(settings.database_uri)
+    db.migrate(engine)
+    hub = EventHub()
+    docker = DockerHandle(settings.docker_host)
+    board = StatusBoard(engine, hub)
+    expected = ExpectedExits()
+    deployer = Deployer(settings, engine, docker, board)
+    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected)
+    reconciler = Reconciler(engine, docker, settings.instance, board, expected, deployer,
+                            lifecycle)
+    monitor = EngineMonitor(engine, docker, board, expected, settings.instance,
+                            on_connect=reconciler.reconcile)
+    metrics, requests = MetricsStore(), RequestCounter()
+    routes = RouteTable(engine)
+    hub.listen(routes.on_event)  # before the collector's listener, as it always was
+    collector = MetricsCollector(engine, docker, hub, metrics, requests,
+                                 settings.metrics_interval_s)
+    return Services(
+        settings=settings, db=engine, loop_reader=db.make_loop_reader(settings.database_uri),
+        hasher=PasswordHasher(settings.bcrypt_rounds),
+        tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in),
+        token_cache=VerifiedTokenCache(), metrics=metrics,
+        auth_limits=AuthLimits.from_settings(settings), hub=hub, docker=docker, board=board,
+        expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
+        reconciler=reconciler, monitor=monitor, requests=requests, routes=routes,
+        collector=collector,
+    )
