@@ -1,0 +1,64 @@
+"""The layout keeps its arrows pointing one way: each package imports only the layers
+below it (read from the source, so a new import that points up fails here)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+HOSTD = Path(__file__).resolve().parent.parent / "hostd"
+# What each package may import of hostd, besides itself and the shared top modules.
+SHARED = {"hostd.config", "hostd.errors", "hostd.events", "hostd.templates", "hostd"}
+TOP_SHARED = {"config", "errors", "events", "templates"}
+ALLOWED = {
+    "engine": set(),
+    "store": {"engine.templates"},
+    "router": {"store", "router"},
+    "control": {"store", "engine", "router.counts"},
+    "api": {"control", "store", "engine", "router", "services"},
+}
+FORBIDDEN_LIBRARIES = {"router": {"docker", "fastapi", "starlette"},
+                       "store": {"docker", "fastapi"}, "control": {"fastapi"}}
+
+
+def hostd_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def allowed(package: str, name: str) -> bool:
+    if not name.startswith("hostd.") or name in SHARED:
+        return True
+    inner = name.removeprefix("hostd.")
+    if inner.split(".")[0] == package or inner.split(".")[0] in TOP_SHARED:
+        return True
+    return any(inner == a or inner.startswith(a + ".") for a in ALLOWED[package])
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_a_package_imports_only_the_layers_below(package: str) -> None:
+    wrong = []
+    for path in sorted((HOSTD / package).rglob("*.py")):
+        for name in sorted(hostd_imports(path)):
+            top = name.split(".")[0]
+            if not allowed(package, name) or top in FORBIDDEN_LIBRARIES.get(package, ()):
+                wrong.append(f"{path.relative_to(HOSTD.parent)}: {name}")
+    assert wrong == []
+
+
+def test_the_top_holds_at_most_ten_modules() -> None:
+    assert len(list(HOSTD.glob("*.py"))) <= 10
+
+
+def test_no_file_is_over_400_lines() -> None:
+    long = [str(p.relative_to(HOSTD.parent)) for p in HOSTD.rglob("*.py")
+            if len(p.read_text().splitlines()) > 400]
+    assert long == []
