@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from hostd.control.metrics import MetricsCollector
 from hostd.router.counts import RequestCounter
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
+from hostd.router.sockets import bind_listener
 from hostd.router.table import RouteTable
 
 log = logging.getLogger("hostd.router")
@@ -32,20 +32,6 @@ def wire(state: Any) -> None:
     state.hub.listen(state.routes.on_event)
     state.collector = MetricsCollector(state.db_engine, state.docker, state.hub, state.metrics,
                                        state.requests, settings.metrics_interval_s)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    # Bound here, so a taken port stops start-up with a clear error.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise RuntimeError(f"the router cannot listen on {host}:{port}: {exc.strerror}; "
-                           "set HOSTD_ROUTER_PORT") from None
-    return sock
 
 
 @contextlib.asynccontextmanager
@@ -81,8 +67,7 @@ async def _workers(state: Any) -> AsyncIterator[None]:
 async def _in_process(state: Any) -> AsyncIterator[None]:
     settings = state.settings
     router = Router(state.routes, state.requests)
-    sock = _bind(settings.host, settings.router_port)
-    sock.listen(2048)
+    sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
     try:
         yield
