@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from hostd.events import Event
 from hostd.router.counts import RequestCounter
+from hostd.router.sockets import bind_listener
 from hostd.router.worker import (
     DATABASE_ENV,
     LOG_LEVEL_ENV,
@@ -43,25 +44,19 @@ SUPERVISE_INTERVAL_S = 0.5
 RESTART_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)  # after quick successive crashes
 STABLE_AFTER_S = 30.0  # a worker up this long resets the crash backoff
 MAX_MESSAGE = 1 << 20
+BACKLOG = 2048
 
 
 def bind_shared(host: str, port: int, count: int) -> list[socket.socket]:
     """`count` listening sockets on one address, in one SO_REUSEPORT group."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-            sock.listen(2048)
-    except OSError as exc:
+            sockets.append(bind_listener(host, port, reuse_port=True, backlog=BACKLOG))
+    except RuntimeError:
         for sock in sockets:
             sock.close()
-        raise RuntimeError(f"the router cannot listen on {host}:{port}: {exc.strerror}; "
-                           "set HOSTD_ROUTER_PORT") from None
+        raise
     return sockets
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 
 from hostd.config import Settings
@@ -19,23 +18,10 @@ from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
+from hostd.router.sockets import bind_listener
 from hostd.router.table import RouteTable
 
 log = logging.getLogger("hostd.router")
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    # Bound here, so a taken port stops start-up with a clear error.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise RuntimeError(f"the router cannot listen on {host}:{port}: {exc.strerror}; "
-                           "set HOSTD_ROUTER_PORT") from None
-    return sock
 
 
 @contextlib.asynccontextmanager
@@ -73,8 +59,7 @@ async def _workers(settings: Settings, requests: RequestCounter,
 async def _in_process(settings: Settings, routes: RouteTable,
                       requests: RequestCounter) -> AsyncIterator[None]:
     router = Router(routes, requests)
-    sock = _bind(settings.host, settings.router_port)
-    sock.listen(2048)
+    sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
     try:
         yield

@@ -11,6 +11,7 @@ import socketserver
 import threading
 from collections.abc import Callable
 
+from hostd.router.sockets import bind_listener
 from hostd.router.table import Route
 from tests.support import free_port
 
@@ -51,7 +52,7 @@ class RouterThread:
     async def _main(self) -> None:
         router = self._factory()
         self._stop = asyncio.Event()
-        sock = socket.create_server(("127.0.0.1", self.port))
+        sock = bind_listener("127.0.0.1", self.port, reuse_port=False, backlog=2048)
         server = await router.serve(sock)
         self._started.set()
         await self._stop.wait()

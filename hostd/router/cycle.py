@@ -1,0 +1,263 @@
+"""One request's life in the router, from its turn in the queue to its last byte.
+
+A `RequestCycle` is made by the client's connection (`hostd.router.connection`) when a
+parsed `Request` comes to the head of its queue. It looks the route up, checks a
+connection to the app out of the pool, forwards the head and the body, and relays the
+app's answer (it is the upstream connection's `Sink`); when no app can answer, it answers
+itself with a page (404, 503, 502, 504). At the end it hands the connection back to its
+protocol (`ClientConnection.finished`), which goes on to the next request or closes.
+
+What it shares with the connection is the connection's write side: the app's answer is
+queued there and written in one send at the end of each read from the app (`flush`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from hostd.router.http11 import (
+    LAST_CHUNK,
+    Framing,
+    Headers,
+    chunk,
+    raw_head,
+    response_framing,
+    response_head,
+    upstream_request_head,
+)
+from hostd.router.pages import page_response
+from hostd.router.table import Route
+
+if TYPE_CHECKING:
+    from hostd.router.connection import ClientConnection
+    from hostd.router.upstream import UpstreamConnection
+
+log = logging.getLogger("hostd.router")
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Request:
+    """One request as parsed so far."""
+
+    __slots__ = ("target", "headers", "host", "method", "http11", "keep_alive", "upgrade",
+                 "framing", "expect_continue", "body", "buffered", "complete", "upstream",
+                 "head_bytes")
+
+    def __init__(self) -> None:
+        self.target = b""
+        self.headers: Headers = []
+        self.host = b""
+        self.method = b"GET"
+        self.http11 = True
+        self.keep_alive = True
+        self.upgrade: bytes | None = None
+        self.framing = Framing.NONE  # set header by header, as they arrive
+        self.expect_continue = False
+        self.body: list[bytes] = []  # received before the app's connection was ready
+        self.buffered = 0
+        self.complete = False
+        self.upstream: UpstreamConnection | None = None
+        self.head_bytes = 0
+
+    @property
+    def replayable(self) -> bool:
+        return self.framing is Framing.NONE and self.upgrade is None
+
+    def forward_body(self, data: bytes) -> None:
+        """Pass a piece of the body on to the app, framed as the request said."""
+        assert self.upstream is not None
+        framed = self.framing is Framing.CHUNKED
+        self.upstream.write(chunk(data) if framed else data)
+
+
+class RequestCycle:
+    """The exchange for the request at the head of a client connection's queue."""
+
+    __slots__ = ("conn", "request", "route", "response", "keep", "tunnel", "task",
+                 "response_timer")
+
+    def __init__(self, conn: ClientConnection, request: Request) -> None:
+        self.conn = conn
+        self.request = request
+        self.route: Route | None = None
+        self.response: tuple[Framing, Framing] | None = None  # app's, client's framing
+        self.keep = request.keep_alive
+        self.tunnel = False  # the app accepted the upgrade
+        self.task: asyncio.Task[None] | None = None
+        self.response_timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self.task = self.conn.loop.create_task(self._exchange())
+
+    # --- to the app -------------------------------------------------------------------------
+
+    async def _exchange(self) -> None:
+        request, router = self.request, self.conn.router
+        host = request.host.decode("latin-1")
+        try:
+            found = await router.resolve(host)
+            if not isinstance(found, Route):
+                self._answer_page(*found)
+                return
+            if request.expect_continue:
+                self.conn.write(CONTINUE)
+            try:
+                self.route, upstream = await router.connect(found, host)
+            except TimeoutError:
+                self._answer_page(504, "The app did not answer in time",
+                                  f"{found.name} did not accept a connection in time.")
+                return
+            except OSError as exc:
+                self._answer_page(502, "The app is not answering",
+                                  f"{found.name} could not be reached ({type(exc).__name__}).")
+                return
+            if not self.conn.closed:
+                self._send(upstream)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("router: unexpected error proxying to %s", host)
+            self._fail(502, "The app is not answering", "The router could not pass this on.")
+
+    def _send(self, upstream: UpstreamConnection) -> None:
+        request = self.request
+        head = upstream_request_head(request.method, request.target, request.headers,
+                                     request.framing,
+                                     self.conn.client_ip, request.host, request.upgrade)
+        request.upstream = upstream
+        upstream.start(self, head, skip_body=request.method == b"HEAD")
+        for piece in request.body:
+            request.forward_body(piece)
+        request.body, request.buffered = [], 0
+        if request.complete and request.framing is Framing.CHUNKED:
+            upstream.write(LAST_CHUNK)
+        self.conn.resume_reading()
+        if request.complete:
+            self.await_response()
+
+    def await_response(self) -> None:
+        """The whole request is with the app: from now on it has the response timeout to
+        start answering (an upload in progress is not the app being late)."""
+        self._cancel_response_timer()
+        self.response_timer = self.conn.loop.call_later(self.conn.router.response_timeout_s,
+                                                       self._response_late)
+
+    # --- the app's answer (upstream.Sink) ------------------------------------------------
+
+    def on_response_head(self, status: int, reason: bytes, headers: Headers) -> None:
+        self._cancel_response_timer()
+        request = self.request
+        if self.route is not None:
+            self.conn.router.counter.hit(self.route.project_id, self.route.started)
+        if status == 101 and request.upgrade is not None:
+            self.tunnel = True
+            self.conn.queue(raw_head(status, reason, headers))
+            return
+        app, client = response_framing(status, headers, request.method == b"HEAD",
+                                       request.http11)
+        self.response = (app, client)
+        # An upgrade the app refused leaves the client's bytes unparseable: close after.
+        self.keep = self.keep and client is not Framing.CLOSE and request.upgrade is None
+        self.conn.queue(response_head(status, reason, headers, client, self.keep,
+                                      request.http11))
+
+    def on_response_body(self, data: bytes) -> None:
+        if self.response is not None and self.response[1] is Framing.CHUNKED:
+            if data:
+                self.conn.queue(chunk(data))
+        else:
+            self.conn.queue(data)
+
+    def on_upgraded(self, rest: bytes) -> None:
+        if rest:
+            self.conn.queue(rest)
+
+    def on_response_end(self) -> None:
+        if self.response is not None and self.response[1] is Framing.CHUNKED:
+            self.conn.queue(LAST_CHUNK)
+        self._finish()
+
+    def flush(self) -> None:
+        self.conn.flush()
+
+    def on_upstream_lost(self) -> None:
+        if self.conn.closed or self.conn.cycle is not self:
+            return
+        request = self.request
+        upstream = request.upstream
+        if self.tunnel or (self.response is not None and self.response[0] is not Framing.CLOSE):
+            self.conn.close()  # a tunnel ended, or a response was cut short: say so by closing
+            return
+        if self.response is not None:
+            self.on_response_end()  # a body delimited by the close is complete
+            return
+        self._cancel_response_timer()
+        if upstream is not None and upstream.reused and not upstream.responded \
+                and request.replayable:
+            # A kept-alive connection the app had closed meanwhile: try a fresh one.
+            request.upstream = None
+            self.start()
+            return
+        name = self.route.name if self.route is not None else "the app"
+        self._fail(502, "The app is not answering",
+                   f"{name} closed the connection without answering.")
+
+    def pause_client(self) -> None:
+        self.conn.pause_reading()
+
+    def resume_client(self) -> None:
+        self.conn.resume_reading()
+
+    # --- endings --------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """This exchange is answered: the connection goes on to the next."""
+        self._cancel_response_timer()
+        self.response = None
+        self.conn.finished(self.keep)
+
+    def _answer_page(self, status: int, title: str, detail: str) -> None:
+        request = self.request
+        # Unread body bytes would be taken for the next request: close instead.
+        self.keep = self.keep and (request.complete or request.framing is Framing.NONE) \
+            and not self.conn.raw
+        self.conn.write(page_response(status, title, detail, self.keep, request.http11))
+        self._finish()
+
+    def _fail(self, status: int, title: str, detail: str) -> None:
+        if self.conn.closed or self.conn.cycle is not self:
+            return
+        upstream = self.request.upstream
+        if upstream is not None:
+            upstream.abort()
+        if self.response is not None or self.tunnel:
+            self.conn.close()  # the head has gone out: all we can say is a short response
+            return
+        self.keep = False
+        self._answer_page(status, title, detail)
+
+    def _response_late(self) -> None:
+        self.response_timer = None
+        if self.response is None and not self.tunnel:
+            name = self.route.name if self.route is not None else "The app"
+            self._fail(504, "The app did not answer in time",
+                       f"{name} took too long to answer this request.")
+
+    def abort_answer(self) -> None:
+        """The client's connection closes: an answer under way from the app is cut off."""
+        upstream = self.request.upstream
+        if upstream is not None and (self.tunnel or self.response is not None):
+            upstream.abort()
+
+    def cancel(self) -> None:
+        """The client has gone: stop the timer and the task."""
+        self._cancel_response_timer()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _cancel_response_timer(self) -> None:
+        if self.response_timer is not None:
+            self.response_timer.cancel()
+            self.response_timer = None
