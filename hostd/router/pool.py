@@ -25,7 +25,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from hostd.events import Event
+from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import RequestCounter
 from hostd.router.sockets import bind_listener
 from hostd.router.worker import (
@@ -98,7 +98,7 @@ class WorkerPool:
 
     def on_event(self, event: Event) -> None:
         """Hub listener: tell every worker to reload its route table."""
-        if event.name != "status_changed":
+        if event.name != STATUS_CHANGED:
             return
         for worker in self._workers:
             if worker.control is not None:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col
 from sqlmodel.sql.expression import Select
 
-from hostd.events import Event
+from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import incarnation
 from hostd.store.models import Project, ProjectStatus, User
 
@@ -87,7 +87,7 @@ class RouteTable:
 
     def on_event(self, event: Event) -> None:
         """Hub listener: a status change may change where (and whether) a project answers."""
-        if event.name == "status_changed":
+        if event.name == STATUS_CHANGED:
             self._dirty = True
 
     async def lookup(self, name: str, handle: str) -> Route | None:
