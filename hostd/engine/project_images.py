@@ -1,9 +1,11 @@
-"""The images hostd built for projects, found by their labels.
+"""The images hostd built for projects: found by their labels, or among a build's steps.
 
 Removing one is :func:`hostd.engine.containers.remove_image`; this module only finds.
 """
 
 from __future__ import annotations
+
+from collections.abc import Set
 
 import docker
 
@@ -30,3 +32,13 @@ def instance_images(client: docker.DockerClient, instance: str) -> dict[str, lis
             found.setdefault(project, []).append(image.tags[0] if image.tags else image.id)
     return found
 
+
+def untagged_among(client: docker.DockerClient, step_ids: Set[str]) -> list[str]:
+    """The untagged leaf images (full ids, sorted) whose short id (12 hex digits, as the
+    classic builder prints each step's image) is in ``step_ids``; no engine call when
+    ``step_ids`` is empty."""
+    if not step_ids:
+        return []
+    with translate_errors("list untagged images"):
+        dangling = client.api.images(filters={"dangling": True}, quiet=True)
+    return sorted(i for i in dangling if i.removeprefix("sha256:")[:12] in step_ids)
