@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from hostd import __version__
+from hostd.templates import TEMPLATE_NAMES
 
 if TYPE_CHECKING:
     from hostd.config import Settings  # imported lazily at run time
@@ -120,10 +121,11 @@ def images_bootstrap() -> None:
         raise typer.Exit(1) from None
     typer.echo(f"built: {', '.join(built)}" if built else "all base images are present")
 
+TEMPLATES_HELP = ", ".join(TEMPLATE_NAMES[:-1]) + f" or {TEMPLATE_NAMES[-1]}"
 
 @templates_app.command("show")
 def templates_show(
-    name: Annotated[str, typer.Argument(help="static, react, flask or nodejs")],
+    name: Annotated[str, typer.Argument(help=TEMPLATES_HELP)],
 ) -> None:
     """Print the Dockerfile a template generates for a typical repository.
 

@@ -6,21 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HASH_LEAK, HostdServer, client_for, register, remove_session_containers
+from tests.support import HASH_LEAK, HostdServer, client_for, register
 
-# A test that uses one of these needs a real Docker engine; it is marked `docker` here,
-# once, so `make unit` (-m "not docker") runs everything else without one.
-ENGINE_FIXTURES = frozenset({"engine", "docker_client", "base_images"})
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.docker)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    remove_session_containers()
+# The real-engine fixtures (engine, docker_client, base_images), the `docker` mark on
+# every test that uses them, and the removal of what the session made on the engine.
+pytest_plugins = ["tests.plugins.engine"]
 
 
 @pytest.fixture(scope="session")

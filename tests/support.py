@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -21,62 +20,9 @@ STARTUP_TIMEOUT_S = 30.0
 SESSION_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
 
 
-# Data dirs of the session's daemons: their build-stage records name untagged images.
+# Data dirs of the session's daemons: their build-stage records name untagged images
+# (removed at the end by tests/plugins/engine.py).
 SESSION_DATA_DIRS: set[Path] = set()
-
-
-def _ours(labels: dict[str, str] | None) -> bool:
-    return (labels or {}).get("hostd.instance", "").startswith(SESSION_PREFIX)
-
-
-def engine_or_skip():  # noqa: ANN201 - docker.DockerClient, imported lazily
-    """A Docker client; without an engine a skip that says how to get one, and in CI
-    (`CI` set) a failure: Docker tests never skip silently there."""
-    import docker
-    import pytest
-
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but no Docker engine answers ({exc}); "
-                        "scripts/ensure-docker should have started one")
-        pytest.skip("no Docker engine: run scripts/ensure-docker (root on Debian) first")
-
-
-def remove_session_containers() -> None:
-    """Force-remove every container and image the session's daemons made (if any engine)."""
-    try:
-        import docker
-
-        engine = docker.from_env(timeout=30)
-        engine.ping()
-    except Exception:  # noqa: BLE001 - no engine: nothing to clean
-        return
-    for container in engine.containers.list(all=True, filters={"label": "hostd.instance"}):
-        if _ours(container.labels):
-            container.remove(force=True)
-    for image in engine.images.list(filters={"label": "hostd.instance"}):
-        if _ours(image.labels):
-            engine.images.remove(image.id, force=True)
-    for network in engine.networks.list(filters={"label": "hostd.instance"}):
-        if _ours(network.attrs.get("Labels")):
-            network.remove()
-    remove_recorded_build_stages(engine)
-    engine.close()
-
-
-def remove_recorded_build_stages(engine) -> None:  # noqa: ANN001 - docker.DockerClient
-    """The untagged build stages the session's deploys left (see hostd.control.stages)."""
-    import docker
-
-    for data_dir in SESSION_DATA_DIRS:
-        for record in data_dir.glob("builds/*/stage-images"):
-            for image_id in record.read_text().split():
-                with contextlib.suppress(docker.errors.APIError):
-                    engine.images.remove(image_id, force=True)
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -61,6 +62,7 @@ def test_list_get_delete(client, user):
     assert resp.status_code == 200
     assert stable(resp.json()["project"]) == stable(first)
 
+    settled(client, user["headers"], first["id"])
     resp = client.delete(f"/api/projects/{first['id']}", headers=user["headers"])
     assert resp.status_code == 200
     assert set(resp.json()) == {"message"}
@@ -72,9 +74,24 @@ def test_list_get_delete(client, user):
     assert [p["id"] for p in listed] == [second["id"]]
 
 
+def settled(client, headers, project_id: str, timeout: float = 30.0) -> None:
+    """Until the first deploy has ended (REPO never resolves here: it fails at the clone).
+    Deleting a project while it deploys asks the engine to stop the deploy: without an
+    engine that is a 503, so a test that must run without one deletes only after this."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        project = client.get(f"/api/projects/{project_id}", headers=headers).json()["project"]
+        if project["status"] != "deploying":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"project {project_id} still deploying after {timeout:.0f}s")
+
+
 def test_a_deleted_name_can_be_used_again(client, user):
     project = create(client, user["headers"])
-    client.delete(f"/api/projects/{project['id']}", headers=user["headers"])
+    settled(client, user["headers"], project["id"])
+    resp = client.delete(f"/api/projects/{project['id']}", headers=user["headers"])
+    assert resp.status_code == 200, resp.text
     assert create(client, user["headers"], name=project["name"])["id"] != project["id"]
 
 

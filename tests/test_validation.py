@@ -1,4 +1,4 @@
-"""Pure shape rules (hostd/validation.py): no server needed."""
+"""Pure shape rules (hostd/store/validation.py): no server needed."""
 
 from __future__ import annotations
 

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hostctl.commands.common import JsonOpt, ProjectArg, state
 from hostctl.errors import NotFound
+from hostd.templates import Template
 
 if TYPE_CHECKING:
     from hostctl.client import HostdClient, LogSource, Project
     from hostctl.context import AppContext
-
-
-class Template(StrEnum):
-    static = "static"
-    react = "react"
-    flask = "flask"
-    nodejs = "nodejs"
 
 
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Return at once; don't wait.")]
@@ -81,7 +74,7 @@ def create(
     name: Annotated[str, typer.Argument(help="Project name: lowercase, digits, dashes.")],
     repo: Annotated[str, typer.Option("--repo", help="Git repository URL to deploy.")],
     template: Annotated[Template, typer.Option("--template", help="How to build it.")] = (
-        Template.static
+        Template("static")
     ),
     env: Annotated[list[str] | None, typer.Option(
         "--env", help="A config var for the first deploy, KEY=VALUE (repeat for more).",

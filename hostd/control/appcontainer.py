@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from hostd.config import Settings
 from hostd.engine import containers as engine
-from hostd.engine.runtime import DockerClient
+from hostd.engine.client import EngineClient as DockerClient
 from hostd.store import configvars
 
 

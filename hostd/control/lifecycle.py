@@ -25,8 +25,9 @@ from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
 from hostd.engine.client import ContainerMissing
 from hostd.engine.handle import DockerHandle
+from hostd.engine.health import wait_until_serving
 from hostd.engine.naming import container_name, labels_for
-from hostd.engine.runtime import project_images, wait_until_serving
+from hostd.engine.project_images import project_images
 from hostd.errors import Conflict
 from hostd.store import configvars, projects
 from hostd.store.models import (

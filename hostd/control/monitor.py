@@ -22,8 +22,8 @@ from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
+from hostd.engine.health import exit_reason
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
-from hostd.engine.runtime import exit_reason
 from hostd.store.models import Project, ProjectStatus
 
 log = logging.getLogger("hostd.monitor")

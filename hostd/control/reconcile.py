@@ -22,8 +22,9 @@ from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
+from hostd.engine.health import exit_reason
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
-from hostd.engine.runtime import exit_reason, instance_images
+from hostd.engine.project_images import instance_images
 from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 
 log = logging.getLogger("hostd.reconcile")

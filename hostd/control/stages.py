@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from docker import DockerClient
-
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
+from hostd.engine.client import EngineClient, EngineError, EngineUnavailable
+from hostd.engine.project_images import untagged_among
 
 log = logging.getLogger("hostd.deploy")
 RECORD = "stage-images"
@@ -40,13 +39,9 @@ class StepImages:
             self.ids.add(match.group(1))
 
 
-def leftovers(client: DockerClient, step_ids: set[str]) -> list[str]:
+def leftovers(client: EngineClient, step_ids: set[str]) -> list[str]:
     """The untagged leaf images among a build's steps: its earlier stages' results."""
-    if not step_ids:
-        return []
-    with translate_errors("list untagged images"):
-        dangling = client.api.images(filters={"dangling": True}, quiet=True)
-    return sorted(i for i in dangling if i.removeprefix("sha256:")[:12] in step_ids)
+    return untagged_among(client, step_ids)
 
 
 def record(build_dir: Path, ids: Iterable[str]) -> None:
@@ -66,7 +61,7 @@ def read(build_dir: Path) -> list[str]:
         return []
 
 
-def remove_all_but(client: DockerClient, build_dir: Path, keep: Iterable[str]) -> None:
+def remove_all_but(client: EngineClient, build_dir: Path, keep: Iterable[str]) -> None:
     """Remove the recorded leftovers except `keep`; the record then holds what stays."""
     recorded = read(build_dir)
     if not recorded:
@@ -76,7 +71,7 @@ def remove_all_but(client: DockerClient, build_dir: Path, keep: Iterable[str]) -
     (build_dir / RECORD).write_text("".join(f"{i}\n" for i in stays))
 
 
-def _remove(client: DockerClient, image: str) -> bool:
+def _remove(client: EngineClient, image: str) -> bool:
     """True when the image is gone (removed now, or already)."""
     try:
         engine.remove_image(client, image, force=False)

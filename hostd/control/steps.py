@@ -26,10 +26,11 @@ from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
 from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
+from hostd.engine.health import wait_until_serving
 from hostd.engine.images import resolve_base_images
 from hostd.engine.naming import container_name, image_tag
 from hostd.engine.networks import ensure_build_network
-from hostd.engine.runtime import project_images, wait_until_serving
+from hostd.engine.project_images import project_images
 from hostd.engine.templates import (
     TEMPLATE_BASES,
     BuildPlan,

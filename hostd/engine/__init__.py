@@ -2,13 +2,24 @@
 
 Modules, each with one job:
 
-* ``client``      connect/ping, the error classes, the one docker-error translator
-* ``templates``   pure: template + repository directory -> Dockerfile text
-* ``images``      offline base images (bootstrap) and the per-deploy base choice
-* ``checkout``    reading a hostile tree without following links (no docker)
-* ``context``     the build context tar hostd makes itself, .dockerignore applied
-* ``builds``      builds bounded in time, CPU, memory, pids and output; stoppable
-* ``containers``  run, start/stop/remove, inspect, list, logs, events, wait_http
+* ``client``            connect/ping, the error classes, the one docker-error translator
+* ``handle``            the daemon's one lazily connected client, reconnecting after outages
+* ``naming``            names and labels of what hostd creates (instance, project, user)
+* ``templates``         pure: template + repository directory -> Dockerfile text
+* ``nginx``             pure: the files baked into the nginx base image, and its tag
+* ``images``            offline base images (bootstrap) and the per-deploy base choice
+* ``checkout``          reading a hostile tree without following links (no docker)
+* ``context``           the build context tar hostd makes itself, .dockerignore applied
+* ``dockerfile_policy`` which images a repository's own Dockerfile may build on
+  (``dockerfile_words``: FROM's variable expansion, ``imageref``: reference normalization)
+* ``networks``          the per-instance bridge builds run on
+* ``cgroups``           the pids-limited parent cgroup of one build's step containers
+* ``builds``            builds bounded in time, CPU, memory, pids and output; stoppable
+* ``project_images``    finding the images built for projects, and a build's untagged stages
+* ``containers``        run, start/stop/remove, inspect, list, logs, events; image exists/remove
+* ``logs``              log chunks re-split into lines; a followed log another thread closes
+* ``health``            waiting for an app to answer HTTP, and why it exited
+* ``stats``             CPU and memory readings of running containers
 
 Everything blocks (docker SDK, subprocess): callers run it off the event loop.
 """
@@ -39,8 +50,8 @@ from hostd.engine.containers import (
     run_container,
     start_container,
     stop_container,
-    wait_http,
 )
+from hostd.engine.health import wait_http
 from hostd.engine.images import (
     BOOTSTRAP_COMMAND,
     base_image_for,

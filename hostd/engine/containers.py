@@ -1,4 +1,4 @@
-"""Building images and running project containers on the local engine.
+"""Running project containers on the local engine, and checking or removing an image.
 
 Every function takes the client explicitly and names each engine option it sets (no
 ``**kwargs`` pass-through), so the isolation rules live here and nowhere else:
@@ -8,17 +8,16 @@ All functions block: call them from a worker thread, not the event loop.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import docker
 import docker.errors
-import httpx
 
 from hostd.engine.client import ContainerMissing, translate_errors
+from hostd.engine.logs import split_lines
 
 CONTAINER_PORT = 8000
 EVENT_ACTIONS = ("start", "die", "oom", "stop")
@@ -246,7 +245,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(head.replace("Z", "+00:00"))
 
 
-# --- logs, events, health -------------------------------------------------------------
+# --- logs, events ------------------------------------------------------------------
 
 
 def container_logs(
@@ -261,21 +260,9 @@ def container_logs(
     with translate_errors(f"logs of container {container_id}", not_found=ContainerMissing):
         stream = container.logs(stream=True, follow=follow, tail=tail, timestamps=timestamps)
         try:
-            yield from _lines(stream)
+            yield from split_lines(stream)
         finally:
             stream.close()
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    # The engine frames output by write() calls, not by lines: re-split.
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8", errors="replace").rstrip("\r")
-    if pending:
-        yield pending.decode("utf-8", errors="replace")
 
 
 def engine_events(
@@ -296,19 +283,4 @@ def engine_events(
             yield from stream
         finally:
             stream.close()
-
-
-def wait_http(host_port: int, timeout: float, path: str = "/") -> bool:
-    """Poll ``http://127.0.0.1:{host_port}{path}`` until any HTTP answer; False at timeout."""
-    deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{host_port}{path}"
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        try:
-            httpx.get(url, timeout=min(2.0, remaining))
-            return True
-        except httpx.HTTPError:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 

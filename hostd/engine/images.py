@@ -33,7 +33,8 @@ from hostd.engine.builds import build_image
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
 from hostd.engine.containers import image_exists
 from hostd.engine.nginx import CONF_DIR, NGINX_IMAGE, START_SCRIPT, image_files
-from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, TEMPLATE_BASES, BaseImages
+from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
+from hostd.templates import TEMPLATE_BASES
 
 BUSYBOX_IMAGE = "hostd/busybox:1"
 DEBIAN_IMAGE = "hostd/debian:bookworm"

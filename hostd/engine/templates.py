@@ -28,19 +28,15 @@ from typing import TypedDict
 
 from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.nginx import NGINX_IMAGE
+from hostd.templates import TEMPLATE_BASES, TEMPLATE_NAMES
 
 PORT = 8000
 CA_FILENAME = "hostd-ca.pem"
 CA_PATH = "/etc/ssl/hostd-ca.pem"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NOBODY = "65534:65534"
-# What each template needs from resolve_base_images(), in build order.
-TEMPLATE_BASES: dict[str, tuple[str, ...]] = {
-    "static": ("nginx",),
-    "react": ("node", "nginx"),
-    "flask": ("python",),
-    "nodejs": ("node",),
-}
+# TEMPLATE_BASES (what each template needs from resolve_base_images()) is hostd.templates's,
+# the one list of the templates; a renderer and a `show_template` example per name are below.
 STATIC_DIRS = ("public", "dist", "build")
 
 
@@ -68,7 +64,7 @@ class UnknownTemplate(ValueError):
 
 
 def template_names() -> list[str]:
-    return list(TEMPLATE_BASES)
+    return list(TEMPLATE_NAMES)
 
 
 def default_build_ca_bundle() -> Path | None:

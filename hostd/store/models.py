@@ -16,6 +16,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from hostd.store import validation
+from hostd.templates import Template
 
 
 def new_id() -> str:
@@ -40,13 +41,6 @@ class ProjectStatus(StrEnum):
     stopped = "stopped"
     deploying = "deploying"
     error = "error"
-
-
-class Template(StrEnum):
-    static = "static"
-    react = "react"
-    flask = "flask"
-    nodejs = "nodejs"
 
 
 # --- users ---------------------------------------------------------------------------

@@ -10,16 +10,8 @@ from pathlib import Path
 import pytest
 
 from hostctl.exit_codes import ExitCode
-from tests.support import engine_or_skip
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def engine():  # noqa: ANN201
-    client = engine_or_skip()
-    yield client
-    client.close()
 
 
 def create_static(hostctl, name: str, repo: Path) -> None:  # noqa: ANN001

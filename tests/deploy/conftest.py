@@ -1,53 +1,35 @@
 """Real deploys on the real Docker engine, through a real hostd.
 
-The daemon runs with its own HOSTD_INSTANCE label; the session finalizer removes every
-container and image carrying it. Without an engine these tests skip with a reason,
-except under CI, where they fail.
+The engine fixtures are tests/plugins/engine.py's. The daemon here runs with that
+plugin's INSTANCE label; the engine fixture's finalizer removes everything carrying it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from tests.support import HostdServer, auth, engine_or_skip, register
+from tests.plugins import engine as engine_plugin
+from tests.plugins.engine import INSTANCE
+from tests.support import HostdServer, auth, register
 
-INSTANCE = f"test-{uuid.uuid4().hex[:12]}"
 DEPLOY_TIMEOUT_S = 240.0
+# tests/router/ imports these from here: served on access, not defined here, so pytest
+# does not register a second copy of the plugin's session fixtures for this directory.
+_FROM_THE_PLUGIN = ("engine", "base_images", "own_daemon", "remove_instance_objects")
 
 
-@pytest.fixture(scope="session")
-def engine() -> Iterator[docker.DockerClient]:
-    client = engine_or_skip()
-    yield client
-    remove_instance_objects(client, INSTANCE)
-    client.close()
-
-
-def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
-    label = f"hostd.instance={instance}"
-    for container in client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for image in client.images.list(filters={"label": label}):
-        client.images.remove(image.id, force=True)
-    for network in client.networks.list(filters={"label": label}):
-        network.remove()
-
-
-@pytest.fixture(scope="session")
-def base_images(engine: docker.DockerClient) -> None:
-    """The hostd base images, built once with no registry (minutes the first time)."""
-    from hostd.engine.images import bootstrap_base_images
-
-    bootstrap_base_images(engine, lambda line: None, Path("/etc/ssl/certs/ca-certificates.crt"))
+def __getattr__(name: str) -> Any:
+    if name in _FROM_THE_PLUGIN:
+        return getattr(engine_plugin, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @pytest.fixture(scope="session")
@@ -65,22 +47,6 @@ def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
         token, _ = register(client)
         client.headers.update(auth(token))
         yield client
-
-
-@contextlib.contextmanager
-def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None = None,
-               **env: str) -> Iterator[HostdServer]:
-    """A daemon of the test's own (its own HOSTD_INSTANCE, for tests that kill it or
-    change its settings); afterwards stopped, and what it labelled removed."""
-    server = HostdServer(data_dir=data_dir, env_overrides=env)
-    if instance is not None:
-        server.instance = instance
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        remove_instance_objects(engine, server.instance)
 
 
 def make_repo(root: Path, files: dict[str, str]) -> str:

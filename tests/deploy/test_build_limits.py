@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from hostd.engine.networks import build_network_name
-from tests.deploy.conftest import create, make_repo, own_daemon, wait_status
+from tests.deploy.conftest import create, make_repo, wait_status
+from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, client_for, register
 
 pytestmark = pytest.mark.docker

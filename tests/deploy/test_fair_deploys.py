@@ -14,7 +14,8 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import create, own_daemon, wait_status
+from tests.deploy.conftest import create, wait_status
+from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, register
 
 pytestmark = pytest.mark.docker

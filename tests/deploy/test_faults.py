@@ -7,7 +7,8 @@ import uuid
 
 import httpx
 
-from tests.deploy.conftest import create, own_daemon, wait_status
+from tests.deploy.conftest import create, wait_status
+from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, register
 
 SLOW_START = {

@@ -23,7 +23,8 @@ import pytest
 
 from hostd.config import Settings
 from hostd.control import git
-from tests.deploy.conftest import make_repo, own_daemon, wait_status
+from tests.deploy.conftest import make_repo, wait_status
+from tests.plugins.engine import own_daemon
 from tests.support import auth, register
 
 TOKEN = "tok3n-only-the-server-may-see"  # noqa: S105 - a test token

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import create, own_daemon, wait_status
+from tests.deploy.conftest import create, wait_status
+from tests.plugins.engine import own_daemon
 from tests.support import auth, client_for, register
 
 pytestmark = pytest.mark.docker

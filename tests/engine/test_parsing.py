@@ -1,10 +1,11 @@
-"""Small pure helpers of the containers module."""
+"""Small pure helpers of the containers and logs modules."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from hostd.engine.containers import _lines, _parse_time
+from hostd.engine.containers import _parse_time
+from hostd.engine.logs import split_lines
 
 
 def test_engine_timestamps_parse_to_aware_datetimes() -> None:
@@ -19,4 +20,4 @@ def test_engine_timestamps_parse_to_aware_datetimes() -> None:
 
 def test_log_chunks_are_re_split_into_lines() -> None:
     chunks = [b"one\ntw", b"o\r\n", b"\xff three\n", b"tail"]
-    assert list(_lines(chunks)) == ["one", "two", "\ufffd three", "tail"]
+    assert list(split_lines(chunks)) == ["one", "two", "\ufffd three", "tail"]

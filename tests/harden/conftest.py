@@ -1,3 +1,4 @@
-"""The deploy suite's real-engine fixtures, shared here (imported fixtures register)."""
+"""The deploy suite's repository factory, shared here (an imported fixture registers);
+the engine fixtures are tests/plugins/engine.py's."""
 
-from tests.deploy.conftest import base_images, engine, repo  # noqa: F401
+from tests.deploy.conftest import repo  # noqa: F401

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import httpx
 
-from tests.deploy.conftest import own_daemon
+from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, register
 
 CREATES = 50

@@ -13,8 +13,9 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import create, own_daemon, wait_status
+from tests.deploy.conftest import create, wait_status
 from tests.harden.engine_proxy import EngineProxy
+from tests.plugins.engine import own_daemon
 from tests.support import auth, register
 
 SITE = {"index.html": "<h1>still here</h1>\n"}

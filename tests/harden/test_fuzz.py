@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hostd.store.validation import check_repo_url
-from tests.deploy.conftest import remove_instance_objects
+from tests.plugins.engine import remove_instance_objects
 from tests.support import HASH_LEAK, HostdServer, auth, client_for, register, unique_email
 
 MAX_EXAMPLES = 25

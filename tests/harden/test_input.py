@@ -1,6 +1,6 @@
 """Hostile input at the API: unicode and control characters, lengths, unknown fields,
 nesting and size. (Malformed JSON, wrong types and the body limit's mechanics are in
-tests/test_http.py and tests/test_auth_api.py.)"""
+tests/test_api_surface.py and tests/test_auth_api.py.)"""
 
 from __future__ import annotations
 

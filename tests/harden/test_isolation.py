@@ -11,7 +11,8 @@ from pathlib import Path
 import docker
 import httpx
 
-from tests.deploy.conftest import create, remove_instance_objects, wait_status
+from tests.deploy.conftest import create, wait_status
+from tests.plugins.engine import remove_instance_objects
 from tests.support import HASH_LEAK, HostdServer, auth, register, unique_email
 
 HOSTILE = {

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bench.load import lost_writes, report, run_load, start_server
-from tests.deploy.conftest import remove_instance_objects
+from tests.plugins.engine import remove_instance_objects
 from tests.support import HostdServer, register
 
 CLIENTS, USERS, SECONDS = 20, 4, 15.0

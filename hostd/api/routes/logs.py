@@ -16,7 +16,8 @@ from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsD
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.control import buildlog
 from hostd.engine import containers as engine
-from hostd.engine.runtime import DockerClient, LogStream
+from hostd.engine.client import EngineClient as DockerClient
+from hostd.engine.logs import LogStream
 from hostd.errors import NotFound
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 

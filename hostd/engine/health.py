@@ -1,0 +1,64 @@
+"""Is the app up: watching a started container until it answers HTTP, and why it died."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import httpx
+
+from hostd.engine.containers import inspect_container
+
+POLL_S = 0.25
+
+
+def exit_reason(exit_code: int | None, oom_killed: bool) -> str:
+    if oom_killed:
+        return f"the app ran out of memory and was killed (exit code {exit_code})"
+    if exit_code == 137:
+        return "the app was killed (exit code 137)"
+    if exit_code is None:
+        return "the app exited"
+    return f"the app exited with code {exit_code}"
+
+
+def wait_until_serving(client: docker.DockerClient, container_id: str,
+                       timeout_s: float) -> tuple[str | None, int | None]:
+    """Poll until the app answers HTTP on its published port.
+
+    Returns (None, host_port) once it answers, or (why it never did, None). The port is
+    read from the engine on every round: it appears only once the container runs.
+    Run it with restart policy `no` meanwhile, so a crash shows as `exited` with its code.
+    """
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            state = inspect_container(client, container_id)
+            if state is None:
+                return "the container disappeared while starting", None
+            if state.status in ("exited", "dead", "restarting"):
+                return exit_reason(state.exit_code, state.oom_killed) + " while starting", None
+            if state.running and state.host_port is not None:
+                try:
+                    http.get(f"http://127.0.0.1:{state.host_port}/")
+                    return None, state.host_port
+                except httpx.HTTPError:
+                    pass
+            time.sleep(POLL_S)
+    return (f"the app did not answer HTTP on $PORT (8000) within {timeout_s:.0f}s: "
+            "make it listen on 0.0.0.0:$PORT"), None
+
+
+def wait_http(host_port: int, timeout: float, path: str = "/") -> bool:
+    """Poll ``http://127.0.0.1:{host_port}{path}`` until any HTTP answer; False at timeout."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{host_port}{path}"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            httpx.get(url, timeout=min(2.0, remaining))
+            return True
+        except httpx.HTTPError:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
