@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import HostdServer, unique_email  # noqa: E402
+from tests.support import HostdServer, unique_email
 
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway bench account
 MAX_REQUESTS = 1_000_000

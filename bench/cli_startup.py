@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from tests.support import HostdServer, register  # noqa: E402
+from tests.support import HostdServer, register
 
 HOSTCTL = [sys.executable, "-c", "from hostctl.cli import main; main()"]
 

@@ -35,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import docker  # noqa: E402
-import httpx  # noqa: E402
+import docker
+import httpx
 
-from hostd.engine.nginx import NGINX_IMAGE  # noqa: E402
-from tests.support import HostdServer, free_port, register  # noqa: E402
+from hostd.engine.nginx import NGINX_IMAGE
+from tests.support import HostdServer, free_port, register
 
 RUN_ID = uuid.uuid4().hex[:8]
 LABEL = {"hostd.bench": RUN_ID}

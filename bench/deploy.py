@@ -26,7 +26,7 @@ import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import HostdServer, auth, register  # noqa: E402
+from tests.support import HostdServer, auth, register
 
 DEPLOY_LIMIT_S = 300.0
 

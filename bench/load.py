@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from tests.support import HostdServer, auth, register  # noqa: E402
+from tests.support import HostdServer, auth, register
 
 NOWHERE = "file:///nonexistent/load.git"
 # (operation, weight): mostly reads, as a dashboard and a few CLIs would do.

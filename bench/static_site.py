@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import docker  # noqa: E402
+import docker
 
-from hostd.engine import (  # noqa: E402
+from hostd.engine import (
     build_image,
     remove_container,
     remove_image,

@@ -31,7 +31,7 @@ log = logging.getLogger("hostd")
 class ErrorBody(BaseModel):
     error: str
     message: str
-    statusCode: int  # noqa: N815 - the contract's field name
+    statusCode: int
 
 
 def _errors(*codes: int) -> dict[int | str, dict]:

@@ -13,6 +13,8 @@ from hostd.templates import TEMPLATE_NAMES
 if TYPE_CHECKING:
     from hostd.config import Settings  # imported lazily at run time
 
+GRACEFUL_SHUTDOWN_S = 3
+
 app = typer.Typer(
     help="hostd: the daemon of a PaaS that runs on your own machine.",
     no_args_is_help=True, add_completion=False,
@@ -87,6 +89,9 @@ def serve(
     uvicorn.run(
         application, host=settings.host, port=settings.port,
         log_level=log_level, access_log=False, proxy_headers=False,
+        # Event streams and followed logs never end by themselves: without a bound, a
+        # stop would wait for every client to hang up. They reconnect (hostctl top does).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 

@@ -110,7 +110,7 @@ class EventHub:
         for listener in self._listeners:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - one bad listener must not stop delivery
+            except Exception:
                 log.exception("event listener failed on %s", event.name)
 
     def missed(self, user_id: str, after_id: int) -> list[Event]:

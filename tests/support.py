@@ -161,7 +161,7 @@ def unique_email(prefix: str = "user") -> str:
 
 
 def register(client: httpx.Client, email: str | None = None,
-             password: str = "s3cret-pass",  # noqa: S107 - a test password
+             password: str = "s3cret-pass",
              name: str = "Test User") -> tuple[str, dict]:
     """A new user: returns (token, user)."""
     resp = client.post("/api/auth/register",

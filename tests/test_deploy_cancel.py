@@ -82,12 +82,12 @@ def with_steps(monkeypatch: pytest.MonkeyPatch, *steps: Step) -> None:
 
 
 def take_and_run(deployer: Deployer) -> None:
-    entry = deployer._queue.take(timeout=1)  # noqa: SLF001 - one job, in this thread
+    entry = deployer._queue.take(timeout=1)
     assert entry is not None
     try:
         deployer.run(entry.job)
     finally:
-        deployer._queue.done(entry)  # noqa: SLF001
+        deployer._queue.done(entry)
 
 
 def test_a_step_that_raises_after_its_cancel_ends_cancelled_not_failed(deployer, monkeypatch):
@@ -137,7 +137,7 @@ def test_cancel_drops_waiting_deploys_with_the_reason(deployer, monkeypatch):
     dropped = row(deployer, waiting.id)
     assert (dropped.status, dropped.step, dropped.reason) == ("failed", "cancelled", SUPERSEDED)
     assert not deployer.is_deploying(project.id)
-    assert deployer._queue.take(timeout=0) is None  # noqa: SLF001 - it never runs
+    assert deployer._queue.take(timeout=0) is None
 
 
 def test_a_full_queue_is_rate_limited_with_retry_after(deployer):

@@ -25,7 +25,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
 
 
 @pytest.fixture
-def api(daemon: HostdServer):  # noqa: ANN201
+def api(daemon: HostdServer):
     with client_for(daemon) as client:
         token, _ = register(client)
         client.headers["Authorization"] = f"Bearer {token}"

@@ -206,7 +206,7 @@ REFUSED_HOSTS = ["127.0.0.1", "localhost", "10.0.0.7", "172.16.5.4", "192.168.1.
                  "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]"]
 
 
-def _post(client, user, url: str):  # noqa: ANN202 - an httpx.Response
+def _post(client, user, url: str):
     name = f"url-{uuid.uuid4().hex[:8]}"
     resp = client.post("/api/projects", headers=user["headers"],
                        json={"name": name, "github_url": url, "template": "static"})

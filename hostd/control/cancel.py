@@ -36,7 +36,7 @@ class CancelScope:
         for hook in hooks:
             try:
                 hook()
-            except Exception:  # noqa: BLE001 - a hook must never stop the others
+            except Exception:
                 log.exception("a cancel hook failed")
 
     def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:

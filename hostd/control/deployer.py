@@ -113,7 +113,7 @@ class Deployer:
         while (entry := self._queue.take()) is not None:
             try:
                 self.run(entry.job)
-            except Exception:  # noqa: BLE001 - a worker thread must survive any job
+            except Exception:
                 log.exception("deploy %s crashed", entry.job.deployment_id)
             finally:
                 self._queue.done(entry)
@@ -129,7 +129,7 @@ class Deployer:
                     step(self.context, job)
                 self._check_cancelled(job)
                 self._succeed(job)
-            except Exception as exc:  # noqa: BLE001 - a deploy must never stay "deploying"
+            except Exception as exc:
                 self._end(job, exc)
 
     def _end(self, job: DeployJob, exc: Exception) -> None:

@@ -88,7 +88,7 @@ class MetricsCollector:
             started = loop.time()
             try:
                 await self.tick()
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+            except Exception:
                 log.exception("metrics sampling failed")
             await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
 

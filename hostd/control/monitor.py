@@ -63,7 +63,7 @@ class EngineMonitor:
                     log.warning("the Docker engine went away; waiting for it to come back")
                 self.connected.clear()
                 self.docker.reset()
-            except Exception:  # noqa: BLE001 - the monitor must outlive any one failure
+            except Exception:
                 log.exception("engine monitor failed; retrying")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)

@@ -135,7 +135,7 @@ class WorkerPool:
         try:
             # A session of its own: a Ctrl-C at the terminal reaches the daemon only,
             # which then stops the workers itself, in order.
-            worker.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            worker.process = subprocess.Popen(
                 [sys.executable, "-m", "hostd.router.worker", str(worker.listen.fileno()),
                  str(theirs.fileno())],
                 pass_fds=(worker.listen.fileno(), theirs.fileno()), env=env,

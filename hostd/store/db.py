@@ -16,7 +16,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import SQLModel, create_engine
 
-from hostd.store import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from hostd.store import models
 
 log = logging.getLogger("hostd.db")
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -99,6 +99,6 @@ def database_ok(engine: Engine) -> bool:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - health check reports, never raises
+    except Exception:
         log.warning("database health check failed", exc_info=True)
         return False

@@ -156,7 +156,7 @@ class ProjectPublic(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: str
-    userId: str  # noqa: N815 - the contract's field name
+    userId: str
     name: str
     status: ProjectStatus
     status_reason: str | None

@@ -14,7 +14,7 @@ from hostctl.exit_codes import ExitCode
 pytestmark = pytest.mark.docker
 
 
-def create_static(hostctl, name: str, repo: Path) -> None:  # noqa: ANN001
+def create_static(hostctl, name: str, repo: Path) -> None:
     created = hostctl("projects", "create", name, "--repo", str(repo), "--template", "static",
                       "--timeout", "600", "--json")
     assert created.exit_code == 0, created.stderr

@@ -10,30 +10,17 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from tests.plugins import engine as engine_plugin
 from tests.plugins.engine import INSTANCE
 from tests.support import HostdServer, auth, register
 
 DEPLOY_TIMEOUT_S = 240.0
-# tests/router/ imports these from here: served on access, not defined here, so pytest
-# does not register a second copy of the plugin's session fixtures for this directory.
-_FROM_THE_PLUGIN = ("engine", "base_images", "own_daemon", "remove_instance_objects")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_THE_PLUGIN:
-        return getattr(engine_plugin, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @pytest.fixture(scope="session")
-def deploy_hostd(engine, base_images, tmp_path_factory) -> Iterator[HostdServer]:  # noqa: ANN001
+def deploy_hostd(engine, base_images, tmp_path_factory) -> Iterator[HostdServer]:
     server = HostdServer(data_dir=tmp_path_factory.mktemp("deploy-data"),
                          env_overrides={"HOSTD_INSTANCE": INSTANCE}).start()
     yield server

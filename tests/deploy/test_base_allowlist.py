@@ -31,7 +31,7 @@ def other_user(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def deploy_secret(api: httpx.Client, repo, engine: docker.DockerClient) -> tuple[str, str]:  # noqa: ANN001
+def deploy_secret(api: httpx.Client, repo, engine: docker.DockerClient) -> tuple[str, str]:
     """User A's running project; returns (its image id without sha256:, the secret)."""
     secret = f"secret-{uuid.uuid4().hex}"
     url = repo({"Dockerfile": f"FROM hostd/busybox:1\nRUN echo {secret} > /www/index.html\n"
@@ -43,7 +43,7 @@ def deploy_secret(api: httpx.Client, repo, engine: docker.DockerClient) -> tuple
     return image.id.removeprefix("sha256:"), secret
 
 
-def refused(api: httpx.Client, repo, name: str, dockerfile: str, line: int) -> str:  # noqa: ANN001
+def refused(api: httpx.Client, repo, name: str, dockerfile: str, line: int) -> str:
     project = create(api, name, repo({"Dockerfile": dockerfile}), "static")
     project = wait_status(api, project["id"], {"running", "error"})
     assert project["status"] == "error", f"{name} was not refused"

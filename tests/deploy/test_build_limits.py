@@ -23,7 +23,7 @@ pytestmark = pytest.mark.docker
 
 
 @contextlib.contextmanager
-def daemon_client(engine, tmp_path: Path, **env: str) -> Iterator[tuple[HostdServer, httpx.Client]]:  # noqa: ANN001
+def daemon_client(engine, tmp_path: Path, **env: str) -> Iterator[tuple[HostdServer, httpx.Client]]:
     with own_daemon(engine, tmp_path / "data", **env) as server, client_for(server) as client:
         token, _ = register(client)
         client.headers.update(auth(token))
@@ -41,7 +41,7 @@ def build_log(client: httpx.Client, project_id: str) -> list[str]:
     return resp.json()["lines"]
 
 
-def containers_running(engine, marker: str) -> list[str]:  # noqa: ANN001
+def containers_running(engine, marker: str) -> list[str]:
     """Containers (build steps included) whose command holds `marker`."""
     # The summary list, not containers.list(): that inspects each one, and a step
     # container may be removed in between.

@@ -12,7 +12,7 @@ ECHO_ENV = {
 }
 
 
-def greeting(engine, project_id: str) -> str:  # noqa: ANN001
+def greeting(engine, project_id: str) -> str:
     return answers(published_port(engine, project_id)).text.strip()
 
 

@@ -27,7 +27,7 @@ from tests.deploy.conftest import make_repo, wait_status
 from tests.plugins.engine import own_daemon
 from tests.support import auth, register
 
-TOKEN = "tok3n-only-the-server-may-see"  # noqa: S105 - a test token
+TOKEN = "tok3n-only-the-server-may-see"
 BANNER = "ACME-internal-gitlab-10.9.8.7"
 FAILING_BUILD = {"Dockerfile": "FROM hostd/busybox:1\nRUN false\n"}  # fast: stops after clone
 
@@ -38,13 +38,13 @@ class GitHTTP(BaseHTTPRequestHandler):
 
     server: GitServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self._serve()
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self._serve()
 
     def _serve(self) -> None:
@@ -122,7 +122,7 @@ def git_server(tmp_path: Path, files: dict[str, str],
 
 
 @contextlib.contextmanager
-def logged_in(server) -> Iterator[httpx.Client]:  # noqa: ANN001 - a HostdServer
+def logged_in(server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60.0) as client:
         token, _ = register(client)
         client.headers.update(auth(token))

@@ -19,12 +19,12 @@ CMD ["httpd", "-f", "-p", "8000", "-h", "/www"]
 """
 
 
-def stage_images(engine, marker: str) -> set[str]:  # noqa: ANN001
+def stage_images(engine, marker: str) -> set[str]:
     return {image.id for image in engine.images.list(
         all=True, filters={"label": f"hostd.test-stage={marker}", "dangling": True})}
 
 
-def commit(root, stamp: str) -> None:  # noqa: ANN001
+def commit(root, stamp: str) -> None:
     (root / "stamp.txt").write_text(stamp)
     git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "commit", "-qam", stamp], check=True)

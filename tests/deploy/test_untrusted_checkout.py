@@ -41,7 +41,7 @@ def marker(tmp_path: Path) -> Path:
     return path
 
 
-def image_text(engine, project_id: str, directory: str) -> str:  # noqa: ANN001
+def image_text(engine, project_id: str, directory: str) -> str:
     """Every name under `directory` in the project's image, every file's text, and what
     its links lead to (read inside the container)."""
     (image,) = engine.images.list(filters={"label": f"hostd.project={project_id}"})

@@ -13,18 +13,14 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import (  # noqa: F401 - fixtures, registered by import
-    base_images,
-    engine,
-    own_daemon,
-)
+from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, register
 
 METRICS_INTERVAL_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def router_hostd(engine: docker.DockerClient, base_images,  # noqa: ANN001, F811
+def router_hostd(engine: docker.DockerClient, base_images: object,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     # Worker processes whatever this machine's core count; test_modes.py covers 1.
     with own_daemon(engine, tmp_path_factory.mktemp("router-data"),

@@ -36,7 +36,7 @@ class RouterThread:
     handler saw (an exception escaping a protocol callback): tests assert it stays empty.
     """
 
-    def __init__(self, router_factory) -> None:  # noqa: ANN001 - () -> Router
+    def __init__(self, router_factory) -> None:
         import uvloop
 
         self.port = free_port()

@@ -116,7 +116,7 @@ class Site:
         self.host = urlsplit(project["url"]).netloc
         self.base = f"http://127.0.0.1:{server.router_port}"
 
-    def get(self, path: str = "/", **kwargs) -> httpx.Response:  # noqa: ANN003
+    def get(self, path: str = "/", **kwargs) -> httpx.Response:
         return httpx.get(self.base + path, headers={"Host": self.host}, timeout=30, **kwargs)
 
 
@@ -124,7 +124,7 @@ def metrics(client: httpx.Client, project_id: str) -> dict:
     return client.get(f"/api/projects/{project_id}").json()["project"]["metrics"]
 
 
-def wait_metrics(client: httpx.Client, project_id: str, check, timeout: float) -> dict:  # noqa: ANN001
+def wait_metrics(client: httpx.Client, project_id: str, check, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         seen = metrics(client, project_id)
@@ -135,19 +135,19 @@ def wait_metrics(client: httpx.Client, project_id: str, check, timeout: float) -
 
 
 @pytest.fixture(scope="module")
-def site(router_hostd, alice, tmp_path_factory) -> Site:  # noqa: ANN001
+def site(router_hostd, alice, tmp_path_factory) -> Site:
     return Site(router_hostd, deploy(alice, tmp_path_factory.mktemp("site"), "shop", SITE,
                                      "static"))
 
 
 @pytest.fixture(scope="module")
-def app(router_hostd, alice, tmp_path_factory) -> Site:  # noqa: ANN001
+def app(router_hostd, alice, tmp_path_factory) -> Site:
     return Site(router_hostd, deploy(alice, tmp_path_factory.mktemp("app"), "busy", APP_REPO,
                                      "flask"))
 
 
 @pytest.fixture(scope="module")
-def bobs(router_hostd, bob, tmp_path_factory) -> Site:  # noqa: ANN001
+def bobs(router_hostd, bob, tmp_path_factory) -> Site:
     return Site(router_hostd, deploy(bob, tmp_path_factory.mktemp("bob"), "blog", SITE,
                                      "static"))
 
@@ -215,7 +215,7 @@ def test_unknown_host_is_404(site):
     assert resp.status_code == 404 and "No such project" in resp.text
 
 
-def read_frames(lines: Iterator[str], until, timeout: float) -> list[dict]:  # noqa: ANN001
+def read_frames(lines: Iterator[str], until, timeout: float) -> list[dict]:
     frames, frame = [], {}
     deadline = time.monotonic() + timeout
     for line in lines:

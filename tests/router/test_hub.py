@@ -9,7 +9,7 @@ import time
 from hostd.events import DEFAULT_QUEUE_SIZE, EventHub
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro):
     return asyncio.run(coro)
 
 

@@ -15,7 +15,7 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import own_daemon
+from tests.plugins.engine import own_daemon
 from tests.router.conftest import METRICS_INTERVAL_S, logged_in
 from tests.router.test_dataplane import SITE, Site, deploy, metrics, wait_metrics
 from tests.support import HostdServer
@@ -60,7 +60,7 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_until(check, timeout: float, what: str) -> None:  # noqa: ANN001
+def wait_until(check, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, what
@@ -68,7 +68,7 @@ def wait_until(check, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def in_process(engine: docker.DockerClient, base_images,  # noqa: ANN001
+def in_process(engine: docker.DockerClient, base_images,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     with own_daemon(engine, tmp_path_factory.mktemp("in-process"),
                     HOSTD_METRICS_INTERVAL=str(METRICS_INTERVAL_S),

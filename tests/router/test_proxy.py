@@ -47,7 +47,7 @@ async def digest(request: Request) -> JSONResponse:
 async def blob(request: Request) -> StreamingResponse:
     size = int(request.query_params["size"])
 
-    async def chunks():  # noqa: ANN202
+    async def chunks():
         for i in range(0, size, 65536):
             yield bytes(min(65536, size - i))
 
@@ -55,7 +55,7 @@ async def blob(request: Request) -> StreamingResponse:
 
 
 async def slow(request: Request) -> StreamingResponse:
-    async def chunks():  # noqa: ANN202
+    async def chunks():
         yield b"first\n"
         await asyncio.sleep(1.5)
         yield b"second\n"
@@ -88,7 +88,7 @@ UPSTREAM = Starlette(routes=[
 class ThreadServer:
     """An ASGI app on a free loopback port, served by uvicorn in a thread."""
 
-    def __init__(self, make_app) -> None:  # noqa: ANN001 - async () -> ASGI app
+    def __init__(self, make_app) -> None:
         self.port = free_port()
         self._make_app = make_app
         self.server: uvicorn.Server | None = None
@@ -117,7 +117,7 @@ class ThreadServer:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[ThreadServer]:
-    async def make():  # noqa: ANN202
+    async def make():
         return UPSTREAM
 
     with ThreadServer(make) as server:
@@ -141,11 +141,11 @@ def proxy(upstream: ThreadServer) -> Iterator[tuple[ThreadServer, RequestCounter
         yield server, counter
 
 
-def url(proxy, path: str = "/") -> str:  # noqa: ANN001
+def url(proxy, path: str = "/") -> str:
     return f"http://127.0.0.1:{proxy[0].port}{path}"
 
 
-def host(proxy, name: str = "shop.alice") -> dict[str, str]:  # noqa: ANN001
+def host(proxy, name: str = "shop.alice") -> dict[str, str]:
     return {"Host": f"{name}.localhost:{proxy[0].port}"}
 
 
@@ -170,7 +170,7 @@ def test_routes_by_host_and_sets_forwarded_headers(proxy):
 def test_request_and_response_bodies_stream_through(proxy):
     payload = bytes(range(256)) * 8192  # 2 MiB, sent in chunks of 64 KiB
 
-    def chunks():  # noqa: ANN202
+    def chunks():
         for i in range(0, len(payload), 65536):
             yield payload[i:i + 65536]
 

@@ -129,7 +129,7 @@ def router(app: ScriptedApp) -> Iterator[tuple[RouterThread, RequestCounter]]:
         yield server, counter
 
 
-def connect(router) -> socket.socket:  # noqa: ANN001
+def connect(router) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", router[0].port), timeout=10)
     return sock
 
@@ -435,7 +435,7 @@ def test_many_concurrent_clients_all_get_their_answers(router):
                     sock.sendall(get("/ok"))
                     if reader.response()[2] != BODY:
                         errors.append("wrong body")
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(repr(exc))
 
     threads = [threading.Thread(target=client) for _ in range(32)]
