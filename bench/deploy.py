@@ -26,6 +26,7 @@ import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.plugins.engine import remove_instance_objects
 from tests.support import HostdServer, auth, register
 
 DEPLOY_LIMIT_S = 300.0
@@ -142,14 +143,7 @@ def main() -> None:
                     bench_template(client, Path(tmp), template, args.runs)
         finally:
             server.stop()
-            engine = docker.from_env()
-            label = f"hostd.instance={instance}"
-            for container in engine.containers.list(all=True, filters={"label": label}):
-                container.remove(force=True)
-            for image in engine.images.list(filters={"label": label}):
-                engine.images.remove(image.id, force=True)
-            for network in engine.networks.list(filters={"label": label}):
-                network.remove()
+            remove_instance_objects(docker.from_env(), instance)
 
 
 if __name__ == "__main__":

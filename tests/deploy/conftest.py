@@ -6,6 +6,7 @@ plugin's INSTANCE label; the engine fixture's finalizer removes everything carry
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -36,12 +37,17 @@ def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def make_repo(root: Path, files: dict[str, str]) -> str:
-    """A real git repository with `files`, committed; returns its file:// URL."""
+def make_repo(root: Path, files: dict[str, str],
+              links: dict[str, str] | None = None) -> str:
+    """A real git repository with `files` (and symbolic links `name -> target`),
+    committed; returns its file:// URL."""
     root.mkdir(parents=True, exist_ok=True)
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+    for rel, target in (links or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, root / rel)
     git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)

@@ -3,14 +3,12 @@ written into it, and its size is capped (SECURITY.md, "Untrusted repositories").
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import create, wait_status
+from tests.deploy.conftest import create, make_repo, wait_status
 from tests.plugins.engine import own_daemon
 from tests.support import auth, client_for, register
 
@@ -18,19 +16,7 @@ pytestmark = pytest.mark.docker
 
 
 def hostile_repo(root: Path, files: dict[str, str], links: dict[str, str]) -> str:
-    """A committed git repository with `files` and symbolic links `name -> target`."""
-    root.mkdir(parents=True)
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    for rel, target in links.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, root / rel)
-    git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "hostile"], check=True)
-    return f"file://{root}"
+    return make_repo(root, files, links)
 
 
 @pytest.fixture
