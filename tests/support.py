@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -150,10 +153,20 @@ def assert_no_hash(response: httpx.Response) -> None:
     assert not HASH_LEAK.search(response.text), f"password hash in {response.request.url}"
 
 
-def client_for(server: HostdServer, **kwargs: object) -> httpx.Client:
+def client_for(server: HostdServer, **kwargs: Any) -> httpx.Client:
     """A client for `server` that fails the test if any response carries a password hash."""
-    return httpx.Client(base_url=server.url, timeout=30.0,
-                        event_hooks={"response": [assert_no_hash]}, **kwargs)
+    kwargs.setdefault("timeout", 30.0)
+    return httpx.Client(base_url=server.url, event_hooks={"response": [assert_no_hash]},
+                        **kwargs)
+
+
+@contextlib.contextmanager
+def logged_in(server: HostdServer, timeout: float = 60.0) -> Iterator[httpx.Client]:
+    """A client of `server` registered as a new user, its token on every request."""
+    with client_for(server, timeout=timeout) as client:
+        token, _ = register(client)
+        client.headers.update(auth(token))
+        yield client
 
 
 def unique_email(prefix: str = "user") -> str:

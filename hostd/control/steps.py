@@ -24,7 +24,7 @@ from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
 from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
-from hostd.engine.context import SourceLimits, SourceTooLarge, measure, write_context
+from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.health import wait_until_serving
 from hostd.engine.images import resolve_base_images
@@ -89,9 +89,10 @@ def build(ctx: JobContext, job: DeployJob) -> None:
 
 
 def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPlan:
-    """Check the checkout (caps, links) and choose the Dockerfile; StepFailed if unfit."""
+    """Choose the Dockerfile (links refused); StepFailed if unfit. The source caps hold
+    twice already: on the checkout while git writes it (clonewatch), and on the context
+    while it is written (write_context)."""
     try:
-        measure(checkout, _source_limits(ctx.settings))
         needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
         bases = resolve_base_images(ctx.docker.client(), log=job.log, needed=needed)
         plan = prepare_build_context(job.template, checkout, bases,

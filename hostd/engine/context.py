@@ -80,16 +80,6 @@ def write_context(checkout: Checkout, out: BinaryIO, dockerfile: str,
     return ContextSummary(files=files, bytes=size)
 
 
-def measure(checkout: Checkout, limits: SourceLimits) -> ContextSummary:
-    """Count the whole tree (no exclusions) against the caps; raises SourceTooLarge."""
-    files = size = 0
-    for _rel, info in _walk(checkout, None):
-        files += 1
-        size += info.st_size if stat.S_ISREG(info.st_mode) else 0
-        _check_limits(files, size, limits)
-    return ContextSummary(files=files, bytes=size)
-
-
 def _check_limits(files: int, size: int, limits: SourceLimits) -> None:
     if files > limits.max_files:
         raise SourceTooLarge(f"the source has more than {limits.max_files} files "

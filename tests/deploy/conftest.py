@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.plugins.engine import INSTANCE
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, logged_in
 
 DEPLOY_TIMEOUT_S = 240.0
 @pytest.fixture(scope="session")
@@ -31,9 +31,7 @@ def deploy_hostd(engine, base_images, tmp_path_factory) -> Iterator[HostdServer]
 @pytest.fixture
 def api(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
     """A client logged in as a new user."""
-    with httpx.Client(base_url=deploy_hostd.url, timeout=60.0) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with logged_in(deploy_hostd) as client:
         yield client
 
 

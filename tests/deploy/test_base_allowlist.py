@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.deploy.conftest import answers, create, published_port, wait_status
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, logged_in
 
 pytestmark = pytest.mark.docker
 
@@ -25,9 +25,7 @@ SERVE = 'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n'
 @pytest.fixture
 def other_user(deploy_hostd: HostdServer) -> Iterator[httpx.Client]:
     """A second tenant on the same daemon."""
-    with httpx.Client(base_url=deploy_hostd.url, timeout=60.0) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with logged_in(deploy_hostd) as client:
         yield client
 
 

@@ -17,16 +17,14 @@ import pytest
 from hostd.engine.networks import build_network_name
 from tests.deploy.conftest import create, make_repo, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, client_for, register
+from tests.support import HostdServer, logged_in
 
 pytestmark = pytest.mark.docker
 
 
 @contextlib.contextmanager
 def daemon_client(engine, tmp_path: Path, **env: str) -> Iterator[tuple[HostdServer, httpx.Client]]:
-    with own_daemon(engine, tmp_path / "data", **env) as server, client_for(server) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with own_daemon(engine, tmp_path / "data", **env) as server, logged_in(server) as client:
         yield server, client
 
 

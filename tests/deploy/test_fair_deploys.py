@@ -4,7 +4,6 @@ deploy under way. One daemon of the module's own: one worker, two waiting deploy
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from tests.deploy.conftest import create, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, logged_in
 
 pytestmark = pytest.mark.docker
 NOWHERE = "file:///nonexistent/repo.git"  # its deploy fails at the clone, in milliseconds
@@ -43,14 +42,6 @@ def daemon(engine: docker.DockerClient, base_images: None,
     with own_daemon(engine, tmp_path_factory.mktemp("fair-data"),
                     HOSTD_DEPLOY_CONCURRENCY="1", HOSTD_MAX_QUEUED_DEPLOYS="2") as server:
         yield server
-
-
-@contextlib.contextmanager
-def new_user(server: HostdServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60.0) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
-        yield client
 
 
 def deployments(client: httpx.Client, project_id: str) -> list[dict]:
@@ -89,7 +80,7 @@ def assert_rate_limited(resp: httpx.Response) -> None:
 
 
 def test_deploys_alternate_between_users(daemon, repo):
-    with new_user(daemon) as alice, new_user(daemon) as bob:
+    with logged_in(daemon) as alice, logged_in(daemon) as bob:
         made = {"a1": create(alice, "a1", repo(quick_site()), "static")}
         wait_started(alice, made["a1"]["id"])
         for name in ("a2", "a3"):
@@ -110,7 +101,7 @@ def test_deploys_alternate_between_users(daemon, repo):
 
 
 def test_a_full_queue_answers_429_and_stores_nothing(daemon, repo):
-    with new_user(daemon) as carol:
+    with logged_in(daemon) as carol:
         # Slow to answer: it stays the running deploy while the requests below are made.
         first = create(carol, "c1", repo(slow_to_answer()), "static")
         wait_started(carol, first["id"])
@@ -135,7 +126,7 @@ def test_a_full_queue_answers_429_and_stores_nothing(daemon, repo):
 
 
 def test_deleting_a_project_drops_its_queued_deploys(daemon, repo, engine):
-    with new_user(daemon) as dan:
+    with logged_in(daemon) as dan:
         first = create(dan, "d1", repo(slow_to_answer()), "static")
         wait_started(dan, first["id"])
         doomed = [create(dan, name, repo(quick_site()), "static") for name in ("d2", "d3")]
@@ -162,7 +153,7 @@ def test_deleting_a_project_drops_its_queued_deploys(daemon, repo, engine):
 
 
 def test_redeploy_while_deploying_supersedes_the_deploy_under_way(daemon, repo, engine):
-    with new_user(daemon) as sam:
+    with logged_in(daemon) as sam:
         project = create(sam, "s1", repo(slow_to_answer()), "static")
         pid = project["id"]
         wait_until(lambda: sam.get(f"/api/projects/{pid}").json()["project"]["status_reason"]

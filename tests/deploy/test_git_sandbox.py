@@ -25,7 +25,7 @@ from hostd.config import Settings
 from hostd.control import git
 from tests.deploy.conftest import make_repo, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import auth, register
+from tests.support import logged_in
 
 TOKEN = "tok3n-only-the-server-may-see"
 BANNER = "ACME-internal-gitlab-10.9.8.7"
@@ -119,14 +119,6 @@ def git_server(tmp_path: Path, files: dict[str, str],
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-@contextlib.contextmanager
-def logged_in(server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60.0) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
-        yield client
 
 
 def deployed_commit(api: httpx.Client, project_id: str) -> str | None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.deploy.conftest import create, make_repo, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import auth, client_for, register
+from tests.support import logged_in
 
 pytestmark = pytest.mark.docker
 
@@ -106,10 +106,7 @@ def test_dockerignore_is_applied_as_the_engine_would(api, engine, tmp_path):
 ])
 def test_source_caps(engine, base_images, tmp_path, setting, files, words):
     url = hostile_repo(tmp_path / "r", {"index.html": "", **files}, {})
-    with own_daemon(engine, tmp_path / "data", **setting) as server, \
-            client_for(server) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with own_daemon(engine, tmp_path / "data", **setting) as server, logged_in(server) as client:
         project = wait_status(client, create(client, "too-big", url, "static")["id"],
                               {"running", "error"})
     assert project["status"] == "error"
