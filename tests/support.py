@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -28,10 +29,28 @@ SESSION_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
 SESSION_DATA_DIRS: set[Path] = set()
 
 
+# Ports are picked below the kernel's ephemeral range (32768 and up by default): a port
+# bound to 0 comes from that range, where the kernel may hand the same one out again, to
+# the next pick or to any outgoing connection, before the daemon binds it.
+_PORT_RANGE = (20000, 32000)
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing holds now and this process has not handed out before."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(*_PORT_RANGE)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
 
 
 @dataclass
