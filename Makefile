@@ -25,9 +25,10 @@ run: $(STAMP)
 test: engine
 	$(BIN)/python -m pytest
 
-# The tests that need no Docker engine (the `docker` marker is set in tests/conftest.py).
+# The tests that need no Docker engine (tests/plugins/engine.py marks the others `docker`),
+# one process per core: most of their time is daemons starting and timers running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker" -q
+	$(BIN)/python -m pytest -m "not docker" -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import HostdServer, unique_email
+from tests.support import HostdServer, tls, unique_email
 
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway bench account
 MAX_REQUESTS = 1_000_000
@@ -56,7 +56,7 @@ async def hammer(url: str, method: str, path: str, concurrency: int, seconds: fl
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, verify=tls()) as client:
         async def worker() -> None:
             nonlocal errors
             while time.monotonic() < deadline and len(latencies) + errors < limit:
@@ -74,7 +74,7 @@ async def hammer(url: str, method: str, path: str, concurrency: int, seconds: fl
 
 def setup_user(server: HostdServer) -> tuple[str, str]:
     email = unique_email("bench")
-    with httpx.Client(base_url=server.url, timeout=60) as c:
+    with httpx.Client(base_url=server.url, timeout=60, verify=tls()) as c:
         resp = c.post("/api/auth/register",
                       json={"email": email, "password": PASSWORD, "name": "Bench"})
         resp.raise_for_status()

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from tests.support import HostdServer, register
+from tests.support import HostdServer, register, tls
 
 HOSTCTL = [sys.executable, "-c", "from hostctl.cli import main; main()"]
 
@@ -60,7 +60,7 @@ def main(runs: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = HostdServer(data_dir=Path(tmp) / "data").start()
         try:
-            with httpx.Client(base_url=server.url) as http:
+            with httpx.Client(base_url=server.url, verify=tls()) as http:
                 token, _ = register(http)
                 http.post("/api/projects", headers={"Authorization": f"Bearer {token}"},
                           json={"name": "shop", "github_url": "https://github.com/a/shop",

@@ -39,7 +39,7 @@ import docker
 import httpx
 
 from hostd.engine.nginx import NGINX_IMAGE
-from tests.support import HostdServer, free_port, register
+from tests.support import HostdServer, free_port, register, tls
 
 RUN_ID = uuid.uuid4().hex[:8]
 LABEL = {"hostd.bench": RUN_ID}
@@ -91,7 +91,7 @@ def wait_http(url: str, headers: dict[str, str] | None = None, timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, headers=headers, timeout=1).status_code < 500:
+            if httpx.get(url, headers=headers, timeout=1, verify=tls()).status_code < 500:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{url} never answered")
@@ -227,7 +227,7 @@ def bench_router_app(seconds: int, workers: int | None, app: str) -> None:
     # The daemon's default (one worker per CPU) unless --router-workers says otherwise.
     env = {"HOSTD_ROUTER_WORKERS": str(workers)} if workers else None
     with busybox_sites(1, app) as sites, daemon(env) as server, \
-            httpx.Client(base_url=server.url) as api:
+            httpx.Client(base_url=server.url, verify=tls()) as api:
         (container_id, port), = sites
         _, user = register(api)
         add_running_projects(server, user["id"], sites)
@@ -263,7 +263,8 @@ def print_rows(connections: int, rows: list[tuple[str, float, float, float | Non
 # --- collector and hub ------------------------------------------------------------------
 
 def bench_collector(seconds: int) -> None:
-    with busybox_sites(50) as sites, daemon() as server, httpx.Client(base_url=server.url) as api:
+    with busybox_sites(50) as sites, daemon() as server, httpx.Client(base_url=server.url,
+                                                                      verify=tls()) as api:
         token, user = register(api)
         add_running_projects(server, user["id"], sites)
         time.sleep(5)  # the first samples; then the steady state is measured
@@ -279,7 +280,7 @@ async def _subscribers(url: str, token: str, count: int, seconds: float) -> list
     received = [0] * count
     limits = httpx.Limits(max_connections=count + 10)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(
-            30, read=None)) as http:
+            30, read=None), verify=tls()) as http:
 
         async def one(index: int) -> None:
             async with http.stream("GET", "/api/containers/events",
@@ -297,7 +298,8 @@ async def _subscribers(url: str, token: str, count: int, seconds: float) -> list
 
 
 def bench_hub(seconds: int) -> None:
-    with busybox_sites(10) as sites, daemon() as server, httpx.Client(base_url=server.url) as api:
+    with busybox_sites(10) as sites, daemon() as server, httpx.Client(base_url=server.url,
+                                                                      verify=tls()) as api:
         token, user = register(api)
         add_running_projects(server, user["id"], sites)
         assert server.process is not None
@@ -307,7 +309,7 @@ def bench_hub(seconds: int) -> None:
         child = subprocess.Popen([sys.executable, __file__, "_subscribe", server.url, token,
                                   str(seconds + 10)], stdout=subprocess.PIPE, text=True)
         time.sleep(8)  # connections up, a couple of intervals in
-        subs = httpx.get(f"{server.url}/healthz").json()["subscribers"]
+        subs = httpx.get(f"{server.url}/healthz", verify=tls()).json()["subscribers"]
         cpu = measure_cpu(pid, seconds)
         out, _ = child.communicate(timeout=seconds + 60)
     print(f"10 running projects, {subs} subscribers: daemon CPU {cpu:.2f} % of one core "

@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.plugins.engine import remove_instance_objects
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 DEPLOY_LIMIT_S = 300.0
 
@@ -136,7 +136,7 @@ def main() -> None:
                                             **extra_env})
         server.start()
         try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
+            with httpx.Client(base_url=server.url, timeout=60, verify=tls()) as client:
                 token, _ = register(client)
                 client.headers.update(auth(token))
                 for template in args.templates.split(","):

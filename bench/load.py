@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 NOWHERE = "file:///nonexistent/load.git"
 # (operation, weight): mostly reads, as a dashboard and a few CLIs would do.
@@ -70,7 +70,8 @@ async def _one(client: httpx.AsyncClient, op: str, token: str, rng: random.Rando
 async def _client(url: str, token: str, deadline: float, seed: int, results: Results) -> None:
     rng = random.Random(seed)
     ops, weights = zip(*MIX, strict=True)
-    async with httpx.AsyncClient(base_url=url, headers=auth(token), timeout=60) as client:
+    async with httpx.AsyncClient(base_url=url, headers=auth(token), timeout=60,
+                                 verify=tls()) as client:
         while time.monotonic() < deadline:
             op = rng.choices(ops, weights)[0]
             start = time.perf_counter()
@@ -88,7 +89,7 @@ async def _client(url: str, token: str, deadline: float, seed: int, results: Res
 
 def lost_writes(url: str, results: Results) -> int:
     lost = 0
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, verify=tls()) as client:
         for token, ids in results.created.items():
             listed = client.get("/api/projects", headers=auth(token)).json()["projects"]
             lost += len(ids - {p["id"] for p in listed})
@@ -135,7 +136,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hostd-load-") as tmp:
         server = start_server(Path(tmp) / "data")
         try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
+            with httpx.Client(base_url=server.url, timeout=60, verify=tls()) as client:
                 tokens = [register(client)[0] for _ in range(args.users)]
             print(f"hostd on {server.url}: {args.clients} clients, {args.users} users, "
                   f"{args.seconds:.0f} s")

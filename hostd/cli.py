@@ -63,12 +63,13 @@ def serve(
 
     Example: hostd serve --port 3000
     """
+    # Settings first: a bad one fails in a fraction of the time the app takes to import.
+    settings = load_settings(host=host, port=port)
     import uvicorn
 
     from hostd.app import create_app
     from hostd.router.fdlimit import raise_open_files_limit
 
-    settings = load_settings(host=host, port=port)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

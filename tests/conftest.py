@@ -6,7 +6,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HASH_LEAK, HostdServer, client_for, register
+from tests.support import (
+    FRONTEND_URL,
+    HASH_LEAK,
+    MAX_BODY_BYTES,
+    HostdServer,
+    client_for,
+    register,
+)
 
 # The real-engine fixtures (engine, docker_client, base_images), the `docker` mark on
 # every test that uses them, and the removal of what the session made on the engine.
@@ -16,7 +23,8 @@ pytest_plugins = ["tests.plugins.engine"]
 @pytest.fixture(scope="session")
 def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     """One real daemon for the session, with its own data dir and SQLite file."""
-    server = HostdServer(data_dir=tmp_path_factory.mktemp("hostd-data")).start()
+    server = HostdServer(data_dir=tmp_path_factory.mktemp("hostd-data"),
+                         env_overrides={"HOSTD_ROUTER_WORKERS": "2"}).start()
     yield server
     server.stop()
     # After every test has used it: no password hash and no JWT ever reached its log.
@@ -24,6 +32,18 @@ def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     assert not HASH_LEAK.search(logs), "a password hash reached the log"
     assert "eyJ" not in logs, "a JWT reached the log"
     assert " 500 " not in logs and "unhandled error" not in logs, "a request crashed: see the log"
+
+
+@pytest.fixture(scope="session")
+def configured_hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
+    """A daemon set as a user might: a web frontend allowed (FRONTEND_URL), a 2 KiB body
+    limit, and local repositories refused as by default (the session daemon allows them).
+    Its log is quiet: only the tests that use it write there."""
+    server = HostdServer(data_dir=tmp_path_factory.mktemp("configured-data"), env_overrides={
+        "FRONTEND_URL": FRONTEND_URL, "HOSTD_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "HOSTD_ALLOW_LOCAL_REPOS": "false"}).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +24,10 @@ STARTUP_TIMEOUT_S = 30.0
 # Every daemon a test session starts labels its containers `hostd.instance=<prefix>-…`.
 SESSION_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
 
+
+# What tests/conftest.py's configured_hostd is set to.
+FRONTEND_URL = "http://localhost:5173"
+MAX_BODY_BYTES = 2048
 
 # Data dirs of the session's daemons: their build-stage records name untagged images
 # (removed at the end by tests/plugins/engine.py).
@@ -51,6 +56,14 @@ def free_port() -> int:
         _HANDED_OUT.add(port)
         return port
     raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
+
+
+def tls() -> ssl.SSLContext:
+    """What every test client passes as `verify`. Test URLs are plain http on loopback, and
+    httpx otherwise parses the CA bundle for each client, about 50 ms of CPU: the suite's
+    polling loops spent more on that than on what they tested. This context trusts no CA,
+    so should it ever be used it fails closed."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @dataclass
@@ -82,6 +95,9 @@ class HostdServer:
             "BCRYPT_ROUNDS": "4",
             "HOSTD_ALLOW_LOCAL_REPOS": "true",
             "HOSTD_INSTANCE": self.instance,
+            # The router on the API's event loop: worker processes cost a second of start-up
+            # per daemon. Tests of the worker pool, and the session daemon, ask for two.
+            "HOSTD_ROUTER_WORKERS": "1",
             # Abuse limits off: tests share one address and try many passwords on purpose.
             # tests/harden/test_ratelimit.py turns them on in daemons of its own.
             "HOSTD_LOGIN_FAILS_PER_EMAIL": "0",
@@ -110,7 +126,7 @@ class HostdServer:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"hostd exited at start:\n{self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0, verify=tls()).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -176,7 +192,7 @@ def client_for(server: HostdServer, **kwargs: Any) -> httpx.Client:
     """A client for `server` that fails the test if any response carries a password hash."""
     kwargs.setdefault("timeout", 30.0)
     return httpx.Client(base_url=server.url, event_hooks={"response": [assert_no_hash]},
-                        **kwargs)
+                        **kwargs, verify=tls())
 
 
 @contextlib.contextmanager

@@ -11,7 +11,15 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import HASH_LEAK, HostdServer, auth, client_for, register, unique_email
+from tests.support import (
+    FRONTEND_URL,
+    HASH_LEAK,
+    MAX_BODY_BYTES,
+    auth,
+    client_for,
+    register,
+    unique_email,
+)
 from tests.test_auth_api import assert_error
 
 MIB = 1024 * 1024
@@ -86,9 +94,9 @@ def test_body_just_under_the_limit_is_parsed(client):
     assert_error(raw_post(client, REGISTER, body.encode()), 400, "ValidationError")
 
 
-def test_the_limit_is_configurable(make_hostd):
-    server = make_hostd(HOSTD_MAX_BODY_BYTES="2048")
-    with client_for(server) as c:
+def test_the_limit_is_configurable(configured_hostd):
+    assert MAX_BODY_BYTES == 2048
+    with client_for(configured_hostd) as c:
         body = {"email": unique_email(), "password": "abcdef", "name": "x" * 1500}
         assert_error(c.post(REGISTER, json=body), 400, "ValidationError")  # name too long
         body["name"] = "x" * 3000
@@ -141,17 +149,6 @@ def test_malformed_http_gets_no_traceback(hostd):
 
 # --- CORS -------------------------------------------------------------------------------
 
-FRONTEND = "http://localhost:5173"
-
-
-@pytest.fixture(scope="module")
-def cors_server(tmp_path_factory):
-    server = HostdServer(data_dir=tmp_path_factory.mktemp("cors"),
-                         env_overrides={"FRONTEND_URL": FRONTEND}).start()
-    yield server
-    server.stop()
-
-
 def preflight(c: httpx.Client, origin: str) -> httpx.Response:
     return c.options("/api/projects", headers={
         "Origin": origin, "Access-Control-Request-Method": "POST",
@@ -159,24 +156,24 @@ def preflight(c: httpx.Client, origin: str) -> httpx.Response:
     })
 
 
-def test_cors_preflight_from_the_frontend_is_allowed_with_credentials(cors_server):
-    with client_for(cors_server) as c:
-        resp = preflight(c, FRONTEND)
+def test_cors_preflight_from_the_frontend_is_allowed_with_credentials(configured_hostd):
+    with client_for(configured_hostd) as c:
+        resp = preflight(c, FRONTEND_URL)
         assert resp.status_code == 200
-        assert resp.headers["access-control-allow-origin"] == FRONTEND
+        assert resp.headers["access-control-allow-origin"] == FRONTEND_URL
         assert resp.headers["access-control-allow-credentials"] == "true"
         assert "POST" in resp.headers["access-control-allow-methods"]
         assert "authorization" in resp.headers["access-control-allow-headers"].lower()
         token, _ = register(c)
-        resp = c.get("/api/auth/me", headers={"Origin": FRONTEND, **auth(token)})
-        assert resp.headers["access-control-allow-origin"] == FRONTEND
+        resp = c.get("/api/auth/me", headers={"Origin": FRONTEND_URL, **auth(token)})
+        assert resp.headers["access-control-allow-origin"] == FRONTEND_URL
         assert resp.headers["access-control-allow-credentials"] == "true"
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost:5174",
                                     "https://localhost:5173", "null"])
-def test_cors_other_origins_get_no_allow_origin(cors_server, origin):
-    with client_for(cors_server) as c:
+def test_cors_other_origins_get_no_allow_origin(configured_hostd, origin):
+    with client_for(configured_hostd) as c:
         resp = preflight(c, origin)
         assert resp.status_code >= 400
         assert "access-control-allow-origin" not in resp.headers
@@ -187,11 +184,11 @@ def test_cors_other_origins_get_no_allow_origin(cors_server, origin):
 
 
 def test_without_frontend_url_no_origin_is_allowed(client):
-    resp = preflight(client, FRONTEND)
+    resp = preflight(client, FRONTEND_URL)
     assert "access-control-allow-origin" not in resp.headers
     assert resp.headers["content-type"] == "application/json"
     assert "access-control-allow-origin" not in client.get(
-        "/healthz", headers={"Origin": FRONTEND}).headers
+        "/healthz", headers={"Origin": FRONTEND_URL}).headers
 
 
 # --- health and OpenAPI -------------------------------------------------------------------
@@ -266,8 +263,8 @@ def test_access_log_has_one_line_per_request(hostd, client, user):
     assert "do-not-log" not in logs  # the query string never reaches the log
 
 
-def test_access_log_counts_every_request(make_hostd):
-    server = make_hostd()
+def test_access_log_counts_every_request(configured_hostd):
+    server = configured_hostd
     with client_for(server) as c:
         before = server.logs().count("hostd.access:")
         token, _ = register(c)

@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import auth, client_for, register, unique_email
+from tests.support import auth, client_for, register, tls, unique_email
 
 PASSWORD = "s3cret-pass"
 
@@ -112,7 +112,7 @@ def test_twenty_concurrent_registrations_of_one_email_make_one_account(hostd):
     barrier = threading.Barrier(20)
 
     def attempt(i: int) -> int:
-        with httpx.Client(base_url=hostd.url, timeout=30) as c:
+        with httpx.Client(base_url=hostd.url, timeout=30, verify=tls()) as c:
             barrier.wait(timeout=10)
             body = {"email": email, "password": f"password-{i}", "name": f"Racer {i}"}
             return c.post("/api/auth/register", json=body).status_code

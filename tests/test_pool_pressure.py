@@ -12,13 +12,13 @@ import time
 
 import httpx
 
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 CONCURRENT = 80  # beyond the 40 worker threads and the 40 connections of the old pool
 
 
 def test_many_concurrent_stops_and_lists_never_stall(hostd: HostdServer):
-    with httpx.Client(base_url=hostd.url, timeout=30) as client:
+    with httpx.Client(base_url=hostd.url, timeout=30, verify=tls()) as client:
         token, _ = register(client)
         headers = auth(token)
         ids = [client.post("/api/projects", headers=headers, json={
@@ -31,7 +31,8 @@ def test_many_concurrent_stops_and_lists_never_stall(hostd: HostdServer):
             time.sleep(0.1)
 
     async def hammer() -> list[int]:
-        async with httpx.AsyncClient(base_url=hostd.url, headers=headers, timeout=25) as c:
+        async with httpx.AsyncClient(base_url=hostd.url, headers=headers, timeout=25,
+                                     verify=tls()) as c:
             calls = [c.post(f"/api/containers/{ids[n % len(ids)]}/stop") if n % 2
                      else c.get("/api/projects") for n in range(CONCURRENT * 2)]
             return [r.status_code for r in await asyncio.gather(*calls)]

@@ -154,9 +154,8 @@ def test_local_repos_are_accepted_when_allowed(client, user, tmp_path):
         assert create(client, user["headers"], github_url=url)["github_url"] == url
 
 
-def test_local_repos_are_refused_by_default(make_hostd, tmp_path):
-    server = make_hostd(HOSTD_ALLOW_LOCAL_REPOS="false")
-    with client_for(server) as c:
+def test_local_repos_are_refused_by_default(configured_hostd, tmp_path):
+    with client_for(configured_hostd) as c:
         token, _ = register(c)
         headers = {"Authorization": f"Bearer {token}"}
         for url in (f"file://{tmp_path}/repo", str(tmp_path / "repo")):

@@ -26,6 +26,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test: its own config dir and an in-memory keyring, so nothing real is touched."""
     for name in HOSTCTL_ENV:
         monkeypatch.delenv(name, raising=False)
+    # Output is piped unless a test says otherwise (pytest-xdist's workers set COLUMNS=80).
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
     config = tmp_path / "hostctl-config"
     monkeypatch.setenv("HOSTCTL_CONFIG_DIR", str(config))
     previous = keyring.get_keyring()

@@ -12,7 +12,7 @@ import sys
 import httpx
 
 from hostctl.exit_codes import ExitCode
-from tests.support import register
+from tests.support import register, tls
 
 PROBE = """
 import sys
@@ -47,7 +47,7 @@ def test_help_imports_no_http_ui_or_keyring(tmp_path):
 
 def test_projects_list_skips_httpx_keyring_and_streaming_with_an_env_token(tmp_path, hostd):
     """A one-shot request to a plain http:// daemon goes through http.client, not httpx."""
-    with httpx.Client(base_url=hostd.url) as http:
+    with httpx.Client(base_url=hostd.url, verify=tls()) as http:
         token, _ = register(http)
     env = {"HOSTCTL_CONFIG_DIR": str(tmp_path), "HOSTCTL_TOKEN": token,
            "HOSTCTL_API_URL": hostd.url, "PATH": "/usr/bin:/bin"}

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from hostctl.client import HostdClient, ServerEvent
 from hostctl.top import Row, TopState, follow_events, render_top, sparkline
+from tests.support import tls
 
 PROJECTS = [
     {"id": "a1", "name": "api", "status": "running", "url": "http://api.al.localhost:8080",
@@ -133,7 +134,7 @@ def test_top_once_shows_the_users_projects(logged_in):
 def test_top_reconnects_after_the_daemon_restarts(fresh_hostd):
     from tests.support import register
 
-    with httpx.Client(base_url=fresh_hostd.url) as http:
+    with httpx.Client(base_url=fresh_hostd.url, verify=tls()) as http:
         token, _ = register(http)
     client = HostdClient(fresh_hostd.url, token)
     state, stop, seen = TopState(), threading.Event(), []

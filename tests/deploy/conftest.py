@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.plugins.engine import INSTANCE
-from tests.support import HostdServer, logged_in
+from tests.support import HostdServer, logged_in, tls
 
 DEPLOY_TIMEOUT_S = 240.0
 @pytest.fixture(scope="session")
@@ -87,6 +87,6 @@ def published_port(engine: docker.DockerClient, project_id: str) -> int:
 
 def answers(port: int) -> httpx.Response | None:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/", timeout=2.0)
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=2.0, verify=tls())
     except httpx.HTTPError:
         return None

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.deploy.conftest import answers, create, published_port, wait_status
+from tests.support import tls
 
 SITE = {"public/index.html": "<h1>hello from a fixture</h1>\n"}
 
@@ -158,7 +159,7 @@ def test_each_template_deploys(api, repo, engine, template, files, expected):
 
 def test_requests_never_see_another_users_logs(api, deploy_hostd, repo):
     project = create(api, "private", repo(SITE), "static")
-    with httpx.Client(base_url=deploy_hostd.url) as other:
+    with httpx.Client(base_url=deploy_hostd.url, verify=tls()) as other:
         from tests.support import auth, register
 
         token, _ = register(other)

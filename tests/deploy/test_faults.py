@@ -9,7 +9,7 @@ import httpx
 
 from tests.deploy.conftest import create, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 SLOW_START = {
     # Serves only after 8 s: the deploy sits in its health check long enough to be cut.
@@ -22,7 +22,7 @@ def test_kill9_mid_deploy_leaves_no_deploying_project_and_no_orphan(
         engine, base_images, repo, tmp_path):
     with own_daemon(engine, tmp_path / "data") as server:
         instance = server.instance
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
             token, _ = register(client)
             client.headers.update(auth(token))
             project = create(client, "cut", repo(SLOW_START), "static")
@@ -62,7 +62,7 @@ def test_no_engine_means_503_not_500(repo, tmp_path):
     server = HostdServer(data_dir=tmp_path / "data", env_overrides={
         "DOCKER_HOST": f"unix://{tmp_path}/no-docker-here.sock"}).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
             assert client.get("/healthz").json()["docker"] == "unreachable"
             token, _ = register(client)
             client.headers.update(auth(token))

@@ -37,6 +37,7 @@ from hostd.engine import (
     stop_container,
     wait_http,
 )
+from tests.support import tls
 
 MIB = 1024 * 1024
 BUILD_MEMORY = 1024 * MIB
@@ -149,7 +150,7 @@ def test_template_builds_runs_and_answers(
     assert wait_http(info.host_port, timeout=30), "\n".join(
         container_logs(docker_client, info.id, tail=20))
     timings[f"{fixture}: run to first answer"] = time.monotonic() - started
-    response = httpx.get(f"http://127.0.0.1:{info.host_port}/")
+    response = httpx.get(f"http://127.0.0.1:{info.host_port}/", verify=tls())
     assert response.status_code == 200
     assert expected in response.text
 
@@ -166,7 +167,7 @@ def test_repo_dockerfile_is_used(
     build(docker_client, repo, plan.dockerfile, f"{unique_name}:1", labels)
     info = run(docker_client, f"{unique_name}:1", unique_name, labels)
     assert info.host_port is not None and wait_http(info.host_port, timeout=10)
-    assert "own-dockerfile" in httpx.get(f"http://127.0.0.1:{info.host_port}/").text
+    assert "own-dockerfile" in httpx.get(f"http://127.0.0.1:{info.host_port}/", verify=tls()).text
 
 
 # --- static sites: nginx ---------------------------------------------------------------------
@@ -187,7 +188,7 @@ def serve_site(client: EngineClient, base_images: BaseImages, repo: Path, templa
 
 
 def get(port: int, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)
+    return httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10, verify=tls())
 
 
 def answered_burst(port: int, count: int) -> list[bytes]:

@@ -15,7 +15,7 @@ import docker
 import httpx
 
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 CREATES = 50
 KILL_AFTER_ACKS = 12
@@ -34,7 +34,8 @@ def create_all(server: HostdServer, token: str, url: str) -> list[dict]:
     barrier = threading.Barrier(CREATES)
 
     def create(i: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=30, headers=auth(token)) as client:
+        with httpx.Client(base_url=server.url, timeout=30, headers=auth(token),
+                          verify=tls()) as client:
             barrier.wait(timeout=30)
             try:
                 resp = client.post("/api/projects", json={
@@ -80,14 +81,15 @@ def test_kill9_during_concurrent_creates_and_deploys(
     # default, is tests/deploy/test_fair_deploys.py's subject, not this test's).
     with own_daemon(engine, tmp_path / "data",
                     HOSTD_MAX_QUEUED_DEPLOYS=str(CREATES)) as server:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
             token, _ = register(client)
         acked = create_all(server, token, repo(SITE))
         assert len(acked) >= KILL_AFTER_ACKS
         assert integrity(server.data_dir / "hostd.db") == "ok"
 
         server.start()
-        with httpx.Client(base_url=server.url, timeout=30, headers=auth(token)) as client:
+        with httpx.Client(base_url=server.url, timeout=30, headers=auth(token),
+                          verify=tls()) as client:
             after = {p["id"]: p for p in client.get("/api/projects").json()["projects"]}
             missing = [p["name"] for p in acked if p["id"] not in after]
             assert not missing, f"acknowledged but lost: {missing}"

@@ -16,7 +16,7 @@ import pytest
 from tests.deploy.conftest import create, wait_status
 from tests.harden.engine_proxy import EngineProxy
 from tests.plugins.engine import own_daemon
-from tests.support import auth, register
+from tests.support import auth, register, tls
 
 SITE = {"index.html": "<h1>still here</h1>\n"}
 
@@ -44,7 +44,7 @@ def test_engine_outage_then_recovery_without_a_restart(
         engine: docker.DockerClient, base_images: None, proxy: EngineProxy,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
     with own_daemon(engine, tmp_path / "data", DOCKER_HOST=proxy.url) as server:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
             token, _ = register(client)
             client.headers.update(auth(token))
             project = create(client, "outage", repo(SITE), "static")

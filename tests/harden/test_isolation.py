@@ -13,7 +13,7 @@ import httpx
 
 from tests.deploy.conftest import create, wait_status
 from tests.plugins.engine import remove_instance_objects
-from tests.support import HASH_LEAK, HostdServer, auth, register, unique_email
+from tests.support import HASH_LEAK, HostdServer, auth, register, tls, unique_email
 
 HOSTILE = {
     # Root, a volume, and a wish for the Docker socket: none of it may reach the host.
@@ -32,7 +32,7 @@ def test_hostile_dockerfile_gets_no_privilege_no_host_mount_and_the_limits(
         "HOSTD_CONTAINER_CPUS": "0.5", "HOSTD_CONTAINER_PIDS": "64"}).start()
     password, email = "pw-" + uuid.uuid4().hex, unique_email("iso")
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        with httpx.Client(base_url=server.url, timeout=60, verify=tls()) as client:
             token, _ = register(client, email=email, password=password)
             client.headers.update(auth(token))
             project = create(client, "hostile", repo(HOSTILE), "static")

@@ -12,7 +12,7 @@ import pytest
 
 from bench.load import lost_writes, report, run_load, start_server
 from tests.plugins.engine import remove_instance_objects
-from tests.support import HostdServer, register
+from tests.support import HostdServer, register, tls
 
 CLIENTS, USERS, SECONDS = 20, 4, 15.0
 
@@ -26,7 +26,7 @@ def load_hostd(engine: docker.DockerClient, tmp_path: Path) -> Iterator[HostdSer
 
 
 def test_mixed_load_has_no_5xx_and_loses_no_write(load_hostd: HostdServer) -> None:
-    with httpx.Client(base_url=load_hostd.url, timeout=60) as client:
+    with httpx.Client(base_url=load_hostd.url, timeout=60, verify=tls()) as client:
         tokens = [register(client)[0] for _ in range(USERS)]
     results = run_load(load_hostd.url, tokens, CLIENTS, SECONDS)
     lost = lost_writes(load_hostd.url, results)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 METRICS_INTERVAL_S = 1.0
 
@@ -30,7 +30,7 @@ def router_hostd(engine: docker.DockerClient, base_images: object,
 
 
 def logged_in(server: HostdServer) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60.0)
+    client = httpx.Client(base_url=server.url, timeout=60.0, verify=tls())
     token, user = register(client)
     client.headers.update(auth(token))
     client.user = user  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.deploy.conftest import make_repo, wait_status
-from tests.support import HostdServer
+from tests.support import HostdServer, tls
 
 pytestmark = pytest.mark.docker
 
@@ -117,7 +117,8 @@ class Site:
         self.base = f"http://127.0.0.1:{server.router_port}"
 
     def get(self, path: str = "/", **kwargs) -> httpx.Response:
-        return httpx.get(self.base + path, headers={"Host": self.host}, timeout=30, **kwargs)
+        return httpx.get(self.base + path, headers={"Host": self.host}, timeout=30, **kwargs,
+                         verify=tls())
 
 
 def metrics(client: httpx.Client, project_id: str) -> dict:
@@ -165,7 +166,7 @@ def test_exactly_n_requests_read_n(router_hostd, alice, tmp_path):
     # calls the container directly, not through the router).
     counted = Site(router_hostd, deploy(alice, tmp_path, "counted", SITE, "static"))
     sent = 25
-    with httpx.Client(headers={"Host": counted.host}, timeout=30) as http:
+    with httpx.Client(headers={"Host": counted.host}, timeout=30, verify=tls()) as http:
         for _ in range(sent):
             assert http.get(counted.base + "/").status_code == 200
     seen = wait_metrics(alice, counted.project["id"], lambda m: m["requests"] >= sent,
@@ -184,7 +185,7 @@ def test_cpu_rises_under_load_and_falls_when_idle(alice, app):
     stop = threading.Event()
 
     def load() -> None:
-        with httpx.Client(headers={"Host": app.host}, timeout=30) as http:
+        with httpx.Client(headers={"Host": app.host}, timeout=30, verify=tls()) as http:
             while not stop.is_set():
                 http.get(app.base + "/burn")
 
@@ -211,7 +212,7 @@ def test_websocket_through_the_router_to_a_real_container(app):
 
 
 def test_unknown_host_is_404(site):
-    resp = httpx.get(site.base + "/", headers={"Host": "nothing.nobody.localhost"})
+    resp = httpx.get(site.base + "/", headers={"Host": "nothing.nobody.localhost"}, verify=tls())
     assert resp.status_code == 404 and "No such project" in resp.text
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import HostdServer, auth, register
+from tests.support import HostdServer, auth, register, tls
 
 SUBSCRIBERS = 200
 
@@ -52,7 +52,7 @@ def read_events(lines: Iterator[str], wanted: int, timeout: float = 20.0) -> lis
 
 
 def subscribers(daemon: HostdServer) -> int:
-    return httpx.get(f"{daemon.url}/healthz").json()["subscribers"]
+    return httpx.get(f"{daemon.url}/healthz", verify=tls()).json()["subscribers"]
 
 
 def wait_subscribers(daemon: HostdServer, count: int, timeout: float = 5.0) -> None:
@@ -70,7 +70,7 @@ def failing_project(client: httpx.Client, tmp: Path, name: str) -> str:
 
 
 def test_needs_a_valid_token(daemon):
-    with httpx.Client(base_url=daemon.url) as client:
+    with httpx.Client(base_url=daemon.url, verify=tls()) as client:
         assert client.get("/api/containers/events").status_code == 401
         resp = client.get("/api/containers/events", params={"access_token": "x.y.z"})
         assert resp.status_code == 401 and resp.json()["error"] == "Unauthorized"
@@ -80,7 +80,7 @@ def test_needs_a_valid_token(daemon):
 
 
 def test_connected_then_status_changes_then_keep_alive(daemon, tmp_path):
-    with httpx.Client(base_url=daemon.url, timeout=30) as client:
+    with httpx.Client(base_url=daemon.url, timeout=30, verify=tls()) as client:
         token, user = register(client)
         client.headers.update(auth(token))
         with client.stream("GET", "/api/containers/events") as resp:
@@ -104,7 +104,7 @@ def test_connected_then_status_changes_then_keep_alive(daemon, tmp_path):
 
 
 def test_access_token_in_the_query_and_never_in_the_log(daemon):
-    with httpx.Client(base_url=daemon.url, timeout=30) as client:
+    with httpx.Client(base_url=daemon.url, timeout=30, verify=tls()) as client:
         token, _ = register(client)
         with client.stream("GET", "/api/containers/events",
                            params={"access_token": token}) as resp:
@@ -114,7 +114,7 @@ def test_access_token_in_the_query_and_never_in_the_log(daemon):
 
 
 def test_last_event_id_replays_missed_status_changes(daemon, tmp_path):
-    with httpx.Client(base_url=daemon.url, timeout=30) as client:
+    with httpx.Client(base_url=daemon.url, timeout=30, verify=tls()) as client:
         token, _ = register(client)
         client.headers.update(auth(token))
         with client.stream("GET", "/api/containers/events") as resp:
@@ -134,7 +134,7 @@ def test_last_event_id_replays_missed_status_changes(daemon, tmp_path):
 
 
 def test_two_hundred_subscribers_all_receive_and_are_released(daemon, tmp_path):
-    with httpx.Client(base_url=daemon.url, timeout=30) as client:
+    with httpx.Client(base_url=daemon.url, timeout=30, verify=tls()) as client:
         token, _ = register(client)
         client.headers.update(auth(token))
         other_token, _ = register(client)
@@ -158,14 +158,16 @@ def test_two_hundred_subscribers_all_receive_and_are_released(daemon, tmp_path):
 
     async def scenario() -> list[list[str]]:
         limits = httpx.Limits(max_connections=SUBSCRIBERS + 10)
-        async with httpx.AsyncClient(base_url=daemon.url, limits=limits, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=daemon.url, limits=limits, timeout=60,
+                                     verify=tls()) as http:
             ready, counter = asyncio.Event(), [0]
             tasks = [asyncio.create_task(subscriber(http, ready, counter, token))
                      for _ in range(SUBSCRIBERS)]
             stranger = asyncio.create_task(subscriber(http, asyncio.Event(), [0], other_token))
             await asyncio.wait_for(ready.wait(), 60)
             assert subscribers(daemon) == SUBSCRIBERS + 1
-            with httpx.Client(base_url=daemon.url, headers=auth(token), timeout=30) as client:
+            with httpx.Client(base_url=daemon.url, headers=auth(token), timeout=30,
+                              verify=tls()) as client:
                 await asyncio.to_thread(failing_project, client, tmp_path, "fanout")
             results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
             await asyncio.sleep(0.5)

@@ -18,7 +18,7 @@ import pytest
 from tests.plugins.engine import own_daemon
 from tests.router.conftest import METRICS_INTERVAL_S, logged_in
 from tests.router.test_dataplane import SITE, Site, deploy, metrics, wait_metrics
-from tests.support import HostdServer
+from tests.support import HostdServer, tls
 
 pytestmark = pytest.mark.docker
 
@@ -105,7 +105,7 @@ def test_a_crashed_worker_is_restarted(tmp_path):
                    "the worker was not restarted")
         url = f"http://127.0.0.1:{server.router_port}/"
         for _ in range(20):  # new connections reach both workers' sockets
-            resp = httpx.get(url, headers={"Host": "nothing.nobody.localhost"})
+            resp = httpx.get(url, headers={"Host": "nothing.nobody.localhost"}, verify=tls())
             assert resp.status_code == 404
         server.wait_for_log(r"router worker 0 \(pid \d+\) exited")
     finally:

@@ -28,7 +28,7 @@ from hostd.router.counts import RequestCounter
 from hostd.router.proxy import Router
 from hostd.router.table import Route
 from tests.router.proxykit import RouterThread, StaticTable
-from tests.support import free_port
+from tests.support import free_port, tls
 
 
 async def headers(request: Request) -> JSONResponse:
@@ -153,7 +153,7 @@ def test_routes_by_host_and_sets_forwarded_headers(proxy):
     resp = httpx.get(url(proxy, "/headers?q=1&x=%20"), headers={
         **host(proxy), "X-Forwarded-For": "10.1.2.3", "Connection": "keep-alive, X-Drop",
         "X-Drop": "hop", "X-Keep": "end",
-    })
+    }, verify=tls())
     assert resp.status_code == 200
     body = resp.json()
     sent = body["headers"]
@@ -174,21 +174,24 @@ def test_request_and_response_bodies_stream_through(proxy):
         for i in range(0, len(payload), 65536):
             yield payload[i:i + 65536]
 
-    resp = httpx.post(url(proxy, "/digest"), headers=host(proxy), content=chunks(), timeout=30)
+    resp = httpx.post(url(proxy, "/digest"), headers=host(proxy), content=chunks(), timeout=30,
+                      verify=tls())
     assert resp.status_code == 200
     got = resp.json()
     assert got["size"] == len(payload)
     assert got["sha256"] == hashlib.sha256(payload).hexdigest()
     assert got["chunks"] > 1, "the body reached the app in pieces, not as one buffer"
     size = 8 * 1024 * 1024
-    with httpx.stream("GET", url(proxy, f"/blob?size={size}"), headers=host(proxy)) as resp:
+    with httpx.stream("GET", url(proxy, f"/blob?size={size}"), headers=host(proxy),
+                      verify=tls()) as resp:
         assert resp.status_code == 200
         assert sum(len(c) for c in resp.iter_raw()) == size
 
 
 def test_the_first_chunk_arrives_before_the_app_has_finished(proxy):
     started = time.monotonic()
-    with httpx.stream("GET", url(proxy, "/slow"), headers=host(proxy), timeout=10) as resp:
+    with httpx.stream("GET", url(proxy, "/slow"), headers=host(proxy), timeout=10,
+                      verify=tls()) as resp:
         lines = resp.iter_lines()
         assert next(lines) == "first"
         assert time.monotonic() - started < 1.2, "the router held the response back"
@@ -196,7 +199,7 @@ def test_the_first_chunk_arrives_before_the_app_has_finished(proxy):
 
 
 def test_keep_alive_to_the_client(proxy):
-    with httpx.Client(headers=host(proxy)) as client:
+    with httpx.Client(headers=host(proxy), verify=tls()) as client:
         ports = set()
         for _ in range(5):
             resp = client.get(url(proxy, "/headers"),
@@ -209,23 +212,23 @@ def test_keep_alive_to_the_client(proxy):
 
 def test_unknown_host_is_a_404_page(proxy):
     for name in ("nope.alice", "shop.nobody", "a.b.c"):
-        resp = httpx.get(url(proxy), headers=host(proxy, name))
+        resp = httpx.get(url(proxy), headers=host(proxy, name), verify=tls())
         assert resp.status_code == 404
         assert resp.headers["content-type"].startswith("text/html")
         assert "No such project" in resp.text
-    assert httpx.get(url(proxy)).status_code == 404  # Host: 127.0.0.1:port
+    assert httpx.get(url(proxy), verify=tls()).status_code == 404  # Host: 127.0.0.1:port
 
 
 def test_a_project_that_is_not_running_is_a_503_page_saying_why(proxy):
-    resp = httpx.get(url(proxy), headers=host(proxy, "old.alice"))
+    resp = httpx.get(url(proxy), headers=host(proxy, "old.alice"), verify=tls())
     assert resp.status_code == 503 and "old is stopped" in resp.text
-    resp = httpx.get(url(proxy), headers=host(proxy, "broken.bob"))
+    resp = httpx.get(url(proxy), headers=host(proxy, "broken.bob"), verify=tls())
     assert resp.status_code == 503
     assert "broken is error" in resp.text and "exited with code 1" in resp.text
 
 
 def test_an_app_that_does_not_answer_is_a_502_page(proxy):
-    resp = httpx.get(url(proxy), headers=host(proxy, "gone.bob"))
+    resp = httpx.get(url(proxy), headers=host(proxy, "gone.bob"), verify=tls())
     assert resp.status_code == 502 and "not answering" in resp.text
 
 
@@ -234,8 +237,8 @@ def test_requests_served_are_counted_per_container_start(proxy, upstream):
     started = f"c1:{upstream.port}"
     before = counter.read("p-shop", started)
     for _ in range(7):
-        httpx.get(url(proxy, "/headers"), headers=host(proxy))
-    httpx.get(url(proxy), headers=host(proxy, "old.alice"))  # a 503 page: not served
+        httpx.get(url(proxy, "/headers"), headers=host(proxy), verify=tls())
+    httpx.get(url(proxy), headers=host(proxy, "old.alice"), verify=tls())  # a 503 page: not served
     assert counter.read("p-shop", started) == before + 7
     assert counter.read("p-shop", "c1:1") == 0, "another start of the container reads 0"
     assert counter.read("p-old", "c2:None") == 0
