@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from hostctl import __version__
 from hostctl.errors import NotFound, api_error_for
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_S = 30.0
 ContainerAction = Literal["start", "stop", "restart"]
 LogSource = Literal["build", "runtime"]
+DesiredStatus = Literal["running", "stopped"]
 
 
 class User(TypedDict):
@@ -43,6 +44,15 @@ class Metrics(TypedDict):
     requests: int
 
 
+class LastExit(TypedDict):
+    """How the app's container last ended on its own (a crash, an OOM kill, a signal)."""
+
+    code: int | None
+    signal: str | None  # e.g. "SIGKILL", named from a code above 128
+    oom_killed: bool
+    at: str  # ISO 8601, UTC
+
+
 class Project(TypedDict):
     id: str
     userId: str
@@ -54,6 +64,10 @@ class Project(TypedDict):
     github_url: str
     created_at: str
     metrics: Metrics
+    # Supervision: NotRequired because daemons before it omit them.
+    desired_status: NotRequired[DesiredStatus]  # what the owner asked for; status is observed
+    restarts: NotRequired[int]  # crash restarts since the release went live
+    last_exit: NotRequired[LastExit | None]
 
 
 class Deployment(TypedDict):

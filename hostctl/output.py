@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from hostctl.client import Deployment, Project
+    from hostctl.client import Deployment, LastExit, Project
 
 UNBOUNDED_WIDTH = 1 << 24  # wider than anything hostd can send
 STATUS_STYLES = {
@@ -24,6 +24,8 @@ STATUS_STYLES = {
     "deploying": "yellow",
     "error": "red",
 }
+# The desired status each observed one implies; "error" implies neither, so it never matches.
+IMPLIED_DESIRED = {"running": "running", "deploying": "running", "stopped": "stopped"}
 
 
 def write_json(payload: Any) -> None:
@@ -59,6 +61,27 @@ def format_cpu(cpu: float | None) -> str:
 
 def format_memory(memory_mb: float | None) -> str:
     return "-" if memory_mb is None else f"{memory_mb:.1f} MB"
+
+
+def format_last_exit(last_exit: LastExit | None) -> str:
+    """'exit code 1 at …', 'SIGKILL (exit code 137) at …', 'out of memory (…) at …', or '-'."""
+    if not last_exit:
+        return "-"
+    code = last_exit.get("code")
+    code_text = None if code is None else f"exit code {code}"
+    # An OOM kill is a SIGKILL too: the cause people need to know is the memory.
+    cause = "out of memory" if last_exit.get("oom_killed") else last_exit.get("signal")
+    what = f"{cause} ({code_text})" if cause and code_text else cause or code_text or "exited"
+    at = last_exit.get("at")
+    return f"{what} at {at}" if at else what
+
+
+def desired_mismatch(project: Project) -> str | None:
+    """The desired status when the observed one does not already say it, else None."""
+    desired = project.get("desired_status")
+    if desired is None or IMPLIED_DESIRED.get(project["status"]) == desired:
+        return None
+    return desired
 
 
 def projects_table(projects: Iterable[Project]) -> Table:
@@ -103,7 +126,14 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         ("cpu", format_cpu(metrics["cpu"])),
         ("memory", format_memory(metrics["memory"])),
         ("requests", str(metrics["requests"])),
+        ("restarts", str(project.get("restarts", 0))),
+        ("last exit", format_last_exit(project.get("last_exit"))),
     ]
+    desired = desired_mismatch(project)
+    if desired is not None:
+        # Right under status, so "error, but hostd still means to run it" reads as one thought;
+        # unstyled, so a green "running" is never taken for the observed status.
+        rows.insert(3, ("desired", desired))
     if deployments:
         latest = deployments[0]
         summary = f"{latest['status']} {latest.get('commit') or ''}".strip()

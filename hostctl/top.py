@@ -39,6 +39,7 @@ class Row:
     requests: int | None = None
     requests_per_s: float | None = None
     sampled_at: float | None = None
+    restarts: int | None = None  # crash restarts; None when the daemon does not report them
 
     @property
     def cpu(self) -> float | None:
@@ -48,7 +49,7 @@ class Row:
         return {
             "id": self.project_id, "name": self.name, "status": self.status, "url": self.url,
             "cpu": self.cpu, "memory": self.memory, "requests": self.requests,
-            "requests_per_s": self.requests_per_s,
+            "requests_per_s": self.requests_per_s, "restarts": self.restarts,
         }
 
 
@@ -59,11 +60,12 @@ class TopState:
     last_event_id: str | None = None
 
     def load_projects(self, projects: Iterable[Project]) -> None:
-        """Take names, statuses and URLs from the project list; keep the sample history."""
+        """Take names, statuses, URLs and restarts from the project list; keep the samples."""
         fresh: dict[str, Row] = {}
         for project in projects:
             row = self.rows.get(project["id"]) or Row(project["id"], project["name"])
             row.name, row.status, row.url = project["name"], project["status"], project["url"]
+            row.restarts = project.get("restarts")
             metrics = project.get("metrics")
             if metrics and not row.cpu_history:
                 row.cpu_history.append(metrics["cpu"])
@@ -85,6 +87,10 @@ class TopState:
             if row is None:
                 return True
             row.status = str(data.get("status", row.status))
+            restarts = data.get("restarts")
+            # Older daemons send no count: keep what the project list said.
+            if isinstance(restarts, int) and not isinstance(restarts, bool):
+                row.restarts = restarts
         return False
 
 
@@ -131,6 +137,7 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
                   caption_justify="left")
     table.add_column("NAME", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
+    table.add_column("RESTARTS", justify="right", no_wrap=True)
     table.add_column("CPU", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)  # the sparkline
     table.add_column("MEM", justify="right", no_wrap=True)
@@ -139,7 +146,8 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
     table.add_column("URL", overflow="fold")
     for row in sort_rows(rows, sort):
         table.add_row(
-            row.name, status_text(row.status), format_cpu(row.cpu),
+            row.name, status_text(row.status),
+            "-" if row.restarts is None else str(row.restarts), format_cpu(row.cpu),
             Text(sparkline(row.cpu_history), style="cyan"), format_memory(row.memory),
             "-" if row.requests is None else str(row.requests),
             "-" if row.requests_per_s is None else f"{row.requests_per_s:.1f}",

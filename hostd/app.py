@@ -57,6 +57,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finally:
             await services.collector.stop()
     services.monitor.stop()
+    services.supervisor.close()
     services.docker.close()
     if services.loop_reader is not None:
         services.loop_reader.dispose()

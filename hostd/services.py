@@ -21,6 +21,7 @@ from hostd.control.metrics import MetricsCollector
 from hostd.control.monitor import EngineMonitor
 from hostd.control.reconcile import Reconciler
 from hostd.control.status import StatusBoard
+from hostd.control.supervisor import Supervisor
 from hostd.engine.handle import DockerHandle
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
@@ -46,6 +47,7 @@ class Services:
     expected_exits: ExpectedExits  # stops hostd causes: not crashes
     deployer: Deployer
     lifecycle: Lifecycle
+    supervisor: Supervisor  # keeps what should run, running
     reconciler: Reconciler
     monitor: EngineMonitor
     requests: RequestCounter  # the router's request counts
@@ -64,9 +66,10 @@ def build_services(settings: Settings) -> Services:
     expected = ExpectedExits()
     deployer = Deployer(settings, engine, docker, board)
     lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected)
+    supervisor = Supervisor(settings, engine, docker, board, lifecycle)
     reconciler = Reconciler(engine, docker, settings.instance, board, expected, deployer,
-                            lifecycle)
-    monitor = EngineMonitor(engine, docker, board, expected, settings.instance,
+                            supervisor)
+    monitor = EngineMonitor(engine, docker, supervisor, expected, settings.instance,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()
     routes = RouteTable(engine)
@@ -80,6 +83,6 @@ def build_services(settings: Settings) -> Services:
         token_cache=VerifiedTokenCache(), metrics=metrics,
         auth_limits=AuthLimits.from_settings(settings), hub=hub, docker=docker, board=board,
         expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
-        reconciler=reconciler, monitor=monitor, requests=requests, routes=routes,
-        collector=collector,
+        supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
+        routes=routes, collector=collector,
     )

@@ -156,14 +156,15 @@ class HostdServer:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_for_log(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
-        """The first log match of `pattern`; a line can land just after its response."""
+    def wait_for_log(self, pattern: str, timeout: float = 5.0, count: int = 1) -> re.Match[str]:
+        """The `count`-th log match of `pattern`; a line can land just after its response."""
         deadline = time.monotonic() + timeout
         while True:
-            match = re.search(pattern, self.logs(), re.MULTILINE)
-            if match or time.monotonic() > deadline:
-                assert match, f"no log line matches {pattern!r}:\n{self.logs()[-3000:]}"
-                return match
+            matches = list(re.finditer(pattern, self.logs(), re.MULTILINE))
+            if len(matches) >= count or time.monotonic() > deadline:
+                assert len(matches) >= count, \
+                    f"{len(matches)} of {count} log lines match {pattern!r}:\n{self.logs()[-3000:]}"
+                return matches[count - 1]
             time.sleep(0.02)
 
     def run(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:

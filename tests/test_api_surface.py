@@ -256,7 +256,8 @@ def test_access_log_has_one_line_per_request(hostd, client, user):
     client.get(paths[1], headers=user["headers"])
     client.get(paths[1] + "?token=do-not-log-" + marker, headers=user["headers"])
     hostd.wait_for_log(ACCESS.format(method="GET", path=re.escape(paths[0]), status=404))
-    hostd.wait_for_log(ACCESS.format(method="GET", path=re.escape(paths[1]), status=404))
+    hostd.wait_for_log(ACCESS.format(method="GET", path=re.escape(paths[1]), status=404),
+                       count=2)
     logs = hostd.logs()
     assert len(re.findall(rf"hostd\.access: GET /nope-{marker} ", logs)) == 1
     assert len(re.findall(rf"hostd\.access: GET /api/projects/{marker} ", logs)) == 2

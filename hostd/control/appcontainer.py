@@ -16,8 +16,7 @@ from hostd.store import configvars
 def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
                       labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
     """A project's container with its config vars and the limits from settings. Its
-    restart policy is `no` until it serves (see wait_until_serving); the caller then
-    sets `unless-stopped`."""
+    restart policy stays `no`: hostd restarts apps itself (hostd.control.supervisor)."""
     labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
     return engine.run_container(
         client, image, name, labels=labels, env=env,

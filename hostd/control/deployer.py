@@ -33,7 +33,15 @@ from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import labels_for
 from hostd.errors import RateLimited
-from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
+from hostd.store.models import (
+    Deployment,
+    DeploymentStatus,
+    DesiredStatus,
+    Project,
+    ProjectStatus,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger("hostd.deploy")
 
@@ -92,7 +100,9 @@ class Deployer:
                 labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
             )
             job.log.step("queued", f"deployment {deployment.id}")
-            self.board.set(project.id, ProjectStatus.deploying, "queued")
+            # A deploy means "run this": a crash-restart cycle of the last release ends.
+            self.board.set(project.id, ProjectStatus.deploying, "queued",
+                           desired_status=DesiredStatus.running, crash_streak=0)
             self._queue.put(held, project.id, job)
         return deployment
 
@@ -175,7 +185,9 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
-        self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying])
+        self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying],
+                         restarts=0, running_since=utcnow(), last_exit_code=None,
+                         last_exit_oom=False, last_exit_at=None)
 
     def _fail(self, job: DeployJob, reason: str) -> None:
         job.log(f"deploy failed: {reason}")

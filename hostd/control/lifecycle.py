@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -22,6 +23,7 @@ from hostd.control.deployer import Deployer
 from hostd.control.fairqueue import Reservation
 from hostd.control.job import DELETED, SUPERSEDED
 from hostd.control.status import StatusBoard
+from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
 from hostd.engine.client import ContainerMissing
 from hostd.engine.handle import DockerHandle
@@ -32,11 +34,13 @@ from hostd.errors import Conflict
 from hostd.store import configvars, projects
 from hostd.store.models import (
     Deployment,
+    DesiredStatus,
     Project,
     ProjectCreate,
     ProjectStatus,
     User,
     new_id,
+    utcnow,
 )
 
 log = logging.getLogger("hostd.lifecycle")
@@ -64,7 +68,7 @@ class ExpectedExits:
 
 class Lifecycle:
     """What a project's owner asks of it: create, deploy, start, stop, restart, config
-    vars, delete; and bringing a lost container back (for the reconciler)."""
+    vars, delete; and a new container from the current image (for the supervisor)."""
 
     def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
                  board: StatusBoard, deployer: Deployer, expected: ExpectedExits) -> None:
@@ -134,13 +138,17 @@ class Lifecycle:
                 log.info("project %s had no container to stop", project.id)
         # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
         # must leave the project as it was, or reconciliation would never restart it.
-        self._board.set(project.id, ProjectStatus.stopped, None)
+        # The owner's stop ends any crash-restart cycle (hostd.control.supervisor).
+        self._board.set(project.id, ProjectStatus.stopped, None,
+                        desired_status=DesiredStatus.stopped, crash_streak=0, running_since=None)
         return f"Stopped {project.name}"
 
     def restart(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
+        if project.status == ProjectStatus.error and not supervised(project):
+            return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:
-            return self._redeploy(session, project, owner)
+            return self.start(session, project, owner)  # waiting out a crash: start it now
         if project.status == ProjectStatus.stopped or not project.container_id:
             return self.start(session, project, owner)
         self._expected.expect(project.container_id)
@@ -171,15 +179,6 @@ class Lifecycle:
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
         return f"Project {project.name} deleted"
-
-    def bring_back(self, project: Project, owner: User) -> None:
-        """A running project lost its container: a new one from its image, watched until
-        it serves (then `running`, restart policy set) or `error` with the reason."""
-        state = self.recreate(project, owner)
-        try:
-            self._await_running(project, state.id, "")
-        except Conflict as exc:
-            log.warning("could not bring project %s back: %s", project.id, exc)
 
     def recreate(self, project: Project, owner: User,
                  env: dict[str, str] | None = None) -> engine.ContainerState:
@@ -225,14 +224,16 @@ class Lifecycle:
         remove_project_containers(self._docker.client(), self._settings.instance, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
+        """Watch the container until it serves; the owner asked for it to run, so a crash
+        count starts again from nothing."""
         client = self._docker.client()
         problem, port = wait_until_serving(client, container_id, self._settings.health_timeout_s)
-        if problem is None:
-            engine.set_restart_policy(client, container_id, "unless-stopped")
-        else:
-            self._board.set(project.id, ProjectStatus.error, problem)
+        wanted: dict[str, Any] = {"desired_status": DesiredStatus.running, "crash_streak": 0}
+        if problem is not None:
+            self._board.set(project.id, ProjectStatus.error, problem, **wanted)
             raise Conflict(f"{project.name} did not come up: {problem}")
-        self._board.set(project.id, ProjectStatus.running, None, host_port=port)
+        self._board.set(project.id, ProjectStatus.running, None, host_port=port,
+                        running_since=utcnow(), **wanted)
         return done
 
 

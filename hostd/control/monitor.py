@@ -1,13 +1,13 @@
-"""The engine monitor: follows Docker's events and keeps project statuses true.
+"""The engine monitor: follows Docker's events and reports what happens to the apps.
 
-An app that exits on its own (or is OOM-killed, or killed from outside) becomes `error`
-with its exit code within a second or so. When the engine goes away the monitor
-waits, reconnects with backoff, and reconciles everything it may have missed.
+An app that exits on its own (or is OOM-killed, or killed from outside) is reported to the
+supervisor, which starts it again after a backoff. When the engine goes away the monitor
+says so (`on_engine_gone`), waits, reconnects with backoff, and runs the reconciler, which
+brings back what should run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -18,13 +18,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd.control.lifecycle import ExpectedExits
-from hostd.control.status import StatusBoard
+from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.client import EngineUnavailable
 from hostd.engine.handle import DockerHandle
-from hostd.engine.health import exit_reason
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
-from hostd.store.models import Project, ProjectStatus
+from hostd.store.models import Project
 
 log = logging.getLogger("hostd.monitor")
 MAX_BACKOFF_S = 10.0
@@ -34,16 +33,18 @@ class EngineMonitor:
     """Follows the engine's events of this instance's containers on a thread of its own;
     `on_connect` runs each time it (re)connects (the reconciler)."""
 
-    def __init__(self, db: Engine, docker: DockerHandle, board: StatusBoard,
+    def __init__(self, db: Engine, docker: DockerHandle, supervisor: Supervisor,
                  expected: ExpectedExits, instance: str,
                  on_connect: Callable[[], None]) -> None:
         self.db = db
         self.docker = docker
-        self.board = board
+        self.supervisor = supervisor
         self.expected = expected
         self.instance = instance
         self.on_connect = on_connect
         self.connected = threading.Event()
+        self._gone_reported = False
+        self._killed: set[str] = set()  # containers signalled, not yet dead
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -59,14 +60,23 @@ class EngineMonitor:
                 self._follow()
                 backoff = 0.5
             except EngineUnavailable:
-                if self.connected.is_set():
-                    log.warning("the Docker engine went away; waiting for it to come back")
-                self.connected.clear()
-                self.docker.reset()
+                self._engine_gone()
             except Exception:
                 log.exception("engine monitor failed; retrying")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _engine_gone(self) -> None:
+        """Once per outage (and at a start with no engine): projects say why they are down."""
+        if self.connected.is_set() or not self._gone_reported:
+            log.warning("the Docker engine went away; waiting for it to come back")
+            self._gone_reported = True
+            try:
+                self.supervisor.engine_gone()
+            except Exception:
+                log.exception("could not mark the projects as waiting for the engine")
+        self.connected.clear()
+        self.docker.reset()
 
     def _follow(self) -> None:
         client = self.docker.client()
@@ -75,16 +85,23 @@ class EngineMonitor:
         events = engine.engine_events(client, label, since=int(time.time()))
         self.on_connect()
         self.connected.set()
+        self._gone_reported = False
         log.info("following Docker engine events")
         for event in events:
             if self._stop.is_set():
                 return
-            if (event.get("Action") or event.get("status")) == "die":
+            action = event.get("Action") or event.get("status")
+            if action == "kill":
+                self._killed.add(str(event.get("id", "")))
+            elif action == "die":
                 self._on_die(event)
         raise EngineUnavailable("the engine's event stream ended")
 
     def _on_die(self, event: dict[str, Any]) -> None:
         container_id = str(event.get("id", ""))
+        # A kill before the die: someone signalled it, maybe the engine shutting down.
+        killed = container_id in self._killed
+        self._killed.discard(container_id)
         attrs = (event.get("Actor") or {}).get("Attributes") or {}
         project_id = attrs.get(PROJECT_LABEL)
         if not project_id or self.expected.consume(container_id):
@@ -95,13 +112,6 @@ class EngineMonitor:
             return
         client = self.docker.client()
         state = engine.inspect_container(client, container_id)
-        # The event carries the exit code; the state may already show a restart.
         code = attrs.get("exitCode") or (state.exit_code if state else None)
-        reason = exit_reason(int(code) if code is not None else None,
-                             bool(state and state.oom_killed))
-        if self.board.set(project_id, ProjectStatus.error, reason,
-                                    only_if=[ProjectStatus.running]):
-            # The restart policy would bring a crashing app back in a loop; stop it so
-            # `error` stays true and its logs stay readable.
-            with contextlib.suppress(EngineError):
-                engine.stop_container(client, container_id, timeout=1)
+        self.supervisor.crashed(project_id, container_id, int(code) if code is not None else None,
+                                bool(state and state.oom_killed), killed=killed)

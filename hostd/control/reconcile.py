@@ -1,9 +1,10 @@
 """Make the database and the engine agree, at start-up and after an engine outage.
 
 - deploys cut short by a daemon stop end in `error` ("interrupted");
-- a `running` project whose container is gone is recreated from its image, else `error`;
-- a `running` project whose container has exited is `error` with the exit code;
-- a `stopped` or `error` project whose container runs is stopped;
+- a project that should run (hostd.control.supervisor.supervised) and whose container
+  runs reads `running`; one whose container stopped (the engine or hostd was away) or is
+  gone is handed to the supervisor, which starts or recreates it at once;
+- a container runs that should not (stopped by its owner, or a failed deploy's): stopped;
 - containers of this daemon instance that are no project's current one are removed,
   and so are images of projects that no longer exist.
 """
@@ -17,12 +18,13 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from hostd.control.deployer import Deployer
-from hostd.control.lifecycle import ExpectedExits, Lifecycle
+from hostd.control.lifecycle import ExpectedExits
 from hostd.control.status import StatusBoard
+from hostd.control.supervision import supervised
+from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
-from hostd.engine.health import exit_reason
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.engine.project_images import instance_images
 from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
@@ -39,7 +41,7 @@ class Reconciler:
     board: StatusBoard
     expected: ExpectedExits
     deployer: Deployer  # projects it is deploying are left to it
-    lifecycle: Lifecycle  # brings a lost container back
+    supervisor: Supervisor  # starts what should run and does not
 
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
@@ -85,27 +87,21 @@ class Reconciler:
 
     def _reconcile_project(self, project: Project, owner: User,
                            state: engine.ContainerState | None) -> None:
-        if project.status == ProjectStatus.running:
-            if state is None:
-                self._recover_missing(project, owner)
-            elif not state.running and state.status != "restarting":
-                self.board.set(project.id, ProjectStatus.error,
-                               exit_reason(state.exit_code, state.oom_killed),
-                               only_if=[ProjectStatus.running])
-            elif state.host_port != project.host_port:
-                self.board.update_fields(project.id, host_port=state.host_port)
-        elif state is not None and state.running:
-            # stopped, or error (e.g. an interrupted deploy): nothing of it should run.
-            self.expected.expect(state.id)
-            engine.stop_container(self.docker.client(), state.id)
-
-    def _recover_missing(self, project: Project, owner: User) -> None:
         client = self.docker.client()
-        if project.image and engine.image_exists(client, project.image):
-            log.info("project %s lost its container: recreating it from %s", project.id,
-                     project.image)
-            self.lifecycle.bring_back(project, owner)
+        if not supervised(project):
+            if state is not None and state.running:
+                self.expected.expect(state.id)
+                engine.stop_container(client, state.id)
             return
-        self.board.set(project.id, ProjectStatus.error,
-                       "the container and its image are gone: deploy again",
-                       only_if=[ProjectStatus.running])
+        if state is None or not state.running:
+            self.supervisor.start_soon(project.id)
+            return
+        if state.restart_policy not in ("", "no"):
+            # Made by an older hostd: the engine would restart it behind the supervisor.
+            engine.set_restart_policy(client, state.id, "no")
+        if project.status != ProjectStatus.running:
+            self.board.set(project.id, ProjectStatus.running, None, host_port=state.host_port,
+                           running_since=state.started_at or utcnow(),
+                           only_if=[ProjectStatus(project.status)])
+        elif state.host_port != project.host_port:
+            self.board.update_fields(project.id, host_port=state.host_port)

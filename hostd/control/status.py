@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from hostd.events import STATUS_CHANGED, EventHub
 from hostd.store.models import Project, ProjectStatus
+from hostd.store.projects import last_exit
 
 log = logging.getLogger("hostd.status")
 REASON_MAX = 2000
@@ -49,17 +50,11 @@ class StatusBoard:
         with Session(self._db) as session:
             changed = session.exec(query.values(**values)).rowcount > 0
             session.commit()
-            user_id = None
-            if changed:
-                project = session.get(Project, project_id)
-                assert project is not None  # the UPDATE above just matched its row
-                user_id = project.user_id
-        if changed and user_id:
+            project = session.get(Project, project_id) if changed else None
+        if project is not None:
             log.info("project %s is %s%s", project_id, status.value,
                      f" ({reason})" if reason else "")
-            self._hub.publish(user_id, STATUS_CHANGED, {
-                "projectId": project_id, "status": status.value, "status_reason": reason,
-            })
+            self._hub.publish(project.user_id, STATUS_CHANGED, status_event(project))
         return changed
 
     def update_fields(self, project_id: str, **fields: Any) -> None:
@@ -67,3 +62,14 @@ class StatusBoard:
         with Session(self._db) as session:
             session.exec(update(Project).where(col(Project.id) == project_id).values(**fields))
             session.commit()
+
+
+def status_event(project: Project) -> dict[str, Any]:
+    """A `status_changed` event's data: the status and how the app has fared."""
+    exited = last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at)
+    return {
+        "projectId": project.id, "status": project.status,
+        "status_reason": project.status_reason, "desired_status": project.desired_status,
+        "restarts": project.restarts,
+        "last_exit": exited.model_dump(mode="json") if exited else None,
+    }

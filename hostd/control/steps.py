@@ -188,7 +188,6 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
     if job.cancel.cancelled:
         raise Cancelled(job.cancel.reason)
     if problem is None:
-        engine.set_restart_policy(client, job.container_id, "unless-stopped")
         if port != job.host_port:
             job.host_port = port
             ctx.board.update_fields(job.project_id, host_port=port)

@@ -20,7 +20,7 @@ from hostd.engine.client import ContainerMissing, translate_errors
 from hostd.engine.logs import split_lines
 
 CONTAINER_PORT = 8000
-EVENT_ACTIONS = ("start", "die", "oom", "stop")
+EVENT_ACTIONS = ("start", "kill", "die", "oom", "stop")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class ContainerState:
     exit_code: int | None
     oom_killed: bool
     restart_count: int
+    restart_policy: str  # "" when the engine sets none
     host_port: int | None
     labels: dict[str, str]
     started_at: datetime | None
@@ -96,7 +97,7 @@ def run_container(
     nano_cpus: int,
     pids_limit: int,
     port: int = CONTAINER_PORT,
-    restart_policy: str = "unless-stopped",
+    restart_policy: str = "no",
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
@@ -141,8 +142,8 @@ def _get(client: docker.DockerClient, container_id: str, what: str) -> Any:
 
 
 def set_restart_policy(client: docker.DockerClient, container_id: str, policy: str) -> None:
-    """`no` while hostd watches an app come up (a crash then shows its exit code), and
-    `unless-stopped` once it serves, so the engine brings it back after a reboot."""
+    """hostd's app containers keep `no`: hostd restarts them (hostd.control.supervisor);
+    a container made by an older hostd may still carry `unless-stopped`."""
     container = _get(client, container_id, "update container")
     with translate_errors(f"update container {container_id}", not_found=ContainerMissing):
         container.update(restart_policy={"Name": policy})
@@ -217,6 +218,8 @@ def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
         exit_code=None if status in ("created", "running", "paused") else state.get("ExitCode"),
         oom_killed=bool(state.get("OOMKilled")),
         restart_count=int(attrs.get("RestartCount") or 0),
+        restart_policy=str(((attrs.get("HostConfig") or {}).get("RestartPolicy") or {})
+                           .get("Name") or ""),
         host_port=_host_port(attrs),
         labels=dict(config.get("Labels") or {}),
         started_at=_parse_time(state.get("StartedAt")),

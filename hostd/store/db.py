@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
@@ -57,7 +57,30 @@ def _v2_project_env(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[models.ProjectEnv.__table__])  # type: ignore[attr-defined]
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env]
+# Supervision columns (hostd.control.supervisor). A database made by this version's v1 has
+# them already (create_all makes today's tables), so only missing ones are added.
+_V3_COLUMNS = {
+    "desired_status": "VARCHAR(16) NOT NULL DEFAULT 'running'",
+    "restarts": "INTEGER NOT NULL DEFAULT 0",
+    "crash_streak": "INTEGER NOT NULL DEFAULT 0",
+    "running_since": "TIMESTAMP",
+    "last_exit_code": "INTEGER",
+    "last_exit_oom": "BOOLEAN NOT NULL DEFAULT FALSE",
+    "last_exit_at": "TIMESTAMP",
+}
+
+
+def _v3_supervision(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    for name, kind in _V3_COLUMNS.items():
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE projects ADD COLUMN {name} {kind}"))
+    # What was stopped was stopped by its owner; everything else was meant to run.
+    conn.execute(text("UPDATE projects SET desired_status = 'stopped' WHERE status = 'stopped'"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
+                                                  _v3_supervision]
 
 
 def migrate(engine: Engine) -> int:

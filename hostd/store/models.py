@@ -43,6 +43,13 @@ class ProjectStatus(StrEnum):
     error = "error"
 
 
+class DesiredStatus(StrEnum):
+    """What the owner asked for; `status` is what hostd observes."""
+
+    running = "running"
+    stopped = "stopped"
+
+
 # --- users ---------------------------------------------------------------------------
 
 class User(SQLModel, table=True):
@@ -92,6 +99,14 @@ class Project(SQLModel, table=True):
     container_id: str | None = Field(default=None, max_length=80)
     host_port: int | None = None
     image: str | None = Field(default=None, max_length=200)
+    # Supervision (hostd.control.supervisor): what should run, and how the app has fared.
+    desired_status: str = Field(default=DesiredStatus.running, max_length=16)
+    restarts: int = 0  # crash restarts since the release went live
+    crash_streak: int = 0  # crashes in a row; the backoff grows with it
+    running_since: datetime | None = None
+    last_exit_code: int | None = None
+    last_exit_oom: bool = False
+    last_exit_at: datetime | None = None
 
 
 class ProjectEnv(SQLModel, table=True):
@@ -152,6 +167,19 @@ class Metrics(BaseModel):
     requests: int = 0
 
 
+class LastExit(BaseModel):
+    """How the app's container last ended on its own (a crash, an OOM kill, a signal)."""
+
+    code: int | None
+    signal: str | None
+    oom_killed: bool
+    at: datetime
+
+    @field_serializer("at")
+    def _at(self, value: datetime) -> str:
+        return iso_utc(value)
+
+
 class ProjectPublic(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -165,6 +193,9 @@ class ProjectPublic(BaseModel):
     github_url: str
     created_at: datetime
     metrics: Metrics
+    desired_status: DesiredStatus = DesiredStatus.running
+    restarts: int = 0
+    last_exit: LastExit | None = None
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam
 from sqlalchemy import select as core_select
@@ -13,6 +16,8 @@ from hostd.errors import Conflict, NotFound, ValidationError
 from hostd.store import addresses, configvars, validation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
+    DesiredStatus,
+    LastExit,
     Project,
     ProjectCreate,
     ProjectPublic,
@@ -26,6 +31,17 @@ log = logging.getLogger("hostd.projects")
 
 def project_url(name: str, handle: str, router_port: int) -> str:
     return f"http://{name}.{handle}.localhost:{router_port}"
+
+
+def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | None:
+    """The public shape of a recorded exit; a code above 128 names the signal."""
+    if at is None:
+        return None
+    signal_name = None
+    if code is not None and 128 < code < 128 + 65:
+        with contextlib.suppress(ValueError):
+            signal_name = signal.Signals(code - 128).name
+    return LastExit(code=code, signal=signal_name, oom_killed=oom, at=at)
 
 
 def to_public(
@@ -42,6 +58,9 @@ def to_public(
         github_url=validation.redact(project.github_url),
         created_at=project.created_at,
         metrics=metrics.get(project.id),
+        desired_status=DesiredStatus(project.desired_status),
+        restarts=project.restarts,
+        last_exit=last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at),
     )
 
 
@@ -51,7 +70,9 @@ def to_public(
 _LIST_PUBLIC = (
     core_select(col(Project.id), col(Project.name), col(Project.status),
                 col(Project.status_reason), col(Project.template), col(Project.github_url),
-                col(Project.created_at))
+                col(Project.created_at), col(Project.desired_status), col(Project.restarts),
+                col(Project.last_exit_code), col(Project.last_exit_oom),
+                col(Project.last_exit_at))
     .where(col(Project.user_id) == bindparam("user_id"))
     .order_by(col(Project.created_at))
 )
@@ -67,10 +88,11 @@ def list_public(conn: Connection, user: User, router_port: int,
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
             status_reason=reason, url=project_url(name, user.handle, router_port),
             template=Template(template), github_url=validation.redact(url), created_at=created,
-            metrics=metrics.get(pid),
+            metrics=metrics.get(pid), desired_status=DesiredStatus(desired), restarts=restarts,
+            last_exit=last_exit(code, oom, exited_at),
         )
-        for pid, name, status, reason, template, url, created
-        in conn.execute(_LIST_PUBLIC, {"user_id": user.id})
+        for pid, name, status, reason, template, url, created, desired, restarts, code, oom,
+        exited_at in conn.execute(_LIST_PUBLIC, {"user_id": user.id})
     ]
 
 

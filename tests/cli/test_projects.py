@@ -107,3 +107,70 @@ def test_container_routes(logged_in):
         pytest.skip("needs the Docker routes")
     status = logged_in("projects", "status", name, "--json")
     assert status.exit_code == 0 and "status" in json.loads(status.stdout)
+
+
+# --- `projects show` rendered from dicts (no daemon): the supervision rows ---------------
+
+OLD_DAEMON_PROJECT = {
+    "id": "a1", "userId": "u1", "name": "shop", "status": "running", "status_reason": None,
+    "url": "http://shop.al.localhost:8080", "template": "flask", "github_url": REPO,
+    "created_at": "2026-11-30T09:00:00.000Z",
+    "metrics": {"cpu": 1.5, "memory": 40.0, "requests": 7},
+}
+AT = "2026-12-01T12:00:00.000Z"
+
+
+def details(project: dict) -> dict[str, str]:
+    """The rows of `projects show` as label -> value, in order, from a console wide enough."""
+    from rich.console import Console
+
+    from hostctl.output import project_details
+
+    console = Console(record=True, width=200)
+    console.print(project_details(project))
+    rows: dict[str, str] = {}
+    for line in console.export_text().splitlines():
+        # A label holds at most one space ("last exit"); the grid pads it with two or more.
+        label, _, value = line.partition("  ")
+        rows[label.strip()] = value.strip()
+    return rows
+
+
+def supervised(**fields) -> dict:
+    base = {"desired_status": "running", "restarts": 0, "last_exit": None}
+    return {**OLD_DAEMON_PROJECT, **base, **fields}
+
+
+def exit_at(code, signal=None, oom=False) -> dict:
+    return {"code": code, "signal": signal, "oom_killed": oom, "at": AT}
+
+
+def test_show_without_supervision_fields_reads_as_never_restarted():
+    rows = details(OLD_DAEMON_PROJECT)
+    assert rows["restarts"] == "0" and rows["last exit"] == "-"
+    assert "desired" not in rows
+
+
+@pytest.mark.parametrize(("last_exit", "shown"), [
+    (exit_at(1), f"exit code 1 at {AT}"),
+    (exit_at(137, "SIGKILL"), f"SIGKILL (exit code 137) at {AT}"),
+    (exit_at(137, "SIGKILL", oom=True), f"out of memory (exit code 137) at {AT}"),
+    (exit_at(None, "SIGTERM"), f"SIGTERM at {AT}"),
+])
+def test_show_describes_the_last_exit(last_exit, shown):
+    rows = details(supervised(restarts=4, last_exit=last_exit))
+    assert rows["restarts"] == "4"
+    assert rows["last exit"] == shown
+
+
+def test_show_names_the_desired_status_only_when_status_does_not_say_it():
+    reason = "crashed 4 times in a row (exit code 1); next start in 8 s"
+    waiting = details(supervised(status="error", status_reason=reason, restarts=4,
+                                 last_exit=exit_at(1)))
+    assert waiting["desired"] == "running"
+    assert list(waiting).index("desired") == list(waiting).index("status") + 1
+    assert waiting["reason"] == reason
+    for status, desired in (("running", "running"), ("deploying", "running"),
+                            ("stopped", "stopped")):
+        assert "desired" not in details(supervised(status=status, desired_status=desired))
+    assert details(supervised(status="running", desired_status="stopped"))["desired"] == "stopped"

@@ -69,6 +69,39 @@ def test_state_folds_metrics_and_computes_requests_per_second():
     assert state.apply(metrics_event("zz", 1, 1, 1, "10"), now=106.0) is True, "unknown project"
 
 
+def test_restarts_come_from_the_list_and_follow_status_changed():
+    supervised = [{**PROJECTS[0], "restarts": 2, "desired_status": "running", "last_exit": None},
+                  PROJECTS[1]]  # blog as an older daemon sends it: no restarts field
+    state = TopState()
+    state.load_projects(supervised)
+    assert (state.rows["a1"].restarts, state.rows["b2"].restarts) == (2, None)
+    crashed = {"projectId": "a1", "status": "error", "desired_status": "running",
+               "status_reason": "crashed 3 times in a row (exit code 1); next start in 4 s",
+               "restarts": 3, "last_exit": {"code": 1, "signal": None, "oom_killed": False,
+                                            "at": "2026-12-01T12:00:00.000Z"}}
+    assert state.apply(ServerEvent("status_changed", crashed, "5"), now=1.0) is False
+    assert (state.rows["a1"].status, state.rows["a1"].restarts) == ("error", 3)
+    assert state.rows["a1"].as_json()["restarts"] == 3
+    # An older daemon's event carries no count: the one we have stays.
+    state.apply(ServerEvent("status_changed", {"projectId": "a1", "status": "running"}, "6"),
+                now=2.0)
+    assert (state.rows["a1"].status, state.rows["a1"].restarts) == ("running", 3)
+    assert state.rows["b2"].as_json()["restarts"] is None
+
+
+def test_renderer_shows_restarts_right_justified_and_a_dash_when_unknown():
+    rows = [Row("a1", "api", "error", "http://api", restarts=12),
+            Row("b2", "blog", "running", "http://blog", restarts=3),
+            Row("c3", "old", "running", "http://old")]  # from a daemon without restarts
+    lines = rendered(render_top(rows, sort="name")).splitlines()
+    header = lines[0]
+    assert header.split()[:3] == ["NAME", "STATUS", "RESTARTS"]
+    end = header.index("RESTARTS") + len("RESTARTS")
+    cells = {line.split()[0]: line[:end].rstrip() for line in lines[1:4]}
+    assert cells["api"].endswith(" 12") and cells["blog"].endswith(" 3")
+    assert cells["old"].endswith(" -")
+
+
 def sse(*events: tuple[str, str, dict]) -> bytes:
     return "".join(f"id: {i}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
                    for i, name, data in events).encode()
@@ -126,7 +159,7 @@ def test_top_once_shows_the_users_projects(logged_in):
     assert firsts.index("alpha") < firsts.index("beta"), "sorted by name"
     snapshot = json.loads(logged_in("top", "--once", "--json").stdout)
     assert sorted(p["name"] for p in snapshot["projects"]) == ["alpha", "beta"]
-    assert {"cpu", "memory", "requests", "requests_per_s", "status", "url"} <= set(
+    assert {"cpu", "memory", "requests", "requests_per_s", "restarts", "status", "url"} <= set(
         snapshot["projects"][0]
     )
 

@@ -456,7 +456,7 @@ def test_run_container_isolation(
     assert host["Memory"] == host["MemorySwap"] == 256 * MIB
     assert host["NanoCpus"] == 500_000_000
     assert host["PidsLimit"] == 100
-    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert host["RestartPolicy"]["Name"] == "no"
     assert host["Binds"] in (None, []) and attrs["Mounts"] == []
     bindings = attrs["NetworkSettings"]["Ports"]
     assert list(bindings) == ["8000/tcp"]

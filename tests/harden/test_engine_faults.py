@@ -61,6 +61,11 @@ def test_engine_outage_then_recovery_without_a_restart(
                 assert resp.status_code == 503, resp.text
                 assert resp.json()["error"] == "ServiceUnavailable"
             assert client.get("/api/projects").status_code == 200  # the database still answers
+            # The outage is shown as what it is, and what should run still should.
+            poll(lambda: client.get(f"/api/projects/{pid}").json()["project"]["status_reason"]
+                 == "the Docker engine is unavailable", "the project shows the outage")
+            during = client.get(f"/api/projects/{pid}").json()["project"]
+            assert during["status"] == "error" and during["desired_status"] == "running"
             # Behind hostd's back, while it cannot see: its container disappears.
             before.remove(force=True)
 
@@ -69,11 +74,14 @@ def test_engine_outage_then_recovery_without_a_restart(
             # Reconciled on reconnect: the running project got a new container.
             poll(lambda: any(c.status == "running" for c in project_containers(engine, pid)),
                  "the project's container is recreated")
-            assert client.get(f"/api/projects/{pid}").json()["project"]["status"] == "running"
+            back = wait_status(client, pid, {"running"}, timeout=30)
+            assert back["status_reason"] is None and back["restarts"] == 0
             (after,) = project_containers(engine, pid)
             assert after.id != before.id
-            # Events are followed again: a crash now is seen within seconds.
+            # Events are followed again: a crash now is seen, and restarted, within seconds.
             after.kill()
-            project = wait_status(client, pid, {"error"}, timeout=30)
-            assert "exit" in project["status_reason"] or "killed" in project["status_reason"]
+            poll(lambda: client.get(f"/api/projects/{pid}").json()["project"]["restarts"] == 1,
+                 "the killed app is started again", timeout=30)
+            project = wait_status(client, pid, {"running"}, timeout=30)
+            assert project["last_exit"]["signal"] == "SIGKILL"
         assert "unhandled error" not in server.logs()

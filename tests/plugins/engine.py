@@ -47,6 +47,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.docker)
+    # Restarting the machine's engine stops every container on it: those tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)
 
 
 def engine_or_skip() -> docker.DockerClient:
