@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
     health_timeout_s: int = Field(60, ge=1, validation_alias="HOSTD_HEALTH_TIMEOUT")
+    # After a deploy switches traffic, how long the old container keeps answering what
+    # was already sent to it before it is removed.
+    drain_s: float = Field(2.0, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
 
     # Untrusted repositories (SECURITY.md): what a checkout may hold, where git may go,
     # which bases a Dockerfile may name, and how much a build may take.

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from hostd.api.ratelimit import AuthLimits
 from hostd.config import Settings
 from hostd.control.deployer import Deployer
-from hostd.control.lifecycle import ExpectedExits, Lifecycle
+from hostd.control.exits import ExpectedExits
+from hostd.control.lifecycle import Lifecycle
 from hostd.control.metrics import MetricsCollector
 from hostd.control.monitor import EngineMonitor
 from hostd.control.reconcile import Reconciler

@@ -27,9 +27,11 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
 
 
 def remove_project_containers(client: DockerClient, instance: str, project_id: str,
-                              say: Callable[[str], None] | None = None) -> None:
+                              say: Callable[[str], None] | None = None,
+                              keep: str | None = None) -> None:
+    """Every container of the project (but `keep`), made by this instance."""
     for state in engine.list_labelled_containers(client, "hostd.project", project_id):
-        if state.labels.get("hostd.instance") == instance:
+        if state.labels.get("hostd.instance") == instance and state.id != keep:
             engine.remove_container(client, state.id, force=True)
             if say:
                 say(f"removed the previous container {state.name}")

@@ -27,7 +27,7 @@ from hostd.control.buildlog import BuildLog
 from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.status import StatusBoard
-from hostd.control.steps import STEP_TEXT, STEPS, prune_old_images
+from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
@@ -101,8 +101,11 @@ class Deployer:
             )
             job.log.step("queued", f"deployment {deployment.id}")
             # A deploy means "run this": a crash-restart cycle of the last release ends.
+            # A running project keeps its port (the router serves it until the switch);
+            # any other has none, so the router answers "deploying" meanwhile.
+            keep_port = {} if project.status == ProjectStatus.running else {"host_port": None}
             self.board.set(project.id, ProjectStatus.deploying, "queued",
-                           desired_status=DesiredStatus.running, crash_streak=0)
+                           desired_status=DesiredStatus.running, crash_streak=0, **keep_port)
             self._queue.put(held, project.id, job)
         return deployment
 
@@ -134,6 +137,7 @@ class Deployer:
         with tempfile.TemporaryDirectory(prefix="hostd-deploy-") as tmp:
             job.workdir = Path(tmp)
             try:
+                note_serving(self.context, job)
                 for name, step in STEPS:
                     self._enter(job, name)
                     step(self.context, job)
@@ -193,7 +197,12 @@ class Deployer:
         job.log(f"deploy failed: {reason}")
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
-        self._set_status(job, ProjectStatus.error, reason)
+        if job.serving_before and job.container_id is None:
+            # The old container never stopped serving: a failed change changes nothing.
+            self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",
+                             only_if=[ProjectStatus.deploying])
+        else:
+            self._set_status(job, ProjectStatus.error, reason)
 
     def _end_cancelled(self, job: DeployJob, reason: str) -> None:
         """Failed with the reason, and what it made removed; the project's status is

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
-import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,8 +18,10 @@ from hostd.config import Settings
 from hostd.control import buildlog, stages
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.deployer import Deployer
+from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
 from hostd.control.job import DELETED, SUPERSEDED
+from hostd.control.replace import Replacer
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
@@ -46,26 +46,6 @@ from hostd.store.models import (
 log = logging.getLogger("hostd.lifecycle")
 
 
-class ExpectedExits:
-    """Containers hostd is about to stop or restart: their `die` is not a crash."""
-
-    TTL_S = 120.0
-
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def expect(self, container_id: str) -> None:
-        with self._lock:
-            self._until[container_id] = time.monotonic() + self.TTL_S
-
-    def consume(self, container_id: str) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._until = {cid: t for cid, t in self._until.items() if t > now}
-            return self._until.pop(container_id, None) is not None
-
-
 class Lifecycle:
     """What a project's owner asks of it: create, deploy, start, stop, restart, config
     vars, delete; and a new container from the current image (for the supervisor)."""
@@ -78,6 +58,7 @@ class Lifecycle:
         self._board = board
         self._deployer = deployer
         self._expected = expected
+        self._replacer = Replacer(settings, docker, board, expected)
 
     def _refuse_while_deploying(self, project: Project) -> None:
         if project.status == ProjectStatus.deploying:
@@ -149,16 +130,12 @@ class Lifecycle:
             return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:
             return self.start(session, project, owner)  # waiting out a crash: start it now
-        if project.status == ProjectStatus.stopped or not project.container_id:
+        if project.status == ProjectStatus.stopped or not project.container_id \
+                or not project.image:
             return self.start(session, project, owner)
-        self._expected.expect(project.container_id)
-        client = self._docker.client()
-        try:
-            engine.set_restart_policy(client, project.container_id, "no")
-            engine.restart_container(client, project.container_id)
-        except ContainerMissing:
-            return self.start(session, project, owner)
-        return self._await_running(project, project.container_id, f"Restarted {project.name}")
+        # Running: a fresh container of the same image and config, traffic switched to it.
+        self._replacer.replace(project, owner, configvars.load(session, project.id), "restart")
+        return f"Restarted {project.name}"
 
     def delete(self, session: Session, project: Project) -> str:
         """Stop its deploys, remove the container, the images and the build logs, then
@@ -205,16 +182,17 @@ class Lifecycle:
         self._refuse_while_deploying(project)
         before = configvars.load(session, project.id)
         after = configvars.check(changes, before)
-        configvars.store(session, project.id, after)
-        session.commit()
         done = configvars.summary(changes, before)
         if after == before:
             return after, f"Nothing changed: {done}"
-        if project.status == ProjectStatus.running and project.container_id:
-            self._discard(project)
-            state = self.recreate(project, owner, after)
-            return after, self._await_running(
-                project, state.id, f"{done.capitalize()}; {project.name} restarted with them")
+        if project.status == ProjectStatus.running and project.container_id and project.image:
+            # Switched to a container made with them; if it never serves, nothing changes.
+            self._replacer.replace(project, owner, after, "env")
+            configvars.store(session, project.id, after)
+            session.commit()
+            return after, f"{done.capitalize()}; {project.name} restarted with them"
+        configvars.store(session, project.id, after)
+        session.commit()
         return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
 
     def _discard(self, project: Project) -> None:

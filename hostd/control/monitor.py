@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hostd.control.lifecycle import ExpectedExits
+from hostd.control.exits import ExpectedExits
 from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineUnavailable

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from hostd.control.deployer import Deployer
-from hostd.control.lifecycle import ExpectedExits
+from hostd.control.exits import ExpectedExits
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
@@ -51,11 +51,19 @@ class Reconciler:
                          .values(status=DeploymentStatus.interrupted, reason=INTERRUPTED,
                                  finished_at=utcnow()))
             session.commit()
-            stuck = session.exec(select(Project.id).where(
+            stuck = session.exec(select(Project).where(
                 Project.status == ProjectStatus.deploying)).all()
-        for project_id in stuck:
-            if not self.deployer.is_deploying(project_id):
-                self.board.set(project_id, ProjectStatus.error, INTERRUPTED,
+        for project in stuck:
+            if self.deployer.is_deploying(project.id):
+                continue
+            if project.container_id and project.host_port is not None:
+                # A redeploy of a project that was serving: its current container is the
+                # release that was serving (the reconciler checks it runs, or starts it).
+                self.board.set(project.id, ProjectStatus.running,
+                               f"the last deploy was {INTERRUPTED}",
+                               only_if=[ProjectStatus.deploying])
+            else:
+                self.board.set(project.id, ProjectStatus.error, INTERRUPTED,
                                only_if=[ProjectStatus.deploying])
 
     def reconcile(self) -> None:

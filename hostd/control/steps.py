@@ -38,6 +38,7 @@ from hostd.engine.templates import (
     prepare_build_context,
 )
 from hostd.store import configvars
+from hostd.store.models import Project, ProjectStatus
 
 log = logging.getLogger("hostd.deploy")
 Step = Callable[[JobContext, DeployJob], None]
@@ -155,9 +156,10 @@ def note_stage_images(ctx: JobContext, job: DeployJob, steps: stages.StepImages)
 
 
 def run(ctx: JobContext, job: DeployJob) -> None:
+    """The new container beside the one serving (if any): the router keeps sending traffic
+    to the old one until `switch`."""
     client = ctx.docker.client()
     settings = ctx.settings
-    remove_project_containers(client, settings.instance, job.project_id, job.log)
     assert job.image is not None
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
@@ -165,9 +167,22 @@ def run(ctx: JobContext, job: DeployJob) -> None:
                              container_name(job.name, job.handle, job.deployment_id), job.labels,
                              env)
     job.container_id, job.host_port = info.id, info.host_port
-    ctx.board.update_fields(job.project_id, container_id=info.id, host_port=info.host_port,
-                                 image=job.image)
     job.log(f"container {info.name} started, port 8000 published on 127.0.0.1:{info.host_port}")
+
+
+def note_serving(ctx: JobContext, job: DeployJob) -> None:
+    """Before the first step: the container serving now, if any, serves until `switch`
+    (and on, should the deploy fail)."""
+    job.serving_before = _serving_container(ctx, job)
+
+
+def _serving_container(ctx: JobContext, job: DeployJob) -> str | None:
+    with Session(ctx.db) as session:
+        project = session.get(Project, job.project_id)
+    if project is None or not project.container_id or project.host_port is None:
+        return None
+    state = engine.inspect_container(ctx.docker.client(), project.container_id)
+    return state.id if state is not None and state.running else None
 
 
 def health_check(ctx: JobContext, job: DeployJob) -> None:
@@ -188,15 +203,37 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
     if job.cancel.cancelled:
         raise Cancelled(job.cancel.reason)
     if problem is None:
-        if port != job.host_port:
-            job.host_port = port
-            ctx.board.update_fields(job.project_id, host_port=port)
+        job.host_port = port
         return
     for line in engine.container_logs(client, job.container_id, tail=20):
         job.log(f"app: {line}")
-    # Stopped, not removed: its logs stay readable.
-    engine.stop_container(client, job.container_id, timeout=2)
+    if job.serving_before:
+        # The old container serves on, untouched; the failed one goes (its last lines are
+        # in the build log).
+        engine.remove_container(client, job.container_id, force=True)
+        job.container_id = None
+    else:
+        # A first deploy: stopped, not removed, so its logs stay readable.
+        engine.stop_container(client, job.container_id, timeout=2)
+        ctx.board.update_fields(job.project_id, container_id=job.container_id,
+                                host_port=None, image=job.image)
     raise StepFailed(problem)
+
+
+def switch(ctx: JobContext, job: DeployJob) -> None:
+    """Point the router at the new container, then let the old one finish what it was
+    sent and remove it."""
+    ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
+                  only_if=[ProjectStatus.deploying], container_id=job.container_id,
+                  host_port=job.host_port, image=job.image)
+    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
+    if job.serving_before:
+        # The status event reloads every router worker's table within milliseconds; the
+        # requests already sent to the old container get this long to finish.
+        time.sleep(ctx.settings.drain_s)
+    client = ctx.docker.client()
+    remove_project_containers(client, ctx.settings.instance, job.project_id, job.log,
+                              keep=job.container_id)
 
 
 STEP_TEXT = {
@@ -204,9 +241,11 @@ STEP_TEXT = {
     "build": "building the image",
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
+    "switch": "switching traffic to the new container",
 }
 STEPS: list[tuple[str, Step]] = [
     ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
+    ("switch", switch),
 ]
 
 

@@ -39,7 +39,10 @@ class Route:
 
     @property
     def serving(self) -> bool:
-        return self.status == ProjectStatus.running and self.host_port is not None
+        # A redeploy keeps the project's running container (and its port) until it
+        # switches to the new one: traffic flows all along.
+        return (self.status in (ProjectStatus.running, ProjectStatus.deploying)
+                and self.host_port is not None)
 
     @property
     def started(self) -> str:

@@ -2,7 +2,8 @@
 
 `connected {userId}` first; then `metrics_updated {projectId, metrics}` for each of the
 caller's running projects every metrics interval, and `status_changed {projectId,
-status, status_reason}` the moment a status changes. Only the caller's projects, ever.
+status, status_reason, desired_status, restarts, last_exit}` the moment a status changes.
+Only the caller's projects, ever.
 A `: keep-alive` comment is sent whenever the stream has been quiet for
 HOSTD_SSE_KEEPALIVE seconds (15).
 
