@@ -40,7 +40,10 @@ def report_error(ctx: ClickContext, exc: BaseException) -> None:
     app_ctx = ctx.obj if isinstance(ctx.obj, AppContext) else AppContext()
     if app_ctx.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    app_ctx.err.print(f"hostctl: {describe(exc)}", style="red", markup=False, soft_wrap=True)
+    from hostctl.output import terminal_safe
+
+    app_ctx.err.print(f"hostctl: {terminal_safe(describe(exc))}", style="red", markup=False,
+                      soft_wrap=True)
 
 
 app = typer.Typer(
@@ -105,12 +108,14 @@ def root(
 from hostctl.commands import auth as _auth  # noqa: E402
 from hostctl.commands import env as _env  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
+from hostctl.commands import releases as _releases  # noqa: E402
 from hostctl.commands import top as _top  # noqa: E402
 
 _auth.register_commands(app)
 _projects.register_commands(projects_app)
 _env.register_commands(env_app)
 _top.register_commands(app)
+_releases.register_commands(app)
 
 
 def main() -> None:

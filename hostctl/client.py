@@ -68,6 +68,7 @@ class Project(TypedDict):
     desired_status: NotRequired[DesiredStatus]  # what the owner asked for; status is observed
     restarts: NotRequired[int]  # crash restarts since the release went live
     last_exit: NotRequired[LastExit | None]
+    release: NotRequired[int | None]  # the current release's version; None before the first
 
 
 class Deployment(TypedDict):
@@ -78,6 +79,27 @@ class Deployment(TypedDict):
     started_at: str | None
     finished_at: str | None
     reason: str | None
+
+
+class Release(TypedDict):
+    """What the project ran at one point: an image and its config vars, numbered from 1.
+
+    The history only grows: a config change, a deploy and a rollback each add one.
+    """
+
+    version: int
+    image: str
+    commit: str | None  # the deployed commit, when hostd knows it
+    cause: str  # "deploy 3f2a1c9", "env: set FOO", "rollback to v1"
+    created_at: str  # ISO 8601, UTC
+    current: bool
+
+
+class RollbackResult(TypedDict):
+    """What a rollback answers: the new release (current now) and what happened."""
+
+    release: Release
+    message: str
 
 
 class AuthResult(TypedDict):
@@ -226,6 +248,21 @@ class HostdClient:
     def logs(self, project_id: str, source: LogSource = "runtime", tail: int = 100) -> list[str]:
         params = {"source": source, "tail": tail}
         return self._request("GET", f"/api/projects/{project_id}/logs", params=params)["lines"]
+
+    # --- releases -------------------------------------------------------------------
+
+    def releases(self, project_id: str) -> list[Release]:
+        """The project's releases, newest first."""
+        return self._request("GET", f"/api/projects/{project_id}/releases")["releases"]
+
+    def rollback(self, project_id: str, version: int | None = None) -> RollbackResult:
+        """Run an earlier release again, as a new one; None means the one before the current.
+
+        Like a config change, hostd answers once the app serves on it (or 409 if it did not).
+        """
+        body = {} if version is None else {"version": version}
+        answer = self._request("POST", f"/api/projects/{project_id}/rollback", json=body)
+        return {"release": answer["release"], "message": answer["message"]}
 
     # --- config vars ----------------------------------------------------------------
 

@@ -71,7 +71,9 @@ class AppContext:
 
             write_json(payload)
         else:
-            self.out.print(message, markup=False)
+            from hostctl.output import terminal_safe
+
+            self.out.print(terminal_safe(message), markup=False)
 
     def _piped(self, console: Console) -> bool:
         return not console.is_terminal and "COLUMNS" not in self.environ
@@ -89,7 +91,10 @@ class AppContext:
         return TokenStore(self.config_dir, self.api_url, warn=self.warn, environ=self.environ)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"hostctl: {message}", style="yellow", markup=False, soft_wrap=True)
+        from hostctl.output import terminal_safe
+
+        self.err.print(f"hostctl: {terminal_safe(message)}", style="yellow", markup=False,
+                       soft_wrap=True)
 
     def client(self, *, authenticated: bool = True) -> HostdClient:
         """A client for the API URL; with `authenticated`, a stored token is required."""

@@ -1,4 +1,4 @@
-"""Pure renderers for projects, and the one JSON writer every `--json` goes through.
+"""Pure renderers (projects, releases), and the one JSON writer every `--json` goes through.
 
 rich is imported by the renderers, not here: `--json` and plain log lines never need it.
 """
@@ -6,6 +6,7 @@ rich is imported by the renderers, not here: `--json` and plain log lines never 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from hostctl.client import Deployment, LastExit, Project
+    from hostctl.client import Deployment, LastExit, Project, Release
 
 UNBOUNDED_WIDTH = 1 << 24  # wider than anything hostd can send
 STATUS_STYLES = {
@@ -26,6 +27,17 @@ STATUS_STYLES = {
 }
 # The desired status each observed one implies; "error" implies neither, so it never matches.
 IMPLIED_DESIRED = {"running": "running", "deploying": "running", "stopped": "stopped"}
+SHORT_COMMIT = 7  # as git abbreviates
+
+
+# C0 and C1 controls but tab and newline: an app's log line or a quoted build line could
+# otherwise move the cursor, retitle the window or write the clipboard (OSC 52).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character shown as `\\xNN`, never sent raw."""
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def write_json(payload: Any) -> None:
@@ -61,6 +73,11 @@ def format_cpu(cpu: float | None) -> str:
 
 def format_memory(memory_mb: float | None) -> str:
     return "-" if memory_mb is None else f"{memory_mb:.1f} MB"
+
+
+def format_release(version: int | None) -> str:
+    """'v3', or '-' for none yet (or a daemon that does not say)."""
+    return "-" if version is None else f"v{version}"
 
 
 def format_last_exit(last_exit: LastExit | None) -> str:
@@ -109,6 +126,7 @@ def projects_table(projects: Iterable[Project]) -> Table:
 
 def project_details(project: Project, deployments: list[Deployment] | None = None) -> Table:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -118,10 +136,12 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         ("name", project["name"]),
         ("id", project["id"]),
         ("status", status_text(project["status"])),
-        ("reason", project.get("status_reason") or "-"),
+        # Text, so a reason quoting a build's output ("[/]", "[red]") is data, not markup.
+        ("reason", Text(terminal_safe(project.get("status_reason") or "-"))),
         ("url", project["url"]),
         ("template", project["template"]),
         ("repository", project["github_url"]),
+        ("release", format_release(project.get("release"))),
         ("created", project["created_at"]),
         ("cpu", format_cpu(metrics["cpu"])),
         ("memory", format_memory(metrics["memory"])),
@@ -152,5 +172,30 @@ def env_table(env: Mapping[str, str]) -> Table:
     table.add_column("KEY", no_wrap=True)
     table.add_column("VALUE", overflow="fold")
     for key, value in env.items():
-        table.add_row(key, Text(value))  # Text, so a value like "[red]x" is data, not markup
+        # Text, so a value like "[red]x" is data, not markup; controls shown, not obeyed.
+        table.add_row(key, Text(terminal_safe(value)))
+    return table
+
+
+def releases_table(releases: Iterable[Release]) -> Table:
+    """VERSION / CAUSE / COMMIT / CREATED, newest first as hostd sends them; `v3 *` is current."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("VERSION", no_wrap=True)
+    table.add_column("CAUSE", overflow="fold")
+    table.add_column("COMMIT", no_wrap=True)
+    table.add_column("CREATED", no_wrap=True)
+    for release in releases:
+        current = release.get("current", False)
+        version = format_release(release["version"]) + (" *" if current else "")
+        commit = release.get("commit")
+        # Text throughout: what hostd sends is data, never markup.
+        table.add_row(
+            Text(version, style="bold green" if current else ""),
+            Text(terminal_safe(release.get("cause") or "-")),
+            Text(commit[:SHORT_COMMIT] if commit else "-"),
+            Text(release.get("created_at") or "-"),
+        )
     return table

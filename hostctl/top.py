@@ -10,13 +10,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from rich.table import Table
 from rich.text import Text
 
 from hostctl.errors import DaemonUnreachable, RateLimited, ServerError
-from hostctl.output import format_cpu, format_memory, status_text
+from hostctl.output import format_cpu, format_memory, format_release, status_text
 
 if TYPE_CHECKING:
     from hostctl.client import HostdClient, Project, ServerEvent
@@ -40,6 +40,7 @@ class Row:
     requests_per_s: float | None = None
     sampled_at: float | None = None
     restarts: int | None = None  # crash restarts; None when the daemon does not report them
+    release: int | None = None  # the current release's version; None: none yet, or not reported
 
     @property
     def cpu(self) -> float | None:
@@ -50,6 +51,7 @@ class Row:
             "id": self.project_id, "name": self.name, "status": self.status, "url": self.url,
             "cpu": self.cpu, "memory": self.memory, "requests": self.requests,
             "requests_per_s": self.requests_per_s, "restarts": self.restarts,
+            "release": self.release,
         }
 
 
@@ -60,12 +62,14 @@ class TopState:
     last_event_id: str | None = None
 
     def load_projects(self, projects: Iterable[Project]) -> None:
-        """Take names, statuses, URLs and restarts from the project list; keep the samples."""
+        """Take what the project list says (names, statuses, URLs, restarts, releases); keep
+        the samples."""
         fresh: dict[str, Row] = {}
         for project in projects:
             row = self.rows.get(project["id"]) or Row(project["id"], project["name"])
             row.name, row.status, row.url = project["name"], project["status"], project["url"]
             row.restarts = project.get("restarts")
+            row.release = project.get("release")
             metrics = project.get("metrics")
             if metrics and not row.cpu_history:
                 row.cpu_history.append(metrics["cpu"])
@@ -87,11 +91,17 @@ class TopState:
             if row is None:
                 return True
             row.status = str(data.get("status", row.status))
-            restarts = data.get("restarts")
-            # Older daemons send no count: keep what the project list said.
-            if isinstance(restarts, int) and not isinstance(restarts, bool):
+            # Older daemons send no count or release: keep what the project list said.
+            restarts, release = data.get("restarts"), data.get("release")
+            if _is_int(restarts):
                 row.restarts = restarts
+            if _is_int(release):
+                row.release = release
         return False
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a count
 
 
 def _record_sample(row: Row, metrics: dict[str, Any], now: float) -> None:
@@ -138,6 +148,7 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
     table.add_column("NAME", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
     table.add_column("RESTARTS", justify="right", no_wrap=True)
+    table.add_column("REL", no_wrap=True)  # by RESTARTS, which count since it went live
     table.add_column("CPU", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)  # the sparkline
     table.add_column("MEM", justify="right", no_wrap=True)
@@ -147,7 +158,8 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
     for row in sort_rows(rows, sort):
         table.add_row(
             row.name, status_text(row.status),
-            "-" if row.restarts is None else str(row.restarts), format_cpu(row.cpu),
+            "-" if row.restarts is None else str(row.restarts), format_release(row.release),
+            format_cpu(row.cpu),
             Text(sparkline(row.cpu_history), style="cyan"), format_memory(row.memory),
             "-" if row.requests is None else str(row.requests),
             "-" if row.requests_per_s is None else f"{row.requests_per_s:.1f}",

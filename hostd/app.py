@@ -20,7 +20,7 @@ from hostd.api.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.api.openapi import install_openapi
-from hostd.api.routes import auth, containers, events, health, logs, projects
+from hostd.api.routes import auth, containers, events, health, logs, projects, releases
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 409, 413, 429, 500))
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
+                       responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
+    app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
                        responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 500, 503))

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # After a deploy switches traffic, how long the old container keeps answering what
     # was already sent to it before it is removed.
     drain_s: float = Field(2.0, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
+    # The images of a project's newest releases stay on disk: rollback targets.
+    releases_kept: int = Field(5, ge=1, le=100, validation_alias="HOSTD_RELEASES_KEPT")
 
     # Untrusted repositories (SECURITY.md): what a checkout may hold, where git may go,
     # which bases a Dockerfile may name, and how much a build may take.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -220,18 +221,21 @@ def logs(
     client = app_ctx.client()
     project_id = client.find_project(project)["id"]
     source: LogSource = "build" if build else "runtime"
-    from hostctl.output import write_json
+    from hostctl.output import terminal_safe, write_json
 
+    # The app writes these lines: on a terminal its control characters are shown, not
+    # obeyed; piped, the lines pass as they are.
+    shown = terminal_safe if sys.stdout.isatty() else str
     if follow:
         for line in client.follow_logs(project_id, source=source, tail=lines):
-            write_json({"line": line}) if json_output else print(line, flush=True)
+            write_json({"line": line}) if json_output else print(shown(line), flush=True)
         return
     log_lines = client.logs(project_id, source=source, tail=lines)
     if json_output:
         write_json({"lines": log_lines, "source": source})
         return
     for line in log_lines:
-        print(line)
+        print(shown(line))
 
 
 def delete(

@@ -30,14 +30,15 @@ from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
 from hostd.engine.naming import container_name, labels_for
 from hostd.engine.project_images import project_images
-from hostd.errors import Conflict
-from hostd.store import configvars, projects
+from hostd.errors import Conflict, NotFound
+from hostd.store import configvars, projects, releases
 from hostd.store.models import (
     Deployment,
     DesiredStatus,
     Project,
     ProjectCreate,
     ProjectStatus,
+    Release,
     User,
     new_id,
     utcnow,
@@ -185,15 +186,66 @@ class Lifecycle:
         done = configvars.summary(changes, before)
         if after == before:
             return after, f"Nothing changed: {done}"
-        if project.status == ProjectStatus.running and project.container_id and project.image:
+        running = project.status == ProjectStatus.running and project.container_id
+        if running and project.image:
             # Switched to a container made with them; if it never serves, nothing changes.
             self._replacer.replace(project, owner, after, "env")
-            configvars.store(session, project.id, after)
-            session.commit()
-            return after, f"{done.capitalize()}; {project.name} restarted with them"
         configvars.store(session, project.id, after)
+        if project.image:
+            session.refresh(project)
+            releases.record(session, project, image=project.image, env=after,
+                            commit=self._current_commit(session, project),
+                            cause=releases.env_cause(changes, before), user_id=owner.id)
         session.commit()
+        if running and project.image:
+            return after, f"{done.capitalize()}; {project.name} restarted with them"
         return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
+
+    def rollback(self, session: Session, project: Project, owner: User,
+                 version: int | None) -> tuple[Release, str]:
+        """A new release with vN's image and config vars (the one before the current
+        one by default), switched to without downtime when the project runs."""
+        self._refuse_while_deploying(project)
+        target = self._rollback_target(session, project, version)
+        env = releases.env_of(target)
+        if project.status == ProjectStatus.running and project.container_id:
+            self._replacer.replace(project, owner, env, "rollback", image=target.image)
+        else:
+            self._discard(project)  # it starts from the rolled-back image next time
+        session.refresh(project)
+        project.image = target.image
+        configvars.store(session, project.id, env)
+        release = releases.record(session, project, image=target.image, env=env,
+                                  commit=target.commit, cause=f"rollback to v{target.version}",
+                                  user_id=owner.id)
+        session.commit()
+        return release, f"Rolled back to v{target.version}: now v{release.version}"
+
+    def _rollback_target(self, session: Session, project: Project,
+                         version: int | None) -> Release:
+        current = project.release_version
+        if current is None:
+            raise Conflict(f"{project.name} has no release yet: deploy it first")
+        wanted = current - 1 if version is None else version
+        if wanted < 1:
+            raise Conflict(f"v{current} is {project.name}'s first release: nothing before it")
+        if wanted == current:
+            raise Conflict(f"v{wanted} is already {project.name}'s current release")
+        target = releases.get(session, project.id, wanted)
+        if target is None:
+            raise NotFound(f"{project.name} has no release v{wanted}")
+        if not engine.image_exists(self._docker.client(), target.image):
+            raise Conflict(f"the image of v{wanted} was pruned (the newest "
+                           f"{self._settings.releases_kept} releases keep theirs): deploy "
+                           "the commit you want instead")
+        return target
+
+    @staticmethod
+    def _current_commit(session: Session, project: Project) -> str | None:
+        if project.release_version is None:
+            return None
+        current = releases.get(session, project.id, project.release_version)
+        return current.commit if current else None
 
     def _discard(self, project: Project) -> None:
         """Remove the project's container (a new one replaces it); not a crash."""

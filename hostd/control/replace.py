@@ -40,14 +40,16 @@ class Replacer:
         # One replacement of a project at a time: two would each retire the other's.
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def replace(self, project: Project, owner: User, env: dict[str, str], why: str) -> None:
-        """Switch `project` (running, with an image) to a fresh container with `env`;
-        Conflict, with the old container serving on, if the fresh one never serves."""
-        assert project.image is not None
+    def replace(self, project: Project, owner: User, env: dict[str, str], why: str,
+                image: str | None = None) -> None:
+        """Switch `project` (running) to a fresh container of `image` (else its own) with
+        `env`; Conflict, with the old container serving on, if the fresh one never serves."""
+        image = image or project.image
+        assert image is not None
         with self._locks[project.id]:
             client = self._docker.client()
             labels = labels_for(self._settings.instance, project.id, owner.id, why)
-            info = run_app_container(client, self._settings, project.image,
+            info = run_app_container(client, self._settings, image,
                                      container_name(project.name, owner.handle, new_id()),
                                      labels, env)
             problem, port = wait_until_serving(client, info.id, self._settings.health_timeout_s)
@@ -56,8 +58,8 @@ class Replacer:
                 raise Conflict(f"{project.name} did not come up ({problem}); the running "
                                "version is untouched")
             self._board.set(project.id, ProjectStatus.running, None, container_id=info.id,
-                            host_port=port, running_since=utcnow(), crash_streak=0,
-                            desired_status=DesiredStatus.running)
+                            host_port=port, image=image, running_since=utcnow(),
+                            crash_streak=0, desired_status=DesiredStatus.running)
         if project.container_id:
             self._retire_later(project.container_id)
 

@@ -70,6 +70,6 @@ def status_event(project: Project) -> dict[str, Any]:
     return {
         "projectId": project.id, "status": project.status,
         "status_reason": project.status_reason, "desired_status": project.desired_status,
-        "restarts": project.restarts,
+        "restarts": project.restarts, "release": project.release_version,
         "last_exit": exited.model_dump(mode="json") if exited else None,
     }

@@ -37,7 +37,7 @@ from hostd.engine.templates import (
     has_own_dockerfile,
     prepare_build_context,
 )
-from hostd.store import configvars
+from hostd.store import configvars, releases
 from hostd.store.models import Project, ProjectStatus
 
 log = logging.getLogger("hostd.deploy")
@@ -253,10 +253,13 @@ STEPS: list[tuple[str, Step]] = [
 
 
 def prune_old_images(ctx: JobContext, job: DeployJob) -> None:
-    """Keep only the image now running (and its build's stages); earlier ones go."""
+    """Keep the images of the newest HOSTD_RELEASES_KEPT releases (rollback targets) and
+    this build's stages; earlier ones go."""
     client = ctx.docker.client()
+    with Session(ctx.db) as session:
+        kept = releases.kept_images(session, job.project_id, ctx.settings.releases_kept)
     for ref in project_images(client, ctx.settings.instance, job.project_id):
-        if ref != job.image:
+        if ref != job.image and ref not in kept:
             engine.remove_image(client, ref, force=False)
     stages.remove_all_but(client, buildlog.project_dir(ctx.settings.data_dir, job.project_id),
                           job.stage_images)

@@ -7,6 +7,7 @@ Any other SQLAlchemy URL (PostgreSQL for a bigger install) works unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -79,8 +80,29 @@ def _v3_supervision(conn: Connection) -> None:
     conn.execute(text("UPDATE projects SET desired_status = 'stopped' WHERE status = 'stopped'"))
 
 
+def _v4_releases(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn, tables=[models.Release.__table__])  # type: ignore[attr-defined]
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    if "release_version" not in present:
+        conn.execute(text("ALTER TABLE projects ADD COLUMN release_version INTEGER"))
+    # A project that already runs an image gets it as its v1, config vars and all.
+    adopted = conn.execute(text(
+        "SELECT id, image FROM projects WHERE image IS NOT NULL AND release_version IS NULL")).all()
+    for project_id, image in adopted:
+        rows = conn.execute(text("SELECT name, value FROM project_env WHERE project_id = :p"),
+                            {"p": project_id}).all()
+        conn.execute(text(
+            "INSERT INTO releases (id, project_id, version, image, env_json, cause, created_at)"
+            " VALUES (:id, :p, 1, :image, :env, :cause, :at)"),
+            {"id": models.new_id(), "p": project_id, "image": image,
+             "env": json.dumps(dict(rows), sort_keys=True),
+             "cause": "the release that ran when releases began", "at": models.utcnow()})
+        conn.execute(text("UPDATE projects SET release_version = 1 WHERE id = :p"),
+                     {"p": project_id})
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
-                                                  _v3_supervision]
+                                                  _v3_supervision, _v4_releases]
 
 
 def migrate(engine: Engine) -> int:

@@ -107,6 +107,7 @@ class Project(SQLModel, table=True):
     last_exit_code: int | None = None
     last_exit_oom: bool = False
     last_exit_at: datetime | None = None
+    release_version: int | None = None  # the current release (hostd.store.releases)
 
 
 class ProjectEnv(SQLModel, table=True):
@@ -140,6 +141,46 @@ class Deployment(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class Release(SQLModel, table=True):
+    """What a project ran at one point: an image and its config vars, numbered per
+    project from 1 (Heroku's model: the history only grows; a rollback is a new one)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "version", name="uq_releases_version"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    version: int
+    image: str = Field(max_length=200)
+    env_json: str = Field(default="{}", max_length=10_000_000)  # the config vars then
+    commit: str | None = Field(default=None, max_length=64)
+    cause: str = Field(max_length=300)
+    created_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReleasePublic(BaseModel):
+    version: int
+    image: str
+    commit: str | None
+    cause: str
+    created_at: datetime
+    current: bool
+
+    @field_serializer("created_at")
+    def _created_at(self, value: datetime) -> str:
+        return iso_utc(value)
+
+
+class ReleaseList(BaseModel):
+    releases: list[ReleasePublic]
+
+
+class RollbackResponse(BaseModel):
+    release: ReleasePublic
+    message: str
 
 
 class DeploymentPublic(BaseModel):
@@ -196,6 +237,7 @@ class ProjectPublic(BaseModel):
     desired_status: DesiredStatus = DesiredStatus.running
     restarts: int = 0
     last_exit: LastExit | None = None
+    release: int | None = None
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:
@@ -239,6 +281,12 @@ class ProjectCreate(_Body):
 
 class StatusBody(_Body):
     status: str
+
+
+class RollbackBody(_Body):
+    """`{}`: back to the release before the current one; `{"version": N}`: to vN."""
+
+    version: int | None = PydanticField(default=None, ge=1, le=1_000_000)
 
 
 class EnvPatch(_Body):

@@ -38,7 +38,8 @@ def test_every_command_has_help_with_an_example(path):
 
 def test_the_tree_has_the_issue_commands():
     names = {" ".join(p) for p in command_paths()}
-    expected = {"register", "login", "whoami", "logout", "top", "projects"} | {
+    expected = {"register", "login", "whoami", "logout", "top", "projects", "releases",
+                "rollback"} | {
         f"projects {c}" for c in
         ("list", "show", "create", "deploy", "start", "stop", "restart", "status", "logs",
          "delete")

@@ -102,6 +102,23 @@ def test_renderer_shows_restarts_right_justified_and_a_dash_when_unknown():
     assert cells["old"].endswith(" -")
 
 
+def test_the_release_comes_from_the_list_and_follows_status_changed():
+    state = TopState()
+    state.load_projects([{**PROJECTS[0], "release": 4}, PROJECTS[1]])  # blog: an older daemon
+    assert (state.rows["a1"].release, state.rows["b2"].release) == (4, None)
+    rolled = {"projectId": "a1", "status": "running", "release": 5}
+    state.apply(ServerEvent("status_changed", rolled, "1"), now=1.0)
+    assert state.rows["a1"].release == 5
+    # An event without a release (or a JSON true) keeps the one we have.
+    for data in ({"projectId": "a1", "status": "running"},
+                 {"projectId": "a1", "status": "running", "release": True}):
+        state.apply(ServerEvent("status_changed", data, "2"), now=2.0)
+    assert state.rows["a1"].as_json()["release"] == 5
+    lines = rendered(render_top(state.rows.values(), sort="name")).splitlines()
+    assert lines[0].split()[:4] == ["NAME", "STATUS", "RESTARTS", "REL"]
+    assert [line.split()[3] for line in lines[1:3]] == ["v5", "-"]
+
+
 def sse(*events: tuple[str, str, dict]) -> bytes:
     return "".join(f"id: {i}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
                    for i, name, data in events).encode()

@@ -77,10 +77,21 @@ def wait_status(api: httpx.Client, project_id: str, wanted: set[str],
     raise AssertionError(f"project {project_id} never reached {wanted}: {project}")
 
 
-def published_port(engine: docker.DockerClient, project_id: str) -> int:
-    containers = engine.containers.list(all=True, filters={"label": f"hostd.project={project_id}"})
+def only_container(engine: docker.DockerClient, project_id: str, timeout: float = 15.0):
+    """The project's one container, once a replaced one has drained and gone
+    (HOSTD_DRAIN_SECONDS after a config change, restart or redeploy switched traffic)."""
+    deadline = time.monotonic() + timeout
+    label = {"label": f"hostd.project={project_id}"}
+    while len(containers := engine.containers.list(all=True, filters=label)) > 1:
+        assert time.monotonic() < deadline, containers
+        time.sleep(0.1)
     assert len(containers) == 1, containers
-    binding = containers[0].attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]
+    return containers[0]
+
+
+def published_port(engine: docker.DockerClient, project_id: str) -> int:
+    container = only_container(engine, project_id)
+    binding = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]
     assert binding["HostIp"] == "127.0.0.1"
     return int(binding["HostPort"])
 

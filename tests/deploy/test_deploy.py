@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.deploy.conftest import answers, create, published_port, wait_status
+from tests.deploy.conftest import answers, create, only_container, published_port, wait_status
 from tests.support import tls
 
 SITE = {"public/index.html": "<h1>hello from a fixture</h1>\n"}
@@ -33,7 +33,7 @@ def test_static_project_lifecycle(api, repo, engine):
     assert api.post(f"/api/containers/{project['id']}/restart").status_code == 200
     assert answers(published_port(engine, project["id"])).status_code == 200
 
-    image = engine.containers.list(filters={"label": f"hostd.project={project['id']}"})[0].image
+    image = only_container(engine, project["id"]).image
     assert api.delete(f"/api/projects/{project['id']}").status_code == 200
     label = {"label": f"hostd.project={project['id']}"}
     assert engine.containers.list(all=True, filters=label) == []
@@ -132,8 +132,9 @@ def test_redeploy_latest_commit(api, repo, engine):
     assert wait_status(api, project["id"], {"running", "error"})["status"] == "running"
     runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
-    # Only the running image is kept.
-    assert len(engine.images.list(filters={"label": f"hostd.project={project['id']}"})) == 1
+    # Both releases keep their images (rollback targets; tests/deploy/test_releases.py
+    # has the pruning beyond HOSTD_RELEASES_KEPT).
+    assert len(engine.images.list(filters={"label": f"hostd.project={project['id']}"})) == 2
 
 
 @pytest.mark.parametrize("template, files, expected", [

@@ -3,7 +3,7 @@ stopped, and across redeploys."""
 
 from __future__ import annotations
 
-from tests.deploy.conftest import answers, create, published_port, wait_status
+from tests.deploy.conftest import answers, create, only_container, published_port, wait_status
 
 ECHO_ENV = {
     "Dockerfile": "FROM hostd/busybox:1\nUSER 65534:65534\n"
@@ -28,7 +28,7 @@ def test_config_vars_reach_the_container(api, repo, engine):
     assert "restarted with them" in resp.json()["message"]
     assert api.get(f"/api/projects/{pid}").json()["project"]["status"] == "running"
     assert greeting(engine, pid) == "greeting=hello env"
-    (container,) = engine.containers.list(filters={"label": f"hostd.project={pid}"})
+    container = only_container(engine, pid)
     assert "GREETING=hello env" in container.attrs["Config"]["Env"]
     assert "PORT=8000" in container.attrs["Config"]["Env"]
 

@@ -148,12 +148,16 @@ def remove_session_objects() -> None:
         client.ping()
     except Exception:
         return
-    for container in client.containers.list(all=True, filters={"label": "hostd.instance"}):
-        if _ours(container.labels):
-            container.remove(force=True)
+    # Summaries, not inspects: another test run on the engine may remove its own
+    # containers meanwhile.
+    for summary in client.api.containers(all=True, filters={"label": "hostd.instance"}):
+        if _ours(summary.get("Labels")):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.api.remove_container(summary["Id"], force=True)
     for image in client.images.list(filters={"label": "hostd.instance"}):
         if _ours(image.labels):
-            client.images.remove(image.id, force=True)
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(image.id, force=True)
     for network in client.networks.list(filters={"label": "hostd.instance"}):
         if _ours(network.attrs.get("Labels")):
             network.remove()

@@ -1,0 +1,30 @@
+"""`/api/projects/:id/releases` and `…/rollback`: a project's history, and going back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, SessionDep
+from hostd.store import releases
+from hostd.store.models import ReleaseList, RollbackBody, RollbackResponse
+
+router = APIRouter()
+
+
+@router.get("/{project_id}/releases", response_model=ReleaseList)
+def list_releases(project: OwnedProject, session: SessionDep) -> ReleaseList:
+    """Every successful deploy, config change and rollback, newest first."""
+    newest = releases.newest(session, project.id, releases.RELEASES_SHOWN)
+    return ReleaseList(releases=[releases.to_public(r, project.release_version)
+                                 for r in newest])
+
+
+@router.post("/{project_id}/rollback", response_model=RollbackResponse)
+def rollback(body: RollbackBody, project: OwnedProject, session: SessionDep,
+             user: CurrentUser, lifecycle: LifecycleDep) -> RollbackResponse:
+    """A new release with the image and config vars of `version` (else the release
+    before the current one), switched to without downtime. 409 when its image was
+    pruned: a rollback never rebuilds from another commit."""
+    release, message = lifecycle.rollback(session, project, user, body.version)
+    return RollbackResponse(release=releases.to_public(release, release.version),
+                            message=message)

@@ -1,0 +1,77 @@
+"""A database from before supervision and releases (schema v2, the tables as that version
+made them) upgrades in place on a real SQLite file: nothing stored is lost, a stopped
+project stays stopped, and a project that runs an image gets it, with its config vars,
+as release v1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from hostd.store import db, releases
+from hostd.store.models import Project, Release
+
+V2_TABLES = """
+CREATE TABLE users (id VARCHAR PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL,
+    name VARCHAR(100) NOT NULL, handle VARCHAR(40) UNIQUE NOT NULL,
+    password_hash VARCHAR NOT NULL, created_at DATETIME NOT NULL);
+CREATE TABLE revoked_tokens (jti VARCHAR(64) PRIMARY KEY, expires_at DATETIME NOT NULL);
+CREATE TABLE projects (id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL REFERENCES users(id)
+    ON DELETE CASCADE, name VARCHAR(40) NOT NULL, template VARCHAR(16) NOT NULL,
+    github_url VARCHAR(2048) NOT NULL, status VARCHAR(16) NOT NULL,
+    status_reason VARCHAR(2000), created_at DATETIME NOT NULL, container_id VARCHAR(80),
+    host_port INTEGER, image VARCHAR(200), CONSTRAINT uq_projects_user_name
+    UNIQUE (user_id, name));
+CREATE TABLE deployments (id VARCHAR PRIMARY KEY, project_id VARCHAR NOT NULL
+    REFERENCES projects(id) ON DELETE CASCADE, status VARCHAR(16) NOT NULL,
+    step VARCHAR(32), "commit" VARCHAR(64), image VARCHAR(200), reason VARCHAR(2000),
+    started_at DATETIME NOT NULL, finished_at DATETIME);
+CREATE TABLE project_env (project_id VARCHAR NOT NULL REFERENCES projects(id)
+    ON DELETE CASCADE, name VARCHAR(128) NOT NULL, value VARCHAR(32768) NOT NULL,
+    PRIMARY KEY (project_id, name));
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1), (2);
+INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'a', 'hash', '2026-11-01 10:00:00');
+INSERT INTO projects VALUES ('p1', 'u1', 'shop', 'static', 'https://example.com/r.git',
+    'running', NULL, '2026-11-01 10:00:00', 'c1', 40001, 'hostd-app/p1:abc');
+INSERT INTO projects VALUES ('p2', 'u1', 'blog', 'static', 'https://example.com/b.git',
+    'stopped', NULL, '2026-11-01 10:00:00', 'c2', NULL, 'hostd-app/p2:def');
+INSERT INTO projects VALUES ('p3', 'u1', 'new', 'static', 'https://example.com/n.git',
+    'error', 'could not reach the repository', '2026-11-01 10:00:00', NULL, NULL, NULL);
+INSERT INTO project_env VALUES ('p1', 'GREETING', 'hi');
+"""
+
+
+def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
+    path = tmp_path / "hostd.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for statement in V2_TABLES.split(";"):
+            if statement.strip():
+                conn.execute(text(statement))
+    assert db.migrate(engine) == len(db.MIGRATIONS)
+    assert db.migrate(engine) == len(db.MIGRATIONS)  # a second start changes nothing
+    with Session(engine) as session:
+        shop, blog, new = (session.get(Project, pid) for pid in ("p1", "p2", "p3"))
+        assert shop and blog and new
+        assert (shop.status, shop.desired_status, shop.restarts) == ("running", "running", 0)
+        assert (blog.status, blog.desired_status) == ("stopped", "stopped")
+        assert new.status_reason == "could not reach the repository"
+        assert shop.release_version == 1 and blog.release_version == 1
+        assert new.release_version is None
+        (v1,) = releases.newest(session, "p1", 10)
+        assert (v1.version, v1.image) == (1, "hostd-app/p1:abc")
+        assert releases.env_of(v1) == {"GREETING": "hi"}
+        assert json.loads(v1.env_json) == {"GREETING": "hi"}
+        assert len(session.exec(select(Release)).all()) == 2
+    engine.dispose()
+
+
+def test_a_config_change_is_described_by_names_only() -> None:
+    before = {"A": "1", "B": "2"}
+    assert releases.env_cause({"A": "9", "C": "3", "B": None}, before) == \
+        "env: set A, C; removed B"
+    assert releases.env_cause({"A": "1"}, before) == "env: no change"
