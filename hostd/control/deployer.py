@@ -33,7 +33,6 @@ from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import labels_for
 from hostd.errors import RateLimited
-from hostd.store import configvars, releases
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,
@@ -186,8 +185,6 @@ class Deployer:
 
     def _succeed(self, job: DeployJob) -> None:
         job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
-        version = self._record_release(job)
-        job.log(f"release v{version}")
         prune_old_images(self.context, job)
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
@@ -195,19 +192,6 @@ class Deployer:
         self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying],
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)
-
-    def _record_release(self, job: DeployJob) -> int:
-        assert job.image is not None
-        with Session(self.db) as session:
-            project = session.get(Project, job.project_id)
-            if project is None:
-                raise Cancelled(DELETED)
-            cause = f"deploy {job.commit[:7]}" if job.commit else "deploy"
-            release = releases.record(session, project, image=job.image,
-                                      env=configvars.load(session, project.id),
-                                      commit=job.commit, cause=cause, user_id=job.user_id)
-            session.commit()
-            return release.version
 
     def _fail(self, job: DeployJob, reason: str) -> None:
         job.log(f"deploy failed: {reason}")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from hostd.config import Settings
 from hostd.control import buildlog, git, stages
 from hostd.control.appcontainer import remove_project_containers, run_app_container
-from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
+from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
@@ -221,11 +221,24 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
 
 
 def switch(ctx: JobContext, job: DeployJob) -> None:
-    """Point the router at the new container, then let the old one finish what it was
-    sent and remove it."""
+    """Make the new container the project's, with its release, in one transaction (a
+    daemon killed on either side of it comes back on one release); point the router at
+    it; then let the old one finish what it was sent and remove it."""
+    assert job.image is not None
+    with Session(ctx.db) as session:
+        project = session.get(Project, job.project_id)
+        if project is None:
+            raise Cancelled(DELETED)
+        project.container_id, project.host_port = job.container_id, job.host_port
+        project.image = job.image
+        cause = f"deploy {job.commit[:7]}" if job.commit else "deploy"
+        release = releases.record(session, project, image=job.image,
+                                  env=configvars.load(session, project.id), commit=job.commit,
+                                  cause=cause, user_id=job.user_id)
+        session.commit()
+        job.log(f"release v{release.version}")
     ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
-                  only_if=[ProjectStatus.deploying], container_id=job.container_id,
-                  host_port=job.host_port, image=job.image)
+                  only_if=[ProjectStatus.deploying])  # the event every router worker reloads on
     job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
     if job.serving_before:
         # The status event reloads every router worker's table within milliseconds; the
