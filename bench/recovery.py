@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.deploy.conftest import make_repo
 from tests.deploy.test_supervision import FILES as CRASHING_APP
 from tests.harden.test_engine_restart import start_engine, stop_engine, through_router
-from tests.plugins.engine import remove_instance_objects
-from tests.support import HostdServer, auth, register, tls
+from tests.plugins.engine import own_daemon
+from tests.support import HostdServer, logged_in, tls
 
 LIMIT_S = 120.0
 
@@ -105,21 +105,12 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=5)
     parser.add_argument("--engine-restart", action="store_true")
     args = parser.parse_args()
-    engine = docker.from_env()
-    with tempfile.TemporaryDirectory(prefix="hostd-bench-recovery-") as tmp:
-        root = Path(tmp)
-        server = HostdServer(data_dir=root / "data").start()
-        try:
-            with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as api:
-                token, _ = register(api)
-                api.headers.update(auth(token))
-                bench_crashes(server, api, root, min(args.crashes, 8))
-                if args.engine_restart:
-                    bench_engine_restart(server, api, root, min(args.sites, 30))
-        finally:
-            server.stop()
-            remove_instance_objects(engine, server.instance)
-
+    with tempfile.TemporaryDirectory(prefix="hostd-bench-recovery-") as tmp, \
+            own_daemon(docker.from_env(), Path(tmp) / "data") as server, \
+            logged_in(server) as api:
+        bench_crashes(server, api, Path(tmp), min(args.crashes, 8))
+        if args.engine_restart:
+            bench_engine_restart(server, api, Path(tmp), min(args.sites, 30))
 
 if __name__ == "__main__":
     main()
