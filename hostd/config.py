@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
     deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
-    health_timeout_s: int = Field(60, ge=1, validation_alias="HOSTD_HEALTH_TIMEOUT")
+    health_timeout_s: int = Field(
+        60, ge=1, validation_alias=AliasChoices("HOSTD_DEPLOY_TIMEOUT", "HOSTD_HEALTH_TIMEOUT"))
     # After a deploy switches traffic, how long the old container keeps answering what
     # was already sent to it before it is removed.
     drain_s: float = Field(2.0, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")

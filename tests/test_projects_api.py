@@ -203,3 +203,20 @@ def test_tenant_isolation(client, user, other_user):
         assert resp.json()["statusCode"] == resp.status_code
     # And the owner still has it, untouched.
     assert stable(client.get(path, headers=user["headers"]).json()["project"]) == stable(mine)
+
+
+@pytest.mark.parametrize("path", ["healthz", "/a b", "/\x1b[2J", "/é", "/" + "a" * 200, 7])
+def test_a_bad_health_path_is_refused_and_stores_nothing(client, user, path):
+    name = new_name()
+    resp = client.post("/api/projects", headers=user["headers"], json={
+        "name": name, "github_url": REPO, "template": "static", "health_path": path})
+    assert_error(resp, 400, "ValidationError")
+    listed = client.get("/api/projects", headers=user["headers"]).json()["projects"]
+    assert name not in [p["name"] for p in listed]
+    project = create(client, user["headers"])
+    assert project["health_path"] == "/"
+    resp = client.patch(f"/api/projects/{project['id']}", headers=user["headers"],
+                        json={"health_path": path})
+    assert_error(resp, 400, "ValidationError")
+    again = client.get(f"/api/projects/{project['id']}", headers=user["headers"])
+    assert again.json()["project"]["health_path"] == "/"

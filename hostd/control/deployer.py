@@ -94,7 +94,7 @@ class Deployer:
             job = DeployJob(
                 project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
                 name=project.name, handle=owner.handle, repo_url=project.github_url,
-                template=project.template, workdir=Path(),
+                template=project.template, workdir=Path(), health_path=project.health_path,
                 log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
                                                deployment.id)),
                 labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),

@@ -61,6 +61,7 @@ class DeployJob:
     container_id: str | None = None  # the new container, the project's once switched
     host_port: int | None = None
     serving_before: str | None = None  # the project's running container, kept until the switch
+    health_path: str = "/"
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
     cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline

@@ -257,7 +257,8 @@ class Lifecycle:
         """Watch the container until it serves; the owner asked for it to run, so a crash
         count starts again from nothing."""
         client = self._docker.client()
-        problem, port = wait_until_serving(client, container_id, self._settings.health_timeout_s)
+        problem, port = wait_until_serving(client, container_id, self._settings.health_timeout_s,
+                                           project.health_path)
         wanted: dict[str, Any] = {"desired_status": DesiredStatus.running, "crash_streak": 0}
         if problem is not None:
             self._board.set(project.id, ProjectStatus.error, problem, **wanted)

@@ -52,7 +52,8 @@ class Replacer:
             info = run_app_container(client, self._settings, image,
                                      container_name(project.name, owner.handle, new_id()),
                                      labels, env)
-            problem, port = wait_until_serving(client, info.id, self._settings.health_timeout_s)
+            problem, port = wait_until_serving(client, info.id, self._settings.health_timeout_s,
+                                               project.health_path)
             if problem is not None:
                 engine.remove_container(client, info.id, force=True)
                 raise Conflict(f"{project.name} did not come up ({problem}); the running "

@@ -197,7 +197,7 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
 
     forget = job.cancel.on_cancel(stop_waiting)
     try:
-        problem, port = wait_until_serving(client, job.container_id, timeout)
+        problem, port = wait_until_serving(client, job.container_id, timeout, job.health_path)
     finally:
         forget()
     if job.cancel.cancelled:

@@ -186,7 +186,7 @@ class Supervisor:
     def _await_serving(self, project: Project, container_id: str) -> None:
         client = self._docker.client()
         problem, port = wait_until_serving(client, container_id,
-                                           self._settings.health_timeout_s)
+                                           self._settings.health_timeout_s, project.health_path)
         status = ProjectStatus(project.status)
         if problem is None:
             self._board.set(project.id, ProjectStatus.running, None, host_port=port,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import httpx
 
 POLL_S = 0.25
+CHECK_TIMEOUT_S = 5.0  # one health check; a slow first answer is not a dead app
 
 
 def plain_http_client(timeout: float) -> httpx.Client:
@@ -37,18 +38,20 @@ def exit_reason(exit_code: int | None, oom_killed: bool) -> str:
     return f"the app exited with code {exit_code}"
 
 
-def wait_until_serving(client: docker.DockerClient, container_id: str,
-                       timeout_s: float) -> tuple[str | None, int | None]:
-    """Poll until the app answers HTTP on its published port.
+def wait_until_serving(client: docker.DockerClient, container_id: str, timeout_s: float,
+                       path: str = "/") -> tuple[str | None, int | None]:
+    """Poll until the app answers GET `path` on its published port with a status below
+    500 (each try may take CHECK_TIMEOUT_S).
 
-    Returns (None, host_port) once it answers, or (why it never did, None). The port is
+    Returns (None, host_port) once it does, or (why it never did, None). The port is
     read from the engine on every round: it appears only once the container runs.
     Run it with restart policy `no` meanwhile, so a crash shows as `exited` with its code.
     """
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    with plain_http_client(2.0) as http:
+    last_status: int | None = None
+    with plain_http_client(CHECK_TIMEOUT_S) as http:
         while time.monotonic() < deadline:
             state = inspect_container(client, container_id)
             if state is None:
@@ -57,11 +60,17 @@ def wait_until_serving(client: docker.DockerClient, container_id: str,
                 return exit_reason(state.exit_code, state.oom_killed) + " while starting", None
             if state.running and state.host_port is not None:
                 try:
-                    http.get(f"http://127.0.0.1:{state.host_port}/")
-                    return None, state.host_port
+                    last_status = http.get(f"http://127.0.0.1:{state.host_port}{path}",
+                                           timeout=min(CHECK_TIMEOUT_S, max(
+                                               0.1, deadline - time.monotonic()))).status_code
+                    if last_status < 500:
+                        return None, state.host_port
                 except httpx.HTTPError:
                     pass
             time.sleep(POLL_S)
+    if last_status is not None:
+        return (f"the app answered {last_status} on {path} for {timeout_s:.0f}s: "
+                "a health check needs an answer below 500"), None
     return (f"the app did not answer HTTP on $PORT (8000) within {timeout_s:.0f}s: "
             "make it listen on 0.0.0.0:$PORT"), None
 

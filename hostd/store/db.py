@@ -101,8 +101,16 @@ def _v4_releases(conn: Connection) -> None:
                      {"p": project_id})
 
 
+def _v5_health_path(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    if "health_path" not in present:
+        conn.execute(text("ALTER TABLE projects ADD COLUMN health_path VARCHAR(200) "
+                          "NOT NULL DEFAULT '/'"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
-                                                  _v3_supervision, _v4_releases]
+                                                  _v3_supervision, _v4_releases,
+                                                  _v5_health_path]
 
 
 def migrate(engine: Engine) -> int:

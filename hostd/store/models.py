@@ -108,6 +108,7 @@ class Project(SQLModel, table=True):
     last_exit_oom: bool = False
     last_exit_at: datetime | None = None
     release_version: int | None = None  # the current release (hostd.store.releases)
+    health_path: str = Field(default="/", max_length=200)  # GET here: below 500 is healthy
 
 
 class ProjectEnv(SQLModel, table=True):
@@ -238,6 +239,7 @@ class ProjectPublic(BaseModel):
     restarts: int = 0
     last_exit: LastExit | None = None
     release: int | None = None
+    health_path: str = "/"
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:
@@ -275,8 +277,18 @@ class ProjectCreate(_Body):
     github_url: str = PydanticField(max_length=validation.URL_MAX)
     template: Template = PydanticField(strict=False)
     env: dict[str, str] = PydanticField(default_factory=dict, max_length=200)
+    health_path: str = "/"
 
     _name = field_validator("name")(validation.check_project_name)
+    _health_path = field_validator("health_path")(validation.check_health_path)
+
+
+class ProjectPatch(_Body):
+    """`PATCH /api/projects/:id`: the settings a project's owner may change."""
+
+    health_path: str
+
+    _health_path = field_validator("health_path")(validation.check_health_path)
 
 
 class StatusBody(_Body):

@@ -61,7 +61,7 @@ def to_public(
         desired_status=DesiredStatus(project.desired_status),
         restarts=project.restarts,
         last_exit=last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at),
-        release=project.release_version,
+        release=project.release_version, health_path=project.health_path,
     )
 
 
@@ -73,7 +73,8 @@ _LIST_PUBLIC = (
                 col(Project.status_reason), col(Project.template), col(Project.github_url),
                 col(Project.created_at), col(Project.desired_status), col(Project.restarts),
                 col(Project.last_exit_code), col(Project.last_exit_oom),
-                col(Project.last_exit_at), col(Project.release_version))
+                col(Project.last_exit_at), col(Project.release_version),
+                col(Project.health_path))
     .where(col(Project.user_id) == bindparam("user_id"))
     .order_by(col(Project.created_at))
 )
@@ -90,10 +91,10 @@ def list_public(conn: Connection, user: User, router_port: int,
             status_reason=reason, url=project_url(name, user.handle, router_port),
             template=Template(template), github_url=validation.redact(url), created_at=created,
             metrics=metrics.get(pid), desired_status=DesiredStatus(desired), restarts=restarts,
-            last_exit=last_exit(code, oom, exited_at), release=release,
+            last_exit=last_exit(code, oom, exited_at), release=release, health_path=health,
         )
         for pid, name, status, reason, template, url, created, desired, restarts, code, oom,
-        exited_at, release in conn.execute(_LIST_PUBLIC, {"user_id": user.id})
+        exited_at, release, health in conn.execute(_LIST_PUBLIC, {"user_id": user.id})
     ]
 
 
@@ -139,7 +140,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
         raise Conflict(f"You already have a project named {body.name!r}")
     project = Project(
         user_id=user.id, name=body.name, template=body.template.value, github_url=url,
-        status=ProjectStatus.deploying,
+        status=ProjectStatus.deploying, health_path=body.health_path,
     )
     session.add(project)
     try:

@@ -153,6 +153,18 @@ def check_project_name(value: str) -> str:
     return value
 
 
+HEALTH_PATH_MAX = 200
+
+
+def check_health_path(value: str) -> str:
+    """The path hostd GETs to see a new container is healthy: it goes into a request line."""
+    if (not value.startswith("/") or len(value) > HEALTH_PATH_MAX or not value.isascii()
+            or any(ch.isspace() for ch in value) or _has_control(value)):
+        raise ValueError(f"must be a path starting with '/': at most {HEALTH_PATH_MAX} "
+                         "printable ASCII characters, no spaces")
+    return value
+
+
 def check_repo_url(value: str, *, allow_local: bool, allow_private: bool = False) -> str:
     """A git URL hostd may clone, in shape only (addresses: hostd.store.addresses)."""
     if not value:

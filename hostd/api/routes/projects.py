@@ -1,4 +1,5 @@
-"""`/api/projects`: list, create, read, delete, status, deploy, deployments, config vars."""
+"""`/api/projects`: list, create, read, change, delete, status, deploy, deployments, config
+vars."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from hostd.store.models import (
     Project,
     ProjectCreate,
     ProjectList,
+    ProjectPatch,
     ProjectResponse,
     ProjectStatus,
     StatusBody,
@@ -89,6 +91,19 @@ def get_project(
 ) -> ProjectResponse:
     return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
                                                       metrics))
+
+
+@router.patch("/{project_id}", response_model=ProjectResponse)
+def patch_project(
+    body: ProjectPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
+    settings: SettingsDep, metrics: MetricsDep,
+) -> ProjectResponse:
+    """Change a project's settings: `health_path`, what hostd GETs to decide a new
+    container is healthy (any answer below 500), from the next deploy or change on."""
+    project.health_path = body.health_path
+    session.add(project)
+    session.commit()
+    return _public(session, project, user, settings, metrics)
 
 
 @router.delete("/{project_id}", response_model=Message)
