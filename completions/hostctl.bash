@@ -5,7 +5,7 @@ _hostctl() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         case "$word" in -*) continue ;; esac
-        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" top"|" releases"|" rollback"|" projects"|" projects list"|" projects show"|" projects create"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete"|" env"|" env list"|" env set"|" env unset") cmdpath="$cmdpath $word" ;; esac
+        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" top"|" releases"|" rollback"|" projects"|" projects list"|" projects show"|" projects create"|" projects set"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete"|" env"|" env list"|" env set"|" env unset") cmdpath="$cmdpath $word" ;; esac
     done
     case "$prev" in
         --sort) choices="cpu mem req name" ;;
@@ -21,10 +21,11 @@ _hostctl() {
             " top") choices="--sort --once --json --help" ;;
             " releases") choices="--json --help" ;;
             " rollback") choices="--json --help" ;;
-            " projects") choices="list show create deploy start stop restart status logs delete --help" ;;
+            " projects") choices="list show create set deploy start stop restart status logs delete --help" ;;
             " projects list") choices="--json --help" ;;
             " projects show") choices="--json --help" ;;
-            " projects create") choices="--repo --template --env --no-wait --timeout --json --help" ;;
+            " projects create") choices="--repo --template --env --health-path --no-wait --timeout --json --help" ;;
+            " projects set") choices="--health-path --json --help" ;;
             " projects deploy") choices="--no-wait --timeout --json --help" ;;
             " projects start") choices="--json --help" ;;
             " projects stop") choices="--json --help" ;;

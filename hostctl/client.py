@@ -69,6 +69,8 @@ class Project(TypedDict):
     restarts: NotRequired[int]  # crash restarts since the release went live
     last_exit: NotRequired[LastExit | None]
     release: NotRequired[int | None]  # the current release's version; None before the first
+    # What hostd GETs to call a new container healthy (below 500 is); "/" when absent.
+    health_path: NotRequired[str]
 
 
 class Deployment(TypedDict):
@@ -216,10 +218,13 @@ class HostdClient:
         return self._request("GET", "/api/projects")["projects"]
 
     def create_project(self, name: str, github_url: str, template: str,
-                       env: dict[str, str] | None = None) -> Project:
+                       env: dict[str, str] | None = None,
+                       health_path: str | None = None) -> Project:
         body: dict[str, object] = {"name": name, "github_url": github_url, "template": template}
         if env:
             body["env"] = env
+        if health_path is not None:  # absent, not null: hostd's default ("/") applies
+            body["health_path"] = health_path
         return self._request("POST", "/api/projects", json=body)["project"]
 
     def get_project(self, project_id: str) -> Project:
@@ -231,6 +236,14 @@ class HostdClient:
             if ref in (project["name"], project["id"]):
                 return project
         raise NotFound("NotFound", f"no project named {ref!r}", 404)
+
+    def patch_project(self, project_id: str, changes: Mapping[str, str]) -> Project:
+        """Change a project's settings (`{"health_path": "/healthz"}`); the answer is the project.
+
+        Nothing restarts: hostd uses the settings from the next deploy or change on.
+        """
+        body = self._request("PATCH", f"/api/projects/{project_id}", json=dict(changes))
+        return body["project"]
 
     def delete_project(self, project_id: str) -> str:
         return self._request("DELETE", f"/api/projects/{project_id}")["message"]

@@ -28,6 +28,8 @@ STATUS_STYLES = {
 # The desired status each observed one implies; "error" implies neither, so it never matches.
 IMPLIED_DESIRED = {"running": "running", "deploying": "running", "stopped": "stopped"}
 SHORT_COMMIT = 7  # as git abbreviates
+# What hostd GETs when a project names no health path, and all a daemon before them checks.
+DEFAULT_HEALTH_PATH = "/"
 
 
 # C0 and C1 controls but tab and newline: an app's log line or a quoted build line could
@@ -141,6 +143,8 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         ("url", project["url"]),
         ("template", project["template"]),
         ("repository", project["github_url"]),
+        # Text: a path like "/[x]" is data, not markup.
+        ("health path", Text(terminal_safe(project.get("health_path") or DEFAULT_HEALTH_PATH))),
         ("release", format_release(project.get("release"))),
         ("created", project["created_at"]),
         ("cpu", format_cpu(metrics["cpu"])),

@@ -1,4 +1,5 @@
-"""The `projects` noun: list, show, create, deploy, start/stop/restart, status, logs, delete."""
+"""The `projects` noun: list, show, create, set, deploy, start/stop/restart, status, logs,
+delete."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hostctl.commands.common import JsonOpt, ProjectArg, state
-from hostctl.errors import NotFound
+from hostctl.errors import ApiError, HostctlError, NotFound
+from hostctl.output import DEFAULT_HEALTH_PATH  # output.py imports nothing heavy itself
 from hostd.templates import Template
 
 if TYPE_CHECKING:
@@ -22,6 +24,10 @@ TimeoutOpt = Annotated[
 ]
 FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
 LinesOpt = Annotated[int, typer.Option("--lines", "-n", help="How many recent lines.", min=0)]
+HealthPathOpt = Annotated[str | None, typer.Option(
+    "--health-path", metavar="PATH", show_default=False,
+    help="What hostd GETs to call a new container healthy (any answer below 500 is; "
+         "default /).")]
 
 
 def list_projects(ctx: typer.Context, json_output: JsonOpt = False) -> None:
@@ -80,6 +86,7 @@ def create(
     env: Annotated[list[str] | None, typer.Option(
         "--env", help="A config var for the first deploy, KEY=VALUE (repeat for more).",
         metavar="KEY=VALUE", show_default=False)] = None,
+    health_path: HealthPathOpt = None,
     no_wait: NoWaitOpt = False,
     timeout: TimeoutOpt = 600.0,
     json_output: JsonOpt = False,
@@ -90,14 +97,59 @@ def create(
     Example:
         hostctl projects create shop --repo https://github.com/alice/shop --template flask
         hostctl projects create api --repo https://github.com/alice/api --template nodejs \\
-            --env DATABASE_URL=postgres://db/api --env DEBUG=0
+            --env DATABASE_URL=postgres://db/api --env DEBUG=0 --health-path /healthz
     """
     from hostctl.commands.env import parse_assignments
 
     config = parse_assignments(env or [])  # refused here, before the project exists
-    client = state(ctx).client()
-    project = client.create_project(name, repo, template.value, config)
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    project = client.create_project(name, repo, template.value, config, health_path)
+    if health_path is not None and "health_path" not in project:
+        # A daemon from before health paths drops the field without a word: say so, or the
+        # user believes deploys wait for a path hostd never asks for.
+        app_ctx.warn(f"this hostd ignores --health-path (it predates it): it checks "
+                     f"{DEFAULT_HEALTH_PATH}")
     _finish_deploy(ctx, client, project, no_wait=no_wait, timeout=timeout, json_output=json_output)
+
+
+def set_settings(
+    ctx: typer.Context,
+    project: ProjectArg,
+    health_path: HealthPathOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Change a project's settings; they apply from its next deploy or change.
+
+    Nothing restarts. hostd GETs the health path whenever it starts the app (a deploy,
+    a config change, a start or restart, a rollback) to know it is up: any answer below
+    500 is.
+
+    \b
+    Example:
+        hostctl projects set shop --health-path /healthz
+    """
+    if health_path is None:
+        # A usage mistake (exit 2, with the usage line), not bad content: nothing was given.
+        ctx.fail("nothing to change: give --health-path PATH")
+    app_ctx = state(ctx)
+    client = app_ctx.client()
+    found = client.find_project(project)
+    before = found.get("health_path", DEFAULT_HEALTH_PATH)
+    try:
+        updated = client.patch_project(found["id"], {"health_path": health_path})
+    except ApiError as exc:
+        if exc.status_code != 405:
+            raise
+        # The route exists for GET and DELETE, so an older daemon answers 405, not 404.
+        raise HostctlError("this hostd cannot change a project's settings: upgrade it "
+                           f"({exc.message})") from None
+    after = updated.get("health_path", health_path)
+    if before == after:
+        message = f"{updated['name']}: health path is already {after}"
+    else:
+        message = f"{updated['name']}: health path {before} → {after}"
+    app_ctx.reply(json_output, {"project": updated}, message)  # terminal-safe, no markup
 
 
 def deploy(
@@ -263,6 +315,7 @@ def register_commands(app: typer.Typer) -> None:
     app.command("list")(list_projects)
     app.command()(show)
     app.command()(create)
+    app.command("set")(set_settings)
     app.command()(deploy)
     app.command()(start)
     app.command()(stop)

@@ -41,7 +41,7 @@ def test_the_tree_has_the_issue_commands():
     expected = {"register", "login", "whoami", "logout", "top", "projects", "releases",
                 "rollback"} | {
         f"projects {c}" for c in
-        ("list", "show", "create", "deploy", "start", "stop", "restart", "status", "logs",
+        ("list", "show", "create", "set", "deploy", "start", "stop", "restart", "status", "logs",
          "delete")
     }
     assert expected <= names

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,17 +13,15 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from hostctl.cli import app
-from hostctl.client import HostdClient
 from hostctl.commands.releases import parse_version, undo_hint
 from hostctl.context import AppContext
 from hostctl.errors import InvalidArgument
 from hostctl.exit_codes import ExitCode
 from hostctl.output import format_release, releases_table
-from tests.cli.conftest import Hostctl
+from tests.cli.conftest import FakeHostd, error, serve_fake
 from tests.cli.test_projects import OLD_DAEMON_PROJECT, REPO, details
 from tests.support import free_port
 
-FAKE_URL = "http://hostd.test"
 COMMIT = "3f2a1c9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
 PROJECT = {**OLD_DAEMON_PROJECT, "id": "p1", "desired_status": "running", "restarts": 0,
            "last_exit": None, "release": 5}
@@ -119,48 +116,9 @@ def test_show_prints_a_reason_as_data():
 # --- the commands against a fake hostd ----------------------------------------------------
 
 
-class FakeHostd:
-    """Answers the project list and whatever a test puts in `answers`; a 404 otherwise."""
-
-    def __init__(self) -> None:
-        self.projects: list[dict] = [PROJECT]
-        self.answers: dict[tuple[str, str], httpx.Response] = {}
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        key = (request.method, request.url.path)
-        if key == ("GET", "/api/projects"):
-            return httpx.Response(200, json={"projects": self.projects})
-        if key in self.answers:
-            return self.answers[key]
-        return error(404, "NotFound", "No route")
-
-    def sent(self) -> list[tuple[str, str, object]]:
-        return [(r.method, r.url.path, json.loads(r.content) if r.content else None)
-                for r in self.requests]
-
-
-def error(status: int, name: str, message: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": name, "message": message, "statusCode": status})
-
-
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHostd]:
-    hostd = FakeHostd()
-
-    def client(self: AppContext, *, authenticated: bool = True) -> HostdClient:
-        made = HostdClient(FAKE_URL, "token", transport=httpx.MockTransport(hostd))
-        self._clients.append(made)
-        return made
-
-    monkeypatch.setattr(AppContext, "client", client)
-    yield hostd
-
-
-@pytest.fixture
-def cli() -> Hostctl:
-    return Hostctl(FAKE_URL)
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeHostd:
+    return serve_fake(monkeypatch, FakeHostd([PROJECT]))
 
 
 def rolled_back(version: int, message: str) -> httpx.Response:
