@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.support import HostdServer, client_for, register
+from tests.support import HostdServer, client_for, register, tls
 from tests.test_auth_api import assert_error
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
@@ -147,3 +148,20 @@ def test_a_create_with_bad_config_vars_creates_nothing(api):
                 "env": env}
         assert_error(api.post("/api/projects", json=body), 400, "ValidationError")
     assert name not in [p["name"] for p in api.get("/api/projects").json()["projects"]]
+
+
+def test_concurrent_changes_lose_nothing(api, daemon):
+    """Ten owners' tabs set a var each at once: every one of them is kept (each change
+    reads and writes the vars under the project's lock)."""
+    project = settled_project(api)
+    headers = dict(api.headers)
+
+    def set_one(i: int) -> int:
+        with httpx.Client(base_url=daemon.url, headers=headers, timeout=30,
+                          verify=tls()) as client:
+            return client.patch(f"/api/projects/{project['id']}/env",
+                                json={"env": {f"V{i}": str(i)}}).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        assert list(pool.map(set_one, range(10))) == [200] * 10
+    assert env_of(api, project) == {f"V{i}": str(i) for i in range(10)}

@@ -181,11 +181,19 @@ class Lifecycle:
                 changes: dict[str, str | None]) -> tuple[dict[str, str], str]:
         """Change the config vars; a running project is recreated with them at once."""
         self._refuse_while_deploying(project)
-        before = configvars.load(session, project.id)
-        after = configvars.check(changes, before)
-        done = configvars.summary(changes, before)
-        if after == before:
-            return after, f"Nothing changed: {done}"
+        with self._replacer.changing(project.id):
+            session.refresh(project)  # a change that held the lock before may have moved it on
+            before = configvars.load(session, project.id)
+            after = configvars.check(changes, before)
+            done = configvars.summary(changes, before)
+            if after == before:
+                return after, f"Nothing changed: {done}"
+            return after, self._change_env(session, project, owner, changes, before, after,
+                                           done)
+
+    def _change_env(self, session: Session, project: Project, owner: User,
+                    changes: dict[str, str | None], before: dict[str, str],
+                    after: dict[str, str], done: str) -> str:
         running = project.status == ProjectStatus.running and project.container_id
         if running and project.image:
             # Switched to a container made with them; if it never serves, nothing changes.
@@ -198,14 +206,20 @@ class Lifecycle:
                             cause=releases.env_cause(changes, before), user_id=owner.id)
         session.commit()
         if running and project.image:
-            return after, f"{done.capitalize()}; {project.name} restarted with them"
-        return after, f"{done.capitalize()}; {project.name} gets them when it next starts"
+            return f"{done.capitalize()}; {project.name} restarted with them"
+        return f"{done.capitalize()}; {project.name} gets them when it next starts"
 
     def rollback(self, session: Session, project: Project, owner: User,
                  version: int | None) -> tuple[Release, str]:
         """A new release with vN's image and config vars (the one before the current
         one by default), switched to without downtime when the project runs."""
         self._refuse_while_deploying(project)
+        with self._replacer.changing(project.id):
+            return self._roll_back(session, project, owner, version)
+
+    def _roll_back(self, session: Session, project: Project, owner: User,
+                   version: int | None) -> tuple[Release, str]:
+        session.refresh(project)  # a change that held the lock before may have moved it on
         target = self._rollback_target(session, project, version)
         env = releases.env_of(target)
         if project.status == ProjectStatus.running and project.container_id:

@@ -37,8 +37,14 @@ class Replacer:
         self._docker = docker
         self._board = board
         self._expected = expected
-        # One replacement of a project at a time: two would each retire the other's.
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # One change of a project at a time: two replacements would each retire the other's
+        # container, two releases would take the same number. Re-entrant: a caller holding
+        # it (hostd.control.lifecycle) replaces under it.
+        self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
+
+    def changing(self, project_id: str) -> threading.RLock:
+        """Held for the whole of a change that replaces a container or makes a release."""
+        return self._locks[project_id]
 
     def replace(self, project: Project, owner: User, env: dict[str, str], why: str,
                 image: str | None = None) -> None:
