@@ -20,7 +20,7 @@ import pytest
 
 from tests.deploy.conftest import create, wait_status
 from tests.plugins.engine import own_daemon
-from tests.support import HostdServer, auth, register, tls
+from tests.support import HostdServer, logged_in, tls
 
 pytestmark = pytest.mark.engine_restart
 
@@ -111,10 +111,7 @@ def test_an_engine_restart_brings_back_what_should_run(
         restartable_engine: docker.DockerClient, base_images: None,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
     engine = restartable_engine
-    with own_daemon(engine, tmp_path / "data") as server, \
-            httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with own_daemon(engine, tmp_path / "data") as server, logged_in(server) as client:
         running, stopped = three_projects(client, repo)
         stop_engine()
         for project in running:
@@ -131,10 +128,7 @@ def test_hostd_started_after_the_engine_brings_back_what_should_run(
         restartable_engine: docker.DockerClient, base_images: None,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
     engine = restartable_engine
-    with own_daemon(engine, tmp_path / "data") as server, \
-            httpx.Client(base_url=server.url, timeout=30, verify=tls()) as client:
-        token, _ = register(client)
-        client.headers.update(auth(token))
+    with own_daemon(engine, tmp_path / "data") as server, logged_in(server) as client:
         running, stopped = three_projects(client, repo)
         server.stop()
         stop_engine()
