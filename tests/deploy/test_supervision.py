@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import published_port, wait_status
+from tests.deploy.conftest import only_container, published_port, wait_status
 from tests.support import tls
 
 # A stdlib server on $PORT: /crash exits with code 1, and with EXIT_AFTER set it exits
@@ -80,6 +80,7 @@ def starts_of(engine: docker.DockerClient, project_id: str, since: float) -> lis
 
 def test_a_crashed_app_serves_again_with_its_restart_counted(api, repo, engine):
     project = deploy(api, repo, "crashy")
+    crashed = only_container(engine, project["id"])
     port = published_port(engine, project["id"])
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/crash", timeout=5, verify=tls())
@@ -92,7 +93,7 @@ def test_a_crashed_app_serves_again_with_its_restart_counted(api, repo, engine):
     assert not after["last_exit"]["oom_killed"]
     assert datetime.fromisoformat(after["last_exit"]["at"].replace("Z", "+00:00"))
     # The same container, started again (its logs stay one story), and serving.
-    assert published_port(engine, project["id"])
+    assert only_container(engine, project["id"]).id == crashed.id
     answer = httpx.get(f"http://127.0.0.1:{published_port(engine, project['id'])}/",
                        timeout=5, verify=tls())
     assert answer.text == "up\n"
