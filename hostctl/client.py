@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
     from hostctl.transport import Transport
 
-DEFAULT_TIMEOUT_S = 30.0
+# A config change, restart or rollback answers once the new container is healthy, which
+# hostd waits for up to HOSTD_DEPLOY_TIMEOUT (60 s by default): the wait must outlast it.
+DEFAULT_TIMEOUT_S = 90.0
 ContainerAction = Literal["start", "stop", "restart"]
 LogSource = Literal["build", "runtime"]
 DesiredStatus = Literal["running", "stopped"]
@@ -71,6 +73,7 @@ class Project(TypedDict):
     release: NotRequired[int | None]  # the current release's version; None before the first
     # What hostd GETs to call a new container healthy (below 500 is); "/" when absent.
     health_path: NotRequired[str]
+    deploying: NotRequired[bool]  # a deploy is queued or under way (status may stay running)
 
 
 class Deployment(TypedDict):

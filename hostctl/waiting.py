@@ -24,23 +24,39 @@ def wait_for_deploy(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Project:
-    """Poll until the project leaves `deploying`; DeployFailed (with the build log) on `error`.
+    """Poll until the project's deploy is over; DeployFailed (with the build log) when it
+    failed, whether the project ended in `error` or its old version serves on.
 
+    A redeployed project stays `running` while its new version is built: `deploying`
+    (true while a deploy is queued or under way) says when it is over.
     Polling, not the event stream: it needs no extra route, survives a daemon restart
     mid-deploy, and a half-second step is plenty for a spinner.
     """
     deadline = clock() + timeout_s
     while True:
         project = client.get_project(project_id)
-        if project["status"] != "deploying":
+        if not _deploying(project):
             break
-        on_step(project.get("status_reason") or "deploying")
+        on_step(_step(project))
         if clock() >= deadline:
             raise DeployTimeout(project["name"], timeout_s)
         sleep(POLL_INTERVAL_S)
-    if project["status"] == "error":
+    reason = project.get("status_reason") or ""
+    if project["status"] == "error" or reason.startswith(FAILED_BUT_SERVING):
         raise DeployFailed(_failure_message(client, project))
     return project
+
+
+FAILED_BUT_SERVING = "the last deploy failed"
+
+
+def _deploying(project: Project) -> bool:
+    return bool(project.get("deploying")) or project["status"] == "deploying"
+
+
+def _step(project: Project) -> str:
+    reason = project.get("status_reason") or "deploying"
+    return reason.removeprefix("deploying: ")
 
 
 def _failure_message(client: HostdClient, project: Project) -> str:

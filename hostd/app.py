@@ -50,7 +50,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(services.reconciler.mark_interrupted)
     services.deployer.start()
     services.monitor.start()
-    async with dataplane.running(settings, services.routes, services.requests, services.hub):
+    async with dataplane.running(settings, services.routes, services.requests, services.hub,
+                                 services.drains):
         services.collector.start()
         try:
             yield

@@ -108,9 +108,10 @@ class Settings(BaseSettings):
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
     health_timeout_s: int = Field(
         60, ge=1, validation_alias=AliasChoices("HOSTD_DEPLOY_TIMEOUT", "HOSTD_HEALTH_TIMEOUT"))
-    # After a deploy switches traffic, how long the old container keeps answering what
-    # was already sent to it before it is removed.
-    drain_s: float = Field(2.0, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
+    # After a change switches traffic, the old container finishes what it was sent:
+    # it goes once nothing is open to it (but not before drain_s), at most drain_timeout_s.
+    drain_s: float = Field(0.5, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
+    drain_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias="HOSTD_DRAIN_TIMEOUT")
     # The images of a project's newest releases stay on disk: rollback targets.
     releases_kept: int = Field(5, ge=1, le=100, validation_alias="HOSTD_RELEASES_KEPT")
 

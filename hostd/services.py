@@ -21,11 +21,13 @@ from hostd.control.lifecycle import Lifecycle
 from hostd.control.metrics import MetricsCollector
 from hostd.control.monitor import EngineMonitor
 from hostd.control.reconcile import Reconciler
+from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.supervisor import Supervisor
 from hostd.engine.handle import DockerHandle
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
+from hostd.router.drain import DrainGate
 from hostd.router.table import RouteTable
 from hostd.store import db
 from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
@@ -54,6 +56,7 @@ class Services:
     requests: RequestCounter  # the router's request counts
     routes: RouteTable  # the in-process router's Host → project table
     collector: MetricsCollector
+    drains: DrainGate  # how replaced containers learn the router no longer needs them
 
 
 def build_services(settings: Settings) -> Services:
@@ -65,8 +68,10 @@ def build_services(settings: Settings) -> Services:
     docker = DockerHandle(settings.docker_host)
     board = StatusBoard(engine, hub)
     expected = ExpectedExits()
-    deployer = Deployer(settings, engine, docker, board)
-    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected)
+    drains = DrainGate()
+    retirer = Retirer(settings, docker, expected, drains)
+    deployer = Deployer(settings, engine, docker, board, retirer)
+    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected, retirer)
     supervisor = Supervisor(settings, engine, docker, board, lifecycle)
     reconciler = Reconciler(engine, docker, settings.instance, board, expected, deployer,
                             supervisor)
@@ -85,5 +90,5 @@ def build_services(settings: Settings) -> Services:
         auth_limits=AuthLimits.from_settings(settings), hub=hub, docker=docker, board=board,
         expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
         supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
-        routes=routes, collector=collector,
+        routes=routes, collector=collector, drains=drains,
     )

@@ -224,9 +224,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-DEPLOY_FIELDS = ("status", "status_reason", "metrics")
+DEPLOY_FIELDS = ("status", "status_reason", "metrics", "deploying")
 
 
 def stable(project: dict) -> dict:
-    """A project without what its deploy moves on its own (status, reason, metrics)."""
+    """A project without what its deploy moves on its own (status, reason, metrics, deploying)."""
     return {k: v for k, v in project.items() if k not in DEPLOY_FIELDS}

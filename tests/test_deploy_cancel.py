@@ -36,7 +36,8 @@ def deployer(tmp_path: Path) -> Iterator[Deployer]:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'hostd.db'}")
     db.migrate(engine)
     board = StatusBoard(engine, EventHub())
-    yield Deployer(settings, engine, docker=None, board=board)  # type: ignore[arg-type]
+    yield Deployer(settings, engine, docker=None, board=board,  # type: ignore[arg-type]
+                   retirer=None)  # type: ignore[arg-type]
     engine.dispose()
 
 

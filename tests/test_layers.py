@@ -16,7 +16,7 @@ ALLOWED = {
     "engine": set(),
     "store": {"engine.templates"},
     "router": {"store", "router"},
-    "control": {"store", "engine", "router.counts"},
+    "control": {"store", "engine", "router.counts", "router.drain"},
     "api": {"control", "store", "engine", "router", "services"},
 }
 FORBIDDEN_LIBRARIES = {"router": {"docker", "fastapi", "starlette"},

@@ -5,7 +5,7 @@ Shared by the deploy steps and the lifecycle (start, config changes, bringing ba
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from hostd.config import Settings
 from hostd.engine import containers as engine
@@ -28,10 +28,10 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
 
 def remove_project_containers(client: DockerClient, instance: str, project_id: str,
                               say: Callable[[str], None] | None = None,
-                              keep: str | None = None) -> None:
-    """Every container of the project (but `keep`), made by this instance."""
+                              keep: Collection[str | None] = ()) -> None:
+    """Every container of the project (but those in `keep`), made by this instance."""
     for state in engine.list_labelled_containers(client, "hostd.project", project_id):
-        if state.labels.get("hostd.instance") == instance and state.id != keep:
+        if state.labels.get("hostd.instance") == instance and state.id not in keep:
             engine.remove_container(client, state.id, force=True)
             if say:
                 say(f"removed the previous container {state.name}")

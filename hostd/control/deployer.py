@@ -26,6 +26,7 @@ from hostd.control import buildlog
 from hostd.control.buildlog import BuildLog
 from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
+from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images
 from hostd.engine import containers as engine
@@ -44,16 +45,20 @@ from hostd.store.models import (
 )
 
 log = logging.getLogger("hostd.deploy")
+# A deploy that succeeds owns the project's status unless it was cancelled (then the
+# project is gone or a newer deploy owns it); `error`: what served crashed meanwhile.
+SUCCEEDING_FROM = [ProjectStatus.deploying, ProjectStatus.running, ProjectStatus.error]
 
 
 class Deployer:
     def __init__(self, settings: Settings, db_engine: Engine, docker: DockerHandle,
-                 board: StatusBoard) -> None:
+                 board: StatusBoard, retirer: Retirer) -> None:
         self.settings = settings
         self.db = db_engine
         self.docker = docker
         self.board = board
-        self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board)
+        self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board,
+                                  retirer=retirer)
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
         # Held by a cancel and by a job's status writes: once cancel() returns, the
         # cancelled job never writes the project's status again.
@@ -101,11 +106,15 @@ class Deployer:
             )
             job.log.step("queued", f"deployment {deployment.id}")
             # A deploy means "run this": a crash-restart cycle of the last release ends.
-            # A running project keeps its port (the router serves it until the switch);
-            # any other has none, so the router answers "deploying" meanwhile.
-            keep_port = {} if project.status == ProjectStatus.running else {"host_port": None}
-            self.board.set(project.id, ProjectStatus.deploying, "queued",
-                           desired_status=DesiredStatus.running, crash_streak=0, **keep_port)
+            # A running project stays `running` on its port (the router serves it until
+            # the switch); any other is `deploying` with none, and the router says so.
+            if project.status == ProjectStatus.running and project.host_port is not None:
+                self.board.set(project.id, ProjectStatus.running, "deploying: queued",
+                               desired_status=DesiredStatus.running, crash_streak=0)
+            else:
+                self.board.set(project.id, ProjectStatus.deploying, "queued",
+                               desired_status=DesiredStatus.running, crash_streak=0,
+                               host_port=None)
             self._queue.put(held, project.id, job)
         return deployment
 
@@ -138,6 +147,9 @@ class Deployer:
             job.workdir = Path(tmp)
             try:
                 note_serving(self.context, job)
+                if job.serving_before is None:  # what served is gone: no longer `running`
+                    self._set_status(job, ProjectStatus.deploying, "queued",
+                                     only_if=[ProjectStatus.running], host_port=None)
                 for name, step in STEPS:
                     self._enter(job, name)
                     step(self.context, job)
@@ -171,9 +183,16 @@ class Deployer:
         self._check_cancelled(job)
         job.log.step(step)
         self._update_deployment(job, step=step)
-        # While deploying, the reason says which step runs: clients show it as progress.
-        self._set_status(job, ProjectStatus.deploying, STEP_TEXT[step],
-                         only_if=[ProjectStatus.deploying])
+        # The reason says which step runs: clients show it as progress.
+        self._say_step(job, STEP_TEXT[step])
+
+    def _say_step(self, job: DeployJob, text: str) -> None:
+        if job.serving_before:
+            self._set_status(job, ProjectStatus.running, f"deploying: {text}",
+                             only_if=[ProjectStatus.running])
+        else:
+            self._set_status(job, ProjectStatus.deploying, text,
+                             only_if=[ProjectStatus.deploying])
 
     def _set_status(self, job: DeployJob, status: ProjectStatus, reason: str | None,
                     **kwargs: Any) -> None:
@@ -189,7 +208,7 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
-        self._set_status(job, ProjectStatus.running, None, only_if=[ProjectStatus.deploying],
+        self._set_status(job, ProjectStatus.running, None, only_if=SUCCEEDING_FROM,
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)
 
@@ -200,7 +219,7 @@ class Deployer:
         if job.serving_before and job.container_id is None:
             # The old container never stopped serving: a failed change changes nothing.
             self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",
-                             only_if=[ProjectStatus.deploying])
+                             only_if=[ProjectStatus.running, ProjectStatus.deploying])
         else:
             self._set_status(job, ProjectStatus.error, reason)
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from hostd.config import Settings
 from hostd.control.buildlog import BuildLog
 from hostd.control.cancel import CancelScope
+from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.engine.handle import DockerHandle
 
@@ -43,6 +44,7 @@ class JobContext:
     docker: DockerHandle
     db: Engine
     board: StatusBoard
+    retirer: Retirer
 
 
 @dataclass
@@ -61,6 +63,7 @@ class DeployJob:
     container_id: str | None = None  # the new container, the project's once switched
     host_port: int | None = None
     serving_before: str | None = None  # the project's running container, kept until the switch
+    serving_port: int | None = None  # and its port on 127.0.0.1
     health_path: str = "/"
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers

@@ -22,6 +22,7 @@ from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
 from hostd.control.job import DELETED, SUPERSEDED
 from hostd.control.replace import Replacer
+from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
@@ -52,17 +53,18 @@ class Lifecycle:
     vars, delete; and a new container from the current image (for the supervisor)."""
 
     def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
-                 board: StatusBoard, deployer: Deployer, expected: ExpectedExits) -> None:
+                 board: StatusBoard, deployer: Deployer, expected: ExpectedExits,
+                 retirer: Retirer) -> None:
         self._settings = settings
         self._db = db
         self._docker = docker
         self._board = board
         self._deployer = deployer
         self._expected = expected
-        self._replacer = Replacer(settings, docker, board, expected)
+        self._replacer = Replacer(settings, docker, board, retirer)
 
     def _refuse_while_deploying(self, project: Project) -> None:
-        if project.status == ProjectStatus.deploying:
+        if project.status == ProjectStatus.deploying or self._deployer.is_deploying(project.id):
             raise Conflict(f"Project {project.name} is deploying: wait until it is done")
 
     def create(self, session: Session, owner: User, body: ProjectCreate) -> Project:

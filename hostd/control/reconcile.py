@@ -46,6 +46,8 @@ class Reconciler:
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
         with Session(self.db) as session:
+            cut_short = set(session.exec(select(Deployment.project_id).where(
+                col(Deployment.status) == DeploymentStatus.running)).all())
             session.exec(update(Deployment)
                          .where(col(Deployment.status) == DeploymentStatus.running)
                          .values(status=DeploymentStatus.interrupted, reason=INTERRUPTED,
@@ -65,6 +67,16 @@ class Reconciler:
             else:
                 self.board.set(project.id, ProjectStatus.error, INTERRUPTED,
                                only_if=[ProjectStatus.deploying])
+        self._say_redeploys_interrupted(cut_short - {project.id for project in stuck})
+
+    def _say_redeploys_interrupted(self, project_ids: set[str]) -> None:
+        """A redeploy of a serving project left it `running` on its old release: its
+        reason named the step the deploy was in."""
+        for project_id in project_ids:
+            if not self.deployer.is_deploying(project_id):
+                self.board.set(project_id, ProjectStatus.running,
+                               f"the last deploy was {INTERRUPTED}",
+                               only_if=[ProjectStatus.running])
 
     def reconcile(self) -> None:
         client = self.docker.client()

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import defaultdict
 
 from hostd.config import Settings
 from hostd.control.appcontainer import run_app_container
-from hostd.control.exits import ExpectedExits
+from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
 from hostd.engine.naming import container_name, labels_for
@@ -32,11 +30,11 @@ log = logging.getLogger("hostd.replace")
 
 class Replacer:
     def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
-                 expected: ExpectedExits) -> None:
+                 retirer: Retirer) -> None:
         self._settings = settings
         self._docker = docker
         self._board = board
-        self._expected = expected
+        self._retirer = retirer
         # One change of a project at a time: two replacements would each retire the other's
         # container, two releases would take the same number. Re-entrant: a caller holding
         # it (hostd.control.lifecycle) replaces under it.
@@ -64,23 +62,11 @@ class Replacer:
                 engine.remove_container(client, info.id, force=True)
                 raise Conflict(f"{project.name} did not come up ({problem}); the running "
                                "version is untouched")
+            old_port = project.host_port
             self._board.set(project.id, ProjectStatus.running, None, container_id=info.id,
                             host_port=port, image=image, running_since=utcnow(),
                             crash_streak=0, desired_status=DesiredStatus.running)
-        if project.container_id:
-            self._retire_later(project.container_id)
-
-    def _retire_later(self, container_id: str) -> None:
-        """The old container goes once it has drained (on a thread: the answer need not
-        wait for it; the router has switched already)."""
-        self._expected.expect(container_id)
-
-        def retire() -> None:
-            time.sleep(self._settings.drain_s)
-            try:
-                engine.remove_container(self._docker.client(), container_id, force=True)
-            except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
-                log.warning("could not remove the replaced container %s: %s",
-                            container_id, exc)
-
-        threading.Thread(target=retire, name="retire-container", daemon=True).start()
+            # Inside the lock: once the next change may start, the router's table (in
+            # every worker) no longer points here; the drain itself goes on, on a thread.
+            if project.container_id:
+                self._retirer.retire(project.container_id, old_port)

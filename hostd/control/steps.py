@@ -173,16 +173,18 @@ def run(ctx: JobContext, job: DeployJob) -> None:
 def note_serving(ctx: JobContext, job: DeployJob) -> None:
     """Before the first step: the container serving now, if any, serves until `switch`
     (and on, should the deploy fail)."""
-    job.serving_before = _serving_container(ctx, job)
+    job.serving_before, job.serving_port = _serving_container(ctx, job)
 
 
-def _serving_container(ctx: JobContext, job: DeployJob) -> str | None:
+def _serving_container(ctx: JobContext, job: DeployJob) -> tuple[str | None, int | None]:
     with Session(ctx.db) as session:
         project = session.get(Project, job.project_id)
     if project is None or not project.container_id or project.host_port is None:
-        return None
+        return None, None
     state = engine.inspect_container(ctx.docker.client(), project.container_id)
-    return state.id if state is not None and state.running else None
+    if state is None or not state.running:
+        return None, None
+    return state.id, project.host_port
 
 
 def health_check(ctx: JobContext, job: DeployJob) -> None:
@@ -237,16 +239,21 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
                                   cause=cause, user_id=job.user_id)
         session.commit()
         job.log(f"release v{release.version}")
-    ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
-                  only_if=[ProjectStatus.deploying])  # the event every router worker reloads on
-    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
+    # The status event is what every router worker reloads its table on.
     if job.serving_before:
-        # The status event reloads every router worker's table within milliseconds; the
-        # requests already sent to the old container get this long to finish.
-        time.sleep(ctx.settings.drain_s)
+        ctx.board.set(job.project_id, ProjectStatus.running, f"deploying: {STEP_TEXT['switch']}",
+                      only_if=[ProjectStatus.running])
+    else:
+        ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
+                      only_if=[ProjectStatus.deploying])
+    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
     client = ctx.docker.client()
+    if job.serving_before:
+        # Once every router worker has the new route, the old container drains (what it
+        # was sent may finish) and goes, on a thread: the deploy is done already.
+        ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
     remove_project_containers(client, ctx.settings.instance, job.project_id, job.log,
-                              keep=job.container_id)
+                              keep={job.container_id, job.serving_before})
 
 
 STEP_TEXT = {

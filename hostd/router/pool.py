@@ -11,7 +11,8 @@ restarted on the same socket, so connections queued meanwhile are not lost.
 
 Per worker there is one SOCK_SEQPACKET socket pair: the daemon says `routes` when a
 project's status changes, the worker reports its request counts, which the daemon adds
-into the RequestCounter that the metrics collector reads.
+into the RequestCounter that the metrics collector reads, and answers how busy an app
+port still is (a replaced container drains before it goes).
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from hostd.router.sockets import bind_listener
 from hostd.router.worker import (
     DATABASE_ENV,
     LOG_LEVEL_ENV,
+    MSG_BUSY,
     MSG_COUNTS,
     MSG_READY,
     MSG_ROUTES,
+    decode_busy,
     decode_counts,
+    encode_busy,
 )
 
 log = logging.getLogger("hostd.router")
@@ -45,6 +49,7 @@ RESTART_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)  # after quick successive crashes
 STABLE_AFTER_S = 30.0  # a worker up this long resets the crash backoff
 MAX_MESSAGE = 1 << 20
 BACKLOG = 2048
+BUSY_ANSWER_S = 1.0  # a live worker that has not answered by then counts as busy
 
 
 def bind_shared(host: str, port: int, count: int) -> list[socket.socket]:
@@ -80,6 +85,8 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._seq = 0
+        self._asked: dict[int, asyncio.Future[int]] = {}
 
     async def start(self) -> None:
         sockets = bind_shared(self.host, self.port, self.count)
@@ -106,6 +113,32 @@ class WorkerPool:
                 # request made after `stop` returns finds the worker's table stale.
                 with contextlib.suppress(OSError):
                     worker.control.send(MSG_ROUTES)
+
+    async def in_flight(self, port: int) -> int:
+        """Exchanges and tunnels to `port` open in all workers; each worker has taken in
+        every `routes` sent before this (see hostd.router.worker)."""
+        loop = asyncio.get_running_loop()
+        asked: list[asyncio.Future[int]] = []
+        for worker in self._workers:
+            if worker.control is None:
+                continue  # exited: its connections went with it
+            self._seq += 1
+            future: asyncio.Future[int] = loop.create_future()
+            self._asked[self._seq] = future
+            try:
+                worker.control.send(encode_busy(self._seq, port))
+            except OSError:
+                self._asked.pop(self._seq)
+                continue
+            asked.append(future)
+        try:
+            done, pending = await asyncio.wait(asked, timeout=BUSY_ANSWER_S) if asked \
+                else (set(), set())
+            return sum(f.result() for f in done) + len(pending)
+        finally:
+            for future in asked:
+                future.cancel()
+            self._asked = {k: f for k, f in self._asked.items() if not f.done()}
 
     async def stop(self) -> None:
         self._stopping = True
@@ -161,6 +194,12 @@ class WorkerPool:
             self._close_control(worker, sock)
         elif message == MSG_READY:
             worker.ready.set()
+        elif message.startswith(MSG_BUSY):
+            with contextlib.suppress(ValueError):
+                seq, value = decode_busy(message)
+                future = self._asked.pop(seq, None)
+                if future is not None and not future.done():
+                    future.set_result(value)
         elif message.startswith(MSG_COUNTS):
             try:
                 counts = decode_counts(message)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from hostd.config import Settings
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
+from hostd.router.drain import DrainGate
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
 from hostd.router.sockets import bind_listener
@@ -26,14 +27,14 @@ log = logging.getLogger("hostd.router")
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, routes: RouteTable, requests: RequestCounter,
-                  hub: EventHub) -> AsyncIterator[None]:
+                  hub: EventHub, drains: DrainGate) -> AsyncIterator[None]:
     """The router, serving until the block ends: worker processes that count into
     `requests` and reload their tables on the hub's events, or in this process on
-    `routes`."""
+    `routes`; `drains` counts what it has open to an app."""
     if settings.router_workers > 1:
-        router = _workers(settings, requests, hub)
+        router = _workers(settings, requests, hub, drains)
     else:
-        router = _in_process(settings, routes, requests)
+        router = _in_process(settings, routes, requests, drains)
     async with router:
         log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
                  settings.router_port, settings.host,
@@ -43,26 +44,34 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
 
 
 @contextlib.asynccontextmanager
-async def _workers(settings: Settings, requests: RequestCounter,
-                   hub: EventHub) -> AsyncIterator[None]:
+async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
+                   drains: DrainGate) -> AsyncIterator[None]:
     pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
                       settings.database_uri, requests)
     await pool.start()
     hub.listen(pool.on_event)
+    drains.register(pool.in_flight)
     try:
         yield
     finally:
+        drains.register(None)
         await pool.stop()
 
 
 @contextlib.asynccontextmanager
-async def _in_process(settings: Settings, routes: RouteTable,
-                      requests: RequestCounter) -> AsyncIterator[None]:
+async def _in_process(settings: Settings, routes: RouteTable, requests: RequestCounter,
+                      drains: DrainGate) -> AsyncIterator[None]:
     router = Router(routes, requests)
     sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
+
+    async def in_flight(port: int) -> int:
+        return router.pool.in_flight(port)
+
+    drains.register(in_flight)
     try:
         yield
     finally:
+        drains.register(None)
         await router.shutdown(server)
         sock.close()

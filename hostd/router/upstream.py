@@ -49,6 +49,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.responded = False  # a byte of the current response has arrived
         self.tunnel = False
         self.closed = False
+        self.in_use = False  # carrying an exchange or a tunnel (see UpstreamPool.in_flight)
         self.idle_since = 0.0
         self._parser: httptools.HttpResponseParser | None = None
         self._reason = b""
@@ -181,13 +182,32 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Idle keep-alive connections per app port, newest first; new ones on demand."""
+    """Idle keep-alive connections per app port, newest first; new ones on demand.
+
+    It also knows how many exchanges and tunnels each port carries right now: a container
+    being replaced is removed once that reaches 0 (hostd.router.drain).
+    """
 
     def __init__(self) -> None:
         self._idle: dict[int, deque[UpstreamConnection]] = {}
+        self._in_flight: dict[int, int] = {}
+
+    def in_flight(self, port: int) -> int:
+        return self._in_flight.get(port, 0)
 
     async def acquire(self, port: int) -> UpstreamConnection:
         """An idle connection to 127.0.0.1:`port`, or a new one (OSError if refused)."""
+        # Counted before any await: once a route is picked, the exchange is in flight.
+        self._in_flight[port] = self._in_flight.get(port, 0) + 1
+        try:
+            conn = self._idle_connection(port) or await self.connect(port)
+        except BaseException:
+            self._done(port)
+            raise
+        conn.in_use = True
+        return conn
+
+    def _idle_connection(self, port: int) -> UpstreamConnection | None:
         idle = self._idle.get(port)
         now = time.monotonic()
         while idle:
@@ -196,7 +216,7 @@ class UpstreamPool:
                 conn.reused = True
                 return conn
             conn.close()
-        return await self.connect(port)
+        return None
 
     async def connect(self, port: int) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
@@ -205,7 +225,20 @@ class UpstreamPool:
                                                    "127.0.0.1", port)
         return conn
 
+    def _done(self, port: int) -> None:
+        left = self._in_flight.get(port, 0) - 1
+        if left > 0:
+            self._in_flight[port] = left
+        else:
+            self._in_flight.pop(port, None)
+
+    def _finished(self, conn: UpstreamConnection) -> None:
+        if conn.in_use:
+            conn.in_use = False
+            self._done(conn.port)
+
     def release(self, conn: UpstreamConnection) -> None:
+        self._finished(conn)
         idle = self._idle.setdefault(conn.port, deque())
         if len(idle) >= MAX_IDLE_PER_PORT:
             conn.close()
@@ -214,6 +247,8 @@ class UpstreamPool:
         idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
+        """`conn` is closed (connection_lost)."""
+        self._finished(conn)
         idle = self._idle.get(conn.port)
         if idle and conn in idle:
             idle.remove(conn)

@@ -9,6 +9,9 @@ inherited control socket (SOCK_SEQPACKET, one message per send):
   next request (so a stopped project answers 503 as soon as `stop` returns).
 * worker → daemon `ready` once it serves, then `counts[...]` with the requests it
   counted since the last report, every FLUSH_INTERVAL_S.
+* daemon → worker `busy:SEQ:PORT`, worker → daemon `busy:SEQ:N`: how many exchanges and
+  tunnels the worker has open to an app port. Messages are handled in order, so the
+  answer also says every `routes` sent before it has been taken in.
 
 The control socket reaching end-of-file means the daemon is gone (even by SIGKILL: the
 kernel closes its end), and the worker then exits: it is never left orphaned on the port.
@@ -38,6 +41,7 @@ LOG_LEVEL_ENV = "HOSTD_ROUTER_LOG_LEVEL"
 MSG_ROUTES = b"routes"
 MSG_READY = b"ready"
 MSG_COUNTS = b"counts"
+MSG_BUSY = b"busy:"
 # Under the collector's shortest interval (0.2 s is its floor, 1 s in tests, 4 s by
 # default), so a metrics sample lags the requests by at most this much.
 FLUSH_INTERVAL_S = 0.2
@@ -52,12 +56,22 @@ def decode_counts(message: bytes) -> list[tuple[str, str, int]]:
     return [(str(p), str(s), int(n)) for p, s, n in json.loads(message[len(MSG_COUNTS):])]
 
 
+def encode_busy(seq: int, value: int) -> bytes:
+    return MSG_BUSY + f"{seq}:{value}".encode()
+
+
+def decode_busy(message: bytes) -> tuple[int, int]:
+    seq, value = message[len(MSG_BUSY):].split(b":")
+    return int(seq), int(value)
+
+
 class _Control:
     """The worker's end of the control socket."""
 
     def __init__(self, sock: socket.socket, table: RouteTable, counts: PendingCounts,
-                 stop: asyncio.Event) -> None:
+                 stop: asyncio.Event, in_flight: Callable[[int], int]) -> None:
         self.sock, self.table, self.counts, self.stop = sock, table, counts, stop
+        self.in_flight = in_flight
         sock.setblocking(False)
 
     def on_readable(self) -> None:
@@ -69,6 +83,10 @@ class _Control:
             message = b""
         if message == MSG_ROUTES:
             self.table.invalidate()
+        elif message.startswith(MSG_BUSY):
+            with contextlib.suppress(ValueError):
+                seq, port = decode_busy(message)
+                self.send(encode_busy(seq, self.in_flight(port)))
         elif not message:
             self._orphaned()
 
@@ -105,7 +123,7 @@ async def serve(listen: socket.socket, control_sock: socket.socket, database_uri
     counts = PendingCounts()
     router = Router(table, counts)
     stop = asyncio.Event()
-    control = _Control(control_sock, table, counts, stop)
+    control = _Control(control_sock, table, counts, stop, router.pool.in_flight)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGTERM from the daemon: finish, exit
         loop.add_signal_handler(signum, stop.set)

@@ -240,6 +240,8 @@ class ProjectPublic(BaseModel):
     last_exit: LastExit | None = None
     release: int | None = None
     health_path: str = "/"
+    # A deploy of it is queued or under way; a running project stays `running` meanwhile.
+    deploying: bool = False
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:

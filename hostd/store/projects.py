@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam
@@ -45,7 +46,8 @@ def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | No
 
 
 def to_public(
-    project: Project, owner: User, router_port: int, metrics: MetricsStore
+    project: Project, owner: User, router_port: int, metrics: MetricsStore,
+    deploying: bool = False,
 ) -> ProjectPublic:
     return ProjectPublic(
         id=project.id,
@@ -62,6 +64,7 @@ def to_public(
         restarts=project.restarts,
         last_exit=last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at),
         release=project.release_version, health_path=project.health_path,
+        deploying=deploying,
     )
 
 
@@ -80,8 +83,8 @@ _LIST_PUBLIC = (
 )
 
 
-def list_public(conn: Connection, user: User, router_port: int,
-                metrics: MetricsStore) -> list[ProjectPublic]:
+def list_public(conn: Connection, user: User, router_port: int, metrics: MetricsStore,
+                deploying: Callable[[str], bool]) -> list[ProjectPublic]:
     """The caller's projects, public shape, for the hottest route: a prepared Core query
     on a bare connection (no ORM session or objects) and models built from values the
     database already validated."""
@@ -92,6 +95,7 @@ def list_public(conn: Connection, user: User, router_port: int,
             template=Template(template), github_url=validation.redact(url), created_at=created,
             metrics=metrics.get(pid), desired_status=DesiredStatus(desired), restarts=restarts,
             last_exit=last_exit(code, oom, exited_at), release=release, health_path=health,
+            deploying=deploying(pid),
         )
         for pid, name, status, reason, template, url, created, desired, restarts, code, oom,
         exited_at, release, health in conn.execute(_LIST_PUBLIC, {"user_id": user.id})

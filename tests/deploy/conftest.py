@@ -71,7 +71,8 @@ def wait_status(api: httpx.Client, project_id: str, wanted: set[str],
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         project = api.get(f"/api/projects/{project_id}").json()["project"]
-        if project["status"] in wanted:
+        # A redeployed project stays `running` while its deploy goes on: wait it out too.
+        if project["status"] in wanted and ("deploying" in wanted or not project["deploying"]):
             return project
         time.sleep(0.2)
     raise AssertionError(f"project {project_id} never reached {wanted}: {project}")
@@ -79,14 +80,20 @@ def wait_status(api: httpx.Client, project_id: str, wanted: set[str],
 
 def only_container(engine: docker.DockerClient, project_id: str, timeout: float = 15.0):
     """The project's one container, once a replaced one has drained and gone
-    (HOSTD_DRAIN_SECONDS after a config change, restart or redeploy switched traffic)."""
+    (once nothing is open to it after a config change, restart or redeploy switched)."""
     deadline = time.monotonic() + timeout
     label = {"label": f"hostd.project={project_id}"}
-    while len(containers := engine.containers.list(all=True, filters=label)) > 1:
+    while len(containers := _listed(engine, label)) != 1:
         assert time.monotonic() < deadline, containers
         time.sleep(0.1)
-    assert len(containers) == 1, containers
     return containers[0]
+
+
+def _listed(engine: docker.DockerClient, label: dict[str, str]) -> list:
+    try:
+        return engine.containers.list(all=True, filters=label)
+    except docker.errors.NotFound:  # one was removed between the list and its inspect
+        return []
 
 
 def published_port(engine: docker.DockerClient, project_id: str) -> int:

@@ -129,7 +129,11 @@ def test_build_log_follow_streams_until_the_deploy_ends(api, repo):
 def test_redeploy_latest_commit(api, repo, engine):
     project = wait_status(api, create(api, "again", repo(SITE), "static")["id"], {"running"})
     resp = api.post(f"/api/projects/{project['id']}/deploy")
-    assert resp.status_code == 202 and resp.json()["project"]["status"] == "deploying"
+    assert resp.status_code == 202, resp.text
+    # The serving version serves on while the new one is built: `running`, deploying.
+    answer = resp.json()["project"]
+    assert answer["status"] == "running" and answer["deploying"] is True, answer
+    assert answer["status_reason"].startswith("deploying: "), answer
     assert wait_status(api, project["id"], {"running", "error"})["status"] == "running"
     runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]

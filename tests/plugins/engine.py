@@ -115,9 +115,13 @@ def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None
 
 def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
     """Every container, image and network labelled ``hostd.instance=<instance>``."""
+    from docker.errors import NotFound
+
     label = f"hostd.instance={instance}"
     for container in client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
+        # A replaced container the daemon was retiring as it stopped may be gone already.
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
     for image in client.images.list(filters={"label": label}):
         client.images.remove(image.id, force=True)
     for network in client.networks.list(filters={"label": label}):

@@ -3,6 +3,7 @@ vars."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import anyio
@@ -13,14 +14,12 @@ from sqlmodel import Session, col, select
 from hostd.api.deps import (
     CurrentUser,
     LifecycleDep,
-    MetricsDep,
     OwnedProject,
     ServicesDep,
     SessionDep,
-    SettingsDep,
 )
-from hostd.config import Settings
 from hostd.errors import ValidationError
+from hostd.services import Services
 from hostd.store import configvars, projects
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
@@ -45,11 +44,13 @@ router = APIRouter()
 DEPLOYMENTS_SHOWN = 50
 
 
-def _public(session: Session, project: Project, user: User, settings: Settings,
-            metrics: MetricsStore) -> ProjectResponse:
-    session.refresh(project)  # the deploy worker may have moved it on already
-    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
-                                                      metrics))
+def _public(session: Session, project: Project, user: User, services: Services,
+            *, refresh: bool = True) -> ProjectResponse:
+    if refresh:
+        session.refresh(project)  # the deploy worker may have moved it on already
+    return ProjectResponse(project=projects.to_public(
+        project, user, services.settings.router_port, services.metrics,
+        deploying=services.deployer.is_deploying(project.id)))
 
 
 @router.get("", response_model=ProjectList)
@@ -57,53 +58,52 @@ async def list_projects(user: CurrentUser, services: ServicesDep) -> Response:
     """The hottest route, so it is lean: a Core query on a bare connection, one
     serialization (no second validation pass), and no thread hop for local SQLite."""
     port, metrics = services.settings.router_port, services.metrics
+    deploying = services.deployer.is_deploying
     if services.loop_reader is not None:
-        body = _project_list_json(services.loop_reader, user, port, metrics)
+        body = _project_list_json(services.loop_reader, user, port, metrics, deploying)
     else:
         body = await anyio.to_thread.run_sync(partial(
-            _project_list_json, services.db, user, port, metrics))
+            _project_list_json, services.db, user, port, metrics, deploying))
     return Response(body, media_type="application/json")
 
 
 def _project_list_json(engine: Engine, user: User, router_port: int,
-                       metrics: MetricsStore) -> str:
+                       metrics: MetricsStore, deploying: Callable[[str], bool]) -> str:
     with engine.connect() as conn:
-        rows = projects.list_public(conn, user, router_port, metrics)
+        rows = projects.list_public(conn, user, router_port, metrics, deploying)
     return ProjectList.model_construct(projects=rows).model_dump_json()
 
 
 @router.post("", status_code=201, response_model=ProjectResponse)
 def create_project(
-    body: ProjectCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep,
-    metrics: MetricsDep, lifecycle: LifecycleDep,
+    body: ProjectCreate, session: SessionDep, user: CurrentUser, services: ServicesDep,
+    lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Store the project and start its first deploy; it answers at once, `deploying`.
     A full deploy queue (429) stores nothing (see Lifecycle.create). A sync route (a
     worker thread): create may wait a few seconds on DNS."""
     project = lifecycle.create(session, user, body)
-    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
-                                                      metrics))
+    return _public(session, project, user, services, refresh=False)
 
 
 @router.get("/{project_id}", response_model=ProjectResponse)
 def get_project(
-    project: OwnedProject, user: CurrentUser, settings: SettingsDep, metrics: MetricsDep
+    project: OwnedProject, session: SessionDep, user: CurrentUser, services: ServicesDep
 ) -> ProjectResponse:
-    return ProjectResponse(project=projects.to_public(project, user, settings.router_port,
-                                                      metrics))
+    return _public(session, project, user, services, refresh=False)
 
 
 @router.patch("/{project_id}", response_model=ProjectResponse)
 def patch_project(
     body: ProjectPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
-    settings: SettingsDep, metrics: MetricsDep,
+    services: ServicesDep,
 ) -> ProjectResponse:
     """Change a project's settings: `health_path`, what hostd GETs to decide a new
     container is healthy (any answer below 500), from the next deploy or change on."""
     project.health_path = body.health_path
     session.add(project)
     session.commit()
-    return _public(session, project, user, settings, metrics)
+    return _public(session, project, user, services)
 
 
 @router.delete("/{project_id}", response_model=Message)
@@ -115,7 +115,7 @@ def delete_project(project: OwnedProject, session: SessionDep,
 @router.patch("/{project_id}/status", response_model=ProjectResponse)
 def set_status(
     body: StatusBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
-    settings: SettingsDep, metrics: MetricsDep, lifecycle: LifecycleDep,
+    services: ServicesDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """`running` starts the container, `stopped` stops it."""
     if body.status == ProjectStatus.running:
@@ -124,17 +124,17 @@ def set_status(
         lifecycle.stop(project)
     else:
         raise ValidationError("status must be 'running' or 'stopped'")
-    return _public(session, project, user, settings, metrics)
+    return _public(session, project, user, services)
 
 
 @router.post("/{project_id}/deploy", status_code=202, response_model=ProjectResponse)
 def deploy(
-    project: OwnedProject, session: SessionDep, user: CurrentUser, settings: SettingsDep,
-    metrics: MetricsDep, lifecycle: LifecycleDep,
+    project: OwnedProject, session: SessionDep, user: CurrentUser, services: ServicesDep,
+    lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Deploy the repository's latest commit again (a deploy under way is superseded)."""
     lifecycle.deploy(session, project, user)
-    return _public(session, project, user, settings, metrics)
+    return _public(session, project, user, services)
 
 
 @router.get("/{project_id}/deployments", response_model=DeploymentList)
