@@ -26,13 +26,14 @@ from dataclasses import dataclass
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import select as core_select
+from sqlmodel import col
 
 from hostd.engine.client import EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
 from hostd.events import METRICS_UPDATED, STATUS_CHANGED, Event, EventHub
-from hostd.router.counts import RequestCounter, incarnation
+from hostd.router.counts import RequestCounter, counted_since
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Metrics, Project, ProjectStatus
 
@@ -46,13 +47,18 @@ class RunningProject:
     user_id: str
     container_id: str
     host_port: int | None
+    release: int | None
 
 
 def running_projects(db: Engine) -> list[RunningProject]:
-    query = select(Project.id, Project.user_id, Project.container_id, Project.host_port).where(
-        Project.status == ProjectStatus.running, Project.container_id.is_not(None))  # type: ignore[union-attr]
-    with Session(db) as session:
-        return [RunningProject(*row) for row in session.exec(query)]
+    # SQLAlchemy's select: sqlmodel's is typed for up to four columns.
+    query = core_select(col(Project.id), col(Project.user_id), col(Project.container_id),
+                        col(Project.host_port), col(Project.release_version)).where(
+        col(Project.status) == ProjectStatus.running, col(Project.container_id).is_not(None))
+    with db.connect() as conn:
+        return [RunningProject(pid, user_id, container_id, port, release)
+                for pid, user_id, container_id, port, release in conn.execute(query)
+                if container_id is not None]
 
 
 class MetricsCollector:
@@ -125,8 +131,8 @@ class MetricsCollector:
         metrics = Metrics(
             cpu=round(cpu_percent(before, reading), 2) if before else 0.0,
             memory=round(memory_mb(reading), 2),
-            requests=self.counter.read(project.id,
-                                       incarnation(project.container_id, project.host_port)),
+            requests=self.counter.read(project.id, counted_since(
+                project.release, project.container_id, project.host_port)),
         )
         self.store.put(project.id, metrics)
         self.hub.publish(project.user_id, METRICS_UPDATED,

@@ -1,7 +1,9 @@
-"""The router's request counts: per project, per container start.
+"""The router's request counts: per project, per release.
 
-A container start always gets a new host port from the engine, so counts are kept per
-(container id, host port) — an incarnation — and read 0 for a new start. Its own module,
+A project's `requests` count from the moment its current release went live: a restart, a
+crash restart or a zero-downtime replacement within the release keeps counting; a new
+release (a deploy, a config change, a rollback) starts again from 0. A project with no
+release yet counts per container start (a start always gets a new host port). Its own module,
 importing nothing heavy: router worker processes use it, and they must not load the
 docker SDK or the metrics collector (see tests/router/test_worker_imports.py).
 """
@@ -12,6 +14,11 @@ from __future__ import annotations
 def incarnation(container_id: str | None, host_port: int | None) -> str:
     """One start of one container: the engine picks a new host port on every start."""
     return f"{container_id}:{host_port}"
+
+
+def counted_since(release: int | None, container_id: str | None, host_port: int | None) -> str:
+    """What a project's requests count from: its release, else its container's start."""
+    return f"v{release}" if release is not None else incarnation(container_id, host_port)
 
 
 class RequestCounter:

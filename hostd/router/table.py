@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from sqlmodel.sql.expression import Select
 
 from hostd.events import STATUS_CHANGED, Event
-from hostd.router.counts import incarnation
+from hostd.router.counts import counted_since
 from hostd.store.models import Project, ProjectStatus, User
 
 SUFFIX = ".localhost"
@@ -36,6 +36,7 @@ class Route:
     reason: str | None
     container_id: str | None
     host_port: int | None
+    release: int | None = None
 
     @property
     def serving(self) -> bool:
@@ -46,7 +47,7 @@ class Route:
 
     @property
     def started(self) -> str:
-        return incarnation(self.container_id, self.host_port)
+        return counted_since(self.release, self.container_id, self.host_port)
 
 
 def parse_host(host: str) -> tuple[str, str] | None:
@@ -66,10 +67,11 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
     # What sqlmodel's select() builds for several columns; its overloads stop at four.
-    query = cast("Select[str, str, str, str, str | None, str | None, int | None]", Select(
-        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
-        col(Project.status_reason), col(Project.container_id), col(Project.host_port),
-    ).join(User))
+    query = cast("Select[str, str, str, str, str | None, str | None, int | None, int | None]",
+                 Select(col(Project.id), col(Project.name), col(User.handle),
+                        col(Project.status), col(Project.status_reason),
+                        col(Project.container_id), col(Project.host_port),
+                        col(Project.release_version)).join(User))
     with Session(db) as session:
         rows = session.exec(query).all()
     return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}

@@ -152,3 +152,35 @@ def test_a_redeployed_project_reads_running_throughout(drained, tmp_path) -> Non
     with httpx.Client(timeout=10, verify=tls()) as client:
         assert client.get(f"http://127.0.0.1:{server.router_port}/",
                           headers={"Host": host_of(project)}).text == "v2"
+
+
+def requests_metric(api: httpx.Client, project_id: str, wanted: int) -> int:
+    """The project's `requests` once it reads `wanted` (or what it reads after 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        seen = api.get(f"/api/projects/{project_id}").json()["project"]["metrics"]["requests"]
+        if seen == wanted or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.2)
+
+
+def test_requests_keep_counting_across_a_restart_and_restart_with_a_new_release(
+        drained, tmp_path) -> None:
+    server, api = drained
+    project, _ = deploy_app(api, tmp_path, "counted")
+    pid = project["id"]
+
+    def hit(times: int) -> None:
+        with httpx.Client(timeout=10, verify=tls(), headers={"Host": host_of(project)}) as client:
+            for _ in range(times):
+                assert client.get(f"http://127.0.0.1:{server.router_port}/").status_code == 200
+
+    hit(5)
+    assert requests_metric(api, pid, 5) == 5
+    assert api.post(f"/api/containers/{pid}/restart").status_code == 200  # same release
+    hit(3)
+    assert requests_metric(api, pid, 8) == 8
+    resp = api.patch(f"/api/projects/{pid}/env", json={"env": {"GREETING": "!"}})
+    assert resp.status_code == 200, resp.text  # a new release: counted from 0
+    hit(2)
+    assert requests_metric(api, pid, 2) == 2
