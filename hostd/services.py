@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from hostd.api.ratelimit import AuthLimits
 from hostd.config import Settings
+from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.lifecycle import Lifecycle
@@ -70,8 +71,10 @@ def build_services(settings: Settings) -> Services:
     expected = ExpectedExits()
     drains = DrainGate()
     retirer = Retirer(settings, docker, expected, drains)
-    deployer = Deployer(settings, engine, docker, board, retirer)
-    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected, retirer)
+    changes = ChangeLocks()  # one change of a project at a time
+    deployer = Deployer(settings, engine, docker, board, retirer, changes)
+    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected, retirer,
+                          changes)
     supervisor = Supervisor(settings, engine, docker, board, lifecycle)
     reconciler = Reconciler(engine, docker, settings.instance, board, expected, deployer,
                             supervisor)

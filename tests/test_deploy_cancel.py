@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from hostd.config import Settings
 from hostd.control import deployer as deploy
+from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.job import SUPERSEDED, DeployJob, JobContext
 from hostd.control.status import StatusBoard
@@ -37,7 +38,7 @@ def deployer(tmp_path: Path) -> Iterator[Deployer]:
     db.migrate(engine)
     board = StatusBoard(engine, EventHub())
     yield Deployer(settings, engine, docker=None, board=board,  # type: ignore[arg-type]
-                   retirer=None)  # type: ignore[arg-type]
+                   retirer=None, changes=ChangeLocks())  # type: ignore[arg-type]
     engine.dispose()
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from hostd.config import Settings
 from hostd.control import buildlog
 from hostd.control.buildlog import BuildLog
+from hostd.control.changes import ChangeLocks
 from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.retire import Retirer
@@ -52,13 +53,13 @@ SUCCEEDING_FROM = [ProjectStatus.deploying, ProjectStatus.running, ProjectStatus
 
 class Deployer:
     def __init__(self, settings: Settings, db_engine: Engine, docker: DockerHandle,
-                 board: StatusBoard, retirer: Retirer) -> None:
+                 board: StatusBoard, retirer: Retirer, changes: ChangeLocks) -> None:
         self.settings = settings
         self.db = db_engine
         self.docker = docker
         self.board = board
         self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board,
-                                  retirer=retirer)
+                                  retirer=retirer, changes=changes)
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
         # Held by a cancel and by a job's status writes: once cancel() returns, the
         # cancelled job never writes the project's status again.

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from hostd.config import Settings
 from hostd.control.buildlog import BuildLog
 from hostd.control.cancel import CancelScope
+from hostd.control.changes import ChangeLocks
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.engine.handle import DockerHandle
@@ -45,6 +46,7 @@ class JobContext:
     db: Engine
     board: StatusBoard
     retirer: Retirer
+    changes: ChangeLocks
 
 
 @dataclass

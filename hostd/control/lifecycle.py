@@ -17,6 +17,7 @@ from sqlmodel import Session
 from hostd.config import Settings
 from hostd.control import buildlog, stages
 from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
@@ -54,14 +55,14 @@ class Lifecycle:
 
     def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
                  board: StatusBoard, deployer: Deployer, expected: ExpectedExits,
-                 retirer: Retirer) -> None:
+                 retirer: Retirer, changes: ChangeLocks) -> None:
         self._settings = settings
         self._db = db
         self._docker = docker
         self._board = board
         self._deployer = deployer
         self._expected = expected
-        self._replacer = Replacer(settings, docker, board, retirer)
+        self._replacer = Replacer(settings, docker, board, retirer, changes)
 
     def _refuse_while_deploying(self, project: Project) -> None:
         if project.status == ProjectStatus.deploying or self._deployer.is_deploying(project.id):

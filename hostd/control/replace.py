@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 
 from hostd.config import Settings
 from hostd.control.appcontainer import run_app_container
+from hostd.control.changes import ChangeLocks
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
@@ -30,19 +30,16 @@ log = logging.getLogger("hostd.replace")
 
 class Replacer:
     def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
-                 retirer: Retirer) -> None:
+                 retirer: Retirer, changes: ChangeLocks) -> None:
         self._settings = settings
         self._docker = docker
         self._board = board
         self._retirer = retirer
-        # One change of a project at a time: two replacements would each retire the other's
-        # container, two releases would take the same number. Re-entrant: a caller holding
-        # it (hostd.control.lifecycle) replaces under it.
-        self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
+        self._changes = changes
 
     def changing(self, project_id: str) -> threading.RLock:
         """Held for the whole of a change that replaces a container or makes a release."""
-        return self._locks[project_id]
+        return self._changes.of(project_id)
 
     def replace(self, project: Project, owner: User, env: dict[str, str], why: str,
                 image: str | None = None) -> None:
@@ -50,7 +47,7 @@ class Replacer:
         `env`; Conflict, with the old container serving on, if the fresh one never serves."""
         image = image or project.image
         assert image is not None
-        with self._locks[project.id]:
+        with self._changes.of(project.id):
             client = self._docker.client()
             labels = labels_for(self._settings.instance, project.id, owner.id, why)
             info = run_app_container(client, self._settings, image,

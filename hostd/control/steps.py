@@ -227,6 +227,28 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
     daemon killed on either side of it comes back on one release); point the router at
     it; then let the old one finish what it was sent and remove it."""
     assert job.image is not None
+    with ctx.changes.of(job.project_id):  # a config change meanwhile would take the number
+        _make_current(ctx, job)
+        # The status event is what every router worker reloads its table on.
+        if job.serving_before:
+            ctx.board.set(job.project_id, ProjectStatus.running,
+                          f"deploying: {STEP_TEXT['switch']}", only_if=[ProjectStatus.running])
+        else:
+            ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
+                          only_if=[ProjectStatus.deploying])
+    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
+    client = ctx.docker.client()
+    if job.serving_before:
+        # Once every router worker has the new route, the old container drains (what it
+        # was sent may finish) and goes, on a thread: the deploy is done already.
+        ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
+    remove_project_containers(client, ctx.settings.instance, job.project_id, job.log,
+                              keep={job.container_id, job.serving_before})
+
+
+def _make_current(ctx: JobContext, job: DeployJob) -> None:
+    """The new container and its release become the project's, in one transaction."""
+    assert job.image is not None
     with Session(ctx.db) as session:
         project = session.get(Project, job.project_id)
         if project is None:
@@ -239,21 +261,6 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
                                   cause=cause, user_id=job.user_id)
         session.commit()
         job.log(f"release v{release.version}")
-    # The status event is what every router worker reloads its table on.
-    if job.serving_before:
-        ctx.board.set(job.project_id, ProjectStatus.running, f"deploying: {STEP_TEXT['switch']}",
-                      only_if=[ProjectStatus.running])
-    else:
-        ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
-                      only_if=[ProjectStatus.deploying])
-    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
-    client = ctx.docker.client()
-    if job.serving_before:
-        # Once every router worker has the new route, the old container drains (what it
-        # was sent may finish) and goes, on a thread: the deploy is done already.
-        ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
-    remove_project_containers(client, ctx.settings.instance, job.project_id, job.log,
-                              keep={job.container_id, job.serving_before})
 
 
 STEP_TEXT = {
