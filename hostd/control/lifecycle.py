@@ -146,8 +146,8 @@ class Lifecycle:
             client = self._docker.client()
             if project.container_id:
                 self._expected.expect(project.container_id)
-            remove_project_containers(client, self._settings.instance, project.id)
-            for ref in project_images(client, self._settings.instance, project.id):
+            remove_project_containers(client, self._settings.instance_label, project.id)
+            for ref in project_images(client, self._settings.instance_label, project.id):
                 engine.remove_image(client, ref, force=True)
         build_dir = buildlog.project_dir(self._settings.data_dir, project.id)
         if stages.read(build_dir):  # no engine call for a project that never built
@@ -164,7 +164,7 @@ class Lifecycle:
         `env` or else the config vars stored for it."""
         client = self._docker.client()
         assert project.image is not None
-        labels = labels_for(self._settings.instance, project.id, owner.id, "recreated")
+        labels = labels_for(self._settings.instance_label, project.id, owner.id, "recreated")
         if env is None:
             with Session(self._db) as session:
                 env = configvars.load(session, project.id)
@@ -265,7 +265,7 @@ class Lifecycle:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
             self._expected.expect(project.container_id)
-        remove_project_containers(self._docker.client(), self._settings.instance, project.id)
+        remove_project_containers(self._docker.client(), self._settings.instance_label, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
         """Watch the container until it serves; the owner asked for it to run, so a crash

@@ -113,6 +113,11 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v5_health_path]
 
 
+def has_schema(engine: Engine) -> bool:
+    """The database holds a schema hostd made (at an earlier start), before `migrate`."""
+    return inspect(engine).has_table("schema_version")
+
+
 def migrate(engine: Engine) -> int:
     """Create or upgrade the schema to the latest version; returns that version."""
     with engine.begin() as conn:
