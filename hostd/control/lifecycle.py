@@ -33,6 +33,7 @@ from hostd.engine.project_images import project_images
 from hostd.errors import Conflict, NotFound
 from hostd.store import configvars, projects, releases
 from hostd.store.models import (
+    DeletedProject,
     Deployment,
     DesiredStatus,
     Project,
@@ -153,6 +154,8 @@ class Lifecycle:
         if stages.read(build_dir):  # no engine call for a project that never built
             stages.remove_all_but(self._docker.client(), build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
+        # Remembered: a container a deploy still makes is this install's to remove.
+        session.merge(DeletedProject(project_id=project.id))
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
