@@ -44,8 +44,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop it again, then close the engine and database handles."""
     services: Services = app.state.services
     settings = services.settings
-    log.info("hostd %s: API on http://%s:%d, data in %s", __version__,
-             settings.host, settings.port, settings.data_dir)
+    log.info("hostd %s: API on http://%s:%d, data in %s, instance %s", __version__,
+             settings.host, settings.port, settings.data_dir, settings.instance_label)
     services.hub.bind(asyncio.get_running_loop())
     await anyio.to_thread.run_sync(services.reconciler.mark_interrupted)
     services.deployer.start()

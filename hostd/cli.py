@@ -77,8 +77,12 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from sqlalchemy.exc import SQLAlchemyError
 
+    from hostd.config import InstanceFileError
+
     try:
         application = create_app(settings)
+    except InstanceFileError as exc:
+        _fail(f"invalid setting HOSTD_INSTANCE: {exc}")
     except OSError as exc:
         _fail(f"invalid setting HOSTD_DATA_DIR: cannot use {settings.data_dir}: "
               f"{exc.strerror or exc}")

@@ -6,9 +6,11 @@ command, and tests build their own with a private data directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +21,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SECRET_FILE_NAME = "jwt_secret"  # noqa: S105 - a file name, not a secret
+INSTANCE_FILE_NAME = "instance-id"
+# The label every install used before it kept an id of its own: an install upgraded from
+# then adopts it, so the containers it made stay its own.
+LEGACY_INSTANCE = "default"
+INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a DNS label: names a network too
 
 
 def parse_duration(value: str | int) -> int:
@@ -94,8 +101,9 @@ class Settings(BaseSettings):
 
     # Docker side. Every container and image hostd makes carries hostd.instance=<instance>,
     # so two daemons (or a test run) on one engine never touch each other's containers.
-    instance: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
-                          validation_alias="HOSTD_INSTANCE")
+    # Unset: the install's own id from its data dir (with_instance; build_services).
+    instance: str | None = Field(None, pattern=INSTANCE_PATTERN,
+                                 validation_alias="HOSTD_INSTANCE")
     docker_host: str | None = Field(None, validation_alias="DOCKER_HOST")
     build_ca_bundle: Path | None = Field(
         default_factory=_host_ca_bundle, validation_alias="HOSTD_BUILD_CA_BUNDLE"
@@ -189,6 +197,21 @@ class Settings(BaseSettings):
         """hostd's own SSH known_hosts for ssh:// clones (the operator fills it)."""
         return self.data_dir / "known_hosts"
 
+    @property
+    def instance_label(self) -> str:
+        """The `hostd.instance` label of everything this daemon makes on the engine."""
+        if self.instance is None:
+            raise RuntimeError("no instance label yet: Settings.with_instance decides it")
+        return self.instance
+
+    def with_instance(self, existing_database: bool) -> Settings:
+        """These settings with the label decided: HOSTD_INSTANCE, else the install's id."""
+        if self.instance is not None:
+            return self
+        self.ensure_data_dir()
+        return self.model_copy(
+            update={"instance": install_instance(self.data_dir, existing_database)})
+
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -206,6 +229,42 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
         return path.read_text().strip()
+
+
+class InstanceFileError(ValueError):
+    """The data dir's instance id file holds something that is not an instance id."""
+
+
+def install_instance(data_dir: Path, existing_database: bool) -> str:
+    """The install's own instance label, kept in `<data_dir>/instance-id`.
+
+    Read when the file exists; else decided once and written: `default` when the database
+    was made before installs kept an id (its containers carry that label), a new random
+    `i-<12 hex>` for a fresh install, so two installs on one engine never share a label by
+    default. Written whole to a temporary file and linked into place: a reader never sees
+    half an id, and of two daemons starting on one data dir at once the first one wins.
+    """
+    path = data_dir / INSTANCE_FILE_NAME
+    if not path.exists():
+        chosen = LEGACY_INSTANCE if existing_database else f"i-{secrets.token_hex(6)}"
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".instance-id.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(chosen + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # a label on the engine for all to see: not a secret
+            # Another daemon on this data dir may have been first: its id is the install's.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    value = path.read_text().strip()
+    if not re.match(INSTANCE_PATTERN, value):
+        raise InstanceFileError(
+            f"{path} does not hold an instance id (a DNS label such as i-0123456789ab); "
+            "restore it, or set HOSTD_INSTANCE to the label this install's containers carry")
+    return value
 
 
 def describe_settings_error(exc: Exception) -> str:

@@ -61,9 +61,13 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    """All of the daemon's parts for `settings`, wired to each other (nothing started)."""
+    """All of the daemon's parts for `settings`, wired to each other (nothing started);
+    `Services.settings` is `settings` with the instance label decided."""
     settings.ensure_data_dir()
     engine = db.make_engine(settings.database_uri)
+    # Decided before `migrate` makes a schema: a database from before installs kept an id
+    # keeps the label its containers carry.
+    settings = settings.with_instance(existing_database=db.has_schema(engine))
     db.migrate(engine)
     hub = EventHub()
     docker = DockerHandle(settings.docker_host)
@@ -76,9 +80,9 @@ def build_services(settings: Settings) -> Services:
     lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected, retirer,
                           changes)
     supervisor = Supervisor(settings, engine, docker, board, lifecycle)
-    reconciler = Reconciler(engine, docker, settings.instance, board, expected, deployer,
-                            supervisor)
-    monitor = EngineMonitor(engine, docker, supervisor, expected, settings.instance,
+    label = settings.instance_label
+    reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor)
+    monitor = EngineMonitor(engine, docker, supervisor, expected, label,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()
     routes = RouteTable(engine)

@@ -32,6 +32,9 @@ MAX_BODY_BYTES = 2048
 # Data dirs of the session's daemons: their build-stage records name untagged images
 # (removed at the end by tests/plugins/engine.py).
 SESSION_DATA_DIRS: set[Path] = set()
+# Labels of daemons that chose their own (`own_instance`), removed at the end likewise.
+SESSION_INSTANCES: set[str] = set()
+INSTANCE_FILE = "instance-id"  # hostd.config.INSTANCE_FILE_NAME
 
 
 # Ports are picked below the kernel's ephemeral range (32768 and up by default): a port
@@ -69,13 +72,18 @@ def tls() -> ssl.SSLContext:
 @dataclass
 class HostdServer:
     """Each server has its own HOSTD_INSTANCE label: its reconciler must never take
-    another daemon's containers (another test's, or a developer's own) for orphans."""
+    another daemon's containers (another test's, or a developer's own) for orphans.
+
+    With `own_instance` it gets no HOSTD_INSTANCE, as an operator's daemon by default:
+    it labels with its install's id (`<data_dir>/instance-id`), which `instance` is set to
+    once it has started, and the session's cleanup knows it by."""
 
     data_dir: Path
     env_overrides: dict[str, str] = field(default_factory=dict)
     instance: str = field(default_factory=lambda: f"{SESSION_PREFIX}-{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
     router_port: int = field(default_factory=free_port)
+    own_instance: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -94,7 +102,6 @@ class HostdServer:
             "HOSTD_ROUTER_PORT": str(self.router_port),
             "BCRYPT_ROUNDS": "4",
             "HOSTD_ALLOW_LOCAL_REPOS": "true",
-            "HOSTD_INSTANCE": self.instance,
             # The router on the API's event loop: worker processes cost a second of start-up
             # per daemon. Tests of the worker pool, and the session daemon, ask for two.
             "HOSTD_ROUTER_WORKERS": "1",
@@ -104,6 +111,8 @@ class HostdServer:
             "HOSTD_LOGIN_FAILS_PER_ADDRESS": "0",
             "HOSTD_REGISTRATIONS_PER_ADDRESS": "0",
         })
+        if not self.own_instance:
+            env["HOSTD_INSTANCE"] = self.instance
         env.pop("DATABASE_URL", None)
         env.update(self.env_overrides)
         return env
@@ -117,7 +126,14 @@ class HostdServer:
             [sys.executable, "-m", "hostd", "serve"],
             env=self.env(), cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        finally:
+            id_file = self.data_dir / INSTANCE_FILE
+            if self.own_instance and id_file.exists():
+                self.instance = id_file.read_text().strip()
+            if self.instance != "default":  # an upgraded install's: maybe a developer's own
+                SESSION_INSTANCES.add(self.instance)
         return self
 
     def wait_ready(self) -> None:

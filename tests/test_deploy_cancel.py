@@ -33,7 +33,7 @@ Step = Callable[[JobContext, DeployJob], None]
 @pytest.fixture
 def deployer(tmp_path: Path) -> Iterator[Deployer]:
     settings = Settings(_env_file=None, data_dir=tmp_path, max_queued_deploys=1,  # type: ignore[call-arg]
-                        deploy_concurrency=1)
+                        deploy_concurrency=1, instance="test-cancel")
     engine = db.make_engine(f"sqlite:///{tmp_path / 'hostd.db'}")
     db.migrate(engine)
     board = StatusBoard(engine, EventHub())

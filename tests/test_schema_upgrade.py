@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from hostd.store import db, releases
-from hostd.store.models import Project, Release
+from hostd.store.models import DeletedProject, Project, Release
 
 V2_TABLES = """
 CREATE TABLE users (id VARCHAR PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL,
@@ -67,6 +67,7 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         assert releases.env_of(v1) == {"GREETING": "hi"}
         assert json.loads(v1.env_json) == {"GREETING": "hi"}
         assert len(session.exec(select(Release)).all()) == 2
+        assert session.exec(select(DeletedProject)).all() == []  # v6: none deleted yet
     engine.dispose()
 
 

@@ -103,7 +103,8 @@ class Deployer:
                 template=project.template, workdir=Path(), health_path=project.health_path,
                 log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
                                                deployment.id)),
-                labels=labels_for(self.settings.instance, project.id, owner.id, deployment.id),
+                labels=labels_for(self.settings.instance_label, project.id, owner.id,
+                                  deployment.id),
             )
             job.log.step("queued", f"deployment {deployment.id}")
             # A deploy means "run this": a crash-restart cycle of the last release ends.

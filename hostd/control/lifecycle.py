@@ -35,6 +35,7 @@ from hostd.engine.project_images import project_images
 from hostd.errors import Conflict, NotFound
 from hostd.store import configvars, projects, releases
 from hostd.store.models import (
+    DeletedProject,
     Deployment,
     DesiredStatus,
     Project,
@@ -149,13 +150,15 @@ class Lifecycle:
             client = self._docker.client()
             if project.container_id:
                 self._expected.expect(project.container_id)
-            remove_project_containers(client, self._settings.instance, project.id)
-            for ref in project_images(client, self._settings.instance, project.id):
+            remove_project_containers(client, self._settings.instance_label, project.id)
+            for ref in project_images(client, self._settings.instance_label, project.id):
                 engine.remove_image(client, ref, force=True)
         build_dir = buildlog.project_dir(self._settings.data_dir, project.id)
         if stages.read(build_dir):  # no engine call for a project that never built
             stages.remove_all_but(self._docker.client(), build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
+        # Remembered: a container a deploy still makes is this install's to remove.
+        session.merge(DeletedProject(project_id=project.id))
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
@@ -167,7 +170,7 @@ class Lifecycle:
         `env` or else the config vars stored for it."""
         client = self._docker.client()
         assert project.image is not None
-        labels = labels_for(self._settings.instance, project.id, owner.id, "recreated")
+        labels = labels_for(self._settings.instance_label, project.id, owner.id, "recreated")
         if env is None:
             with Session(self._db) as session:
                 env = configvars.load(session, project.id)
@@ -268,7 +271,7 @@ class Lifecycle:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
             self._expected.expect(project.container_id)
-        remove_project_containers(self._docker.client(), self._settings.instance, project.id)
+        remove_project_containers(self._docker.client(), self._settings.instance_label, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
         """Watch the container until it serves; the owner asked for it to run, so a crash

@@ -5,8 +5,10 @@
   runs reads `running`; one whose container stopped (the engine or hostd was away) or is
   gone is handed to the supervisor, which starts or recreates it at once;
 - a container runs that should not (stopped by its owner, or a failed deploy's): stopped;
-- containers of this daemon instance that are no project's current one are removed,
-  and so are images of projects that no longer exist.
+- containers labelled with this daemon's instance that are no project's current one,
+  and images of projects it deleted, are removed, but only those this install's database
+  says it made (hostd.control.ownership): another install with the same label keeps its
+  apps. Each removal is logged with its reason.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from sqlmodel import Session, col, select
 
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
+from hostd.control.ownership import Action, Ownership, load_ownership
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
+from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
@@ -83,9 +87,7 @@ class Reconciler:
         states = engine.list_labelled_containers(client, INSTANCE_LABEL, self.instance)
         with Session(self.db) as session:
             rows = session.exec(select(Project, User).join(User)).all()
-        current = {project.container_id for project, _ in rows if project.container_id}
-        known = {project.id for project, _ in rows}
-        busy = {pid for pid in known if self.deployer.is_deploying(pid)}
+        busy = frozenset(p.id for p, _ in rows if self.deployer.is_deploying(p.id))
         by_id = {state.id: state for state in states}
         for project, owner in rows:
             if project.id in busy:
@@ -94,16 +96,35 @@ class Reconciler:
                 self._reconcile_project(project, owner, by_id.get(project.container_id or ""))
             except EngineError as exc:
                 log.warning("could not reconcile project %s: %s", project.id, exc)
+        self._remove_strays(client, states, load_ownership(self.db, busy))
+
+    def _remove_strays(self, client: DockerClient, states: list[engine.ContainerState],
+                       own: Ownership) -> None:
+        """Remove the containers and images this install made that nothing needs (a
+        deleted project's, or one left by a deploy cut short), each logged with why;
+        another install's that carry the same label are left alone."""
+        foreign: list[str] = []  # the projects named by what is left alone
         for state in states:
-            # Not the current container of any project: a deleted project's, or one left
-            # behind by a deploy that was cut short.
-            if state.id not in current and state.labels.get(PROJECT_LABEL) not in busy:
-                log.info("removing orphan container %s", state.name)
+            verdict = own.container(state.id, state.labels)
+            if verdict.action is Action.remove:
+                log.info("removing container %s (%s): %s", state.name, state.id[:12],
+                         verdict.reason)
                 engine.remove_container(client, state.id, force=True)
+            elif verdict.action is Action.foreign:
+                foreign.append(state.labels.get(PROJECT_LABEL) or "(none)")
         for project_id, refs in instance_images(client, self.instance).items():
-            if project_id not in known:
-                for ref in refs:
+            verdict = own.image(project_id)
+            for ref in refs:
+                if verdict.action is Action.remove:
+                    log.info("removing image %s: %s", ref, verdict.reason)
                     engine.remove_image(client, ref, force=True)
+                elif verdict.action is Action.foreign:
+                    foreign.append(project_id)
+        if foreign:
+            log.warning("leaving %d containers and images labelled %s=%s alone: their "
+                        "projects (%s) are not in this install's database (another install "
+                        "with the same label?)", len(foreign), INSTANCE_LABEL, self.instance,
+                        ", ".join(sorted(set(foreign))[:10]))
 
     def _reconcile_project(self, project: Project, owner: User,
                            state: engine.ContainerState | None) -> None:

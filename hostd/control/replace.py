@@ -49,7 +49,7 @@ class Replacer:
         assert image is not None
         with self._changes.of(project.id):
             client = self._docker.client()
-            labels = labels_for(self._settings.instance, project.id, owner.id, why)
+            labels = labels_for(self._settings.instance_label, project.id, owner.id, why)
             info = run_app_container(client, self._settings, image,
                                      container_name(project.name, owner.handle, new_id()),
                                      labels, env)

@@ -76,7 +76,7 @@ def build(ctx: JobContext, job: DeployJob) -> None:
             limits = BuildLimits(
                 memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
                 timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
-                network=ensure_build_network(client, settings.instance), cgroup_parent=cgroup)
+                network=ensure_build_network(client, settings.instance_label), cgroup_parent=cgroup)
             build_context(client, context, tag, job.labels, limits, on_log, job.cancel)
     except BuildStopped as exc:
         if exc.cancelled:
@@ -242,7 +242,7 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
         # Once every router worker has the new route, the old container drains (what it
         # was sent may finish) and goes, on a thread: the deploy is done already.
         ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
-    remove_project_containers(client, ctx.settings.instance, job.project_id, job.log,
+    remove_project_containers(client, ctx.settings.instance_label, job.project_id, job.log,
                               keep={job.container_id, job.serving_before})
 
 
@@ -285,7 +285,7 @@ def prune_old_images(ctx: JobContext, job: DeployJob) -> None:
     client = ctx.docker.client()
     with Session(ctx.db) as session:
         kept = releases.kept_images(session, job.project_id, ctx.settings.releases_kept)
-    for ref in project_images(client, ctx.settings.instance, job.project_id):
+    for ref in project_images(client, ctx.settings.instance_label, job.project_id):
         if ref != job.image and ref not in kept:
             engine.remove_image(client, ref, force=False)
     stages.remove_all_but(client, buildlog.project_dir(ctx.settings.data_dir, job.project_id),

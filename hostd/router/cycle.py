@@ -27,7 +27,7 @@ from hostd.router.http11 import (
     response_head,
     upstream_request_head,
 )
-from hostd.router.pages import page_response
+from hostd.router.pages import no_answer, page_response
 from hostd.router.table import Route
 
 if TYPE_CHECKING:
@@ -106,12 +106,10 @@ class RequestCycle:
             try:
                 self.route, upstream = await router.connect(found, host)
             except TimeoutError:
-                self._answer_page(504, "The app did not answer in time",
-                                  f"{found.name} did not accept a connection in time.")
+                self._answer_page(*no_answer(504, found.name))
                 return
-            except OSError as exc:
-                self._answer_page(502, "The app is not answering",
-                                  f"{found.name} could not be reached ({type(exc).__name__}).")
+            except OSError:
+                self._answer_page(*no_answer(502, found.name))
                 return
             if not self.conn.closed:
                 self._send(upstream)
@@ -119,7 +117,7 @@ class RequestCycle:
             raise
         except Exception:
             log.exception("router: unexpected error proxying to %s", host)
-            self._fail(502, "The app is not answering", "The router could not pass this on.")
+            self._fail(*no_answer(502, "The app"))
 
     def _send(self, upstream: UpstreamConnection) -> None:
         request = self.request
@@ -200,9 +198,7 @@ class RequestCycle:
             request.upstream = None
             self.start()
             return
-        name = self.route.name if self.route is not None else "the app"
-        self._fail(502, "The app is not answering",
-                   f"{name} closed the connection without answering.")
+        self._fail(*no_answer(502, self.route.name if self.route is not None else "The app"))
 
     def pause_client(self) -> None:
         self.conn.pause_reading()
@@ -241,9 +237,7 @@ class RequestCycle:
     def _response_late(self) -> None:
         self.response_timer = None
         if self.response is None and not self.tunnel:
-            name = self.route.name if self.route is not None else "The app"
-            self._fail(504, "The app did not answer in time",
-                       f"{name} took too long to answer this request.")
+            self._fail(*no_answer(504, self.route.name if self.route is not None else "The app"))
 
     def abort_answer(self) -> None:
         """The client's connection closes: an answer under way from the app is cut off."""

@@ -1,6 +1,9 @@
 """The router's own answers: small HTML pages for when no app can answer.
 
-This is the data plane, seen in browsers: HTML, not the API's JSON error bodies.
+This is the data plane, seen in browsers: HTML, not the API's JSON error bodies. Anyone
+who knows a host name reads them, so a page names the project's state and nothing else:
+never its `status_reason`, which holds build output, commands and repository URLs. The
+owner reads that through the API (`status_reason`) and `hostctl projects show`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,27 @@ import html
 from hostd.router.http11 import Framing, response_head
 
 Page = tuple[list[tuple[bytes, bytes]], bytes]
+Answer = tuple[int, str, str]  # status, title, detail: what `page_response` takes
+
+# A project's status, as a page says it. Whatever else a status may be: "is not running".
+_STATES = {"deploying": "is deploying", "stopped": "is stopped", "error": "failed to start"}
+
+
+def not_found() -> Answer:
+    return 404, "Not found", ("No project is deployed at this address. Project URLs look "
+                              "like http://<project>.<handle>.localhost:<port>/.")
+
+
+def not_serving(name: str, status: str) -> Answer:
+    """A project that exists and does not serve: its name and its state, no reason."""
+    state = _STATES.get(status, "is not running")
+    return 503, f"{name} {state}", f"The project {name} {state}, so it cannot answer now."
+
+
+def no_answer(status: int, name: str) -> Answer:
+    """The app could not be reached, broke off, or answered garbage (502), or too late (504)."""
+    late = " in time" if status == 504 else ""
+    return status, "The app did not answer", f"{name} did not answer this request{late}."
 
 
 def page(status: int, title: str, detail: str) -> Page:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Protocol
 
+from hostd.router import pages
 from hostd.router.connection import ClientConnection
 from hostd.router.table import Route, parse_host
 from hostd.router.upstream import UpstreamConnection, UpstreamPool
@@ -47,11 +48,6 @@ class Hits(Protocol):
 class Table(Protocol):
     async def lookup(self, name: str, handle: str) -> Route | None: ...
     def invalidate(self) -> None: ...
-
-
-def not_running_detail(route: Route) -> str:
-    detail = f"The project {route.name} is {route.status}, so it cannot answer right now."
-    return f"{detail} Reason: {route.reason}" if route.reason else detail
 
 
 class Router:
@@ -86,15 +82,13 @@ class Router:
             conn.abort()
         self.pool.close()
 
-    async def resolve(self, host: str) -> Route | tuple[int, str, str]:
+    async def resolve(self, host: str) -> Route | pages.Answer:
         key = parse_host(host)
         route = await self.table.lookup(*key) if key else None
         if route is None:
-            return 404, "No such project", (
-                f"Nothing is deployed at {host or 'this address'}. Project URLs look like "
-                "http://<project>.<handle>.localhost:<port>/.")
+            return pages.not_found()
         if not route.serving:
-            return 503, f"{route.name} is {route.status}", not_running_detail(route)
+            return pages.not_serving(route.name, route.status)
         return route
 
     async def connect(self, route: Route, host: str) -> tuple[Route, UpstreamConnection]:

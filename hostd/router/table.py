@@ -32,8 +32,7 @@ class Route:
     project_id: str
     name: str
     handle: str
-    status: str
-    reason: str | None
+    status: str  # never its reason: the router's pages are public (hostd.router.pages)
     container_id: str | None
     host_port: int | None
     release: int | None = None
@@ -67,11 +66,10 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
     # What sqlmodel's select() builds for several columns; its overloads stop at four.
-    query = cast("Select[str, str, str, str, str | None, str | None, int | None, int | None]",
-                 Select(col(Project.id), col(Project.name), col(User.handle),
-                        col(Project.status), col(Project.status_reason),
-                        col(Project.container_id), col(Project.host_port),
-                        col(Project.release_version)).join(User))
+    query = cast("Select[str, str, str, str, str | None, int | None, int | None]", Select(
+        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
+        col(Project.container_id), col(Project.host_port), col(Project.release_version),
+    ).join(User))
     with Session(db) as session:
         rows = session.exec(query).all()
     return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}

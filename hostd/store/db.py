@@ -108,9 +108,20 @@ def _v5_health_path(conn: Connection) -> None:
                           "NOT NULL DEFAULT '/'"))
 
 
+def _v6_deleted_projects(conn: Connection) -> None:
+    # Projects deleted before this version left no record: the reconciler leaves what
+    # the engine may still hold of them (it can no longer tell them from another install's).
+    SQLModel.metadata.create_all(conn, tables=[models.DeletedProject.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
-                                                  _v5_health_path]
+                                                  _v5_health_path, _v6_deleted_projects]
+
+
+def has_schema(engine: Engine) -> bool:
+    """The database holds a schema hostd made (at an earlier start), before `migrate`."""
+    return inspect(engine).has_table("schema_version")
 
 
 def migrate(engine: Engine) -> int:

@@ -162,6 +162,17 @@ class Release(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DeletedProject(SQLModel, table=True):
+    """A project this install deleted. What the engine still holds of it (a container a
+    cut-short deploy left) is this install's to remove: the reconciler takes only what
+    names a project of its own database, here or in `projects` (hostd.control.ownership)."""
+
+    __tablename__ = "deleted_projects"
+
+    project_id: str = Field(primary_key=True, max_length=32)
+    deleted_at: datetime = Field(default_factory=utcnow)
+
+
 class ReleasePublic(BaseModel):
     version: int
     image: str

@@ -8,7 +8,8 @@ tests skip with a reason, except under CI, where they fail.
 What the tests create on the engine is labelled and force-removed at the end, even
 after failures:
 
-* daemons (tests/support.py ``HostdServer``) label theirs ``hostd.instance=<SESSION_PREFIX>-…``;
+* daemons (tests/support.py ``HostdServer``) label theirs ``hostd.instance=<SESSION_PREFIX>-…``
+  (or, with ``own_instance``, their install's own id, kept in ``SESSION_INSTANCES``);
   the deploy suite's shared daemon is :data:`INSTANCE`, and :func:`own_daemon` removes a
   test's own daemon's objects when it stops. The untagged build stages their deploys
   recorded go too.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support import SESSION_DATA_DIRS, SESSION_PREFIX, HostdServer
+from tests.support import SESSION_DATA_DIRS, SESSION_INSTANCES, SESSION_PREFIX, HostdServer
 
 if TYPE_CHECKING:
     import docker
@@ -99,10 +100,11 @@ def base_images(engine: docker.DockerClient) -> BaseImages:
 
 @contextlib.contextmanager
 def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None = None,
-               **env: str) -> Iterator[HostdServer]:
+               own_instance: bool = False, **env: str) -> Iterator[HostdServer]:
     """A daemon of the test's own (its own HOSTD_INSTANCE, for tests that kill it or
-    change its settings); afterwards stopped, and what it labelled removed."""
-    server = HostdServer(data_dir=data_dir, env_overrides=env)
+    change its settings; with `own_instance` none, so its install's id labels); afterwards
+    stopped, and what it labelled removed."""
+    server = HostdServer(data_dir=data_dir, env_overrides=env, own_instance=own_instance)
     if instance is not None:
         server.instance = instance
     server.start()
@@ -139,7 +141,8 @@ def remove_test_objects(client: docker.DockerClient) -> None:
 
 
 def _ours(labels: dict[str, str] | None) -> bool:
-    return (labels or {}).get("hostd.instance", "").startswith(SESSION_PREFIX)
+    instance = (labels or {}).get("hostd.instance", "")
+    return instance.startswith(SESSION_PREFIX) or instance in SESSION_INSTANCES
 
 
 def remove_session_objects() -> None:

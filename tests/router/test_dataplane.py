@@ -213,7 +213,7 @@ def test_websocket_through_the_router_to_a_real_container(app):
 
 def test_unknown_host_is_404(site):
     resp = httpx.get(site.base + "/", headers={"Host": "nothing.nobody.localhost"}, verify=tls())
-    assert resp.status_code == 404 and "No such project" in resp.text
+    assert resp.status_code == 404 and "Not found" in resp.text
 
 
 def read_frames(lines: Iterator[str], until, timeout: float) -> list[dict]:
