@@ -13,7 +13,7 @@ import secrets
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # it goes once nothing is open to it (but not before drain_s), at most drain_timeout_s.
     drain_s: float = Field(0.5, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
     drain_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias="HOSTD_DRAIN_TIMEOUT")
+    # App containers can't reach the host or 169.254.0.0/16 (hostd.engine.egress).
+    egress: Literal["filtered", "open"] = Field("filtered", validation_alias="HOSTD_EGRESS")
     # The images of a project's newest releases stay on disk: rollback targets.
     releases_kept: int = Field(5, ge=1, le=100, validation_alias="HOSTD_RELEASES_KEPT")
 

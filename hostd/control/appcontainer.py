@@ -5,25 +5,43 @@ Shared by the deploy steps and the lifecycle (start, config changes, bringing ba
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Collection
 
 from hostd.config import Settings
 from hostd.engine import containers as engine
+from hostd.engine import egress, usernet
 from hostd.engine.client import EngineClient as DockerClient
+from hostd.engine.client import EngineError
+from hostd.engine.egress import EgressError
+from hostd.engine.naming import USER_LABEL
 from hostd.store import configvars
 
 
 def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
                       labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
-    """A project's container with its config vars and the limits from settings. Its
-    restart policy stays `no`: hostd restarts apps itself (hostd.control.supervisor)."""
+    """A project's container with its config vars and the limits from settings, on its
+    owner's network (egress filtered unless HOSTD_EGRESS=open). Its restart policy
+    stays `no`: hostd restarts apps itself (hostd.control.supervisor)."""
     labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
     return engine.run_container(
         client, image, name, labels=labels, env=env,
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no",
+        restart_policy="no", network=app_network(client, settings, labels[USER_LABEL]),
     )
+
+
+def app_network(client: DockerClient, settings: Settings, user_id: str) -> str:
+    """The owner's network, with the egress rules in place first: an app never runs
+    unfiltered by accident (a failure to set them up fails the deploy, saying so)."""
+    if settings.egress == "filtered":
+        try:
+            egress.ensure_filtered()
+        except (EgressError, OSError, subprocess.SubprocessError) as exc:
+            raise EngineError(f"could not filter app egress ({exc}); HOSTD_EGRESS=open runs "
+                              "apps without it") from exc
+    return usernet.ensure_user_network(client, settings.instance_label, user_id)
 
 
 def remove_project_containers(client: DockerClient, instance: str, project_id: str,

@@ -12,7 +12,7 @@ import shutil
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from hostd.config import Settings
 from hostd.control import buildlog, stages
@@ -27,7 +27,8 @@ from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
-from hostd.engine.client import ContainerMissing
+from hostd.engine import usernet
+from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
 from hostd.engine.naming import container_name, labels_for
@@ -162,7 +163,19 @@ class Lifecycle:
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
+        self._drop_network_if_unused(session, project.user_id)
         return f"Project {project.name} deleted"
+
+    def _drop_network_if_unused(self, session: Session, user_id: str) -> None:
+        """The user's network goes with their last project (a container still draining
+        keeps it; the reconciler removes it later)."""
+        if session.exec(select(Project.id).where(Project.user_id == user_id)).first():
+            return
+        try:
+            usernet.remove_user_network(self._docker.client(), self._settings.instance_label,
+                                        user_id)
+        except (EngineError, EngineUnavailable) as exc:
+            log.warning("could not remove the network of user %s: %s", user_id, exc)
 
     def recreate(self, project: Project, owner: User,
                  env: dict[str, str] | None = None) -> engine.ContainerState:

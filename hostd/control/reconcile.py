@@ -26,6 +26,7 @@ from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
+from hostd.engine import usernet
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
@@ -97,6 +98,14 @@ class Reconciler:
             except EngineError as exc:
                 log.warning("could not reconcile project %s: %s", project.id, exc)
         self._remove_strays(client, states, load_ownership(self.db, busy))
+        self._remove_unused_networks(client, {owner.id for _, owner in rows})
+
+    def _remove_unused_networks(self, client: DockerClient, users: set[str]) -> None:
+        """The networks of users with no project left (their last delete found a
+        draining container still on it)."""
+        for user_id in set(usernet.user_networks(client, self.instance)) - users:
+            log.info("removing the network of user %s: no project of theirs is left", user_id)
+            usernet.remove_user_network(client, self.instance, user_id)
 
     def _remove_strays(self, client: DockerClient, states: list[engine.ContainerState],
                        own: Ownership) -> None:
@@ -140,6 +149,8 @@ class Reconciler:
         if state.restart_policy not in ("", "no"):
             # Made by an older hostd: the engine would restart it behind the supervisor.
             engine.set_restart_policy(client, state.id, "no")
+        if usernet.move_onto_user_network(client, state.id, self.instance, owner.id):
+            state = engine.inspect_container(client, state.id) or state  # its port moved
         if project.status != ProjectStatus.running:
             self.board.set(project.id, ProjectStatus.running, None, host_port=state.host_port,
                            running_since=state.started_at or utcnow(),

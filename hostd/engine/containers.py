@@ -98,6 +98,7 @@ def run_container(
     pids_limit: int,
     port: int = CONTAINER_PORT,
     restart_policy: str = "no",
+    network: str | None = None,
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
@@ -122,6 +123,7 @@ def run_container(
             privileged=False,
             init=True,  # reaps zombies, forwards signals to shell-form commands
             restart_policy={"Name": restart_policy},
+            network=network,  # None: the engine's default bridge
             detach=True,
         )
         try:

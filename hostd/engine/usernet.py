@@ -1,0 +1,95 @@
+"""A network per user: each user's app containers share a bridge of their own.
+
+The engine isolates bridges from each other (its DOCKER-ISOLATION chains), so an app can
+reach the other apps of its owner and no one else's, on any port: another tenant's apps
+are reachable only through the router, like from anywhere else. The router reaches
+apps as before, through their ports published on 127.0.0.1. Each bridge's interface is
+named `hdu<hash>`, so hostd.engine.egress can filter what leaves all of them with one
+rule per kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import docker
+import docker.errors
+
+from hostd.engine.client import translate_errors
+from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL
+
+log = logging.getLogger("hostd.engine")
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+INTERFACE_PREFIX = "hdu"  # + 12 hex: within Linux's 15-character interface names
+NETWORK_LABEL = "hostd.network"  # "user": what hostd.control.reconcile looks for
+
+
+def user_network_name(instance: str, user_id: str) -> str:
+    return f"hostd-{instance}-user-{user_id}"
+
+
+def interface_name(instance: str, user_id: str) -> str:
+    digest = hashlib.sha256(f"{instance}/{user_id}".encode()).hexdigest()
+    return INTERFACE_PREFIX + digest[:12]
+
+
+def ensure_user_network(client: docker.DockerClient, instance: str, user_id: str) -> str:
+    """The user's network, made on first use (by any thread: a 409 means another made
+    it meanwhile); returns its name."""
+    name = user_network_name(instance, user_id)
+    with translate_errors(f"create network {name}"):
+        # The engine's name filter matches substrings: compare whole names.
+        if any(net.name == name for net in client.networks.list(names=[name])):
+            return name
+        try:
+            client.networks.create(
+                name, driver="bridge",
+                options={BRIDGE_NAME_OPTION: interface_name(instance, user_id)},
+                labels={INSTANCE_LABEL: instance, USER_LABEL: user_id, NETWORK_LABEL: "user"})
+            log.info("made network %s for user %s", name, user_id)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+    return name
+
+
+def user_networks(client: docker.DockerClient, instance: str) -> dict[str, str]:
+    """This instance's user networks: user id → network name."""
+    with translate_errors("list networks"):
+        found = client.networks.list(filters={"label": [f"{INSTANCE_LABEL}={instance}",
+                                                        f"{NETWORK_LABEL}=user"]})
+    return {net.attrs["Labels"][USER_LABEL]: net.name for net in found
+            if USER_LABEL in (net.attrs.get("Labels") or {})}
+
+
+def remove_user_network(client: docker.DockerClient, instance: str, user_id: str) -> None:
+    """Remove the user's network; kept while a container is still attached to it."""
+    name = user_network_name(instance, user_id)
+    with translate_errors(f"remove network {name}"):
+        for net in client.networks.list(names=[name]):
+            if net.name != name:
+                continue
+            try:
+                net.remove()
+            except docker.errors.APIError as exc:
+                if exc.status_code not in (403, 404, 409):  # in use, or gone already
+                    raise
+
+
+def move_onto_user_network(client: docker.DockerClient, container_id: str, instance: str,
+                           user_id: str) -> bool:
+    """Put a running container (made before networks per user) on its owner's network
+    and off every other; True when it had to move."""
+    name = ensure_user_network(client, instance, user_id)
+    with translate_errors(f"move container {container_id} onto {name}"):
+        attrs = client.api.inspect_container(container_id)
+        attached = set((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        if attached == {name}:
+            return False
+        if name not in attached:
+            client.api.connect_container_to_network(container_id, name)
+        for other in attached - {name}:
+            client.api.disconnect_container_from_network(container_id, other)
+    log.info("moved container %s onto network %s", container_id[:12], name)
+    return True
