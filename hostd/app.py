@@ -58,6 +58,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finally:
             await services.collector.stop()
     services.monitor.stop()
+    services.followers.close()
     services.supervisor.close()
     services.docker.close()
     if services.loop_reader is not None:

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # it goes once nothing is open to it (but not before drain_s), at most drain_timeout_s.
     drain_s: float = Field(0.5, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
     drain_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias="HOSTD_DRAIN_TIMEOUT")
+    # Changes that wait for an app run on threads of their own (hostd.api.changes).
+    change_threads: int = Field(16, ge=1, le=256, validation_alias="HOSTD_CHANGE_THREADS")
+    changes_per_user: int = Field(4, ge=1, le=256, validation_alias="HOSTD_CHANGES_PER_USER")
+    log_followers: int = Field(64, ge=1, le=1024, validation_alias="HOSTD_LOG_FOLLOWERS")
     # App containers can't reach the host or 169.254.0.0/16 (hostd.engine.egress).
     egress: Literal["filtered", "open"] = Field("filtered", validation_alias="HOSTD_EGRESS")
     # The images of a project's newest releases stay on disk: rollback targets.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from hostd.api.changes import ChangeRunner
+from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
 from hostd.config import Settings
 from hostd.control.changes import ChangeLocks
@@ -58,6 +60,8 @@ class Services:
     routes: RouteTable  # the in-process router's Host → project table
     collector: MetricsCollector
     drains: DrainGate  # how replaced containers learn the router no longer needs them
+    changes: ChangeRunner  # the threads of changes that wait for an app
+    followers: LogFollowers  # the threads that read followed container logs
 
 
 def build_services(settings: Settings) -> Services:
@@ -98,4 +102,6 @@ def build_services(settings: Settings) -> Services:
         expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
         supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
         routes=routes, collector=collector, drains=drains,
+        changes=ChangeRunner(settings.change_threads, settings.changes_per_user),
+        followers=LogFollowers(settings.log_followers),
     )

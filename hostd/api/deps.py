@@ -23,6 +23,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from hostd.api.changes import ChangeRunner
+from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
@@ -98,6 +100,14 @@ async def get_lifecycle(request: Request) -> Lifecycle:
     return _services(request).lifecycle
 
 
+async def get_changes(request: Request) -> ChangeRunner:
+    return _services(request).changes
+
+
+async def get_followers(request: Request) -> LogFollowers:
+    return _services(request).followers
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Engine, Depends(get_db)]
@@ -111,6 +121,8 @@ MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 DockerDep = Annotated[DockerHandle, Depends(get_docker)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+ChangesDep = Annotated[ChangeRunner, Depends(get_changes)]
+FollowersDep = Annotated[LogFollowers, Depends(get_followers)]
 
 
 def parse_bearer(header: str) -> str:

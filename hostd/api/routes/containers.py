@@ -1,10 +1,14 @@
-"""`/api/containers/:id`: a project's container status, start, stop, restart."""
+"""`/api/containers/:id`: a project's container status, start, stop, restart.
+
+Start, stop and restart wait for the engine and the app: they run on the changes'
+threads (hostd.api.changes), one per project at a time, never on the API's.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, SessionDep
+from hostd.api.deps import ChangesDep, CurrentUser, LifecycleDep, OwnedProject, SessionDep
 from hostd.store.models import ContainerStatus, Message, ProjectStatus
 
 router = APIRouter()
@@ -17,17 +21,21 @@ def container_status(project: OwnedProject) -> ContainerStatus:
 
 
 @router.post("/{project_id}/start", response_model=Message)
-def start(project: OwnedProject, session: SessionDep, user: CurrentUser,
-          lifecycle: LifecycleDep) -> Message:
-    return Message(message=lifecycle.start(session, project, user))
+async def start(project: OwnedProject, session: SessionDep, user: CurrentUser,
+                lifecycle: LifecycleDep, changes: ChangesDep) -> Message:
+    return Message(message=await changes.run(project.id, user.id, project.name,
+                                             lifecycle.start, session, project, user))
 
 
 @router.post("/{project_id}/stop", response_model=Message)
-def stop(project: OwnedProject, lifecycle: LifecycleDep) -> Message:
-    return Message(message=lifecycle.stop(project))
+async def stop(project: OwnedProject, user: CurrentUser, lifecycle: LifecycleDep,
+               changes: ChangesDep) -> Message:
+    return Message(message=await changes.run(project.id, user.id, project.name,
+                                             lifecycle.stop, project))
 
 
 @router.post("/{project_id}/restart", response_model=Message)
-def restart(project: OwnedProject, session: SessionDep, user: CurrentUser,
-            lifecycle: LifecycleDep) -> Message:
-    return Message(message=lifecycle.restart(session, project, user))
+async def restart(project: OwnedProject, session: SessionDep, user: CurrentUser,
+                  lifecycle: LifecycleDep, changes: ChangesDep) -> Message:
+    return Message(message=await changes.run(project.id, user.id, project.name,
+                                             lifecycle.restart, session, project, user))

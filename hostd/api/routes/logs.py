@@ -12,13 +12,14 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.deps import DbDep, DockerDep, FollowersDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.followers import LogFollowers
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.control import buildlog
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.logs import LogStream
-from hostd.errors import NotFound
+from hostd.errors import NotFound, RateLimited
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
 router = APIRouter()
@@ -41,7 +42,7 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
-    docker: DockerDep,
+    docker: DockerDep, followers: FollowersDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -59,7 +60,8 @@ def logs(
         raise NotFound("This project has no container yet: see its build log (source=build)")
     client = docker.client()
     if follow:
-        return _stream(_follow_runtime(client, project.container_id, tail))
+        followers.check()  # 429 now, while an error can still be the answer
+        return _stream(_follow_runtime(client, project.container_id, tail, followers))
     return LogLines(source=source,
                     lines=list(engine.container_logs(client, project.container_id, tail=tail)))
 
@@ -92,8 +94,8 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
         return row is None or row.status != DeploymentStatus.running
 
 
-async def _follow_runtime(client: DockerClient, container_id: str,
-                          tail: int) -> AsyncIterator[bytes]:
+async def _follow_runtime(client: DockerClient, container_id: str, tail: int,
+                          followers: LogFollowers) -> AsyncIterator[bytes]:
     """Docker's log stream blocks: read it in a thread, hand lines over a bounded queue."""
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
     loop = asyncio.get_running_loop()
@@ -111,7 +113,12 @@ async def _follow_runtime(client: DockerClient, container_id: str,
         finally:
             loop.call_soon_threadsafe(offer, None)
 
-    reader = loop.run_in_executor(None, pump)
+    try:
+        reader = asyncio.wrap_future(followers.start(pump))
+    except RateLimited:  # filled up since the route checked
+        stream.close()
+        yield sse("end", {"reason": "hostd follows too many logs right now"})
+        return
     try:
         while True:
             line = await queue.get()

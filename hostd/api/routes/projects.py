@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from hostd.api.deps import (
+    ChangesDep,
     CurrentUser,
     LifecycleDep,
     OwnedProject,
@@ -113,18 +114,20 @@ def delete_project(project: OwnedProject, session: SessionDep,
 
 
 @router.patch("/{project_id}/status", response_model=ProjectResponse)
-def set_status(
+async def set_status(
     body: StatusBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
     services: ServicesDep, lifecycle: LifecycleDep,
 ) -> ProjectResponse:
-    """`running` starts the container, `stopped` stops it."""
+    """`running` starts the container, `stopped` stops it (on the changes' threads)."""
+    changes = services.changes
     if body.status == ProjectStatus.running:
-        lifecycle.start(session, project, user)
+        await changes.run(project.id, user.id, project.name, lifecycle.start, session,
+                          project, user)
     elif body.status == ProjectStatus.stopped:
-        lifecycle.stop(project)
+        await changes.run(project.id, user.id, project.name, lifecycle.stop, project)
     else:
         raise ValidationError("status must be 'running' or 'stopped'")
-    return _public(session, project, user, services)
+    return await anyio.to_thread.run_sync(partial(_public, session, project, user, services))
 
 
 @router.post("/{project_id}/deploy", status_code=202, response_model=ProjectResponse)
@@ -151,11 +154,17 @@ def get_env(project: OwnedProject, session: SessionDep) -> EnvResponse:
 
 
 @router.patch("/{project_id}/env", response_model=EnvChanged)
-def patch_env(
+async def patch_env(
     body: EnvPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
-    lifecycle: LifecycleDep,
+    lifecycle: LifecycleDep, changes: ChangesDep,
 ) -> EnvChanged:
     """Set (a string) or remove (null) config vars. A running project is recreated with
-    them before the answer; a stopped one gets them when it next starts."""
-    env, message = lifecycle.set_env(session, project, user, body.env)
+    them before the answer (on the changes' threads, one change at a time); a stopped
+    one gets them when it next starts (changes of it queue: none is lost)."""
+    if project.status == ProjectStatus.running:
+        env, message = await changes.run(project.id, user.id, project.name,
+                                         lifecycle.set_env, session, project, user, body.env)
+    else:
+        env, message = await anyio.to_thread.run_sync(
+            partial(lifecycle.set_env, session, project, user, body.env))
     return EnvChanged(env=env, message=message)

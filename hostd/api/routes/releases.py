@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, SessionDep
+from hostd.api.deps import ChangesDep, CurrentUser, LifecycleDep, OwnedProject, SessionDep
 from hostd.store import releases
 from hostd.store.models import ReleaseList, RollbackBody, RollbackResponse
 
@@ -20,11 +20,14 @@ def list_releases(project: OwnedProject, session: SessionDep) -> ReleaseList:
 
 
 @router.post("/{project_id}/rollback", response_model=RollbackResponse)
-def rollback(body: RollbackBody, project: OwnedProject, session: SessionDep,
-             user: CurrentUser, lifecycle: LifecycleDep) -> RollbackResponse:
+async def rollback(body: RollbackBody, project: OwnedProject, session: SessionDep,
+                   user: CurrentUser, lifecycle: LifecycleDep,
+                   changes: ChangesDep) -> RollbackResponse:
     """A new release with the image and config vars of `version` (else the release
     before the current one), switched to without downtime. 409 when its image was
-    pruned: a rollback never rebuilds from another commit."""
-    release, message = lifecycle.rollback(session, project, user, body.version)
+    pruned: a rollback never rebuilds from another commit. On the changes' threads."""
+    release, message = await changes.run(project.id, user.id, project.name,
+                                         lifecycle.rollback, session, project, user,
+                                         body.version)
     return RollbackResponse(release=releases.to_public(release, release.version),
                             message=message)

@@ -1,0 +1,52 @@
+"""The threads that read followed container logs (`logs?follow=true`): a pool of their
+own, bounded, so log streams can neither exhaust the event loop's default executor (the
+one DNS lookups and other awaits use) nor grow without end. A follow past the bound is
+refused with 429 at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from hostd.errors import RateLimited
+
+
+class LogFollowers:
+    def __init__(self, threads: int) -> None:
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # threads start at first use
+        self._lock = threading.Lock()
+        self._active = 0
+
+    def check(self) -> None:
+        """RateLimited when every thread follows a log already (before a stream starts)."""
+        with self._lock:
+            if self._active >= self._threads:
+                raise self._full()
+
+    def _full(self) -> RateLimited:
+        return RateLimited(f"hostd is following {self._active} container logs, its most "
+                           "(HOSTD_LOG_FOLLOWERS): try again shortly", retry_after=5)
+
+    def start(self, pump: Callable[[], None]) -> Future[None]:
+        """Run `pump` (it reads one container's log to its end) on the pool."""
+        with self._lock:
+            if self._active >= self._threads:
+                raise self._full()
+            self._active += 1
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="log-follow")
+            pool = self._pool
+        future = pool.submit(pump)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future[None]) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
