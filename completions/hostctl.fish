@@ -59,6 +59,7 @@ complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_su
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from logs' -l follow -s f -d 'Keep printing new lines.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from logs' -l lines -s n -r -d 'How many recent lines.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from logs' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'
+complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from logs' -l raw -d 'Keep the app\'s control characters and escape sequences, even on a terminal (piped output keeps them anyway).'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from delete' -l yes -s y -d 'Don\'t ask for confirmation.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from delete' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'
 complete -c hostctl -n '__fish_seen_subcommand_from env; and not __fish_seen_subcommand_from list set unset' -a list -d 'List a project\'s config vars.'

@@ -261,6 +261,9 @@ def logs(
     follow: FollowOpt = False,
     lines: LinesOpt = 100,
     json_output: JsonOpt = False,
+    raw: Annotated[bool, typer.Option(
+        "--raw", help="Keep the app's control characters and escape sequences, even on a "
+                      "terminal (piped output keeps them anyway).")] = False,
 ) -> None:
     """Print a project's runtime (or build) log.
 
@@ -276,8 +279,8 @@ def logs(
     from hostctl.output import terminal_safe, write_json
 
     # The app writes these lines: on a terminal its control characters are shown, not
-    # obeyed; piped, the lines pass as they are.
-    shown = terminal_safe if sys.stdout.isatty() else str
+    # obeyed (unless --raw); piped, the lines pass as they are.
+    shown = terminal_safe if sys.stdout.isatty() and not raw else str
     if follow:
         for line in client.follow_logs(project_id, source=source, tail=lines):
             write_json({"line": line}) if json_output else print(shown(line), flush=True)

@@ -106,3 +106,8 @@ def test_piped_log_lines_pass_untouched(fake_url: str) -> None:
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout == HOSTILE + "\n"
+
+
+def test_raw_keeps_the_apps_sequences_even_on_a_terminal(fake_url: str) -> None:
+    shown = hostctl_on_a_terminal(fake_url, "projects", "logs", "shop", "--raw")
+    assert "\x1b]52;c;" in shown and "\\x1b]52" not in shown
