@@ -12,6 +12,7 @@ import re
 import secrets
 import tempfile
 from functools import cached_property
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -126,6 +127,9 @@ class Settings(BaseSettings):
     log_followers: int = Field(64, ge=1, le=1024, validation_alias="HOSTD_LOG_FOLLOWERS")
     # App containers can't reach the host or 169.254.0.0/16 (hostd.engine.egress).
     egress: Literal["filtered", "open"] = Field("filtered", validation_alias="HOSTD_EGRESS")
+    # Where the users' networks take their /26 subnets from (hostd.engine.usernet).
+    app_subnets: IPv4Network = Field(IPv4Network("10.213.0.0/16"),
+                                     validation_alias="HOSTD_APP_SUBNETS")
     # The images of a project's newest releases stay on disk: rollback targets.
     releases_kept: int = Field(5, ge=1, le=100, validation_alias="HOSTD_RELEASES_KEPT")
 

@@ -85,7 +85,8 @@ def build_services(settings: Settings) -> Services:
                           changes)
     supervisor = Supervisor(settings, engine, docker, board, lifecycle)
     label = settings.instance_label
-    reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor)
+    reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor,
+                            str(settings.app_subnets))
     monitor = EngineMonitor(engine, docker, supervisor, expected, label,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()

@@ -41,7 +41,8 @@ def app_network(client: DockerClient, settings: Settings, user_id: str) -> str:
         except (EgressError, OSError, subprocess.SubprocessError) as exc:
             raise EngineError(f"could not filter app egress ({exc}); HOSTD_EGRESS=open runs "
                               "apps without it") from exc
-    return usernet.ensure_user_network(client, settings.instance_label, user_id)
+    return usernet.ensure_user_network(client, settings.instance_label, user_id,
+                                       str(settings.app_subnets))
 
 
 def remove_project_containers(client: DockerClient, instance: str, project_id: str,

@@ -47,6 +47,7 @@ class Reconciler:
     expected: ExpectedExits
     deployer: Deployer  # projects it is deploying are left to it
     supervisor: Supervisor  # starts what should run and does not
+    subnets: str = usernet.DEFAULT_POOL  # where users' networks take their subnets
 
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
@@ -149,6 +150,7 @@ class Reconciler:
         if state.restart_policy not in ("", "no"):
             # Made by an older hostd: the engine would restart it behind the supervisor.
             engine.set_restart_policy(client, state.id, "no")
+        usernet.ensure_user_network(client, self.instance, owner.id, self.subnets)
         if usernet.move_onto_user_network(client, state.id, self.instance, owner.id):
             state = engine.inspect_container(client, state.id) or state  # its port moved
         if project.status != ProjectStatus.running:

@@ -10,19 +10,25 @@ rule per kind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
+from ipaddress import IPv4Network, ip_network
 
 import docker
 import docker.errors
+from docker.types import IPAMConfig, IPAMPool
 
-from hostd.engine.client import translate_errors
+from hostd.engine.client import EngineError, translate_errors
 from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL
 
 log = logging.getLogger("hostd.engine")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 INTERFACE_PREFIX = "hdu"  # + 12 hex: within Linux's 15-character interface names
 NETWORK_LABEL = "hostd.network"  # "user": what hostd.control.reconcile looks for
+DEFAULT_POOL = "10.213.0.0/16"  # HOSTD_APP_SUBNETS: 1,024 users' networks
+SUBNET_PREFIX = 26  # 61 addresses: a user's apps, twice over while they are replaced
 
 
 def user_network_name(instance: str, user_id: str) -> str:
@@ -34,24 +40,50 @@ def interface_name(instance: str, user_id: str) -> str:
     return INTERFACE_PREFIX + digest[:12]
 
 
-def ensure_user_network(client: docker.DockerClient, instance: str, user_id: str) -> str:
-    """The user's network, made on first use (by any thread: a 409 means another made
-    it meanwhile); returns its name."""
+def ensure_user_network(client: docker.DockerClient, instance: str, user_id: str,
+                        pool: str = DEFAULT_POOL) -> str:
+    """The user's network, made on first use with a subnet of its own from `pool` (by
+    any thread: a 409 means another made it meanwhile); returns its name."""
     name = user_network_name(instance, user_id)
     with translate_errors(f"create network {name}"):
         # The engine's name filter matches substrings: compare whole names.
         if any(net.name == name for net in client.networks.list(names=[name])):
             return name
-        try:
-            client.networks.create(
-                name, driver="bridge",
-                options={BRIDGE_NAME_OPTION: interface_name(instance, user_id)},
-                labels={INSTANCE_LABEL: instance, USER_LABEL: user_id, NETWORK_LABEL: "user"})
-            log.info("made network %s for user %s", name, user_id)
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:
+        for subnet in free_subnets(client, pool):
+            try:
+                client.networks.create(
+                    name, driver="bridge", ipam=IPAMConfig(pool_configs=[
+                        IPAMPool(subnet=str(subnet))]),
+                    options={BRIDGE_NAME_OPTION: interface_name(instance, user_id)},
+                    labels={INSTANCE_LABEL: instance, USER_LABEL: user_id,
+                            NETWORK_LABEL: "user"})
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:  # made meanwhile, by another thread
+                    return name
+                if "overlap" in str(exc).lower():  # another network took it meanwhile
+                    continue
                 raise
-    return name
+            log.info("made network %s (%s) for user %s", name, subnet, user_id)
+            return name
+    raise EngineError(f"no free /{SUBNET_PREFIX} subnet is left in {pool} for {name} "
+                      "(HOSTD_APP_SUBNETS)")
+
+
+def free_subnets(client: docker.DockerClient, pool: str) -> Iterator[IPv4Network]:
+    """The /26 subnets of `pool` no network on the engine overlaps, in order.
+
+    Not the engine's default pools: they hand out a /16 or /20 per network, about thirty
+    in all, and hostd makes one network per user."""
+    taken: list[IPv4Network] = []
+    for net in client.networks.list():
+        for config in ((net.attrs.get("IPAM") or {}).get("Config") or []):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                found = ip_network(config["Subnet"], strict=False)
+                if isinstance(found, IPv4Network):
+                    taken.append(found)
+    for subnet in ip_network(pool).subnets(new_prefix=SUBNET_PREFIX):
+        if isinstance(subnet, IPv4Network) and not any(subnet.overlaps(t) for t in taken):
+            yield subnet
 
 
 def user_networks(client: docker.DockerClient, instance: str) -> dict[str, str]:
@@ -81,7 +113,7 @@ def move_onto_user_network(client: docker.DockerClient, container_id: str, insta
                            user_id: str) -> bool:
     """Put a running container (made before networks per user) on its owner's network
     and off every other; True when it had to move."""
-    name = ensure_user_network(client, instance, user_id)
+    name = user_network_name(instance, user_id)
     with translate_errors(f"move container {container_id} onto {name}"):
         attrs = client.api.inspect_container(container_id)
         attached = set((attrs.get("NetworkSettings") or {}).get("Networks") or {})
