@@ -59,9 +59,10 @@ def test_hostile_json_is_a_400_not_a_crash(client, user):
             assert_error(resp, 400, "ValidationError")
 
 
-def test_form_encoded_body_is_400_json(client):
+def test_form_encoded_body_is_415_json(client):
+    # A 400 before bodies had to say application/json (tests/test_origin.py has the rest).
     resp = client.post(REGISTER, data={"email": "a@b.co", "password": "abcdef", "name": "n"})
-    assert_error(resp, 400, "ValidationError")
+    assert_error(resp, 415, "UnsupportedMediaType")
 
 
 # --- size limit -------------------------------------------------------------------------

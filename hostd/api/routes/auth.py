@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
     AuthLimitsDep,
     ClaimsDep,
@@ -26,7 +27,7 @@ from hostd.store.models import (
     UserResponse,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 log = logging.getLogger("hostd.auth")
 
 

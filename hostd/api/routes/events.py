@@ -24,11 +24,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import DbDep, HubDep, SettingsDep, TokensDep, parse_bearer, user_for_claims
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.events import CONNECTED, EventHub
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 
 
 def stream_user_id(request: Request, tokens: TokensDep, db: DbDep) -> str:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsDep
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.control import buildlog
@@ -21,7 +22,7 @@ from hostd.engine.logs import LogStream
 from hostd.errors import NotFound
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 Source = Literal["build", "runtime"]
 POLL_S = 0.25
 
