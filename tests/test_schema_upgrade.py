@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from hostd.store import db, releases
-from hostd.store.models import Project, Release
+from hostd.store.models import Project, Release, User
 
 V2_TABLES = """
 CREATE TABLE users (id VARCHAR PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL,
@@ -67,6 +67,8 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         assert releases.env_of(v1) == {"GREETING": "hi"}
         assert json.loads(v1.env_json) == {"GREETING": "hi"}
         assert len(session.exec(select(Release)).all()) == 2
+        user = session.get(User, "u1")  # its tokens (no `gen` claim) stay valid
+        assert user is not None and (user.token_generation, user.kept_jti) == (0, None)
     engine.dispose()
 
 

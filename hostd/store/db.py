@@ -108,9 +108,19 @@ def _v5_health_path(conn: Connection) -> None:
                           "NOT NULL DEFAULT '/'"))
 
 
+def _v6_token_generations(conn: Connection) -> None:
+    # Tokens issued before this carry no generation: they count as 0, the users' start.
+    present = {column["name"] for column in inspect(conn).get_columns("users")}
+    if "token_generation" not in present:
+        conn.execute(text("ALTER TABLE users ADD COLUMN token_generation INTEGER "
+                          "NOT NULL DEFAULT 0"))
+    if "kept_jti" not in present:
+        conn.execute(text("ALTER TABLE users ADD COLUMN kept_jti VARCHAR(64)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
-                                                  _v5_health_path]
+                                                  _v5_health_path, _v6_token_generations]
 
 
 def migrate(engine: Engine) -> int:
