@@ -212,6 +212,15 @@ class HostdClient:
     def logout(self) -> str:
         return self._request("POST", "/api/auth/logout")["message"]
 
+    def logout_all(self) -> str:
+        """Revoke every token of the account, this one included."""
+        return self._request("POST", "/api/auth/logout-all")["message"]
+
+    def change_password(self, current_password: str, new_password: str) -> str:
+        """A new password; hostd revokes every other token of the account, not this one."""
+        body = {"current_password": current_password, "new_password": new_password}
+        return self._request("POST", "/api/auth/password", json=body)["message"]
+
     # --- projects -------------------------------------------------------------------
 
     def list_projects(self) -> list[Project]:
