@@ -344,7 +344,21 @@ class HostdClient:
                 source.response.read()
                 raise_for_api_error(reply_of(source.response))
             for sse in source.iter_sse():
-                yield ServerEvent(event=sse.event, data=_json_or_none(sse.data), id=sse.id or None)
+                event = ServerEvent(event=sse.event, data=_json_or_none(sse.data),
+                                    id=sse.id or None)
+                _raise_for_ending_error(event)
+                yield event
+
+
+def _raise_for_ending_error(event: ServerEvent) -> None:
+    """hostd ends a stream whose token was revoked or expired with `end` and the error the
+    next request would get: raised here, so it reads as that 401, not as a finished stream."""
+    data = event.data
+    if event.event != "end" or not isinstance(data, dict) or "error" not in data:
+        return
+    status = data.get("statusCode")
+    raise api_error_for(status if isinstance(status, int) else 401, str(data["error"]),
+                        str(data.get("reason", "")))
 
 
 def _json_or_none(text: str) -> Any:

@@ -21,6 +21,8 @@ PASSWORD = "s3cret-pass"
 NEW_PASSWORD = "a-new-pass-1"
 EVENTS = "/api/containers/events"
 REVOKED = "The token has been revoked: log in again"
+# The last event of a stream whose token was revoked: the error its next request would get.
+END_REVOKED = ("end", {"reason": REVOKED, "error": "Unauthorized", "statusCode": 401})
 STREAM_ENDS_WITHIN_S = 5.0
 
 
@@ -187,7 +189,7 @@ def test_an_event_stream_ends_within_seconds_of_logout(hostd):
             assert next(events)[0] == "connected"
             assert c.post("/api/auth/logout", headers=auth(token)).status_code == 200
             rest, took = until_closed(events)
-    assert rest == [("end", {"reason": REVOKED})]
+    assert rest == [END_REVOKED]
     assert took < STREAM_ENDS_WITHIN_S
 
 
@@ -199,7 +201,7 @@ def test_a_stream_by_access_token_ends_with_logout_all_from_elsewhere(hostd):
             assert next(events)[0] == "connected"
             assert c.post("/api/auth/logout-all", headers=auth(elsewhere)).status_code == 200
             rest, took = until_closed(events)
-    assert rest == [("end", {"reason": REVOKED})]
+    assert rest == [END_REVOKED]
     assert took < STREAM_ENDS_WITHIN_S
 
 
@@ -213,7 +215,7 @@ def test_a_password_change_ends_the_other_streams_only(make_hostd):
             assert next(kept_events)[0] == next(ended_events)[0] == "connected"
             assert change_password(c, caller, PASSWORD).status_code == 200
             rest, took = until_closed(ended_events)
-            assert rest == [("end", {"reason": REVOKED})] and took < STREAM_ENDS_WITHIN_S
+            assert rest == [END_REVOKED] and took < STREAM_ENDS_WITHIN_S
             deadline, seen = time.monotonic() + 2.5, []
             while time.monotonic() < deadline:
                 seen.append(next(kept_events))
@@ -230,7 +232,8 @@ def test_an_event_stream_ends_when_its_token_expires(make_hostd):
             assert next(events)[0] == "connected"
             rest, _ = until_closed(events)
             ended = time.time()
-    assert rest == [("end", {"reason": "The token has expired: log in again"})]
+    assert rest == [("end", {"reason": "The token has expired: log in again",
+                              "error": "TokenExpired", "statusCode": 401})]
     assert expires - 0.1 <= ended < expires + STREAM_ENDS_WITHIN_S
 
 
@@ -274,6 +277,6 @@ def test_a_followed_build_log_ends_with_its_token(make_hostd):
             events = sse_events(resp)
             assert c.post("/api/auth/logout", headers=auth(streaming)).status_code == 200
             rest, took = until_closed(events)
-        assert rest[-1] == ("end", {"reason": REVOKED}), rest
+        assert rest[-1] == END_REVOKED, rest
         assert took < STREAM_ENDS_WITHIN_S
         assert c.delete(f"/api/projects/{pid}", headers=auth(other)).status_code == 200

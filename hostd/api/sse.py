@@ -4,8 +4,9 @@ goes, or its token does.
 `EventStreamResponse` reads the client side while it streams, so a disconnect cancels
 the event generator at once (its `finally` releases the hub subscription) instead of
 at the next write, which on a quiet stream could be a keep-alive interval away. Given
-a watch (hostd.api.tokenwatch), it also ends the stream with `end {reason}` once the
-watch says the token was revoked or has expired.
+a watch (hostd.api.tokenwatch), it also ends the stream once the watch says the token
+was revoked or has expired, with `end {reason, error, statusCode}`: the error the next
+request with that token would get, so a client can tell it from a stream that is done.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from hostd.errors import HostdError
 
 KEEPALIVE = b": keep-alive\n\n"
 # How the OpenAPI document describes one event of a stream (data is JSON text).
@@ -38,8 +41,8 @@ def encode(event_id: int | None, name: str, data: dict[str, Any]) -> bytes:
 
 
 class StreamWatch(Protocol):
-    async def ended(self) -> str:
-        """Return, with the reason, when the stream must end."""
+    async def ended(self) -> HostdError:
+        """Return, with why, when the stream must end."""
         ...
 
 
@@ -81,6 +84,7 @@ class EventStreamResponse(StreamingResponse):
     @staticmethod
     async def _until_ended(watch: StreamWatch, farewell: list[bytes],
                            scope: anyio.CancelScope) -> None:
-        reason = await watch.ended()
-        farewell.append(encode(None, "end", {"reason": reason}))
+        why = await watch.ended()
+        farewell.append(encode(None, "end", {"reason": why.message, "error": why.error,
+                                             "statusCode": why.status_code}))
         scope.cancel()  # the pump: its generator closes, releasing what it holds

@@ -1,7 +1,8 @@
 """A stream ends with its token: revoked (logout, logout-all, a password change) or expired.
 
 `TokenWatch.ended()` returns, with the reason, once the token that opened a stream is no
-longer good; `EventStreamResponse` then sends `end {reason}` and closes the stream.
+longer good; `EventStreamResponse` then sends `end {reason, error, statusCode}` and
+closes the stream.
 Expiry is in the claims: the watch wakes for it. Revocation is looked up in the database
 only when this daemon's token cache has counted a revocation of the stream's user since
 the last look (one dict read a second otherwise), and once a minute anyway, which is how a
@@ -39,8 +40,8 @@ class TokenWatch:
     def user_id(self) -> str:
         return self.claims.user_id
 
-    async def ended(self) -> str:
-        """Wait until the token is revoked or expires; why it ended."""
+    async def ended(self) -> Unauthorized:
+        """Wait until the token is revoked or expires: the error it would get now."""
         # Read the count before the first look: a revocation after the look moves it.
         seen = self._cache.changes(self.user_id)
         looked = time.monotonic()
@@ -48,7 +49,7 @@ class TokenWatch:
         while reason is None:
             left = (self.claims.expires_at - datetime.now(UTC)).total_seconds()
             if left <= 0:
-                return TokenExpired.default_message
+                return TokenExpired()
             await anyio.sleep(min(self._check_s, left))
             changes = self._cache.changes(self.user_id)
             if changes != seen or time.monotonic() - looked >= self._recheck_s:
@@ -56,11 +57,11 @@ class TokenWatch:
                 reason = await self._revoked()
         return reason
 
-    async def _revoked(self) -> str | None:
+    async def _revoked(self) -> Unauthorized | None:
         try:
             await anyio.to_thread.run_sync(user_for_claims, self._db, self.claims)
         except Unauthorized as exc:
-            return exc.message
+            return exc
         return None
 
 

@@ -1,5 +1,5 @@
 """`hostctl logout --all` and `hostctl password`: against a real hostd, and what they send
-to a fake one (tests/cli/conftest.py)."""
+to a fake one (tests/cli/conftest.py); and a stream that hostd ends for its token."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import httpx
 import keyring
 import pytest
 
+from hostctl.client import HostdClient
 from hostctl.commands import common
 from hostctl.credentials import SERVICE
+from hostctl.errors import Unauthorized
 from hostctl.exit_codes import ExitCode
 from tests.cli.conftest import FAKE_URL, PASSWORD, FakeHostd, error, serve_fake
+from tests.cli.test_projects import OLD_DAEMON_PROJECT
 
 NEW_PASSWORD = "a-new-pass-1"
 
@@ -121,3 +124,34 @@ def test_password_sends_both_in_the_body(cli, fake):
                             {"current_password": PASSWORD, "new_password": NEW_PASSWORD})]
     assert fake.requests[0].headers["content-type"] == "application/json"
     assert keyring.get_password(SERVICE, FAKE_URL) == "stored-token"
+
+
+def ending(*events: tuple[str, dict]) -> httpx.Response:
+    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+    return httpx.Response(200, content=body.encode(),
+                          headers={"content-type": "text/event-stream"})
+
+
+REVOKED_END = {"reason": "The token has been revoked: log in again", "error": "Unauthorized",
+               "statusCode": 401}
+
+
+def test_a_stream_ended_for_its_token_is_that_401(monkeypatch, cli):
+    project = {**OLD_DAEMON_PROJECT, "id": "p1", "name": "shop"}
+    fake = serve_fake(monkeypatch, FakeHostd([project]))
+    fake.answers[("GET", "/api/projects/p1/logs")] = ending(
+        ("log", {"line": "hello"}), ("end", REVOKED_END))
+    result = cli("projects", "logs", "shop", "-f")
+    assert result.exit_code == ExitCode.NOT_LOGGED_IN
+    assert "hello" in result.stdout
+    assert "revoked" in result.stderr and "hostctl login" in result.stderr
+
+
+def test_a_stream_that_is_done_still_just_ends():
+    answer = ending(("log", {"line": "built"}), ("end", {"reason": "deploy finished"}))
+    client = HostdClient(FAKE_URL, "t", transport=httpx.MockTransport(lambda _: answer))
+    assert list(client.follow_logs("p1", source="build")) == ["built"]
+    revoked = ending(("connected", {"userId": "u"}), ("end", REVOKED_END))
+    client = HostdClient(FAKE_URL, "t", transport=httpx.MockTransport(lambda _: revoked))
+    with pytest.raises(Unauthorized, match="revoked"):
+        list(client.events())

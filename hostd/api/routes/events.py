@@ -16,8 +16,8 @@ Browsers' EventSource cannot send headers, so this route (and only this one) als
 the token as `?access_token=`; the access log never records query strings.
 
 The stream ends with its token: within a second or two of a logout, logout-all or
-password change that revokes it, or when it expires, an `end {reason}` event is sent
-and the stream closes (hostd.api.tokenwatch).
+password change that revokes it, or when it expires, `end {reason, error, statusCode}`
+is sent (the 401 the next request would get) and the stream closes (hostd.api.tokenwatch).
 """
 
 from __future__ import annotations
