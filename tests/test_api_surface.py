@@ -207,6 +207,8 @@ ROUTES = {
     ("post", "/api/auth/login"): ("LoginBody", "200", "AuthResponse"),
     ("get", "/api/auth/me"): (None, "200", "UserResponse"),
     ("post", "/api/auth/logout"): (None, "200", "Message"),
+    ("post", "/api/auth/logout-all"): (None, "200", "Message"),
+    ("post", "/api/auth/password"): ("PasswordChange", "200", "Message"),
     ("get", "/api/projects"): (None, "200", "ProjectList"),
     ("post", "/api/projects"): ("ProjectCreate", "201", "ProjectResponse"),
     ("get", "/api/projects/{project_id}"): (None, "200", "ProjectResponse"),
