@@ -235,6 +235,11 @@ def test_an_event_stream_ends_when_its_token_expires(make_hostd):
     assert rest == [("end", {"reason": "The token has expired: log in again",
                               "error": "TokenExpired", "statusCode": 401})]
     assert expires - 0.1 <= ended < expires + STREAM_ENDS_WITHIN_S
+    with stream_client(server) as c:  # and the stream let go of its subscription
+        deadline = time.monotonic() + 5
+        while c.get("/healthz").json()["subscribers"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/healthz").json()["subscribers"] == 0
 
 
 @contextlib.contextmanager
