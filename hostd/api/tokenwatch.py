@@ -1,8 +1,9 @@
 """A stream ends with its token: revoked (logout, logout-all, a password change) or expired.
 
-`TokenWatch.ended()` returns, with the reason, once the token that opened a stream is no
-longer good; `EventStreamResponse` then sends `end {reason, error, statusCode}` and
-closes the stream.
+`TokenWatch.ended()` returns, with the 401 the token would now get, once the token that
+opened a stream is no longer good; `EventStreamResponse` then sends `end {reason, error,
+statusCode}` and closes the stream.
+
 Expiry is in the claims: the watch wakes for it. Revocation is looked up in the database
 only when this daemon's token cache has counted a revocation of the stream's user since
 the last look (one dict read a second otherwise), and once a minute anyway, which is how a
@@ -45,8 +46,8 @@ class TokenWatch:
         # Read the count before the first look: a revocation after the look moves it.
         seen = self._cache.changes(self.user_id)
         looked = time.monotonic()
-        reason = await self._revoked()
-        while reason is None:
+        revoked = await self._revoked()
+        while revoked is None:
             left = (self.claims.expires_at - datetime.now(UTC)).total_seconds()
             if left <= 0:
                 return TokenExpired()
@@ -54,8 +55,8 @@ class TokenWatch:
             changes = self._cache.changes(self.user_id)
             if changes != seen or time.monotonic() - looked >= self._recheck_s:
                 seen, looked = changes, time.monotonic()
-                reason = await self._revoked()
-        return reason
+                revoked = await self._revoked()
+        return revoked
 
     async def _revoked(self) -> Unauthorized | None:
         try:
