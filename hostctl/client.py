@@ -215,6 +215,15 @@ class HostdClient:
     def logout(self) -> str:
         return self._request("POST", "/api/auth/logout")["message"]
 
+    def logout_all(self) -> str:
+        """Revoke every token of the account, this one included."""
+        return self._request("POST", "/api/auth/logout-all")["message"]
+
+    def change_password(self, current_password: str, new_password: str) -> str:
+        """A new password; hostd revokes every other token of the account, not this one."""
+        body = {"current_password": current_password, "new_password": new_password}
+        return self._request("POST", "/api/auth/password", json=body)["message"]
+
     # --- projects -------------------------------------------------------------------
 
     def list_projects(self) -> list[Project]:
@@ -338,7 +347,21 @@ class HostdClient:
                 source.response.read()
                 raise_for_api_error(reply_of(source.response))
             for sse in source.iter_sse():
-                yield ServerEvent(event=sse.event, data=_json_or_none(sse.data), id=sse.id or None)
+                event = ServerEvent(event=sse.event, data=_json_or_none(sse.data),
+                                    id=sse.id or None)
+                _raise_for_ending_error(event)
+                yield event
+
+
+def _raise_for_ending_error(event: ServerEvent) -> None:
+    """hostd ends a stream whose token was revoked or expired with `end` and the error the
+    next request would get: raised here, so it reads as that 401, not as a finished stream."""
+    data = event.data
+    if event.event != "end" or not isinstance(data, dict) or "error" not in data:
+        return
+    status = data.get("statusCode")
+    raise api_error_for(status if isinstance(status, int) else 401, str(data["error"]),
+                        str(data.get("reason", "")))
 
 
 def _json_or_none(text: str) -> Any:

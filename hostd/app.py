@@ -20,6 +20,7 @@ from hostd.api.middleware import (
     JSONCORSMiddleware,
 )
 from hostd.api.openapi import install_openapi
+from hostd.api.origin import TrustedOriginMiddleware
 from hostd.api.routes import auth, containers, events, health, logs, projects, releases
 from hostd.config import Settings
 from hostd.router import serve as dataplane
@@ -80,19 +81,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health.router, tags=["health"])
+    # 403: a change from a foreign Origin; 415: a body that is not JSON (hostd.api.origin,
+    # hostd.api.bodies). Read-only routers can meet neither.
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
-                       responses=_errors(400, 401, 409, 413, 429, 500))
+                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
-                       responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
-                       responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 500, 503))
     # Before the container routes: `events` is a route, not a project id.
     app.include_router(events.router, prefix="/api/containers", tags=["events"],
                        responses=_errors(401, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
-                       responses=_errors(400, 401, 404, 409, 500, 503))
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 500, 503))
 
     if settings.frontend_url:
         app.add_middleware(
@@ -100,5 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"], allow_headers=["*"],
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside CORS and the body limit: a foreign Host or Origin costs nothing more.
+    app.add_middleware(TrustedOriginMiddleware, port=settings.port,
+                       allowed_hosts=settings.allowed_hosts, frontend_url=settings.frontend_url)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -20,6 +20,9 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# A Host header's value or an HOSTD_ALLOWED_HOSTS entry: a name, an IPv4 address or a
+# bracketed IPv6 address, then an optional port.
+_HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(?P<port>[0-9]{1,5}))?")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SECRET_FILE_NAME = "jwt_secret"  # noqa: S105 - a file name, not a secret
 INSTANCE_FILE_NAME = "instance-id"
@@ -41,6 +44,16 @@ def parse_duration(value: str | int) -> int:
     if seconds <= 0:
         raise ValueError("must be longer than zero seconds")
     return seconds
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """`name`, `name:port`, `[::1]` or `[::1]:port` → (lower-cased name without brackets,
+    port or None); ValueError for anything else."""
+    match = _HOST.fullmatch(value.lower())
+    port = int(match["port"]) if match and match["port"] else None
+    if match is None or (port is not None and not 1 <= port <= 65535):
+        raise ValueError(f"{value!r} is not a host name or address with an optional :port")
+    return match["name"].strip("[]"), port
 
 
 def _host_ca_bundle() -> Path | None:
@@ -84,6 +97,10 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     frontend_url: str | None = Field(None, validation_alias="FRONTEND_URL")
+    # Host names the API answers to besides loopback (hostd.api.origin): `name` (bare or
+    # with the API's port) or `name:port`, comma-separated.
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="HOSTD_ALLOWED_HOSTS")
     data_dir: Path = Field(
         default_factory=default_data_dir,
         validation_alias="HOSTD_DATA_DIR",
@@ -170,6 +187,14 @@ class Settings(BaseSettings):
         # A comma- or space-separated list of globs; empty allows only hostd's own bases.
         items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
         return tuple(item.strip() for item in items if item.strip())
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        for item in items:
+            split_host(item)  # a malformed entry stops start-up, naming the variable
+        return tuple(item.lower() for item in items)
 
     @field_validator("git_proxy")
     @classmethod

@@ -5,10 +5,12 @@
     ├── Unauthorized           401  missing or invalid token
     │   ├── TokenExpired       401
     │   └── AuthError          401  wrong email or password
+    ├── Forbidden              403  e.g. a change sent from a foreign Origin
     ├── NotFound               404
     ├── MethodNotAllowed       405
     ├── Conflict               409  (error name "ConflictError")
     ├── PayloadTooLarge        413
+    ├── UnsupportedMediaType   415  a body that does not say it is JSON
     ├── RateLimited            429  with Retry-After
     └── ServiceUnavailable     503  e.g. the Docker engine is unreachable
 
@@ -56,6 +58,12 @@ class AuthError(Unauthorized):
     default_message = "Wrong email or password"
 
 
+class Forbidden(HostdError):
+    status_code = 403
+    error = "Forbidden"
+    default_message = "Not allowed"
+
+
 class NotFound(HostdError):
     status_code = 404
     error = "NotFound"
@@ -80,6 +88,12 @@ class PayloadTooLarge(HostdError):
     default_message = "The request body is too large"
 
 
+class UnsupportedMediaType(HostdError):
+    status_code = 415
+    error = "UnsupportedMediaType"
+    default_message = "The request body's Content-Type is not one this route takes"
+
+
 class RateLimited(HostdError):
     status_code = 429
     error = "RateLimited"
@@ -97,8 +111,8 @@ class ServiceUnavailable(HostdError):
 
 STATUS_TO_ERROR: dict[int, type[HostdError]] = {
     cls.status_code: cls
-    for cls in (ValidationError, Unauthorized, NotFound, MethodNotAllowed, Conflict,
-                PayloadTooLarge, RateLimited, ServiceUnavailable)
+    for cls in (ValidationError, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+                PayloadTooLarge, UnsupportedMediaType, RateLimited, ServiceUnavailable)
 }
 
 

@@ -59,9 +59,10 @@ def test_hostile_json_is_a_400_not_a_crash(client, user):
             assert_error(resp, 400, "ValidationError")
 
 
-def test_form_encoded_body_is_400_json(client):
+def test_form_encoded_body_is_415_json(client):
+    # A 400 before bodies had to say application/json (tests/test_origin.py has the rest).
     resp = client.post(REGISTER, data={"email": "a@b.co", "password": "abcdef", "name": "n"})
-    assert_error(resp, 400, "ValidationError")
+    assert_error(resp, 415, "UnsupportedMediaType")
 
 
 # --- size limit -------------------------------------------------------------------------
@@ -206,6 +207,8 @@ ROUTES = {
     ("post", "/api/auth/login"): ("LoginBody", "200", "AuthResponse"),
     ("get", "/api/auth/me"): (None, "200", "UserResponse"),
     ("post", "/api/auth/logout"): (None, "200", "Message"),
+    ("post", "/api/auth/logout-all"): (None, "200", "Message"),
+    ("post", "/api/auth/password"): ("PasswordChange", "200", "Message"),
     ("get", "/api/projects"): (None, "200", "ProjectList"),
     ("post", "/api/projects"): ("ProjectCreate", "201", "ProjectResponse"),
     ("get", "/api/projects/{project_id}"): (None, "200", "ProjectResponse"),

@@ -12,6 +12,7 @@ from hostd.config import (
     default_router_workers,
     describe_settings_error,
     parse_duration,
+    split_host,
 )
 from tests.support import HostdServer
 
@@ -36,7 +37,8 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for name in ("PORT", "HOST", "JWT_SECRET", "JWT_EXPIRES_IN", "DATABASE_URL", "FRONTEND_URL",
                  "HOSTD_DATA_DIR", "HOSTD_ROUTER_PORT", "HOSTD_ALLOW_LOCAL_REPOS",
-                 "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES", "HOSTD_ROUTER_WORKERS"):
+                 "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES", "HOSTD_ROUTER_WORKERS",
+                 "HOSTD_ALLOWED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTD_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch
@@ -51,6 +53,7 @@ def test_defaults(clean_env, tmp_path):
     assert s.bcrypt_rounds == 12
     assert s.max_body_bytes == 1024 * 1024
     assert s.frontend_url is None
+    assert s.allowed_hosts == ()
     assert s.database_uri == f"sqlite:///{tmp_path / 'data' / 'hostd.db'}"
 
 
@@ -74,6 +77,16 @@ def test_frontend_url_is_an_origin(clean_env):
     with pytest.raises(ValidationError) as info:
         Settings()
     assert "FRONTEND_URL" in describe_settings_error(info.value)
+
+
+def test_allowed_hosts_are_names_with_optional_ports(clean_env):
+    clean_env.setenv("HOSTD_ALLOWED_HOSTS", " Hostd.Example, b.example:8443 [FD00::1]:3000 ")
+    assert Settings().allowed_hosts == ("hostd.example", "b.example:8443", "[fd00::1]:3000")
+    assert split_host("[fd00::1]:3000") == ("fd00::1", 3000)
+    assert split_host("Hostd.Example") == ("hostd.example", None)
+    for bad in ("http://x", "x:0", "x:65536", "x:", "::1", "a b", "x/y", ""):
+        with pytest.raises(ValueError):
+            split_host(bad)
 
 
 def test_generated_secret_is_kept_with_mode_0600(clean_env, tmp_path):
@@ -104,6 +117,7 @@ def test_running_daemon_secret_file_is_0600(hostd):
     ("JWT_EXPIRES_IN", "7x"), ("JWT_EXPIRES_IN", "0"), ("JWT_SECRET", "short"),
     ("FRONTEND_URL", "not-a-url"), ("BCRYPT_ROUNDS", "2"), ("BCRYPT_ROUNDS", "99"),
     ("HOSTD_ALLOW_LOCAL_REPOS", "maybe"), ("HOSTD_MAX_BODY_BYTES", "10"),
+    ("HOSTD_ALLOWED_HOSTS", "http://hostd.example"), ("HOSTD_ALLOWED_HOSTS", "a.example:99999"),
 ])
 def test_invalid_setting_is_described_in_one_line_naming_it(clean_env, name, value):
     clean_env.setenv(name, value)

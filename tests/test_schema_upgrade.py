@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from hostd.store import db, releases
-from hostd.store.models import DeletedProject, Project, Release
+from hostd.store.models import DeletedProject, Project, Release, User
 
 V2_TABLES = """
 CREATE TABLE users (id VARCHAR PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL,
@@ -68,6 +68,8 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         assert json.loads(v1.env_json) == {"GREETING": "hi"}
         assert len(session.exec(select(Release)).all()) == 2
         assert session.exec(select(DeletedProject)).all() == []  # v6: none deleted yet
+        user = session.get(User, "u1")  # v7: its tokens (no `gen` claim) stay valid
+        assert user is not None and (user.token_generation, user.kept_jti) == (0, None)
     engine.dispose()
 
 

@@ -1,4 +1,4 @@
-"""register, login, whoami, logout."""
+"""register, login, whoami, logout (--all), password."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hostctl.commands import common
 from hostctl.commands.common import JsonOpt, read_password_stdin, state
 from hostctl.errors import HostctlError, Unauthorized
 
@@ -17,6 +18,8 @@ NameOpt = Annotated[str | None, typer.Option("--name", help="Your name (prompted
 PasswordStdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
+EverywhereOpt = Annotated[bool, typer.Option(
+    "--all", help="Revoke every token of your account (every machine, every session).")]
 
 
 def register(
@@ -97,12 +100,17 @@ def whoami(ctx: typer.Context, json_output: JsonOpt = False) -> None:
                       markup=False)
 
 
-def logout(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+def logout(ctx: typer.Context, everywhere: EverywhereOpt = False,
+           json_output: JsonOpt = False) -> None:
     """Revoke the token on hostd and remove it from this machine.
+
+    With --all, every token of your account is revoked, wherever it was used (a lost
+    laptop, a leaked CI secret); open streams (logs -f, top) end within seconds.
 
     \b
     Example:
         hostctl logout
+        hostctl logout --all
     """
     app_ctx = state(ctx)
     if not app_ctx.tokens.get():
@@ -110,7 +118,10 @@ def logout(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         return
     revoke_error: HostctlError | None = None
     try:
-        app_ctx.client().logout()
+        if everywhere:
+            app_ctx.client().logout_all()
+        else:
+            app_ctx.client().logout()
     except Unauthorized:
         pass  # already expired or revoked: removing it locally is all that is left
     except HostctlError as exc:
@@ -118,14 +129,42 @@ def logout(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     app_ctx.tokens.delete()
     if revoke_error is not None:
         raise revoke_error
+    where = " everywhere: every token of your account is revoked" if everywhere else ""
     if json_output:
         from hostctl.output import write_json
 
-        write_json({"message": "logged out", "api_url": app_ctx.api_url})
+        write_json({"message": f"logged out{where}", "api_url": app_ctx.api_url})
         return
-    app_ctx.out.print(f"Logged out of {app_ctx.api_url}", markup=False)
+    app_ctx.out.print(f"Logged out of {app_ctx.api_url}{where}", markup=False)
     if app_ctx.environ.get("HOSTCTL_TOKEN"):
         app_ctx.warn("HOSTCTL_TOKEN is still set in your environment")
+
+
+def password(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Change your password; every other token of your account is revoked, this one stays.
+
+    Asks for the current password, then the new one twice (hidden). With stdin not a
+    terminal, reads the current password from its first line and the new from its second.
+
+    \b
+    Example:
+        hostctl password
+        printf '%s\\n%s\\n' "$OLD" "$NEW" | hostctl password
+    """
+    if common.stdin_is_terminal():
+        current = typer.prompt("Current password", hide_input=True)
+        new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        current, new = common.read_lines_stdin("current password", "new password")
+    app_ctx = state(ctx)
+    message = app_ctx.client().change_password(current, new)
+    if json_output:
+        from hostctl.output import write_json
+
+        write_json({"message": message, "api_url": app_ctx.api_url})
+        return
+    app_ctx.out.print("Password changed: you stay logged in here; every other token of "
+                      "your account is revoked", markup=False)
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -133,3 +172,4 @@ def register_commands(app: typer.Typer) -> None:
     app.command()(login)
     app.command()(whoami)
     app.command()(logout)
+    app.command()(password)

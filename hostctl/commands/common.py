@@ -26,3 +26,19 @@ def read_password_stdin() -> str:
     if not password:
         raise typer.BadParameter("no password on stdin", param_hint="--password-stdin")
     return password
+
+
+def read_lines_stdin(*names: str) -> list[str]:
+    """One line of stdin per name (`current password`, `new password`), none empty."""
+    lines = []
+    for name in names:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise typer.BadParameter(f"no {name} on stdin (one per line: {', '.join(names)})",
+                                     param_hint="stdin")
+        lines.append(line)
+    return lines
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()

@@ -33,7 +33,13 @@ from hostd.errors import Unauthorized
 from hostd.events import EventHub
 from hostd.services import Services
 from hostd.store import projects
-from hostd.store.auth import PasswordHasher, TokenClaims, TokenService, VerifiedTokenCache
+from hostd.store.auth import (
+    PasswordHasher,
+    TokenClaims,
+    TokenService,
+    VerifiedTokenCache,
+    is_current,
+)
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, RevokedToken, User
 
@@ -146,7 +152,8 @@ ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
 
 
 def user_for_claims(db: Engine, claims: TokenClaims) -> User:
-    """The token's user, in one query that also checks the token was not revoked."""
+    """The token's user, in one query that also checks the token was not revoked, alone
+    or with all of its user's (an older token generation)."""
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
     with Session(db, expire_on_commit=False) as session:
         row = session.exec(select(User, revoked).where(User.id == claims.user_id)).first()
@@ -155,7 +162,7 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
     if row is None:
         raise Unauthorized("The token's user no longer exists")
     user, is_revoked = row
-    if is_revoked:
+    if is_revoked or not is_current(claims, user):
         raise Unauthorized("The token has been revoked: log in again")
     return user
 

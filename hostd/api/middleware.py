@@ -22,7 +22,7 @@ access_log = logging.getLogger("hostd.access")
 error_log = logging.getLogger("hostd.errors")
 
 
-async def _send_json(send: Send, status: int, body: dict, close: bool = False) -> None:
+async def send_json(send: Send, status: int, body: dict, close: bool = False) -> None:
     raw = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
     if close:
@@ -82,7 +82,7 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         exc = PayloadTooLarge(self._message())
-        await _send_json(send, exc.status_code, error_body(exc.error, exc.message, 413), close=True)
+        await send_json(send, exc.status_code, error_body(exc.error, exc.message, 413), close=True)
 
 
 class AccessLogMiddleware:
@@ -111,7 +111,7 @@ class AccessLogMiddleware:
         except Exception:
             error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if status is None:
-                await _send_json(send, 500, server_error_body())
+                await send_json(send, 500, server_error_body())
             status = 500
         finally:
             ms = (time.perf_counter() - start) * 1000

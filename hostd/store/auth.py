@@ -1,5 +1,11 @@
 """Passwords and tokens: bcrypt hashing, JWT issue / verify / revoke.
 
+A token is revoked on its own (logout: its `jti` in revoked_tokens) or with every other
+token of its user (logout-all, a password change): each user has a token generation,
+each token carries the one it was issued in (`gen`, 0 when absent), and a token of an
+older generation is refused, except the user's `kept_jti` (the token that changed the
+password stays valid).
+
 Everything here is blocking (bcrypt is slow on purpose; revocation reads the DB),
 so callers run it in the thread pool: sync routes do.
 """
@@ -13,10 +19,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import bcrypt
 import jwt
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
 from hostd.errors import TokenExpired, Unauthorized
@@ -33,6 +40,7 @@ class TokenClaims:
     email: str
     jti: str
     expires_at: datetime
+    generation: int = 0
 
 
 def _bcrypt_slots() -> int:
@@ -78,6 +86,7 @@ class TokenService:
             "userId": user.id,
             "email": user.email,
             "jti": secrets.token_hex(16),
+            "gen": user.token_generation,
             "iat": now,
             "exp": now + timedelta(seconds=self.lifetime_s),
         }
@@ -93,10 +102,18 @@ class TokenService:
             raise TokenExpired() from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("The token is not valid: log in again") from exc
-        if not isinstance(claims["userId"], str) or not isinstance(claims["jti"], str):
+        generation = claims.get("gen", 0)  # tokens from before generations have none
+        if (not isinstance(claims["userId"], str) or not isinstance(claims["jti"], str)
+                or type(generation) is not int):
             raise Unauthorized("The token is not valid: log in again")
         expires = datetime.fromtimestamp(claims["exp"], UTC)
-        return TokenClaims(claims["userId"], str(claims.get("email", "")), claims["jti"], expires)
+        return TokenClaims(claims["userId"], str(claims.get("email", "")), claims["jti"], expires,
+                           generation)
+
+
+def is_current(claims: TokenClaims, user: User) -> bool:
+    """False once logout-all or a password change revoked the token (see the module doc)."""
+    return claims.generation >= user.token_generation or claims.jti == user.kept_jti
 
 
 def revoke(session: Session, claims: TokenClaims) -> None:
@@ -104,6 +121,18 @@ def revoke(session: Session, claims: TokenClaims) -> None:
         session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
     # Expired tokens are refused by their signature already: their rows can go.
     session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < utcnow()))
+    session.commit()
+
+
+def revoke_all(session: Session, user_id: str, *, keep_jti: str | None = None,
+               password_hash: str | None = None) -> None:
+    """Every token of the user issued so far stops working, but `keep_jti`'s; with
+    `password_hash`, the password changes in the same write."""
+    values: dict[str, Any] = {"token_generation": col(User.token_generation) + 1,
+                              "kept_jti": keep_jti}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    session.exec(update(User).where(col(User.id) == user_id).values(**values))
     session.commit()
 
 
@@ -119,14 +148,18 @@ class VerifiedTokenCache:
 
     Verifying a JWT and loading its user cost more than the rest of a small request; a
     client sends the same token again and again. An entry lives `ttl_s` at most and never
-    past the token's expiry; a logout in this daemon drops it at once. Another daemon on a
-    shared database sees a revocation within `ttl_s`.
+    past the token's expiry; a revocation in this daemon drops it at once. Another daemon
+    on a shared database sees a revocation within `ttl_s`.
+
+    It also counts this daemon's revocations per user (`changes`): a long-lived stream
+    rechecks its token only when its user's count moves (hostd.api.tokenwatch).
     """
 
     def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[str, _Verified] = {}
+        self._changes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def get(self, token: str) -> tuple[TokenClaims, User] | None:
@@ -143,6 +176,14 @@ class VerifiedTokenCache:
                 self._entries.clear()  # rare; simpler than LRU and always correct
             self._entries[token] = _Verified(claims, user, until)
 
-    def forget_jti(self, jti: str) -> None:
+    def forget(self, user_id: str, jti: str | None = None) -> None:
+        """After a revocation: drop the user's entries (only `jti`'s when given)."""
+        def kept(entry: _Verified) -> bool:
+            return entry.claims.user_id != user_id or jti not in (None, entry.claims.jti)
+
         with self._lock:
-            self._entries = {t: e for t, e in self._entries.items() if e.claims.jti != jti}
+            self._entries = {t: e for t, e in self._entries.items() if kept(e)}
+            self._changes[user_id] = self._changes.get(user_id, 0) + 1
+
+    def changes(self, user_id: str) -> int:
+        return self._changes.get(user_id, 0)

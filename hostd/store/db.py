@@ -114,9 +114,20 @@ def _v6_deleted_projects(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[models.DeletedProject.__table__])  # type: ignore[attr-defined]
 
 
+def _v7_token_generations(conn: Connection) -> None:
+    # Tokens issued before this carry no generation: they count as 0, the users' start.
+    present = {column["name"] for column in inspect(conn).get_columns("users")}
+    if "token_generation" not in present:
+        conn.execute(text("ALTER TABLE users ADD COLUMN token_generation INTEGER "
+                          "NOT NULL DEFAULT 0"))
+    if "kept_jti" not in present:
+        conn.execute(text("ALTER TABLE users ADD COLUMN kept_jti VARCHAR(64)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
-                                                  _v5_health_path, _v6_deleted_projects]
+                                                  _v5_health_path, _v6_deleted_projects,
+                                                  _v7_token_generations]
 
 
 def has_schema(engine: Engine) -> bool:

@@ -61,6 +61,10 @@ class User(SQLModel, table=True):
     handle: str = Field(unique=True, index=True, max_length=40)
     password_hash: str
     created_at: datetime = Field(default_factory=utcnow)
+    # Revoking all of a user's tokens at once (hostd.store.auth): tokens of an older
+    # generation are refused, but the one whose jti is kept.
+    token_generation: int = Field(default=0)
+    kept_jti: str | None = Field(default=None, max_length=64)
 
 
 class UserPublic(BaseModel):
@@ -281,6 +285,15 @@ class LoginBody(_Body):
     password: str = PydanticField(max_length=1024)
 
     _email = field_validator("email")(validation.normalize_email)
+
+
+class PasswordChange(_Body):
+    """`{current_password, new_password}`; the new one is checked as at registration."""
+
+    current_password: str = PydanticField(max_length=1024)
+    new_password: str
+
+    _new_password = field_validator("new_password")(validation.check_password)
 
 
 class ProjectCreate(_Body):

@@ -8,9 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from hostd.errors import AuthError, Conflict
-from hostd.store import validation
+from hostd.store import auth, validation
 from hostd.store.auth import PasswordHasher
-from hostd.store.models import RegisterBody, User
+from hostd.store.models import PasswordChange, RegisterBody, User
 
 log = logging.getLogger("hostd.auth")
 MAX_HANDLE_ATTEMPTS = 50
@@ -59,3 +59,16 @@ def authenticate(session: Session, email: str, password: str, hasher: PasswordHa
         raise AuthError()
     log.info("auth: login user=%s", user.id)
     return user
+
+
+def change_password(session: Session, user_id: str, body: PasswordChange,
+                    hasher: PasswordHasher, *, keep_jti: str) -> None:
+    """A new password for a caller who knows the current one (else AuthError); every
+    other token of theirs is revoked in the same write, `keep_jti`'s stays valid."""
+    user = session.get(User, user_id)  # the stored hash, not a cached copy's
+    if user is None or not hasher.check(body.current_password, user.password_hash):
+        log.info("auth: password change refused user=%s (wrong current password)", user_id)
+        raise AuthError("The current password is wrong")
+    new_hash = hasher.hash(body.new_password)
+    auth.revoke_all(session, user_id, keep_jti=keep_jti, password_hash=new_hash)
+    log.info("auth: password changed user=%s; its other tokens are revoked", user_id)

@@ -38,7 +38,7 @@ def test_every_command_has_help_with_an_example(path):
 
 def test_the_tree_has_the_issue_commands():
     names = {" ".join(p) for p in command_paths()}
-    expected = {"register", "login", "whoami", "logout", "top", "projects", "releases",
+    expected = {"register", "login", "whoami", "logout", "password", "top", "projects", "releases",
                 "rollback"} | {
         f"projects {c}" for c in
         ("list", "show", "create", "set", "deploy", "start", "stop", "restart", "status", "logs",

@@ -5,6 +5,7 @@ collection while they sat at the top of the test module."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -55,12 +56,33 @@ def _tame(case: schemathesis.Case, caller: Caller, turn: int) -> None:
 
 
 def _headers(case: schemathesis.Case, caller: Caller, url: str) -> dict[str, str]:
-    """The caller's token; logout gets a throwaway one, so the run stays logged in."""
-    if case.operation.path != "/api/auth/logout":
-        return auth(caller.token)
+    """The caller's token, so the run stays logged in: logout gets a throwaway token of
+    the caller's, logout-all (which revokes every token of its user) one of another user."""
+    path = case.operation.path
+    if path == "/api/auth/logout":
+        return auth(_login(url, caller.email))
+    if path == "/api/auth/logout-all":
+        return auth(_login(url, _bystander(url)))
+    return auth(caller.token)
+
+
+_BYSTANDERS: dict[str, str] = {}  # daemon URL -> the email of a user fuzzed to log out
+
+
+def _bystander(url: str) -> str:
+    if url not in _BYSTANDERS:
+        email = f"bystander-{uuid.uuid4().hex[:10]}@example.com"
+        resp = httpx.post(f"{url}/api/auth/register", timeout=30, verify=tls(),
+                          json={"email": email, "password": PASSWORD, "name": "Bystander"})
+        assert resp.status_code == 201, resp.text
+        _BYSTANDERS[url] = email
+    return _BYSTANDERS[url]
+
+
+def _login(url: str, email: str) -> str:
     resp = httpx.post(f"{url}/api/auth/login", timeout=30,
-                      json={"email": caller.email, "password": PASSWORD}, verify=tls())
-    return auth(resp.json()["token"])
+                      json={"email": email, "password": PASSWORD}, verify=tls())
+    return resp.json()["token"]
 
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str,

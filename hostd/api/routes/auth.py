@@ -1,4 +1,8 @@
-"""`/api/auth`: register, log in, who am I, log out (the token is revoked)."""
+"""`/api/auth`: register, log in, who am I, log out (the token is revoked), log out
+everywhere (every token of the caller is), change the password (every other token is).
+
+Each revocation is also told to the token cache, which drops what it holds of the user
+and so makes the user's open streams recheck their tokens (hostd.api.tokenwatch)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 
 from fastapi import APIRouter, Request
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
     AuthLimitsDep,
     ClaimsDep,
@@ -21,12 +26,13 @@ from hostd.store.models import (
     AuthResponse,
     LoginBody,
     Message,
+    PasswordChange,
     RegisterBody,
     UserPublic,
     UserResponse,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 log = logging.getLogger("hostd.auth")
 
 
@@ -70,7 +76,35 @@ def me(user: CurrentUser) -> UserResponse:
 def logout(session: SessionDep, claims: ClaimsDep, user: CurrentUser,
            token_cache: TokenCacheDep) -> Message:
     auth.revoke(session, claims)
-    token_cache.forget_jti(claims.jti)
+    token_cache.forget(user.id, claims.jti)
     log.info("auth: logout user=%s", user.id)
     return Message(message="Logged out: this token is revoked")
+
+
+@router.post("/logout-all", response_model=Message)
+def logout_all(session: SessionDep, user: CurrentUser, token_cache: TokenCacheDep) -> Message:
+    """Revoke every token of the caller, this one included: log out everywhere."""
+    auth.revoke_all(session, user.id)
+    token_cache.forget(user.id)
+    log.info("auth: logout-all user=%s", user.id)
+    return Message(message="Logged out everywhere: every token of this account is revoked")
+
+
+@router.post("/password", response_model=Message)
+def change_password(
+    body: PasswordChange, session: SessionDep, claims: ClaimsDep, user: CurrentUser,
+    hasher: HasherDep, token_cache: TokenCacheDep, limits: AuthLimitsDep, request: Request,
+) -> Message:
+    """A new password; 401 AuthError when the current one is wrong (counted as a failed
+    login). Every other token of the caller is revoked, the one sent here stays valid."""
+    address = _address(request)
+    limits.check_login(user.email, address)
+    try:
+        users.change_password(session, user.id, body, hasher, keep_jti=claims.jti)
+    except AuthError:
+        limits.login_failed(user.email, address)
+        raise
+    limits.login_succeeded(user.email)
+    token_cache.forget(user.id)
+    return Message(message="Password changed: every other token of this account is revoked")
 

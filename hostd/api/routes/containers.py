@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import ChangesDep, CurrentUser, LifecycleDep, OwnedProject, SessionDep
 from hostd.store.models import ContainerStatus, Message, ProjectStatus
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 
 
 @router.get("/{project_id}/status", response_model=ContainerStatus)

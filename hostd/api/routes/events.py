@@ -14,6 +14,10 @@ should still reload its project list on `connected`, as `hostctl top` does.
 
 Browsers' EventSource cannot send headers, so this route (and only this one) also takes
 the token as `?access_token=`; the access log never records query strings.
+
+The stream ends with its token: within a second or two of a logout, logout-all or
+password change that revokes it, or when it expires, `end {reason, error, statusCode}`
+is sent (the 401 the next request would get) and the stream closes (hostd.api.tokenwatch).
 """
 
 from __future__ import annotations
@@ -24,21 +28,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from hostd.api.deps import DbDep, HubDep, SettingsDep, TokensDep, parse_bearer, user_for_claims
+from hostd.api.bodies import BodyTypedRoute
+from hostd.api.deps import (
+    DbDep,
+    HubDep,
+    SettingsDep,
+    TokenCacheDep,
+    TokensDep,
+    parse_bearer,
+    user_for_claims,
+)
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.api.tokenwatch import TokenWatch
 from hostd.events import CONNECTED, EventHub
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 
 
-def stream_user_id(request: Request, tokens: TokensDep, db: DbDep) -> str:
-    """The caller, by Bearer header or `access_token`; a short session of its own (a
-    request-long one would hold a database connection for the whole stream)."""
+def stream_caller(request: Request, tokens: TokensDep, db: DbDep,
+                  cache: TokenCacheDep) -> TokenWatch:
+    """The caller's token, by Bearer header or `access_token`, checked with a short session
+    of its own (a request-long one would hold a database connection for the whole stream)."""
     query_token = request.query_params.get("access_token")
     header = request.headers.get("authorization")
     token = parse_bearer(header or "") if header or not query_token else query_token
     claims = tokens.verify(token)
-    return user_for_claims(db, claims).id
+    user_for_claims(db, claims)
+    return TokenWatch(claims, db, cache)
 
 
 def _last_id(value: str | None) -> int | None:
@@ -67,8 +83,8 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
 @router.get("/events", response_class=EventStreamResponse, status_code=200,
             responses=STREAM_RESPONSES)
 async def events(
-    user_id: Annotated[str, Depends(stream_user_id)], hub: HubDep, settings: SettingsDep,
+    caller: Annotated[TokenWatch, Depends(stream_caller)], hub: HubDep, settings: SettingsDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
-    return EventStreamResponse(event_stream(hub, user_id, _last_id(last_event_id),
-                                            settings.sse_keepalive_s))
+    chunks = event_stream(hub, caller.user_id, _last_id(last_event_id), settings.sse_keepalive_s)
+    return EventStreamResponse(chunks, watch=caller)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import DbDep, DockerDep, HubDep
 from hostd.store.db import database_ok
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 
 
 class Health(BaseModel):

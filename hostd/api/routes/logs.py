@@ -1,4 +1,5 @@
-"""Build and runtime logs: a tail as JSON, or followed as Server-Sent Events."""
+"""Build and runtime logs: a tail as JSON, or followed as Server-Sent Events (which end,
+like every stream, when their token is revoked or expires: hostd.api.tokenwatch)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import DbDep, DockerDep, FollowersDep, OwnedProject, SessionDep, SettingsDep
 from hostd.api.followers import LogFollowers
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
 from hostd.control import buildlog
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
@@ -22,7 +25,7 @@ from hostd.engine.logs import LogStream
 from hostd.errors import NotFound, RateLimited
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 Source = Literal["build", "runtime"]
 POLL_S = 0.25
 
@@ -42,7 +45,7 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
-    docker: DockerDep, followers: FollowersDep,
+    docker: DockerDep, followers: FollowersDep, watch: TokenWatchDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -54,21 +57,22 @@ def logs(
             raise NotFound("This project has no deployment yet")
         path = buildlog.log_path(settings.data_dir, project.id, deployment.id)
         if follow:
-            return _stream(_follow_build(db, settings.data_dir, deployment, tail))
+            return _stream(_follow_build(db, settings.data_dir, deployment, tail), watch)
         return LogLines(source=source, lines=buildlog.tail(path, tail))
     if not project.container_id:
         raise NotFound("This project has no container yet: see its build log (source=build)")
     client = docker.client()
     if follow:
         followers.check()  # 429 now, while an error can still be the answer
-        return _stream(_follow_runtime(client, project.container_id, tail, followers))
+        return _stream(_follow_runtime(client, project.container_id, tail, followers), watch)
     return LogLines(source=source,
                     lines=list(engine.container_logs(client, project.container_id, tail=tail)))
 
 
-def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
-    # Ends the generator the moment the client leaves, which closes Docker's log stream.
-    return EventStreamResponse(events)
+def _stream(events: AsyncIterator[bytes], watch: TokenWatch) -> EventStreamResponse:
+    # Ends the generator the moment the client leaves (or the token is revoked), which
+    # closes Docker's log stream.
+    return EventStreamResponse(events, watch=watch)
 
 
 async def _follow_build(db: Engine, data_dir: Path, deployment: Deployment,

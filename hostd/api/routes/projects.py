@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
     ChangesDep,
     CurrentUser,
@@ -41,7 +42,7 @@ from hostd.store.models import (
     User,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 DEPLOYMENTS_SHOWN = 50
 
 

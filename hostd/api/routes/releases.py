@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import ChangesDep, CurrentUser, LifecycleDep, OwnedProject, SessionDep
 from hostd.store import releases
 from hostd.store.models import ReleaseList, RollbackBody, RollbackResponse
 
-router = APIRouter()
+router = APIRouter(route_class=BodyTypedRoute)
 
 
 @router.get("/{project_id}/releases", response_model=ReleaseList)
@@ -20,14 +21,15 @@ def list_releases(project: OwnedProject, session: SessionDep) -> ReleaseList:
 
 
 @router.post("/{project_id}/rollback", response_model=RollbackResponse)
-async def rollback(body: RollbackBody, project: OwnedProject, session: SessionDep,
-                   user: CurrentUser, lifecycle: LifecycleDep,
-                   changes: ChangesDep) -> RollbackResponse:
+async def rollback(project: OwnedProject, session: SessionDep, user: CurrentUser,
+                   lifecycle: LifecycleDep, changes: ChangesDep,
+                   body: RollbackBody | None = None) -> RollbackResponse:
     """A new release with the image and config vars of `version` (else the release
-    before the current one), switched to without downtime. 409 when its image was
-    pruned: a rollback never rebuilds from another commit. On the changes' threads."""
+    before the current one; no body at all means the same), switched to without
+    downtime. 409 when its image was pruned: a rollback never rebuilds from another
+    commit. On the changes' threads."""
+    version = body.version if body is not None else None
     release, message = await changes.run(project.id, user.id, project.name,
-                                         lifecycle.rollback, session, project, user,
-                                         body.version)
+                                         lifecycle.rollback, session, project, user, version)
     return RollbackResponse(release=releases.to_public(release, release.version),
                             message=message)
