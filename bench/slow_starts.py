@@ -47,9 +47,13 @@ def settle(api: httpx.Client, ids: list[str], wanted: str, limit_s: float = 600)
 
 
 def prepare(api: httpx.Client, url: str, count: int, delay: int) -> list[str]:
-    ids = [api.post("/api/projects", json={"name": f"slow{n}", "github_url": url,
-                                          "template": "static"}).json()["project"]["id"]
-           for n in range(count)]
+    ids = []
+    for n in range(count):
+        reply = api.post("/api/projects", json={"name": f"slow{n}", "github_url": url,
+                                                "template": "static"})
+        if reply.status_code != 201:
+            raise SystemExit(f"create slow{n}: {reply.status_code} {reply.text}")
+        ids.append(reply.json()["project"]["id"])
     settle(api, ids, "running")
     for pid in ids:
         api.post(f"/api/containers/{pid}/stop").raise_for_status()
@@ -109,6 +113,7 @@ def main() -> None:
     count = max(1, min(args.projects, 100))
     with tempfile.TemporaryDirectory(prefix="hostd-bench-slow-") as tmp, \
             own_daemon(docker.from_env(), Path(tmp) / "data", HOSTD_CONTAINER_MEMORY_MB="32",
+                       HOSTD_MAX_QUEUED_DEPLOYS="200",
                        HOSTD_MAX_PROJECTS_PER_USER="200",
                        HOSTD_MAX_MEMORY_MB_PER_USER="100000") as server, \
             httpx.Client(base_url=server.url, timeout=120, verify=tls()) as api:
