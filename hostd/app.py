@@ -21,7 +21,7 @@ from hostd.api.middleware import (
 )
 from hostd.api.openapi import install_openapi
 from hostd.api.origin import TrustedOriginMiddleware
-from hostd.api.routes import auth, containers, events, health, logs, projects, releases
+from hostd.api.routes import auth, containers, events, health, logs, projects, releases, run
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 500, 503))
+    app.include_router(run.router, prefix="/api/projects", tags=["run"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     # Before the container routes: `events` is a route, not a project id.
     app.include_router(events.router, prefix="/api/containers", tags=["events"],
                        responses=_errors(401, 500))

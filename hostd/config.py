@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     change_threads: int = Field(16, ge=1, le=256, validation_alias="HOSTD_CHANGE_THREADS")
     changes_per_user: int = Field(4, ge=1, le=256, validation_alias="HOSTD_CHANGES_PER_USER")
     log_followers: int = Field(64, ge=1, le=1024, validation_alias="HOSTD_LOG_FOLLOWERS")
+    # One-off commands (`hostctl run`): at once per user, and the longest one may run.
+    runs_per_user: int = Field(2, ge=1, le=64, validation_alias="HOSTD_RUNS_PER_USER")
+    run_timeout_s: int = Field(600, ge=1, le=86400, validation_alias="HOSTD_RUN_TIMEOUT")
     # App containers can't reach the host or 169.254.0.0/16 (hostd.engine.egress).
     egress: Literal["filtered", "open"] = Field("filtered", validation_alias="HOSTD_EGRESS")
     # Where the users' networks take their /26 subnets from (hostd.engine.usernet).

@@ -23,6 +23,7 @@ from hostd.control.exits import ExpectedExits
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.metrics import MetricsCollector
 from hostd.control.monitor import EngineMonitor
+from hostd.control.oneoff import OneOffs
 from hostd.control.reconcile import Reconciler
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
@@ -62,6 +63,7 @@ class Services:
     drains: DrainGate  # how replaced containers learn the router no longer needs them
     changes: ChangeRunner  # the threads of changes that wait for an app
     followers: LogFollowers  # the threads that read followed container logs
+    oneoffs: OneOffs  # one-off commands running in fresh containers
 
 
 def build_services(settings: Settings) -> Services:
@@ -85,8 +87,9 @@ def build_services(settings: Settings) -> Services:
                           changes)
     supervisor = Supervisor(settings, engine, docker, board, lifecycle)
     label = settings.instance_label
+    oneoffs = OneOffs(settings, docker)
     reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor,
-                            str(settings.app_subnets))
+                            str(settings.app_subnets), oneoffs)
     monitor = EngineMonitor(engine, docker, supervisor, expected, label,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()
@@ -104,5 +107,5 @@ def build_services(settings: Settings) -> Services:
         supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
         routes=routes, collector=collector, drains=drains,
         changes=ChangeRunner(settings.change_threads, settings.changes_per_user),
-        followers=LogFollowers(settings.log_followers),
+        followers=LogFollowers(settings.log_followers), oneoffs=oneoffs,
     )

@@ -9,8 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from hostd.errors import RateLimited
+
+T = TypeVar("T")
 
 
 class LogFollowers:
@@ -30,7 +33,7 @@ class LogFollowers:
         return RateLimited(f"hostd is following {self._active} container logs, its most "
                            "(HOSTD_LOG_FOLLOWERS): try again shortly", retry_after=5)
 
-    def start(self, pump: Callable[[], None]) -> Future[None]:
+    def start(self, pump: Callable[[], T]) -> Future[T]:
         """Run `pump` (it reads one container's log to its end) on the pool."""
         with self._lock:
             if self._active >= self._threads:
@@ -43,7 +46,7 @@ class LogFollowers:
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _: Future[None]) -> None:
+    def _done(self, _: Future[Any]) -> None:
         with self._lock:
             self._active -= 1
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
+from hostd.control.oneoff import RUN_OF_LABEL, OneOffs
 from hostd.control.ownership import Action, Ownership, load_ownership
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
@@ -48,6 +49,7 @@ class Reconciler:
     deployer: Deployer  # projects it is deploying are left to it
     supervisor: Supervisor  # starts what should run and does not
     subnets: str = usernet.DEFAULT_POOL  # where users' networks take their subnets
+    oneoffs: OneOffs | None = None  # the one-off commands running now
 
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
@@ -98,8 +100,20 @@ class Reconciler:
                 self._reconcile_project(project, owner, by_id.get(project.container_id or ""))
             except EngineError as exc:
                 log.warning("could not reconcile project %s: %s", project.id, exc)
-        self._remove_strays(client, states, load_ownership(self.db, busy))
+        runs = [state for state in states if RUN_OF_LABEL in state.labels]
+        self._remove_finished_runs(client, runs)
+        apps = [state for state in states if RUN_OF_LABEL not in state.labels]
+        self._remove_strays(client, apps, load_ownership(self.db, busy))
         self._remove_unused_networks(client, {owner.id for _, owner in rows})
+
+    def _remove_finished_runs(self, client: DockerClient,
+                              runs: list[engine.ContainerState]) -> None:
+        """One-off containers no run of this daemon follows (it stopped mid-run)."""
+        active = self.oneoffs.active() if self.oneoffs is not None else set()
+        for state in runs:
+            if state.id not in active:
+                log.info("removing one-off container %s: no run follows it", state.name)
+                engine.remove_container(client, state.id, force=True)
 
     def _remove_unused_networks(self, client: DockerClient, users: set[str]) -> None:
         """The networks of users with no project left (their last delete found a

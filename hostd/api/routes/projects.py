@@ -109,8 +109,9 @@ def patch_project(
 
 
 @router.delete("/{project_id}", response_model=Message)
-def delete_project(project: OwnedProject, session: SessionDep,
-                   lifecycle: LifecycleDep) -> Message:
+def delete_project(project: OwnedProject, session: SessionDep, lifecycle: LifecycleDep,
+                   services: ServicesDep) -> Message:
+    services.oneoffs.remove_for_project(project.id)  # a command still running goes too
     return Message(message=lifecycle.delete(session, project))
 
 

@@ -1,0 +1,101 @@
+"""`POST /api/projects/:id/run`: a one-off command in a fresh container of the project's
+current release (an extension of the contract; hostd.control.oneoff).
+
+The body is `{command: [argv…], timeout?: seconds}`: an argv list, never a shell string
+(`["sh", "-c", "…"]` when a shell is wanted). The answer is an SSE stream: `output
+{line}` for each line the command prints (stdout and stderr), then `exit {code,
+timed_out}`. Errors found before it starts (no release yet, too many runs, a bad body)
+are the contract's error body. The container is removed when the command ends, when it
+runs out of time (then killed) and when the client leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import partial
+
+import anyio
+from fastapi import APIRouter
+from pydantic import ConfigDict, field_validator
+from pydantic import Field as PydanticField
+
+from hostd.api.bodies import BodyTypedRoute
+from hostd.api.deps import CurrentUser, OwnedProject, ServicesDep, SessionDep
+from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.control.oneoff import OneOff
+from hostd.engine.logs import LogStream
+from hostd.errors import ValidationError
+from hostd.services import Services
+from hostd.store import configvars
+from hostd.store.models import _Body
+
+router = APIRouter(route_class=BodyTypedRoute)
+ALL_LINES = 1_000_000  # the log "tail" of a container that just started: all of it
+
+
+class RunBody(_Body):
+    model_config = ConfigDict(strict=True, str_max_length=4096)
+    command: list[str] = PydanticField(min_length=1, max_length=256)
+    timeout: int | None = PydanticField(None, ge=1)
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, value: list[str]) -> list[str]:
+        if not value[0] or any("\x00" in arg for arg in value):
+            raise ValueError("command must be an argv list: a non-empty program, no NUL")
+        return value
+
+
+@router.post("/{project_id}/run", responses=STREAM_RESPONSES)
+async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
+              services: ServicesDep) -> EventStreamResponse:
+    """Run `command` once in a fresh container of the current release: its config vars,
+    data and limits, no router traffic. Streams `output` lines, then `exit`."""
+    limit = services.settings.run_timeout_s
+    if body.timeout is not None and body.timeout > limit:
+        raise ValidationError(f"timeout may be at most {limit} s (HOSTD_RUN_TIMEOUT)")
+    services.followers.check()  # its output is read on the log followers' threads
+    env = await anyio.to_thread.run_sync(configvars.load, session, project.id)
+    one = await anyio.to_thread.run_sync(partial(
+        services.oneoffs.start, project, user, body.command, env, body.timeout or limit))
+    return EventStreamResponse(_output(services, one))
+
+
+async def _output(services: Services, one: OneOff) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+    try:
+        stream = await anyio.to_thread.run_sync(
+            LogStream, services.docker.client(), one.container_id, ALL_LINES)
+
+        def offer(line: str | None) -> None:
+            if queue.full():
+                queue.get_nowait()  # a reader that falls behind loses the oldest lines
+            queue.put_nowait(line)
+
+        def pump() -> None:
+            try:
+                for line in stream.lines():
+                    loop.call_soon_threadsafe(offer, line)
+            finally:
+                loop.call_soon_threadsafe(offer, None)
+
+        # The wait returns at the exit or the time limit; then the container goes, which
+        # ends its log stream too.
+        waiter = asyncio.wrap_future(services.followers.start(partial(_wait, services, one)))
+        reader = asyncio.wrap_future(services.followers.start(pump))
+        while (line := await queue.get()) is not None:
+            yield encode(None, "output", {"line": line})
+        code = await waiter
+        yield encode(None, "exit", {"code": code, "timed_out": code is None})
+        reader.cancel()
+    finally:
+        await anyio.to_thread.run_sync(services.oneoffs.finish, one)
+
+
+def _wait(services: Services, one: OneOff) -> int | None:
+    code = services.oneoffs.wait(one)
+    if code is None:  # out of time: killing it ends the output
+        services.oneoffs.finish(one)
+    return code
