@@ -5,7 +5,13 @@
 (a) authenticated GET /api/projects (5 projects) at concurrency 32: req/s, latency
     percentiles, and the *server's* CPU per request (utime+stime from /proc/<pid>/stat);
 (b) login throughput at concurrency 4 (BCRYPT_ROUNDS, default 12 as in production);
-(c) p50 of GET /api/projects while 16 logins run at once.
+(c) p50 of GET /api/projects while 16 logins run at once;
+(d) every authenticated read route (`GET /api/projects`, `/api/projects/:id`,
+    `/api/auth/me`, `/api/containers/:id/status`) with many users (--users, 2 projects
+    each), at concurrency 16: the server's CPU per request for each.
+
+`--db postgres` runs the daemon on a fresh PostgreSQL database of the test server's
+(scripts/ensure-postgres; dropped afterwards) instead of its SQLite file.
 
 The load generator runs on the same machine and competes with the server for CPU:
 latencies include that; the CPU-per-request figure does not (it is the server's own).
@@ -23,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -86,6 +93,84 @@ def setup_user(server: HostdServer) -> tuple[str, str]:
     return email, token
 
 
+async def hammer_many(url: str, calls: list[tuple[str, dict[str, str]]], concurrency: int,
+                      seconds: float) -> tuple[int, int, float]:
+    """Like `hammer`, cycling through (path, headers) calls: (ok, errors, seconds)."""
+    ok = errors = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, verify=tls()) as client:
+        async def worker(offset: int) -> None:
+            nonlocal ok, errors
+            n = offset
+            while time.monotonic() < deadline and ok + errors < MAX_REQUESTS:
+                path, headers = calls[n % len(calls)]
+                n += concurrency
+                resp = await client.get(path, headers=headers)
+                ok, errors = (ok + 1, errors) if resp.status_code < 400 else (ok, errors + 1)
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return ok, errors, time.monotonic() - started
+
+
+def many_users(server: HostdServer, count: int) -> list[tuple[dict[str, str], list[str]]]:
+    """`count` users with two projects each: (auth headers, project ids)."""
+    users = []
+    with httpx.Client(base_url=server.url, timeout=60, verify=tls()) as c:
+        for _ in range(count):
+            resp = c.post("/api/auth/register", json={
+                "email": unique_email("many"), "password": PASSWORD, "name": "Many"})
+            resp.raise_for_status()
+            headers = {"Authorization": f"Bearer {resp.json()['token']}"}
+            ids = [c.post("/api/projects", headers=headers, json={
+                "name": f"app-{i}", "github_url": "https://github.com/o/r",
+                "template": "static"}).raise_for_status().json()["project"]["id"]
+                for i in range(2)]
+            users.append((headers, ids))
+    return users
+
+
+async def reads_per_route(server: HostdServer, pid: int, users: int, seconds: float) -> None:
+    """(d) the server's CPU per request of each authenticated read, many users."""
+    people = many_users(server, users)
+    routes = {
+        "GET /api/projects": lambda h, ids: "/api/projects",
+        "GET /api/projects/:id": lambda h, ids: f"/api/projects/{ids[0]}",
+        "GET /api/auth/me": lambda h, ids: "/api/auth/me",
+        "GET /api/containers/:id/status": lambda h, ids: f"/api/containers/{ids[1]}/status",
+    }
+    for title, path in routes.items():
+        calls = [(path(h, ids), h) for h, ids in people]
+        await hammer_many(server.url, calls, 8, 0.5)  # warm-up: every user's token cached
+        cpu0 = cpu_seconds(pid)
+        ok, errors, elapsed = await hammer_many(server.url, calls, 16, seconds)
+        cpu = cpu_seconds(pid) - cpu0
+        print(f"(d) {title:30} {users} users c=16: {ok / elapsed:7.1f}/s, {errors} errors, "
+              f"server {cpu * 1000 / max(ok + errors, 1):.3f} ms CPU/request")
+
+
+def postgres_database() -> tuple[str, Callable[[], None]]:
+    """A new database on the test server (scripts/ensure-postgres) and its dropper."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.plugins.postgres import URL_ENV, URL_FILE
+
+    admin_url = os.environ.get(URL_ENV) or URL_FILE.read_text().strip()
+    name = f"hostd_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
 def report(title: str, latencies: list[float], errors: int, elapsed: float) -> None:
     print(f"{title}: {len(latencies)} ok, {errors} errors in {elapsed:.1f} s "
           f"= {len(latencies) / elapsed:.1f}/s; latency ms p50 {pct(latencies, .5):.1f} "
@@ -119,7 +204,8 @@ def wrk_list(url: str, pid: int, token: str, seconds: float) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="hostd-bench-"))
-    server = HostdServer(data_dir=data_dir / "data", env_overrides={
+    database_url, drop = postgres_database() if args.db == "postgres" else (None, None)
+    server = HostdServer(data_dir=data_dir / "data", database_url=database_url, env_overrides={
         "BCRYPT_ROUNDS": str(args.bcrypt_rounds), "HOSTD_ALLOW_LOCAL_REPOS": "false"})
     try:
         server.start()
@@ -127,7 +213,11 @@ async def main(args: argparse.Namespace) -> None:
         email, token = setup_user(server)
         headers = {"Authorization": f"Bearer {token}"}
         print(f"hostd pid {pid}, {os.cpu_count()} CPUs, BCRYPT_ROUNDS={args.bcrypt_rounds}, "
-              f"python {sys.version.split()[0]}; load generator on the same machine")
+              f"python {sys.version.split()[0]}, database {args.db}; load generator on the "
+              "same machine")
+        if args.reads_only:
+            await reads_per_route(server, pid, args.users, args.list_seconds)
+            return
 
         # warm-up (imports, first connections, SQLite page cache)
         await hammer(server.url, "GET", "/api/projects", 8, 1.0, 2000, headers=headers)
@@ -168,9 +258,12 @@ async def main(args: argparse.Namespace) -> None:
         (llat, lerr, lel), (plat, perr, pel) = await asyncio.gather(logins(), lists())
         report("(c) GET /api/projects c=1 during 16 logins", plat, perr, pel)
         report("    the 16 concurrent logins", llat, lerr, lel)
+        await reads_per_route(server, pid, args.users, args.list_seconds)
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        if drop is not None:
+            drop()
 
 
 if __name__ == "__main__":
@@ -178,4 +271,7 @@ if __name__ == "__main__":
     parser.add_argument("--list-seconds", type=float, default=10.0)
     parser.add_argument("--login-seconds", type=float, default=5.0)
     parser.add_argument("--bcrypt-rounds", type=int, default=12)
+    parser.add_argument("--users", type=int, default=200, help="(d)'s users")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--reads-only", action="store_true", help="run (d) only")
     asyncio.run(main(parser.parse_args()))

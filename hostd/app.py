@@ -25,6 +25,7 @@ from hostd.api.routes import auth, containers, events, health, logs, projects, r
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
+from hostd.store import dburl
 
 log = logging.getLogger("hostd")
 
@@ -45,8 +46,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop it again, then close the engine and database handles."""
     services: Services = app.state.services
     settings = services.settings
-    log.info("hostd %s: API on http://%s:%d, data in %s, instance %s", __version__,
-             settings.host, settings.port, settings.data_dir, settings.instance_label)
+    log.info("hostd %s: API on http://%s:%d, data in %s, database %s, instance %s",
+             __version__, settings.host, settings.port, settings.data_dir,
+             dburl.shown(services.db.url), settings.instance_label)
     services.hub.bind(asyncio.get_running_loop())
     await anyio.to_thread.run_sync(services.reconciler.mark_interrupted)
     services.deployer.start()

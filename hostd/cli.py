@@ -41,6 +41,14 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _db_reason(exc: Exception, settings: Settings) -> str:
+    """The first line of a database error, never the URL's password."""
+    from hostd.store import dburl
+
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return dburl.scrub(reason, dburl.parse(settings.database_uri))
+
+
 def load_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError as SettingsError
 
@@ -78,9 +86,12 @@ def serve(
     from sqlalchemy.exc import SQLAlchemyError
 
     from hostd.config import InstanceFileError
+    from hostd.store.dburl import DatabaseUrlError
 
     try:
         application = create_app(settings)
+    except DatabaseUrlError as exc:
+        _fail(f"invalid setting DATABASE_URL: {exc}")
     except InstanceFileError as exc:
         _fail(f"invalid setting HOSTD_INSTANCE: {exc}")
     except OSError as exc:
@@ -88,8 +99,7 @@ def serve(
               f"{exc.strerror or exc}")
     except SQLAlchemyError as exc:
         name = "DATABASE_URL" if settings.database_url else "HOSTD_DATA_DIR"
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        _fail(f"invalid setting {name}: cannot open the database: {reason}")
+        _fail(f"invalid setting {name}: cannot open the database: {_db_reason(exc, settings)}")
     raise_open_files_limit()  # router workers inherit it
     uvicorn.run(
         application, host=settings.host, port=settings.port,

@@ -33,7 +33,7 @@ from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
 from hostd.router.drain import DrainGate
 from hostd.router.table import RouteTable
-from hostd.store import db
+from hostd.store import db, dburl
 from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
 from hostd.store.metrics import MetricsStore
 
@@ -66,11 +66,18 @@ class Services:
     oneoffs: OneOffs  # one-off commands running in fresh containers
 
 
+def pool_threads(settings: Settings) -> int:
+    """The threads that may use the database at once: anyio's and the daemon's own
+    (hostd.store.db), the change threads (their own limiter) and the deploy workers."""
+    return db.DEFAULT_POOL_THREADS + settings.change_threads + settings.deploy_concurrency
+
+
 def build_services(settings: Settings) -> Services:
     """All of the daemon's parts for `settings`, wired to each other (nothing started);
     `Services.settings` is `settings` with the instance label decided."""
     settings.ensure_data_dir()
-    engine = db.make_engine(settings.database_uri)
+    url = dburl.parse(settings.database_uri)  # DatabaseUrlError before anything opens
+    engine = db.make_engine(url, pool_threads(settings))
     # Decided before `migrate` makes a schema: a database from before installs kept an id
     # keeps the label its containers carry.
     settings = settings.with_instance(existing_database=db.has_schema(engine))
@@ -98,7 +105,7 @@ def build_services(settings: Settings) -> Services:
     collector = MetricsCollector(engine, docker, hub, metrics, requests,
                                  settings.metrics_interval_s)
     return Services(
-        settings=settings, db=engine, loop_reader=db.make_loop_reader(settings.database_uri),
+        settings=settings, db=engine, loop_reader=db.make_loop_reader(url),
         hasher=PasswordHasher(settings.bcrypt_rounds),
         tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in),
         token_cache=VerifiedTokenCache(), metrics=metrics,

@@ -17,7 +17,8 @@ from tests.support import (
 
 # The real-engine fixtures (engine, docker_client, base_images), the `docker` mark on
 # every test that uses them, and the removal of what the session made on the engine.
-pytest_plugins = ["tests.plugins.engine"]
+# `--db postgres`: every daemon on a PostgreSQL database of its own (tests/plugins/postgres.py).
+pytest_plugins = ["tests.plugins.engine", "tests.plugins.postgres"]
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,10 @@ def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     logs = server.logs()
     assert not HASH_LEAK.search(logs), "a password hash reached the log"
     assert "eyJ" not in logs, "a JWT reached the log"
+    from tests.plugins import postgres  # imported by pytest_plugins, after this module
+
+    db_password = postgres.password()
+    assert db_password is None or db_password not in logs, "the database password was logged"
     assert " 500 " not in logs and "unhandled error" not in logs, "a request crashed: see the log"
 
 

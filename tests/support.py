@@ -84,6 +84,9 @@ class HostdServer:
     port: int = field(default_factory=free_port)
     router_port: int = field(default_factory=free_port)
     own_instance: bool = False
+    # A PostgreSQL database of its own under `pytest --db postgres` (tests/plugins/
+    # postgres.py), made at the first start; None: its SQLite file in the data dir.
+    database_url: str | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -114,10 +117,16 @@ class HostdServer:
         if not self.own_instance:
             env["HOSTD_INSTANCE"] = self.instance
         env.pop("DATABASE_URL", None)
+        if self.database_url is not None:
+            env["DATABASE_URL"] = self.database_url
         env.update(self.env_overrides)
         return env
 
     def start(self) -> HostdServer:
+        from tests.plugins import postgres
+
+        if self.database_url is None and "DATABASE_URL" not in self.env_overrides:
+            self.database_url = postgres.new_database()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         SESSION_DATA_DIRS.add(self.data_dir)
         log = self.log_path.open("ab")

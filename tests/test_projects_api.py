@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from tests.support import client_for, register, stable
@@ -102,6 +105,31 @@ def test_same_name_twice_is_a_conflict_for_one_user_only(client, user, other_use
                        json={"name": name, "github_url": REPO, "template": "static"})
     assert_error(resp, 409, "ConflictError")
     create(client, other_user["headers"], name=name)  # another user's namespace
+
+
+def test_concurrent_creates_of_one_name_make_one_project(make_hostd):
+    # Room in the deploy queue for every racer: a full queue (429) is not this test's subject.
+    name, racers = new_name(), 20
+    server = make_hostd(HOSTD_MAX_QUEUED_DEPLOYS=str(racers))
+    barrier = threading.Barrier(racers)
+    with client_for(server) as c:
+        token, _ = register(c)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def attempt(_: int) -> httpx.Response:
+        with client_for(server) as c:
+            barrier.wait(timeout=10)
+            return c.post("/api/projects", headers=headers,
+                          json={"name": name, "github_url": REPO, "template": "static"})
+
+    with ThreadPoolExecutor(racers) as pool:
+        answers = list(pool.map(attempt, range(racers)))
+    assert sorted(r.status_code for r in answers) == [201] + [409] * (racers - 1)
+    for lost in (r for r in answers if r.status_code != 201):
+        assert_error(lost, 409, "ConflictError")
+    with client_for(server) as c:
+        listed = c.get("/api/projects", headers=headers).json()["projects"]
+    assert [p["name"] for p in listed] == [name]
 
 
 @pytest.mark.parametrize("template", ["static", "react", "flask", "nodejs"])

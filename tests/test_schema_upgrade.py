@@ -1,7 +1,7 @@
 """A database from before supervision and releases (schema v2, the tables as that version
-made them) upgrades in place on a real SQLite file: nothing stored is lost, a stopped
-project stays stopped, and a project that runs an image gets it, with its config vars,
-as release v1."""
+made them) upgrades in place on a real SQLite file (with --db postgres, a real PostgreSQL
+database): nothing stored is lost, a stopped project stays stopped, and a project that
+runs an image gets it, with its config vars, as release v1."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from hostd.store import db, releases
 from hostd.store.models import DeletedProject, Project, Release, User
+from tests.plugins import postgres
 
 V2_TABLES = """
 CREATE TABLE users (id VARCHAR PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL,
@@ -46,10 +47,12 @@ INSERT INTO project_env VALUES ('p1', 'GREETING', 'hi');
 
 
 def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
-    path = tmp_path / "hostd.db"
-    engine = db.make_engine(f"sqlite:///{path}")
+    # Under --db postgres, a PostgreSQL database as that version made it there.
+    url = postgres.new_database()
+    engine = db.make_engine(url or f"sqlite:///{tmp_path / 'hostd.db'}")
+    tables = V2_TABLES.replace("DATETIME", "TIMESTAMP") if url else V2_TABLES
     with engine.begin() as conn:
-        for statement in V2_TABLES.split(";"):
+        for statement in tables.split(";"):
             if statement.strip():
                 conn.execute(text(statement))
     assert db.migrate(engine) == len(db.MIGRATIONS)

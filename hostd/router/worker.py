@@ -37,6 +37,7 @@ from hostd.store import db
 
 log = logging.getLogger("hostd.router")
 DATABASE_ENV = "HOSTD_ROUTER_DATABASE_URI"  # set by the daemon for its workers only
+ROUTER_DB_THREADS = 2
 LOG_LEVEL_ENV = "HOSTD_ROUTER_LOG_LEVEL"
 MSG_ROUTES = b"routes"
 MSG_READY = b"ready"
@@ -118,7 +119,8 @@ class _Control:
 
 
 async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str) -> None:
-    engine = db.make_engine(database_uri)
+    # One route-table reload at a time (it holds a lock): a worker needs two connections.
+    engine = db.make_engine(database_uri, threads=ROUTER_DB_THREADS)
     table = RouteTable(engine)
     counts = PendingCounts()
     router = Router(table, counts)

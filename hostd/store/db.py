@@ -2,7 +2,9 @@
 
 SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout, so
 readers never wait on the writer and concurrent writers queue instead of failing.
-Any other SQLAlchemy URL (PostgreSQL for a bigger install) works unchanged.
+PostgreSQL (`postgresql://`, on psycopg 3) gets a pre-pinged pool sized to the threads
+that use it; any other SQLAlchemy URL whose driver is installed is opened as it is.
+One migration entry point serves every backend: the steps are portable SQL.
 """
 
 from __future__ import annotations
@@ -12,30 +14,55 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import SQLModel, create_engine
 
-from hostd.store import models
+from hostd.store import dburl, models
 
 log = logging.getLogger("hostd.db")
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+# The threads that may each hold a pooled connection at once: anyio's worker threads
+# (sync routes, to_thread: 40 by default), plus the daemon's own that touch the database —
+# the engine monitor, the supervisor's and reconciler's work on it, the metrics collector
+# and a retirer or two. hostd.services adds the change threads and the deploy workers.
+ANYIO_THREADS = 40
+OTHER_THREADS = 8
+DEFAULT_POOL_THREADS = ANYIO_THREADS + OTHER_THREADS
+# Beyond one connection per thread: a thread may briefly hold a second (a request's session
+# and a status write). PostgreSQL connections are server processes: a short overflow only.
+PG_OVERFLOW = 10
+POOL_TIMEOUT_S = 30
+
+
+def make_engine(url: str | URL, threads: int = DEFAULT_POOL_THREADS) -> Engine:
+    """An engine for `url` (DatabaseUrlError when it cannot be used), its pool sized for
+    `threads` threads using it at once."""
+    parsed = dburl.parse(url) if isinstance(url, str) else url
+    if not dburl.is_sqlite(parsed):
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=threads, max_overflow=PG_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_S, **_server_args(parsed))
     engine = create_engine(
-        url,
+        parsed,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
-        # Twice the thread pool (40): a worker thread may briefly hold two connections
-        # (a request's session and a status write). SQLite connections are cheap.
-        pool_size=20,
-        max_overflow=60,
+        # SQLite connections are cheap: twice the threads (see PG_OVERFLOW's why).
+        pool_size=threads // 2,
+        max_overflow=threads + threads // 2,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _server_args(url: URL) -> dict[str, object]:
+    # Timestamps are stored without a zone, all UTC: a server in another zone must not
+    # shift the zone-aware ones psycopg sends.
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+        return {"connect_args": {"options": "-c timezone=UTC"}}
+    return {}
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -149,7 +176,7 @@ def migrate(engine: Engine) -> int:
     return len(MIGRATIONS)
 
 
-def make_loop_reader(url: str) -> Engine | None:
+def make_loop_reader(url: str | URL) -> Engine | None:
     """For the local SQLite file: one connection of its own for small reads made on the
     event loop (None for any other database: those reads go to a thread).
 
@@ -159,10 +186,11 @@ def make_loop_reader(url: str) -> Engine | None:
     so a loop blocked on the pool would wait for itself. The event loop is one thread, so
     one connection is all it needs.
     """
-    if not url.startswith("sqlite"):
+    parsed = dburl.parse(url) if isinstance(url, str) else url
+    if not dburl.is_sqlite(parsed):
         return None
     engine = create_engine(
-        url, poolclass=StaticPool,
+        parsed, poolclass=StaticPool,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
