@@ -110,12 +110,14 @@ from hostctl.commands import env as _env  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
 from hostctl.commands import releases as _releases  # noqa: E402
 from hostctl.commands import top as _top  # noqa: E402
+from hostctl.commands import up as _up  # noqa: E402
 
 _auth.register_commands(app)
 _projects.register_commands(projects_app)
 _env.register_commands(env_app)
 _top.register_commands(app)
 _releases.register_commands(app)
+_up.register_commands(app)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
@@ -21,9 +21,12 @@ from hostctl.errors import NotFound, api_error_for
 from hostctl.transport import HttpxTransport, PlainHttp, Reply, plain_http_applies, reply_of
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
     from hostctl.transport import Transport
+    from hostctl.uploading import SourceUpload
 
 # A config change, restart or rollback answers once the new container is healthy, which
 # hostd waits for up to HOSTD_DEPLOY_TIMEOUT (60 s by default): the wait must outlast it.
@@ -238,6 +241,21 @@ class HostdClient:
         if health_path is not None:  # absent, not null: hostd's default ("/") applies
             body["health_path"] = health_path
         return self._request("POST", "/api/projects", json=body)["project"]
+
+    def create_upload_project(self, name: str, template: str) -> Project:
+        """A project whose code comes from upload_source (created stopped, waiting for it)."""
+        body = {"name": name, "template": template, "source": "upload"}
+        return self._request("POST", "/api/projects", json=body)["project"]
+
+    def upload_source(self, project_id: str, archive: Path,
+                      on_progress: Callable[[int], None] | None = None) -> SourceUpload:
+        """Send a gzip'd tar of the project's code; hostd deploys it unless unchanged."""
+        from hostctl.uploading import send_archive, source_upload
+
+        reply = send_archive(self._httpx, f"/api/projects/{project_id}/source", archive,
+                             on_progress)
+        raise_for_api_error(reply)
+        return source_upload(reply.status, _json_body(reply.body))
 
     def get_project(self, project_id: str) -> Project:
         return self._request("GET", f"/api/projects/{project_id}")["project"]

@@ -21,7 +21,17 @@ from hostd.api.middleware import (
 )
 from hostd.api.openapi import install_openapi
 from hostd.api.origin import TrustedOriginMiddleware
-from hostd.api.routes import auth, containers, events, health, logs, projects, releases, run
+from hostd.api.routes import (
+    auth,
+    containers,
+    events,
+    health,
+    logs,
+    projects,
+    releases,
+    run,
+    source,
+)
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
@@ -89,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
+    app.include_router(source.router, prefix="/api/projects", tags=["projects"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
@@ -106,7 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             JSONCORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,
             allow_methods=["*"], allow_headers=["*"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # The source upload streams to disk under its own cap (HOSTD_MAX_SOURCE_MB).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       exempt=source.is_upload_request)
     # Outside CORS and the body limit: a foreign Host or Origin costs nothing more.
     app.add_middleware(TrustedOriginMiddleware, port=settings.port,
                        allowed_hosts=settings.allowed_hosts, frontend_url=settings.frontend_url)

@@ -110,7 +110,7 @@ def create(
         # user believes deploys wait for a path hostd never asks for.
         app_ctx.warn(f"this hostd ignores --health-path (it predates it): it checks "
                      f"{DEFAULT_HEALTH_PATH}")
-    _finish_deploy(ctx, client, project, no_wait=no_wait, timeout=timeout, json_output=json_output)
+    finish_deploy(ctx, client, project, no_wait=no_wait, timeout=timeout, json_output=json_output)
 
 
 def set_settings(
@@ -167,16 +167,16 @@ def deploy(
     """
     client = state(ctx).client()
     started = client.deploy(client.find_project(project)["id"])
-    _finish_deploy(ctx, client, started, no_wait=no_wait, timeout=timeout, json_output=json_output)
+    finish_deploy(ctx, client, started, no_wait=no_wait, timeout=timeout, json_output=json_output)
 
 
-def _finish_deploy(
+def finish_deploy(
     ctx: typer.Context, client: HostdClient, project: Project, *,
     no_wait: bool, timeout: float, json_output: bool,
 ) -> None:
     app_ctx = state(ctx)
     if not no_wait:
-        project = _wait_with_spinner(app_ctx, client, project, timeout, quiet=json_output)
+        project = wait_with_spinner(app_ctx, client, project, timeout, quiet=json_output)
     if json_output:
         from hostctl.output import write_json
 
@@ -188,7 +188,7 @@ def _finish_deploy(
                           markup=False)
 
 
-def _wait_with_spinner(
+def wait_with_spinner(
     app_ctx: AppContext, client: HostdClient, project: Project, timeout: float, *, quiet: bool
 ) -> Project:
     from hostctl.waiting import wait_for_deploy

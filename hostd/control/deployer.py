@@ -1,4 +1,5 @@
-"""The deploy pipeline: clone → build → run → health_check, one job per deployment.
+"""The deploy pipeline: clone (or unpack) → build → run → health_check → switch, one job
+per deployment.
 
 Each step is a small function of the job and the JobContext the Deployer builds once
 (settings, engine, database, status board); it writes progress to the deployment's build
@@ -29,7 +30,7 @@ from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
-from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images
+from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images, steps_for
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
@@ -152,7 +153,7 @@ class Deployer:
                 if job.serving_before is None:  # what served is gone: no longer `running`
                     self._set_status(job, ProjectStatus.deploying, "queued",
                                      only_if=[ProjectStatus.running], host_port=None)
-                for name, step in STEPS:
+                for name, step in steps_for(job, STEPS):
                     self._enter(job, name)
                     step(self.context, job)
                 self._check_cancelled(job)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hostd.config import Settings
-from hostd.control import buildlog, stages
+from hostd.control import buildlog, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
@@ -78,7 +79,8 @@ class Lifecycle:
             project = projects.create(session, owner, body,
                                       allow_local=settings.allow_local_repos,
                                       allow_private=settings.allow_private_repos)
-            self.deploy(session, project, owner, slot)
+            if body.source is None:  # an upload project deploys at its first upload
+                self.deploy(session, project, owner, slot)
         return project
 
     def deploy(self, session: Session, project: Project, owner: User,
@@ -87,10 +89,24 @@ class Lifecycle:
         image): a deploy of the project already under way (or waiting) is superseded.
         Without `slot` one is reserved first, so a full queue (429) leaves the running
         deploy alone."""
+        if upload.is_upload(project.github_url) and upload.upload_digest(
+                project.github_url) is None:
+            raise Conflict(f"{project.name} has no source yet: upload it with hostctl up")
         with slot or self._deployer.reserve(owner.id, replacing=project.id) as held:
             if self._deployer.is_deploying(project.id):
                 self._deployer.cancel(project.id, SUPERSEDED)
             return self._deployer.submit(session, project, owner, held)
+
+    def deploy_upload(self, session: Session, project: Project, owner: User,
+                      staged: Path, digest: str) -> Deployment:
+        """Make the checked archive at `staged` the project's source and deploy it. The
+        queue slot comes first: a full queue (429) keeps the previous source."""
+        with self._deployer.reserve(owner.id, replacing=project.id) as slot:
+            staged.replace(upload.archive_path(self._settings.data_dir, project.id))
+            project.github_url = f"{projects.UPLOAD_PREFIX}{digest}"
+            session.add(project)
+            session.commit()
+            return self.deploy(session, project, owner, slot)
 
     def _redeploy(self, session: Session, project: Project, owner: User) -> str:
         self.deploy(session, project, owner)
@@ -158,6 +174,8 @@ class Lifecycle:
         if stages.read(build_dir):  # no engine call for a project that never built
             stages.remove_all_but(self._docker.client(), build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
+        shutil.rmtree(upload.sources_dir(self._settings.data_dir, project.id),
+                      ignore_errors=True)
         # Remembered: a container a deploy still makes is this install's to remove.
         session.merge(DeletedProject(project_id=project.id))
         session.delete(project)

@@ -1,4 +1,5 @@
-"""The deploy's named steps: clone → build → run → health_check, and what they share.
+"""The deploy's named steps: clone (or unpack) → build → run → health_check → switch,
+and what they share.
 
 Each step is a small function of the JobContext (settings, engine, database, status
 board) and the job; it writes progress to the job's build log and raises StepFailed
@@ -16,7 +17,7 @@ from typing import BinaryIO
 from sqlmodel import Session
 
 from hostd.config import Settings
-from hostd.control import buildlog, git, stages
+from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.engine import containers as engine
@@ -54,6 +55,27 @@ def clone(ctx: JobContext, job: DeployJob) -> None:
     except git.CloneFailed as exc:
         raise StepFailed(str(exc)) from None  # already says what failed, safely
     job.log(f"commit {job.commit}")
+
+
+def unpack(ctx: JobContext, job: DeployJob) -> None:
+    """An uploaded project's clone: its last archive, checked again and unpacked into
+    the job's fresh directory; from here on it is built exactly like a checkout."""
+    digest = upload.upload_digest(job.repo_url)
+    path = upload.archive_path(ctx.settings.data_dir, job.project_id)
+    if digest is None or not path.is_file():
+        raise StepFailed("no uploaded source to deploy: upload it again with hostctl up")
+    job.log(f"unpacking the uploaded source {digest[:12]}")
+    try:
+        summary = upload.unpack(path, job.repo_dir, upload_limits(ctx.settings))
+    except upload.UnsafeArchive as exc:
+        raise StepFailed(f"the uploaded source can't be unpacked: {exc}") from None
+    job.commit = digest
+    job.log(f"{summary.files} members, {summary.bytes / 2**20:.1f} MB")
+
+
+def upload_limits(settings: Settings) -> upload.ArchiveLimits:
+    return upload.ArchiveLimits(max_files=settings.max_source_files,
+                                max_bytes=settings.max_source_mb * 2**20)
 
 
 def build(ctx: JobContext, job: DeployJob) -> None:
@@ -255,7 +277,8 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
             raise Cancelled(DELETED)
         project.container_id, project.host_port = job.container_id, job.host_port
         project.image = job.image
-        cause = f"deploy {job.commit[:7]}" if job.commit else "deploy"
+        kind = "upload" if upload.is_upload(job.repo_url) else "deploy"
+        cause = f"{kind} {job.commit[:7]}" if job.commit else kind
         release = releases.record(session, project, image=job.image,
                                   env=configvars.load(session, project.id), commit=job.commit,
                                   cause=cause, user_id=job.user_id)
@@ -265,6 +288,7 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
 
 STEP_TEXT = {
     "clone": "cloning the repository",
+    "unpack": "unpacking the uploaded source",
     "build": "building the image",
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
@@ -274,6 +298,13 @@ STEPS: list[tuple[str, Step]] = [
     ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
     ("switch", switch),
 ]
+
+
+def steps_for(job: DeployJob, steps: list[tuple[str, Step]]) -> list[tuple[str, Step]]:
+    """An uploaded project unpacks its archive where a git project clones."""
+    if not upload.is_upload(job.repo_url):
+        return steps
+    return [("unpack", unpack) if name == "clone" else (name, step) for name, step in steps]
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
@@ -297,16 +298,29 @@ class PasswordChange(_Body):
 
 
 class ProjectCreate(_Body):
+    """`{name, github_url, template}`, or `{name, template, source: "upload"}` for a
+    project whose code comes from `PUT /api/projects/:id/source` (hostctl up)."""
+
     # Config var values may be long (32 KiB); every other field has its own limit.
     model_config = ConfigDict(strict=True, str_max_length=32768)
     name: str = PydanticField(max_length=4096)
-    github_url: str = PydanticField(max_length=validation.URL_MAX)
+    # "" when absent: a JSON null is still a type error naming the field.
+    github_url: str = PydanticField("", max_length=validation.URL_MAX)
     template: Template = PydanticField(strict=False)
+    source: Literal["upload"] | None = None
     env: dict[str, str] = PydanticField(default_factory=dict, max_length=200)
     health_path: str = "/"
 
     _name = field_validator("name")(validation.check_project_name)
     _health_path = field_validator("health_path")(validation.check_health_path)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProjectCreate:
+        if self.source is None and not self.github_url:
+            raise ValueError('github_url is required (or source: "upload" for hostctl up)')
+        if self.source is not None and self.github_url:
+            raise ValueError('give either github_url or source: "upload", not both')
+        return self
 
 
 class ProjectPatch(_Body):
@@ -353,6 +367,15 @@ class UserResponse(BaseModel):
 
 class ProjectResponse(BaseModel):
     project: ProjectPublic
+
+
+class SourceUploaded(BaseModel):
+    """`PUT /api/projects/:id/source`: the project, the deployment the upload started
+    (None when the content was unchanged) and what happened."""
+
+    project: ProjectPublic
+    deployment: DeploymentPublic | None = None
+    message: str
 
 
 class ProjectList(BaseModel):

@@ -136,15 +136,26 @@ def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
     return url
 
 
+UPLOAD_PREFIX = "upload:"  # github_url of a project deployed by upload: `upload:<sha256>`
+WAITING_FOR_UPLOAD = "waiting for its first upload (hostctl up)"
+
+
 def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool,
            allow_private: bool = False) -> Project:
-    url = check_repo(body.github_url, allow_local=allow_local, allow_private=allow_private)
+    """A project from a git URL (`deploying`), or one waiting for its source upload
+    (`stopped`, and wanted so, until the first upload deploys it)."""
+    uploaded = body.source == "upload"
+    url = UPLOAD_PREFIX if uploaded else check_repo(
+        body.github_url, allow_local=allow_local, allow_private=allow_private)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")
     project = Project(
         user_id=user.id, name=body.name, template=body.template.value, github_url=url,
-        status=ProjectStatus.deploying, health_path=body.health_path,
+        status=ProjectStatus.stopped if uploaded else ProjectStatus.deploying,
+        status_reason=WAITING_FOR_UPLOAD if uploaded else None,
+        desired_status=DesiredStatus.stopped if uploaded else DesiredStatus.running,
+        health_path=body.health_path,
     )
     session.add(project)
     try:
