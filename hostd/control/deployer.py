@@ -16,6 +16,7 @@ import contextlib
 import logging
 import tempfile
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,7 @@ class Deployer:
 
     def _work(self) -> None:
         while (entry := self._queue.take()) is not None:
+            entry.job.finished = partial(self._queue.done, entry)
             try:
                 self.run(entry.job)
             except Exception:
@@ -211,6 +213,7 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
+        _release(job)
         self._set_status(job, ProjectStatus.running, None, only_if=SUCCEEDING_FROM,
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)
@@ -219,6 +222,7 @@ class Deployer:
         job.log(f"deploy failed: {reason}")
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
+        _release(job)
         if job.serving_before and job.container_id is None:
             # The old container never stopped serving: a failed change changes nothing.
             self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",
@@ -257,6 +261,11 @@ class Deployer:
             row.commit, row.image = job.commit or row.commit, job.image or row.image
             session.add(row)
             session.commit()
+
+
+def _release(job: DeployJob) -> None:
+    if job.finished is not None:
+        job.finished()
 
 
 def _say(job: DeployJob, line: str) -> None:

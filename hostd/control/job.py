@@ -8,6 +8,7 @@ CancelScope fired ends with `Cancelled` (its project deleted, or superseded).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class DeployJob:
     host_port: int | None = None
     serving_before: str | None = None  # the project's running container, kept until the switch
     serving_port: int | None = None  # and its port on 127.0.0.1
+    # Frees the job's place in the queue (set by the worker that runs it): called just
+    # before its last status write, so once a client sees that status the project is no
+    # longer `deploying` to hostd either.
+    finished: Callable[[], None] | None = None
     health_path: str = "/"
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
