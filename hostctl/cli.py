@@ -109,6 +109,7 @@ from hostctl.commands import auth as _auth  # noqa: E402
 from hostctl.commands import env as _env  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
 from hostctl.commands import releases as _releases  # noqa: E402
+from hostctl.commands import run as _run  # noqa: E402
 from hostctl.commands import top as _top  # noqa: E402
 from hostctl.commands import up as _up  # noqa: E402
 
@@ -118,6 +119,7 @@ _env.register_commands(env_app)
 _top.register_commands(app)
 _releases.register_commands(app)
 _up.register_commands(app)
+_run.register_commands(app)
 
 
 def main() -> None:

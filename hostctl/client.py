@@ -349,7 +349,7 @@ class HostdClient:
 
     def stream(
         self, path: str, *, params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, method: str = "GET", json: Any = None,
     ) -> Iterator[ServerEvent]:
         import httpx
         from httpx_sse import connect_sse  # only the streaming commands pay for it
@@ -359,7 +359,8 @@ class HostdClient:
         http = self._httpx
         # httpx-sse adds its Accept header to the dict it is given: never hand it None.
         with http.errors(), connect_sse(
-            http.client, "GET", path, params=params, headers=dict(headers or {}), timeout=timeout
+            http.client, method, path, params=params, headers=dict(headers or {}),
+            timeout=timeout, json=json,
         ) as source:
             if source.response.status_code >= 400:
                 source.response.read()
