@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
+    # Router caps per project, counted in each router worker process on its own.
+    router_connections_per_project: int = Field(
+        256, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_CONNECTIONS_PER_PROJECT")
+    router_tunnels_per_project: int = Field(
+        64, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_TUNNELS_PER_PROJECT")
+    tunnel_idle_timeout_s: Annotated[int, NoDecode] = Field(
+        300, validation_alias="HOSTD_TUNNEL_IDLE_TIMEOUT")
+
     # Abuse limits (hostd.api.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
     # so the per-email limit is the one that stops password guessing on a local daemon.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
@@ -140,7 +148,8 @@ class Settings(BaseSettings):
     registration_window_s: Annotated[int, NoDecode] = Field(
         60, validation_alias="HOSTD_REGISTRATION_WINDOW")
 
-    @field_validator("jwt_expires_in", "login_window_s", "registration_window_s", mode="before")
+    @field_validator("jwt_expires_in", "login_window_s", "registration_window_s",
+                     "tunnel_idle_timeout_s", mode="before")
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)

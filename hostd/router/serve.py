@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from hostd.config import Settings
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
+from hostd.router.limits import ProjectLimits
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
 from hostd.router.sockets import bind_listener
@@ -30,10 +31,12 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
     """The router, serving until the block ends: worker processes that count into
     `requests` and reload their tables on the hub's events, or in this process on
     `routes`."""
+    limits = ProjectLimits(settings.router_connections_per_project,
+                           settings.router_tunnels_per_project, settings.tunnel_idle_timeout_s)
     if settings.router_workers > 1:
-        router = _workers(settings, requests, hub)
+        router = _workers(settings, requests, hub, limits)
     else:
-        router = _in_process(settings, routes, requests)
+        router = _in_process(settings, routes, requests, limits)
     async with router:
         log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
                  settings.router_port, settings.host,
@@ -43,10 +46,10 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
 
 
 @contextlib.asynccontextmanager
-async def _workers(settings: Settings, requests: RequestCounter,
-                   hub: EventHub) -> AsyncIterator[None]:
+async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
+                   limits: ProjectLimits) -> AsyncIterator[None]:
     pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
-                      settings.database_uri, requests)
+                      settings.database_uri, requests, limits)
     await pool.start()
     hub.listen(pool.on_event)
     try:
@@ -56,9 +59,9 @@ async def _workers(settings: Settings, requests: RequestCounter,
 
 
 @contextlib.asynccontextmanager
-async def _in_process(settings: Settings, routes: RouteTable,
-                      requests: RequestCounter) -> AsyncIterator[None]:
-    router = Router(routes, requests)
+async def _in_process(settings: Settings, routes: RouteTable, requests: RequestCounter,
+                      limits: ProjectLimits) -> AsyncIterator[None]:
+    router = Router(routes, requests, limits=limits)
     sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
     try:

@@ -10,6 +10,9 @@ inherited control socket (SOCK_SEQPACKET, one message per send):
 * worker → daemon `ready` once it serves, then `counts[...]` with the requests it
   counted since the last report, every FLUSH_INTERVAL_S.
 
+Its caps per project (`hostd.router.limits`) come in HOSTD_ROUTER_LIMITS, counted by the
+worker alone.
+
 The control socket reaching end-of-file means the daemon is gone (even by SIGKILL: the
 kernel closes its end), and the worker then exits: it is never left orphaned on the port.
 """
@@ -28,6 +31,7 @@ from collections.abc import Callable
 
 from hostd.router.counts import PendingCounts
 from hostd.router.fdlimit import raise_open_files_limit
+from hostd.router.limits import LIMITS_ENV, ProjectLimits
 from hostd.router.proxy import Router
 from hostd.router.table import RouteTable
 from hostd.store import db
@@ -99,11 +103,12 @@ class _Control:
             self.flush()
 
 
-async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str) -> None:
+async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str,
+                limits: ProjectLimits | None = None) -> None:
     engine = db.make_engine(database_uri)
     table = RouteTable(engine)
     counts = PendingCounts()
-    router = Router(table, counts)
+    router = Router(table, counts, limits=limits)
     stop = asyncio.Event()
     control = _Control(control_sock, table, counts, stop)
     loop = asyncio.get_running_loop()
@@ -141,7 +146,8 @@ def main(argv: list[str]) -> None:
     listen = socket.socket(fileno=listen_fd)
     control = socket.socket(fileno=control_fd)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(listen, control, os.environ[DATABASE_ENV]))
+        runner.run(serve(listen, control, os.environ[DATABASE_ENV],
+                         ProjectLimits.decode(os.environ.get(LIMITS_ENV))))
 
 
 if __name__ == "__main__":
