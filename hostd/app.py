@@ -80,8 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, tags=["health"])
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 409, 413, 429, 500))
+    # 403 QuotaExceeded: create, deploy and start may pass a per-user quota.
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
-                       responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
+                       responses=_errors(400, 401, 403, 404, 409, 413, 429, 500, 503))
     app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
                        responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix="/api/containers", tags=["events"],
                        responses=_errors(401, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
-                       responses=_errors(400, 401, 404, 409, 500, 503))
+                       responses=_errors(400, 401, 403, 404, 409, 500, 503))
 
     if settings.frontend_url:
         app.add_middleware(

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
+    # Per-user quotas (hostd.control.quota); 0 turns one off. Memory is reserved by every
+    # project that should run (desired status running), at HOSTD_CONTAINER_MEMORY_MB each.
+    max_projects_per_user: int = Field(20, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")
+    max_memory_mb_per_user: int = Field(4096, ge=0,
+                                        validation_alias="HOSTD_MAX_MEMORY_MB_PER_USER")
     # Router caps per project, counted in each router worker process on its own.
     router_connections_per_project: int = Field(
         256, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_CONNECTIONS_PER_PROJECT")

@@ -5,6 +5,7 @@
     ├── Unauthorized           401  missing or invalid token
     │   ├── TokenExpired       401
     │   └── AuthError          401  wrong email or password
+    ├── QuotaExceeded          403  a per-user limit (projects, memory); says which setting
     ├── NotFound               404
     ├── MethodNotAllowed       405
     ├── Conflict               409  (error name "ConflictError")
@@ -54,6 +55,15 @@ class TokenExpired(Unauthorized):
 class AuthError(Unauthorized):
     error = "AuthError"
     default_message = "Wrong email or password"
+
+
+class QuotaExceeded(HostdError):
+    """A per-user limit (hostd.control.quota): the message names the limit and the
+    setting that raises it. 403: trying again will not help until something changes."""
+
+    status_code = 403
+    error = "QuotaExceeded"
+    default_message = "A limit of your account is reached"
 
 
 class NotFound(HostdError):

@@ -24,6 +24,7 @@ from hostd.store.models import (
     ProjectStatus,
     Template,
     User,
+    new_id,
 )
 
 log = logging.getLogger("hostd.projects")
@@ -111,6 +112,19 @@ def get_owned_by_name(session: Session, user: User, name: str) -> Project | None
     return session.exec(query).first()
 
 
+def owned_ids(session: Session, user_id: str) -> set[str]:
+    """Ids of the user's projects (ids, not a count: hostd.control.quota adds its own)."""
+    return set(session.exec(select(Project.id).where(Project.user_id == user_id)).all())
+
+
+def reserving_memory(session: Session, user_id: str) -> set[str]:
+    """Ids of the user's projects that reserve container memory: those that should run
+    (desired status running: from their creation, a deploy or a start until a stop)."""
+    query = select(Project.id).where(Project.user_id == user_id,
+                                     Project.desired_status == DesiredStatus.running)
+    return set(session.exec(query).all())
+
+
 def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
     """The URL's shape, then where it points: a host that resolves must resolve to public
     addresses only (the clone checks again). May wait a few seconds on DNS."""
@@ -133,14 +147,15 @@ def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
 
 
 def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool,
-           allow_private: bool = False) -> Project:
+           allow_private: bool = False, project_id: str | None = None) -> Project:
     url = check_repo(body.github_url, allow_local=allow_local, allow_private=allow_private)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")
     project = Project(
-        user_id=user.id, name=body.name, template=body.template.value, github_url=url,
-        status=ProjectStatus.deploying, health_path=body.health_path,
+        id=project_id or new_id(), user_id=user.id, name=body.name,
+        template=body.template.value, github_url=url, status=ProjectStatus.deploying,
+        health_path=body.health_path,
     )
     session.add(project)
     try:
