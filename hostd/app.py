@@ -85,11 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(400, 401, 403, 404, 409, 413, 429, 500, 503))
     app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
                        responses=_errors(400, 401, 404, 409, 413, 429, 500, 503))
+    # 429: too many open streams (HOSTD_MAX_STREAMS_PER_USER).
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
-                       responses=_errors(400, 401, 404, 500, 503))
+                       responses=_errors(400, 401, 404, 429, 500, 503))
     # Before the container routes: `events` is a route, not a project id.
     app.include_router(events.router, prefix="/api/containers", tags=["events"],
-                       responses=_errors(401, 500))
+                       responses=_errors(401, 429, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
                        responses=_errors(400, 401, 403, 404, 409, 500, 503))
 

@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     max_projects_per_user: int = Field(20, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")
     max_memory_mb_per_user: int = Field(4096, ge=0,
                                         validation_alias="HOSTD_MAX_MEMORY_MB_PER_USER")
+    # Event and log streams open at once per user (hostd.api.streams); 0: no limit.
+    max_streams_per_user: int = Field(10, ge=0, validation_alias="HOSTD_MAX_STREAMS_PER_USER")
     # Router caps per project, counted in each router worker process on its own.
     router_connections_per_project: int = Field(
         256, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_CONNECTIONS_PER_PROJECT")

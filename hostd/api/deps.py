@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
 from hostd.engine.handle import DockerHandle
@@ -82,6 +83,10 @@ async def get_auth_limits(request: Request) -> AuthLimits:
     return _services(request).auth_limits
 
 
+async def get_streams(request: Request) -> StreamSlots:
+    return _services(request).streams
+
+
 async def get_metrics(request: Request) -> MetricsStore:
     return _services(request).metrics
 
@@ -108,6 +113,7 @@ TokensDep = Annotated[TokenService, Depends(get_tokens)]
 TokenCacheDep = Annotated[VerifiedTokenCache, Depends(get_token_cache)]
 AuthLimitsDep = Annotated[AuthLimits, Depends(get_auth_limits)]
 MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
+StreamsDep = Annotated[StreamSlots, Depends(get_streams)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 DockerDep = Annotated[DockerHandle, Depends(get_docker)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]

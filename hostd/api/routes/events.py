@@ -3,7 +3,8 @@
 `connected {userId}` first; then `metrics_updated {projectId, metrics}` for each of the
 caller's running projects every metrics interval, and `status_changed {projectId,
 status, status_reason, desired_status, restarts, last_exit}` the moment a status changes.
-Only the caller's projects, ever.
+Only the caller's projects, ever. At most HOSTD_MAX_STREAMS_PER_USER streams of one user
+(these and followed logs together) are open at once; one more is a 429.
 A `: keep-alive` comment is sent whenever the stream has been quiet for
 HOSTD_SSE_KEEPALIVE seconds (15).
 
@@ -24,7 +25,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from hostd.api.deps import DbDep, HubDep, SettingsDep, TokensDep, parse_bearer, user_for_claims
+from hostd.api.deps import (
+    DbDep,
+    HubDep,
+    SettingsDep,
+    StreamsDep,
+    TokensDep,
+    parse_bearer,
+    user_for_claims,
+)
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.events import CONNECTED, EventHub
 
@@ -68,7 +77,8 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
             responses=STREAM_RESPONSES)
 async def events(
     user_id: Annotated[str, Depends(stream_user_id)], hub: HubDep, settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    streams: StreamsDep, last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
+    lease = streams.acquire(user_id)  # 429 past the cap; the response gives it back
     return EventStreamResponse(event_stream(hub, user_id, _last_id(last_event_id),
-                                            settings.sse_keepalive_s))
+                                            settings.sse_keepalive_s), lease)

@@ -1,4 +1,8 @@
-"""Build and runtime logs: a tail as JSON, or followed as Server-Sent Events."""
+"""Build and runtime logs: a tail as JSON, or followed as Server-Sent Events.
+
+A followed log is one of the user's streams (hostd.api.streams): past
+HOSTD_MAX_STREAMS_PER_USER open ones, a 429.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.deps import DbDep, DockerDep, OwnedProject, SessionDep, SettingsDep, StreamsDep
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.api.streams import StreamSlots
 from hostd.control import buildlog
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
@@ -41,7 +46,7 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
-    docker: DockerDep,
+    docker: DockerDep, streams: StreamsDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -53,20 +58,23 @@ def logs(
             raise NotFound("This project has no deployment yet")
         path = buildlog.log_path(settings.data_dir, project.id, deployment.id)
         if follow:
-            return _stream(_follow_build(db, settings.data_dir, deployment, tail))
+            return _stream(streams, project, _follow_build(db, settings.data_dir, deployment,
+                                                           tail))
         return LogLines(source=source, lines=buildlog.tail(path, tail))
     if not project.container_id:
         raise NotFound("This project has no container yet: see its build log (source=build)")
     client = docker.client()
     if follow:
-        return _stream(_follow_runtime(client, project.container_id, tail))
+        return _stream(streams, project, _follow_runtime(client, project.container_id, tail))
     return LogLines(source=source,
                     lines=list(engine.container_logs(client, project.container_id, tail=tail)))
 
 
-def _stream(events: AsyncIterator[bytes]) -> EventStreamResponse:
-    # Ends the generator the moment the client leaves, which closes Docker's log stream.
-    return EventStreamResponse(events)
+def _stream(streams: StreamSlots, project: Project,
+            events: AsyncIterator[bytes]) -> EventStreamResponse:
+    # Ends the generator the moment the client leaves, which closes Docker's log stream;
+    # the stream slot (429 past the owner's cap) is given back however it ends.
+    return EventStreamResponse(events, streams.acquire(project.user_id))
 
 
 async def _follow_build(db: Engine, data_dir: Path, deployment: Deployment,
