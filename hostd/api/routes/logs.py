@@ -1,7 +1,8 @@
 """Build and runtime logs: a tail as JSON, or followed as Server-Sent Events.
 
 A followed log is one of the user's streams (hostd.api.streams): past
-HOSTD_MAX_STREAMS_PER_USER open ones, a 429.
+HOSTD_MAX_STREAMS_PER_USER open ones, a 429. Lines are bounded in length
+(hostd.engine.logs) and a tail in bytes, so an app's log cannot grow hostd's memory.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hostd.api.streams import StreamSlots
 from hostd.control import buildlog
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
-from hostd.engine.logs import LogStream
+from hostd.engine.logs import LogStream, last_lines
 from hostd.errors import NotFound
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
@@ -66,8 +67,8 @@ def logs(
     client = docker.client()
     if follow:
         return _stream(streams, project, _follow_runtime(client, project.container_id, tail))
-    return LogLines(source=source,
-                    lines=list(engine.container_logs(client, project.container_id, tail=tail)))
+    return LogLines(source=source, lines=last_lines(
+        engine.container_logs(client, project.container_id, tail=tail), tail))
 
 
 def _stream(streams: StreamSlots, project: Project,
