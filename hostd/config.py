@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     container_memory_mb: int = Field(512, ge=16, validation_alias="HOSTD_CONTAINER_MEMORY_MB")
     container_cpus: float = Field(1.0, gt=0, le=64, validation_alias="HOSTD_CONTAINER_CPUS")
     container_pids: int = Field(256, ge=16, validation_alias="HOSTD_CONTAINER_PIDS")
+    # An app's log on the engine: json-file, rotated at this size, this many files kept.
+    container_log_mb: int = Field(10, ge=1, le=1024, validation_alias="HOSTD_CONTAINER_LOG_MB")
+    container_log_files: int = Field(3, ge=1, le=100,
+                                     validation_alias="HOSTD_CONTAINER_LOG_FILES")
+    # The /tmp tmpfs of apps that run on a read-only root filesystem (static, react).
+    container_tmp_mb: int = Field(64, ge=1, le=4096, validation_alias="HOSTD_CONTAINER_TMP_MB")
     build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
     deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")

@@ -10,19 +10,24 @@ from collections.abc import Callable
 from hostd.config import Settings
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
+from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL
 from hostd.store import configvars
 
 
 def run_app_container(client: DockerClient, settings: Settings, image: str, name: str,
                       labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
     """A project's container with its config vars and the limits from settings. Its
-    restart policy stays `no`: hostd restarts apps itself (hostd.control.supervisor)."""
+    restart policy stays `no`: hostd restarts apps itself (hostd.control.supervisor).
+    An image built from a template made for it (its label says so, hostd.control.steps)
+    runs on a read-only root filesystem with a small tmpfs /tmp."""
     labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
+    read_only = engine.image_labels(client, image).get(ROOTFS_LABEL) == READ_ONLY
     return engine.run_container(
         client, image, name, labels=labels, env=env,
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no",
+        log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
+        read_only=read_only, tmp_mb=settings.container_tmp_mb, restart_policy="no",
     )
 
 
