@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     container_memory_mb: int = Field(512, ge=16, validation_alias="HOSTD_CONTAINER_MEMORY_MB")
     container_cpus: float = Field(1.0, gt=0, le=64, validation_alias="HOSTD_CONTAINER_CPUS")
     container_pids: int = Field(256, ge=16, validation_alias="HOSTD_CONTAINER_PIDS")
+    # An app's log on the engine: json-file, rotated at this size, this many files kept.
+    container_log_mb: int = Field(10, ge=1, le=1024, validation_alias="HOSTD_CONTAINER_LOG_MB")
+    container_log_files: int = Field(3, ge=1, le=100,
+                                     validation_alias="HOSTD_CONTAINER_LOG_FILES")
+    # The /tmp tmpfs of apps that run on a read-only root filesystem (static, react).
+    container_tmp_mb: int = Field(64, ge=1, le=4096, validation_alias="HOSTD_CONTAINER_TMP_MB")
     build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
     deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
@@ -168,6 +174,21 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
+    # Per-user quotas (hostd.control.quota); 0 turns one off. Memory is reserved by every
+    # project that should run (desired status running), at HOSTD_CONTAINER_MEMORY_MB each.
+    max_projects_per_user: int = Field(20, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")
+    max_memory_mb_per_user: int = Field(4096, ge=0,
+                                        validation_alias="HOSTD_MAX_MEMORY_MB_PER_USER")
+    # Event and log streams open at once per user (hostd.api.streams); 0: no limit.
+    max_streams_per_user: int = Field(10, ge=0, validation_alias="HOSTD_MAX_STREAMS_PER_USER")
+    # Router caps per project, counted in each router worker process on its own.
+    router_connections_per_project: int = Field(
+        256, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_CONNECTIONS_PER_PROJECT")
+    router_tunnels_per_project: int = Field(
+        64, ge=1, le=100_000, validation_alias="HOSTD_ROUTER_TUNNELS_PER_PROJECT")
+    tunnel_idle_timeout_s: Annotated[int, NoDecode] = Field(
+        300, validation_alias="HOSTD_TUNNEL_IDLE_TIMEOUT")
+
     # Abuse limits (hostd.api.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
     # so the per-email limit is the one that stops password guessing on a local daemon.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
@@ -179,7 +200,8 @@ class Settings(BaseSettings):
     registration_window_s: Annotated[int, NoDecode] = Field(
         60, validation_alias="HOSTD_REGISTRATION_WINDOW")
 
-    @field_validator("jwt_expires_in", "login_window_s", "registration_window_s", mode="before")
+    @field_validator("jwt_expires_in", "login_window_s", "registration_window_s",
+                     "tunnel_idle_timeout_s", mode="before")
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)

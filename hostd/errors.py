@@ -6,6 +6,7 @@
     │   ├── TokenExpired       401
     │   └── AuthError          401  wrong email or password
     ├── Forbidden              403  e.g. a change sent from a foreign Origin
+    ├── QuotaExceeded          403  a per-user limit (projects, memory); says which setting
     ├── NotFound               404
     ├── MethodNotAllowed       405
     ├── Conflict               409  (error name "ConflictError")
@@ -62,6 +63,13 @@ class Forbidden(HostdError):
     status_code = 403
     error = "Forbidden"
     default_message = "Not allowed"
+class QuotaExceeded(HostdError):
+    """A per-user limit (hostd.control.quota): the message names the limit and the
+    setting that raises it. 403: trying again will not help until something changes."""
+
+    status_code = 403
+    error = "QuotaExceeded"
+    default_message = "A limit of your account is reached"
 
 
 class NotFound(HostdError):

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
@@ -48,6 +49,7 @@ class Services:
     token_cache: VerifiedTokenCache
     metrics: MetricsStore  # the latest sample per project, what the API shows
     auth_limits: AuthLimits
+    streams: StreamSlots  # open event and log streams per user
     hub: EventHub
     docker: DockerHandle
     board: StatusBoard
@@ -109,7 +111,8 @@ def build_services(settings: Settings) -> Services:
         hasher=PasswordHasher(settings.bcrypt_rounds),
         tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in),
         token_cache=VerifiedTokenCache(), metrics=metrics,
-        auth_limits=AuthLimits.from_settings(settings), hub=hub, docker=docker, board=board,
+        auth_limits=AuthLimits.from_settings(settings),
+        streams=StreamSlots(settings.max_streams_per_user), hub=hub, docker=docker, board=board,
         expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
         supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
         routes=routes, collector=collector, drains=drains,

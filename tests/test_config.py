@@ -57,6 +57,19 @@ def test_defaults(clean_env, tmp_path):
     assert s.database_uri == f"sqlite:///{tmp_path / 'data' / 'hostd.db'}"
 
 
+def test_limit_defaults(clean_env):
+    s = Settings()
+    assert (s.max_projects_per_user, s.max_memory_mb_per_user, s.max_streams_per_user) == (
+        20, 4096, 10)
+    assert (s.router_connections_per_project, s.router_tunnels_per_project,
+            s.tunnel_idle_timeout_s) == (256, 64, 300)
+    assert (s.container_log_mb, s.container_log_files, s.container_tmp_mb) == (10, 3, 64)
+    clean_env.setenv("HOSTD_TUNNEL_IDLE_TIMEOUT", "5m")
+    clean_env.setenv("HOSTD_MAX_PROJECTS_PER_USER", "0")  # 0: no limit
+    s = Settings()
+    assert (s.tunnel_idle_timeout_s, s.max_projects_per_user) == (300, 0)
+
+
 @pytest.mark.parametrize(("raw", "seconds"), [("7d", 604800), ("12h", 43200), ("30m", 1800),
                                              ("3600", 3600)])
 def test_jwt_expires_in_forms(clean_env, raw, seconds):
@@ -118,6 +131,9 @@ def test_running_daemon_secret_file_is_0600(hostd):
     ("FRONTEND_URL", "not-a-url"), ("BCRYPT_ROUNDS", "2"), ("BCRYPT_ROUNDS", "99"),
     ("HOSTD_ALLOW_LOCAL_REPOS", "maybe"), ("HOSTD_MAX_BODY_BYTES", "10"),
     ("HOSTD_ALLOWED_HOSTS", "http://hostd.example"), ("HOSTD_ALLOWED_HOSTS", "a.example:99999"),
+    ("HOSTD_MAX_PROJECTS_PER_USER", "-1"), ("HOSTD_MAX_STREAMS_PER_USER", "many"),
+    ("HOSTD_ROUTER_TUNNELS_PER_PROJECT", "0"), ("HOSTD_TUNNEL_IDLE_TIMEOUT", "0"),
+    ("HOSTD_CONTAINER_LOG_MB", "0"),
 ])
 def test_invalid_setting_is_described_in_one_line_naming_it(clean_env, name, value):
     clean_env.setenv(name, value)

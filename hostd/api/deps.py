@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
 from hostd.engine.handle import DockerHandle
@@ -90,6 +91,10 @@ async def get_auth_limits(request: Request) -> AuthLimits:
     return _services(request).auth_limits
 
 
+async def get_streams(request: Request) -> StreamSlots:
+    return _services(request).streams
+
+
 async def get_metrics(request: Request) -> MetricsStore:
     return _services(request).metrics
 
@@ -124,6 +129,7 @@ TokensDep = Annotated[TokenService, Depends(get_tokens)]
 TokenCacheDep = Annotated[VerifiedTokenCache, Depends(get_token_cache)]
 AuthLimitsDep = Annotated[AuthLimits, Depends(get_auth_limits)]
 MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
+StreamsDep = Annotated[StreamSlots, Depends(get_streams)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 DockerDep = Annotated[DockerHandle, Depends(get_docker)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]

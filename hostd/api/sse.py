@@ -7,6 +7,7 @@ at the next write, which on a quiet stream could be a keep-alive interval away. 
 a watch (hostd.api.tokenwatch), it also ends the stream once the watch says the token
 was revoked or has expired, with `end {reason, error, statusCode}`: the error the next
 request with that token would get, so a client can tell it from a stream that is done.
+However the response ends, it gives back its stream slot (hostd.api.streams).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from hostd.api.streams import Lease
 from hostd.errors import HostdError
 
 KEEPALIVE = b": keep-alive\n\n"
@@ -49,19 +51,25 @@ class StreamWatch(Protocol):
 class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
-    def __init__(self, chunks: AsyncIterator[bytes], watch: StreamWatch | None = None) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], watch: StreamWatch | None = None,
+                 lease: Lease | None = None) -> None:
         super().__init__(chunks, headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
         self._chunks = chunks
         self._watch = watch
+        self._lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code,
-                    "headers": self.raw_headers})
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._stream, send, group.cancel_scope)
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            group.cancel_scope.cancel()
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._stream, send, group.cancel_scope)
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+        finally:
+            if self._lease is not None:
+                self._lease.release()
 
     async def _stream(self, send: Send, whole: anyio.CancelScope) -> None:
         """The chunks until they run out, or until the watch ends them with `end`."""

@@ -14,7 +14,7 @@ from hostd.engine import egress, usernet
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.egress import EgressError
-from hostd.engine.naming import USER_LABEL
+from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, USER_LABEL
 from hostd.store import configvars
 
 
@@ -22,13 +22,18 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
                       labels: dict[str, str], env: dict[str, str]) -> engine.ContainerInfo:
     """A project's container with its config vars and the limits from settings, on its
     owner's network (egress filtered unless HOSTD_EGRESS=open). Its restart policy
-    stays `no`: hostd restarts apps itself (hostd.control.supervisor)."""
+    stays `no`: hostd restarts apps itself (hostd.control.supervisor). An image built
+    from a template made for it (its label says so, hostd.control.steps) runs on a
+    read-only root filesystem with a small tmpfs /tmp."""
     labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
+    read_only = engine.image_labels(client, image).get(ROOTFS_LABEL) == READ_ONLY
     return engine.run_container(
         client, image, name, labels=labels, env=env,
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        restart_policy="no", network=app_network(client, settings, labels[USER_LABEL]),
+        log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
+        read_only=read_only, tmp_mb=settings.container_tmp_mb, restart_policy="no",
+        network=app_network(client, settings, labels[USER_LABEL]),
     )
 
 

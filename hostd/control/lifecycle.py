@@ -23,6 +23,7 @@ from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
 from hostd.control.job import DELETED, SUPERSEDED
+from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
@@ -66,6 +67,7 @@ class Lifecycle:
         self._deployer = deployer
         self._expected = expected
         self._replacer = Replacer(settings, docker, board, retirer, changes)
+        self._quota = Quota(settings, db)
 
     def _refuse_while_deploying(self, project: Project) -> None:
         if project.status == ProjectStatus.deploying or self._deployer.is_deploying(project.id):
@@ -73,12 +75,14 @@ class Lifecycle:
 
     def create(self, session: Session, owner: User, body: ProjectCreate) -> Project:
         """Store the project and queue its first deploy. The queue slot is reserved
-        first, so a full queue (429) stores nothing."""
+        first, so a full queue (429) stores nothing; so does a quota (403)."""
         settings = self._settings
         with self._deployer.reserve(owner.id) as slot:
-            project = projects.create(session, owner, body,
-                                      allow_local=settings.allow_local_repos,
-                                      allow_private=settings.allow_private_repos)
+            with self._quota.creating(owner.id) as project_id:
+                project = projects.create(session, owner, body,
+                                          allow_local=settings.allow_local_repos,
+                                          allow_private=settings.allow_private_repos,
+                                          project_id=project_id)
             if body.source is None:  # an upload project deploys at its first upload
                 self.deploy(session, project, owner, slot)
         return project
@@ -88,11 +92,12 @@ class Lifecycle:
         """The one way a deploy starts (create, redeploy, a start or restart that needs an
         image): a deploy of the project already under way (or waiting) is superseded.
         Without `slot` one is reserved first, so a full queue (429) leaves the running
-        deploy alone."""
+        deploy alone. A deploy means "run this": the memory quota (403) applies."""
         if upload.is_upload(project.github_url) and upload.upload_digest(
                 project.github_url) is None:
             raise Conflict(f"{project.name} has no source yet: upload it with hostctl up")
-        with slot or self._deployer.reserve(owner.id, replacing=project.id) as held:
+        with self._quota.starting(owner.id, project.id, project.name), \
+                slot or self._deployer.reserve(owner.id, replacing=project.id) as held:
             if self._deployer.is_deploying(project.id):
                 self._deployer.cancel(project.id, SUPERSEDED)
             return self._deployer.submit(session, project, owner, held)
@@ -114,6 +119,10 @@ class Lifecycle:
 
     def start(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
+        with self._quota.starting(owner.id, project.id, project.name):
+            return self._start(session, project, owner)
+
+    def _start(self, session: Session, project: Project, owner: User) -> str:
         client = self._docker.client()
         state = engine.inspect_container(client, project.container_id) \
             if project.container_id else None

@@ -29,7 +29,7 @@ from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.health import wait_until_serving
 from hostd.engine.images import resolve_base_images
-from hostd.engine.naming import container_name, image_tag
+from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
 from hostd.engine.networks import ensure_build_network
 from hostd.engine.project_images import project_images
 from hostd.engine.templates import (
@@ -99,7 +99,8 @@ def build(ctx: JobContext, job: DeployJob) -> None:
                 memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
                 timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
                 network=ensure_build_network(client, settings.instance_label), cgroup_parent=cgroup)
-            build_context(client, context, tag, job.labels, limits, on_log, job.cancel)
+            build_context(client, context, tag, _image_labels(job, plan), limits, on_log,
+                          job.cancel)
     except BuildStopped as exc:
         if exc.cancelled:
             raise Cancelled() from None
@@ -109,6 +110,11 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     finally:
         note_stage_images(ctx, job, steps)
     job.image = tag
+
+
+def _image_labels(job: DeployJob, plan: BuildPlan) -> dict[str, str]:
+    # The image says how its containers may run: read-only when its template allows.
+    return {**job.labels, ROOTFS_LABEL: READ_ONLY} if plan.read_only_rootfs else job.labels
 
 
 def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPlan:

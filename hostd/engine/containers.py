@@ -2,7 +2,9 @@
 
 Every function takes the client explicitly and names each engine option it sets (no
 ``**kwargs`` pass-through), so the isolation rules live here and nowhere else:
-ports on 127.0.0.1 only, no swap, no new privileges, never privileged, no mounts.
+ports on 127.0.0.1 only, no swap, no new privileges, never privileged, no mounts but a
+size-capped tmpfs /tmp under a read-only root, a rotated log; a container goes with its
+anonymous volumes (a ``VOLUME`` in its image).
 All functions block: call them from a worker thread, not the event loop.
 """
 
@@ -65,6 +67,16 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
+def image_labels(client: docker.DockerClient, ref: str) -> dict[str, str]:
+    """The labels of image ``ref``; empty when the engine does not have it."""
+    with translate_errors(f"inspect image {ref}"):
+        try:
+            attrs = client.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return {}
+    return dict((attrs.get("Config") or {}).get("Labels") or {})
+
+
 def remove_image(client: docker.DockerClient, tag_or_id: str, force: bool = False) -> bool:
     """Remove an image; False when it was already gone."""
     with translate_errors(f"remove image {tag_or_id}"):
@@ -96,6 +108,10 @@ def run_container(
     memory_bytes: int,
     nano_cpus: int,
     pids_limit: int,
+    log_max_mb: int = 10,
+    log_files: int = 3,
+    read_only: bool = False,
+    tmp_mb: int = 64,
     port: int = CONTAINER_PORT,
     restart_policy: str = "no",
     network: str | None = None,
@@ -103,10 +119,16 @@ def run_container(
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
     The engine picks the host port (read back from inspect). ``PORT`` is set in the
-    environment. Memory equals memory+swap (no swap); no new privileges; restarts
-    unless stopped. A container that fails to start is removed before raising.
+    environment. Memory equals memory+swap (no swap); no new privileges. Its log is
+    json-file (read back by ``container_logs``) rotated at ``log_max_mb``, ``log_files``
+    kept. ``read_only``: a read-only root filesystem and a ``tmp_mb`` tmpfs on /tmp, the
+    only place left to write. A container that fails to start is removed before raising.
     """
     what = f"run container {name} from {image}"
+    log_config = docker.types.LogConfig(
+        type=docker.types.LogConfig.types.JSON,
+        config={"max-size": f"{log_max_mb}m", "max-file": str(log_files)})
+    tmpfs = {"/tmp": f"rw,nosuid,nodev,noexec,size={tmp_mb}m"} if read_only else None  # noqa: S108
     with translate_errors(what):
         container = client.containers.create(
             image=image,
@@ -124,12 +146,15 @@ def run_container(
             init=True,  # reaps zombies, forwards signals to shell-form commands
             restart_policy={"Name": restart_policy},
             network=network,  # None: the engine's default bridge
+            log_config=log_config,
+            read_only=read_only,
+            tmpfs=tmpfs,
             detach=True,
         )
         try:
             container.start()
         except docker.errors.APIError:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             raise
     state = inspect_container(client, container.id)
     if state is None:
@@ -173,10 +198,12 @@ def restart_container(client: docker.DockerClient, container_id: str, timeout: i
 
 
 def remove_container(client: docker.DockerClient, container_id: str, force: bool = False) -> bool:
-    """Remove a container (``force`` kills a running one); False when already gone."""
+    """Remove a container (``force`` kills a running one) and its anonymous volumes (a
+    ``VOLUME`` of its image would otherwise stay on disk for good); False when already
+    gone. Named volumes stay, but hostd makes none."""
     with translate_errors(f"remove container {container_id}"):
         try:
-            client.api.remove_container(container_id, force=force)
+            client.api.remove_container(container_id, v=True, force=force)
         except docker.errors.NotFound:
             return False
     return True

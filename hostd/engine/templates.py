@@ -38,6 +38,9 @@ NOBODY = "65534:65534"
 # TEMPLATE_BASES (what each template needs from resolve_base_images()) is hostd.templates's,
 # the one list of the templates; a renderer and a `show_template` example per name are below.
 STATIC_DIRS = ("public", "dist", "build")
+# Templates whose image serves with hostd/nginx, made to write nothing but /tmp
+# (hostd.engine.nginx): their containers get a read-only root filesystem.
+READ_ONLY_TEMPLATES = ("static", "react")
 
 
 class BaseImages(TypedDict):
@@ -57,6 +60,11 @@ class BuildPlan:
     dockerfile: str
     uses_repo_dockerfile: bool
     extra: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def read_only_rootfs(self) -> bool:
+        """The image can run on a read-only root (a repository's own Dockerfile: unknown)."""
+        return not self.uses_repo_dockerfile and self.template in READ_ONLY_TEMPLATES
 
 
 class UnknownTemplate(ValueError):

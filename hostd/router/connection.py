@@ -175,6 +175,8 @@ class ClientConnection(asyncio.Protocol):
             return
         if request.upstream is not None:
             request.upstream.write(data)
+            if self.cycle is not None:
+                self.cycle.touch()  # a tunnel's client spoke: not idle
         else:
             request.body.append(data)
 

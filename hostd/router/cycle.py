@@ -6,6 +6,9 @@ connection to the app out of the pool, forwards the head and the body, and relay
 app's answer (it is the upstream connection's `Sink`); when no app can answer, it answers
 itself with a page (404, 503, 502, 504). At the end it hands the connection back to its
 protocol (`ClientConnection.finished`), which goes on to the next request or closes.
+While it passes a request on, it holds one of its project's slots (`hostd.router.limits`):
+taken before the app is contacted, given back when it is answered or its client leaves
+(`_finish`, `cancel`). A tunnel silent both ways for the idle timeout is closed.
 
 What it shares with the connection is the connection's write side: the app's answer is
 queued there and written in one send at the end of each read from the app (`flush`).
@@ -76,7 +79,7 @@ class RequestCycle:
     """The exchange for the request at the head of a client connection's queue."""
 
     __slots__ = ("conn", "request", "route", "response", "keep", "tunnel", "task",
-                 "response_timer")
+                 "response_timer", "held", "active_at")
 
     def __init__(self, conn: ClientConnection, request: Request) -> None:
         self.conn = conn
@@ -86,7 +89,10 @@ class RequestCycle:
         self.keep = request.keep_alive
         self.tunnel = False  # the app accepted the upgrade
         self.task: asyncio.Task[None] | None = None
+        # The response timer, and once a tunnel is up, its idle timer.
         self.response_timer: asyncio.TimerHandle | None = None
+        self.held: str | None = None  # the project whose slot this exchange holds
+        self.active_at = 0.0  # a tunnel's last byte, either way
 
     def start(self) -> None:
         self.task = self.conn.loop.create_task(self._exchange())
@@ -100,6 +106,8 @@ class RequestCycle:
             found = await router.resolve(host)
             if not isinstance(found, Route):
                 self._answer_page(*found)
+                return
+            if self.held is None and not self._admit(found):
                 return
             if request.expect_continue:
                 self.conn.write(CONTINUE)
@@ -118,6 +126,22 @@ class RequestCycle:
         except Exception:
             log.exception("router: unexpected error proxying to %s", host)
             self._fail(*no_answer(502, "The app"))
+
+    def _admit(self, route: Route) -> bool:
+        """Take a slot of the project (False: a 503 page went out instead)."""
+        refused = self.conn.router.limits.admit(route.project_id, self.request.upgrade is not None)
+        if refused is not None:
+            self._answer_page(503, f"{route.name} is too busy",
+                              f"{route.name} cannot take another connection: {refused}. "
+                              "Try again in a moment.")
+            return False
+        self.held = route.project_id
+        return True
+
+    def _release(self) -> None:
+        if self.held is not None:
+            self.conn.router.limits.release(self.held, self.request.upgrade is not None)
+            self.held = None
 
     def _send(self, upstream: UpstreamConnection) -> None:
         request = self.request
@@ -138,6 +162,8 @@ class RequestCycle:
     def await_response(self) -> None:
         """The whole request is with the app: from now on it has the response timeout to
         start answering (an upload in progress is not the app being late)."""
+        if self.tunnel:
+            return  # the upgrade was answered already; its timer is the idle one
         self._cancel_response_timer()
         self.response_timer = self.conn.loop.call_later(self.conn.router.response_timeout_s,
                                                        self._response_late)
@@ -152,6 +178,8 @@ class RequestCycle:
         if status == 101 and request.upgrade is not None:
             self.tunnel = True
             self.conn.queue(raw_head(status, reason, headers))
+            self.touch()
+            self._idle_check()
             return
         app, client = response_framing(status, headers, request.method == b"HEAD",
                                        request.http11)
@@ -167,6 +195,24 @@ class RequestCycle:
                 self.conn.queue(chunk(data))
         else:
             self.conn.queue(data)
+            if self.tunnel:
+                self.active_at = self.conn.loop.time()
+
+    def touch(self) -> None:
+        """Bytes went through the tunnel."""
+        self.active_at = self.conn.loop.time()
+
+    def _idle_check(self) -> None:
+        # One timer a tunnel, re-armed for what is left of the timeout: no timer work
+        # per byte, only a timestamp.
+        self.response_timer = None
+        limit = self.conn.router.limits.tunnel_idle_s
+        idle = self.conn.loop.time() - self.active_at
+        if idle >= limit:
+            log.info("router: closing a WebSocket tunnel idle for %.0f s", idle)
+            self.conn.close()
+            return
+        self.response_timer = self.conn.loop.call_later(limit - idle, self._idle_check)
 
     def on_upgraded(self, rest: bytes) -> None:
         if rest:
@@ -211,6 +257,7 @@ class RequestCycle:
     def _finish(self) -> None:
         """This exchange is answered: the connection goes on to the next."""
         self._cancel_response_timer()
+        self._release()
         self.response = None
         self.conn.finished(self.keep)
 
@@ -246,8 +293,9 @@ class RequestCycle:
             upstream.abort()
 
     def cancel(self) -> None:
-        """The client has gone: stop the timer and the task."""
+        """The client has gone: stop the timer and the task, give back the slot."""
         self._cancel_response_timer()
+        self._release()
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import RequestCounter
+from hostd.router.limits import LIMITS_ENV, ProjectLimits
 from hostd.router.sockets import bind_listener
 from hostd.router.worker import (
     DATABASE_ENV,
@@ -78,10 +79,11 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, host: str, port: int, count: int, database_uri: str,
-                 counter: RequestCounter) -> None:
+                 counter: RequestCounter, limits: ProjectLimits | None = None) -> None:
         self.host, self.port, self.count = host, port, count
         self.database_uri = database_uri
         self.counter = counter
+        self.limits = limits or ProjectLimits()  # each worker counts against them alone
         self._workers: list[_Worker] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
@@ -163,7 +165,7 @@ class WorkerPool:
 
     def _spawn(self, worker: _Worker) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**os.environ, DATABASE_ENV: self.database_uri,
+        env = {**os.environ, DATABASE_ENV: self.database_uri, LIMITS_ENV: self.limits.encode(),
                LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
         try:
             # A session of its own: a Ctrl-C at the terminal reaches the daemon only,

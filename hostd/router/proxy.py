@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hostd.router import pages
 from hostd.router.connection import ClientConnection
+from hostd.router.limits import ProjectLimits
 from hostd.router.table import Route, parse_host
 from hostd.router.upstream import UpstreamConnection, UpstreamPool
 
@@ -56,8 +57,10 @@ class Router:
     def __init__(self, table: Table, counter: Hits, *,
                  response_timeout_s: float = RESPONSE_TIMEOUT_S,
                  head_timeout_s: float = HEAD_TIMEOUT_S,
-                 keep_alive_s: float = KEEP_ALIVE_S) -> None:
+                 keep_alive_s: float = KEEP_ALIVE_S,
+                 limits: ProjectLimits | None = None) -> None:
         self.table = table
+        self.limits = limits or ProjectLimits()
         self.counter = counter
         self.response_timeout_s = response_timeout_s
         self.head_timeout_s = head_timeout_s

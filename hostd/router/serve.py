@@ -17,6 +17,7 @@ from hostd.config import Settings
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
 from hostd.router.drain import DrainGate
+from hostd.router.limits import ProjectLimits
 from hostd.router.pool import WorkerPool
 from hostd.router.proxy import Router
 from hostd.router.sockets import bind_listener
@@ -31,10 +32,12 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
     """The router, serving until the block ends: worker processes that count into
     `requests` and reload their tables on the hub's events, or in this process on
     `routes`; `drains` counts what it has open to an app."""
+    limits = ProjectLimits(settings.router_connections_per_project,
+                           settings.router_tunnels_per_project, settings.tunnel_idle_timeout_s)
     if settings.router_workers > 1:
-        router = _workers(settings, requests, hub, drains)
+        router = _workers(settings, requests, hub, drains, limits)
     else:
-        router = _in_process(settings, routes, requests, drains)
+        router = _in_process(settings, routes, requests, drains, limits)
     async with router:
         log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
                  settings.router_port, settings.host,
@@ -45,9 +48,9 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
 
 @contextlib.asynccontextmanager
 async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
-                   drains: DrainGate) -> AsyncIterator[None]:
+                   drains: DrainGate, limits: ProjectLimits) -> AsyncIterator[None]:
     pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
-                      settings.database_uri, requests)
+                      settings.database_uri, requests, limits)
     await pool.start()
     hub.listen(pool.on_event)
     drains.register(pool.in_flight)
@@ -60,8 +63,8 @@ async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
 
 @contextlib.asynccontextmanager
 async def _in_process(settings: Settings, routes: RouteTable, requests: RequestCounter,
-                      drains: DrainGate) -> AsyncIterator[None]:
-    router = Router(routes, requests)
+                      drains: DrainGate, limits: ProjectLimits) -> AsyncIterator[None]:
+    router = Router(routes, requests, limits=limits)
     sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
 

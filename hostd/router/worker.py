@@ -13,6 +13,9 @@ inherited control socket (SOCK_SEQPACKET, one message per send):
   tunnels the worker has open to an app port. Messages are handled in order, so the
   answer also says every `routes` sent before it has been taken in.
 
+Its caps per project (`hostd.router.limits`) come in HOSTD_ROUTER_LIMITS, counted by the
+worker alone.
+
 The control socket reaching end-of-file means the daemon is gone (even by SIGKILL: the
 kernel closes its end), and the worker then exits: it is never left orphaned on the port.
 """
@@ -31,6 +34,7 @@ from collections.abc import Callable
 
 from hostd.router.counts import PendingCounts
 from hostd.router.fdlimit import raise_open_files_limit
+from hostd.router.limits import LIMITS_ENV, ProjectLimits
 from hostd.router.proxy import Router
 from hostd.router.table import RouteTable
 from hostd.store import db
@@ -118,12 +122,13 @@ class _Control:
             self.flush()
 
 
-async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str) -> None:
+async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str,
+                limits: ProjectLimits | None = None) -> None:
     # One route-table reload at a time (it holds a lock): a worker needs two connections.
     engine = db.make_engine(database_uri, threads=ROUTER_DB_THREADS)
     table = RouteTable(engine)
     counts = PendingCounts()
-    router = Router(table, counts)
+    router = Router(table, counts, limits=limits)
     stop = asyncio.Event()
     control = _Control(control_sock, table, counts, stop, router.pool.in_flight)
     loop = asyncio.get_running_loop()
@@ -161,7 +166,8 @@ def main(argv: list[str]) -> None:
     listen = socket.socket(fileno=listen_fd)
     control = socket.socket(fileno=control_fd)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(listen, control, os.environ[DATABASE_ENV]))
+        runner.run(serve(listen, control, os.environ[DATABASE_ENV],
+                         ProjectLimits.decode(os.environ.get(LIMITS_ENV))))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from hostd.store.models import (
     ProjectStatus,
     Template,
     User,
+    new_id,
 )
 
 log = logging.getLogger("hostd.projects")
@@ -115,6 +116,19 @@ def get_owned_by_name(session: Session, user: User, name: str) -> Project | None
     return session.exec(query).first()
 
 
+def owned_ids(session: Session, user_id: str) -> set[str]:
+    """Ids of the user's projects (ids, not a count: hostd.control.quota adds its own)."""
+    return set(session.exec(select(Project.id).where(Project.user_id == user_id)).all())
+
+
+def reserving_memory(session: Session, user_id: str) -> set[str]:
+    """Ids of the user's projects that reserve container memory: those that should run
+    (desired status running: from their creation, a deploy or a start until a stop)."""
+    query = select(Project.id).where(Project.user_id == user_id,
+                                     Project.desired_status == DesiredStatus.running)
+    return set(session.exec(query).all())
+
+
 def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
     """The URL's shape, then where it points: a host that resolves must resolve to public
     addresses only (the clone checks again). May wait a few seconds on DNS."""
@@ -141,7 +155,7 @@ WAITING_FOR_UPLOAD = "waiting for its first upload (hostctl up)"
 
 
 def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool,
-           allow_private: bool = False) -> Project:
+           allow_private: bool = False, project_id: str | None = None) -> Project:
     """A project from a git URL (`deploying`), or one waiting for its source upload
     (`stopped`, and wanted so, until the first upload deploys it)."""
     uploaded = body.source == "upload"
@@ -151,7 +165,8 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")
     project = Project(
-        user_id=user.id, name=body.name, template=body.template.value, github_url=url,
+        id=project_id or new_id(), user_id=user.id, name=body.name,
+        template=body.template.value, github_url=url,
         status=ProjectStatus.stopped if uploaded else ProjectStatus.deploying,
         status_reason=WAITING_FOR_UPLOAD if uploaded else None,
         desired_status=DesiredStatus.stopped if uploaded else DesiredStatus.running,

@@ -159,6 +159,9 @@ def test_each_template_deploys(api, repo, engine, template, files, expected):
     project = wait_status(api, project["id"], {"running", "error"})
     assert project["status"] == "running", project["status_reason"]
     assert expected in answers(published_port(engine, project["id"])).text
+    # react serves with the nginx base, made for a read-only root (tests/deploy/test_app_sandbox.py)
+    host = only_container(engine, project["id"]).attrs["HostConfig"]
+    assert host["ReadonlyRootfs"] is (template == "react")
 
 
 def test_requests_never_see_another_users_logs(api, deploy_hostd, repo):

@@ -123,7 +123,7 @@ def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
     for container in client.containers.list(all=True, filters={"label": label}):
         # A replaced container the daemon was retiring as it stopped may be gone already.
         with contextlib.suppress(NotFound):
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # and its anonymous volumes
     for image in client.images.list(filters={"label": label}):
         client.images.remove(image.id, force=True)
     for network in client.networks.list(filters={"label": label}):
@@ -160,7 +160,7 @@ def remove_session_objects() -> None:
     for summary in client.api.containers(all=True, filters={"label": "hostd.instance"}):
         if _ours(summary.get("Labels")):
             with contextlib.suppress(docker.errors.NotFound):
-                client.api.remove_container(summary["Id"], force=True)
+                client.api.remove_container(summary["Id"], force=True, v=True)
     for image in client.images.list(filters={"label": "hostd.instance"}):
         if _ours(image.labels):
             with contextlib.suppress(docker.errors.NotFound):

@@ -23,9 +23,12 @@ SUBSCRIBERS = 200
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
+    # One user's 200 subscribers: the per-user stream cap (tests/test_stream_limits.py's
+    # subject) would refuse all but 10.
     server = HostdServer(data_dir=tmp_path_factory.mktemp("events-data"),
                          env_overrides={"HOSTD_SSE_KEEPALIVE": "1",
-                                        "HOSTD_INSTANCE": "test-events"}).start()
+                                        "HOSTD_INSTANCE": "test-events",
+                                        "HOSTD_MAX_STREAMS_PER_USER": "0"}).start()
     yield server
     server.stop()
 

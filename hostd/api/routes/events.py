@@ -3,7 +3,8 @@
 `connected {userId}` first; then `metrics_updated {projectId, metrics}` for each of the
 caller's running projects every metrics interval, and `status_changed {projectId,
 status, status_reason, desired_status, restarts, last_exit}` the moment a status changes.
-Only the caller's projects, ever.
+Only the caller's projects, ever. At most HOSTD_MAX_STREAMS_PER_USER streams of one user
+(these and followed logs together) are open at once; one more is a 429.
 A `: keep-alive` comment is sent whenever the stream has been quiet for
 HOSTD_SSE_KEEPALIVE seconds (15).
 
@@ -33,6 +34,7 @@ from hostd.api.deps import (
     DbDep,
     HubDep,
     SettingsDep,
+    StreamsDep,
     TokenCacheDep,
     TokensDep,
     parse_bearer,
@@ -84,7 +86,8 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
             responses=STREAM_RESPONSES)
 async def events(
     caller: Annotated[TokenWatch, Depends(stream_caller)], hub: HubDep, settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    streams: StreamsDep, last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
+    lease = streams.acquire(caller.user_id)  # 429 past the cap; the response gives it back
     chunks = event_stream(hub, caller.user_id, _last_id(last_event_id), settings.sse_keepalive_s)
-    return EventStreamResponse(chunks, watch=caller)
+    return EventStreamResponse(chunks, watch=caller, lease=lease)

@@ -1,5 +1,10 @@
 """Build and runtime logs: a tail as JSON, or followed as Server-Sent Events (which end,
-like every stream, when their token is revoked or expires: hostd.api.tokenwatch)."""
+like every stream, when their token is revoked or expires: hostd.api.tokenwatch).
+
+A followed log is one of the user's streams (hostd.api.streams): past
+HOSTD_MAX_STREAMS_PER_USER open ones, a 429. Lines are bounded in length
+(hostd.engine.logs) and a tail in bytes, so an app's log cannot grow hostd's memory.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,23 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import DbDep, DockerDep, FollowersDep, OwnedProject, SessionDep, SettingsDep
+from hostd.api.deps import (
+    DbDep,
+    DockerDep,
+    FollowersDep,
+    OwnedProject,
+    SessionDep,
+    SettingsDep,
+    StreamsDep,
+)
 from hostd.api.followers import LogFollowers
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.api.streams import StreamSlots
 from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
 from hostd.control import buildlog
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
-from hostd.engine.logs import LogStream
+from hostd.engine.logs import LogStream, last_lines
 from hostd.errors import NotFound, RateLimited
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
@@ -45,7 +59,7 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
-    docker: DockerDep, followers: FollowersDep, watch: TokenWatchDep,
+    docker: DockerDep, followers: FollowersDep, watch: TokenWatchDep, streams: StreamsDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -57,22 +71,26 @@ def logs(
             raise NotFound("This project has no deployment yet")
         path = buildlog.log_path(settings.data_dir, project.id, deployment.id)
         if follow:
-            return _stream(_follow_build(db, settings.data_dir, deployment, tail), watch)
+            return _stream(streams, project, _follow_build(
+                db, settings.data_dir, deployment, tail), watch)
         return LogLines(source=source, lines=buildlog.tail(path, tail))
     if not project.container_id:
         raise NotFound("This project has no container yet: see its build log (source=build)")
     client = docker.client()
     if follow:
         followers.check()  # 429 now, while an error can still be the answer
-        return _stream(_follow_runtime(client, project.container_id, tail, followers), watch)
-    return LogLines(source=source,
-                    lines=list(engine.container_logs(client, project.container_id, tail=tail)))
+        return _stream(streams, project, _follow_runtime(
+            client, project.container_id, tail, followers), watch)
+    return LogLines(source=source, lines=last_lines(
+        engine.container_logs(client, project.container_id, tail=tail), tail))
 
 
-def _stream(events: AsyncIterator[bytes], watch: TokenWatch) -> EventStreamResponse:
+def _stream(streams: StreamSlots, project: Project, events: AsyncIterator[bytes],
+            watch: TokenWatch) -> EventStreamResponse:
     # Ends the generator the moment the client leaves (or the token is revoked), which
-    # closes Docker's log stream.
-    return EventStreamResponse(events, watch=watch)
+    # closes Docker's log stream; the stream slot (429 past the owner's cap) is given back
+    # however it ends.
+    return EventStreamResponse(events, watch=watch, lease=streams.acquire(project.user_id))
 
 
 async def _follow_build(db: Engine, data_dir: Path, deployment: Deployment,

@@ -1,0 +1,124 @@
+"""Per-user quotas: how many projects a user may have, and how much container memory
+their projects may reserve.
+
+The rule (SECURITY.md, "Limits per user"): every project whose *desired* status is
+`running` reserves HOSTD_CONTAINER_MEMORY_MB, whether its container is up, deploying,
+waiting out a crash or failed; a stop releases it, a start or deploy takes it again.
+The sum may not pass HOSTD_MAX_MEMORY_MB_PER_USER. It is checked where a project comes to
+want to run: create, deploy and start (a restart of a stopped project is a start). What
+already reserves (a running project redeployed, the supervisor bringing one back) is
+never refused.
+
+Race-safety: the check and the change it admits must not interleave with another's.
+The checks are made under one lock, and what has been admitted but may not be in the
+database yet (a create before its commit, a start before its desired status is written)
+is held in memory, by project id, until the request ends; the database's ids and these
+are counted as one set, so nothing counts twice and two concurrent requests at the limit
+cannot both pass. The lock is this process's: two daemons sharing one database do not
+share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from hostd.config import Settings
+from hostd.errors import QuotaExceeded
+from hostd.store import projects
+from hostd.store.models import new_id
+
+
+@dataclass
+class _Admitted:
+    """What was admitted for one user and is not in the database yet."""
+
+    new: set[str] = field(default_factory=set)  # ids of projects being created
+    starting: Counter[str] = field(default_factory=Counter)  # ids of projects being started
+
+    @property
+    def idle(self) -> bool:
+        return not self.new and not self.starting
+
+
+class Quota:
+    def __init__(self, settings: Settings, db: Engine) -> None:
+        self._max_projects = settings.max_projects_per_user
+        self._max_memory_mb = settings.max_memory_mb_per_user
+        self._memory_mb = settings.container_memory_mb
+        self._db = db
+        self._lock = threading.Lock()
+        self._admitted: dict[str, _Admitted] = {}
+
+    @contextlib.contextmanager
+    def creating(self, user_id: str) -> Iterator[str]:
+        """Around storing a new project (which then wants to run), with the id it must be
+        stored with: QuotaExceeded when the user has as many projects as allowed, or the
+        memory it reserves would not fit."""
+        project_id = new_id()
+        with self._lock:
+            held = self._admitted.get(user_id) or _Admitted()
+            with Session(self._db) as session:
+                self._check_count(session, user_id, held)
+                self._check_memory(session, user_id, held, project_id, "A new project")
+            held.new.add(project_id)
+            self._admitted[user_id] = held
+        try:
+            yield project_id
+        finally:
+            self._release(user_id, lambda held: held.new.discard(project_id))
+
+    @contextlib.contextmanager
+    def starting(self, user_id: str, project_id: str, name: str) -> Iterator[None]:
+        """Around a deploy or start of a project: QuotaExceeded when it does not reserve
+        memory yet and its share would not fit. Held until its desired status is written."""
+        with self._lock:
+            held = self._admitted.get(user_id) or _Admitted()
+            with Session(self._db) as session:
+                self._check_memory(session, user_id, held, project_id, f"Starting {name}")
+            held.starting[project_id] += 1
+            self._admitted[user_id] = held
+        try:
+            yield
+        finally:
+            self._release(user_id, lambda held: held.starting.subtract([project_id]))
+
+    def _release(self, user_id: str, undo: Callable[[_Admitted], None]) -> None:
+        with self._lock:
+            held = self._admitted[user_id]
+            undo(held)
+            held.starting = +held.starting  # without the ids whose count fell to zero
+            if held.idle:
+                del self._admitted[user_id]
+
+    def _check_count(self, session: Session, user_id: str, held: _Admitted) -> None:
+        if not self._max_projects:
+            return
+        count = len(projects.owned_ids(session, user_id) | held.new)
+        if count >= self._max_projects:
+            raise QuotaExceeded(
+                f"You have {count} projects, the most one user may have "
+                f"(HOSTD_MAX_PROJECTS_PER_USER={self._max_projects}): delete one, or ask "
+                "the daemon's operator to raise HOSTD_MAX_PROJECTS_PER_USER")
+
+    def _check_memory(self, session: Session, user_id: str, held: _Admitted,
+                      project_id: str, what: str) -> None:
+        if not self._max_memory_mb:
+            return
+        reserving = projects.reserving_memory(session, user_id) | set(held.starting) | held.new
+        if project_id in reserving:
+            return  # it reserves already: a redeploy or restart takes nothing more
+        wanted = (len(reserving) + 1) * self._memory_mb
+        if wanted > self._max_memory_mb:
+            raise QuotaExceeded(
+                f"{what} would reserve {wanted} MB of container memory, over your limit "
+                f"of {self._max_memory_mb} MB (HOSTD_MAX_MEMORY_MB_PER_USER): each project "
+                f"that should run reserves {self._memory_mb} MB (HOSTD_CONTAINER_MEMORY_MB) "
+                f"and {len(reserving)} of yours do. Stop or delete one, or ask "
+                "the daemon's operator to raise HOSTD_MAX_MEMORY_MB_PER_USER")
