@@ -108,9 +108,11 @@ def test_same_name_twice_is_a_conflict_for_one_user_only(client, user, other_use
 
 
 def test_concurrent_creates_of_one_name_make_one_project(make_hostd):
-    # Room in the deploy queue for every racer: a full queue (429) is not this test's subject.
+    # Room in the deploy queue and the memory quota for every racer: a full queue (429)
+    # or quota (403) is not this test's subject.
     name, racers = new_name(), 20
-    server = make_hostd(HOSTD_MAX_QUEUED_DEPLOYS=str(racers))
+    server = make_hostd(HOSTD_MAX_QUEUED_DEPLOYS=str(racers),
+                        HOSTD_MAX_MEMORY_MB_PER_USER=str(racers * 1024))
     barrier = threading.Barrier(racers)
     with client_for(server) as c:
         token, _ = register(c)

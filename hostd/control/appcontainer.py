@@ -14,7 +14,8 @@ from hostd.engine import egress, usernet
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.egress import EgressError
-from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, USER_LABEL
+from hostd.engine.naming import PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL, USER_LABEL
+from hostd.engine.volumes import data_mount, ensure_data_volume
 from hostd.store import configvars
 
 
@@ -26,15 +27,24 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
     from a template made for it (its label says so, hostd.control.steps) runs on a
     read-only root filesystem with a small tmpfs /tmp."""
     labels = {**labels, configvars.ENV_LABEL: configvars.fingerprint(env)}
+    project_id = labels[PROJECT_LABEL]
     read_only = engine.image_labels(client, image).get(ROOTFS_LABEL) == READ_ONLY
     return engine.run_container(
-        client, image, name, labels=labels, env=env,
+        client, image, name, labels=labels, env=app_env(settings, env),
         memory_bytes=settings.container_memory_mb * 1024 * 1024,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
         log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
         read_only=read_only, tmp_mb=settings.container_tmp_mb, restart_policy="no",
         network=app_network(client, settings, labels[USER_LABEL]),
+        volumes=data_mount(ensure_data_volume(client, settings.instance_label, project_id)),
     )
+
+
+def app_env(settings: Settings, env: dict[str, str]) -> dict[str, str]:
+    """The config vars, and WEB_CONCURRENCY (gunicorn's and others' worker count) from
+    the container's CPU quota unless the owner set it: 2 per CPU plus 1."""
+    workers = max(2, int(2 * settings.container_cpus) + 1)
+    return {"WEB_CONCURRENCY": str(workers), **env}
 
 
 def app_network(client: DockerClient, settings: Settings, user_id: str) -> str:

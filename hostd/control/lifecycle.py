@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
-from hostd.engine import usernet
+from hostd.engine import usernet, volumes
 from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
@@ -51,6 +52,7 @@ from hostd.store.models import (
 )
 
 log = logging.getLogger("hostd.lifecycle")
+DATA_REMOVAL_TRIES = 6
 
 
 class Lifecycle:
@@ -190,8 +192,24 @@ class Lifecycle:
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
+        self._drop_data(project.id)
         self._drop_network_if_unused(session, project.user_id)
         return f"Project {project.name} deleted"
+
+    def _drop_data(self, project_id: str) -> None:
+        """Its /data volume goes with it (one still in use by a container that drains is
+        removed by the reconciler later)."""
+        for attempt in range(DATA_REMOVAL_TRIES):
+            try:
+                volumes.remove_data_volume(self._docker.client(),
+                                           self._settings.instance_label, project_id)
+                return
+            except (EngineError, EngineUnavailable) as exc:
+                if attempt == DATA_REMOVAL_TRIES - 1:
+                    log.warning("could not remove the data of project %s yet: %s",
+                                project_id, exc)
+                else:  # a container still going (its removal in progress) holds it
+                    time.sleep(0.5)
 
     def _drop_network_if_unused(self, session: Session, user_id: str) -> None:
         """The user's network goes with their last project (a container still draining

@@ -14,12 +14,13 @@ import threading
 from dataclasses import dataclass
 
 from hostd.config import Settings
-from hostd.control.appcontainer import app_network
+from hostd.control.appcontainer import app_env, app_network
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
 from hostd.engine.oneoff import exit_code, start_oneoff
+from hostd.engine.volumes import data_mount, ensure_data_volume
 from hostd.errors import Conflict, RateLimited
 from hostd.store.models import Project, User, new_id
 
@@ -60,10 +61,13 @@ class OneOffs:
             container_id = start_oneoff(
                 client, project.image, container_name(project.name, owner.handle,
                                                       f"run-{new_id()[:8]}"), argv,
-                labels=labels, env=env, memory_bytes=settings.container_memory_mb * 1024**2,
+                labels=labels, env=app_env(settings, env),
+                memory_bytes=settings.container_memory_mb * 1024**2,
                 nano_cpus=int(settings.container_cpus * 1e9),
                 pids_limit=settings.container_pids,
-                network=app_network(client, settings, owner.id))
+                network=app_network(client, settings, owner.id),
+                volumes=data_mount(ensure_data_volume(client, settings.instance_label,
+                                                      project.id)))
         except BaseException:
             with self._lock:
                 self._running.pop(place, None)

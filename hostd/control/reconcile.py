@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
-from hostd.engine import usernet
+from hostd.engine import usernet, volumes
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
@@ -103,8 +104,10 @@ class Reconciler:
         runs = [state for state in states if RUN_OF_LABEL in state.labels]
         self._remove_finished_runs(client, runs)
         apps = [state for state in states if RUN_OF_LABEL not in state.labels]
-        self._remove_strays(client, apps, load_ownership(self.db, busy))
+        own = load_ownership(self.db, busy)
+        self._remove_strays(client, apps, own)
         self._remove_unused_networks(client, {owner.id for _, owner in rows})
+        self._remove_deleted_data(client, own)
 
     def _remove_finished_runs(self, client: DockerClient,
                               runs: list[engine.ContainerState]) -> None:
@@ -114,6 +117,17 @@ class Reconciler:
             if state.id not in active:
                 log.info("removing one-off container %s: no run follows it", state.name)
                 engine.remove_container(client, state.id, force=True)
+
+    def _remove_deleted_data(self, client: DockerClient, own: Ownership) -> None:
+        """The /data volumes of projects this install deleted (still in use then); never
+        one it can't tell is its own (another install's with the same label)."""
+        for project_id in volumes.data_volumes(client, self.instance):
+            verdict = own.image(project_id)  # the same rule as its images'
+            if verdict.action is not Action.remove:
+                continue
+            log.info("removing the data volume of project %s: %s", project_id, verdict.reason)
+            with contextlib.suppress(EngineError):  # still in use: next time
+                volumes.remove_data_volume(client, self.instance, project_id)
 
     def _remove_unused_networks(self, client: DockerClient, users: set[str]) -> None:
         """The networks of users with no project left (their last delete found a

@@ -115,6 +115,7 @@ def run_container(
     port: int = CONTAINER_PORT,
     restart_policy: str = "no",
     network: str | None = None,
+    volumes: dict[str, dict[str, str]] | None = None,
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
@@ -146,6 +147,7 @@ def run_container(
             init=True,  # reaps zombies, forwards signals to shell-form commands
             restart_policy={"Name": restart_policy},
             network=network,  # None: the engine's default bridge
+            volumes=volumes,
             log_config=log_config,
             read_only=read_only,
             tmpfs=tmpfs,
@@ -200,12 +202,17 @@ def restart_container(client: docker.DockerClient, container_id: str, timeout: i
 def remove_container(client: docker.DockerClient, container_id: str, force: bool = False) -> bool:
     """Remove a container (``force`` kills a running one) and its anonymous volumes (a
     ``VOLUME`` of its image would otherwise stay on disk for good); False when already
-    gone. Named volumes stay, but hostd makes none."""
+    gone, or going (another thread of hostd's removes it: a drained container, say).
+    Named volumes (a project's /data) stay."""
     with translate_errors(f"remove container {container_id}"):
         try:
             client.api.remove_container(container_id, v=True, force=force)
         except docker.errors.NotFound:
             return False
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc):
+                return False
+            raise
     return True
 
 

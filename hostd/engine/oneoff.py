@@ -18,7 +18,7 @@ from hostd.engine.containers import DROPPED_CAPABILITIES
 def start_oneoff(
     client: docker.DockerClient, image: str, name: str, argv: list[str], *,
     labels: dict[str, str], env: dict[str, str], memory_bytes: int, nano_cpus: int,
-    pids_limit: int, network: str,
+    pids_limit: int, network: str, volumes: dict[str, dict[str, str]] | None = None,
 ) -> str:
     """Create and start the container; its id. Removed again if it fails to start."""
     with translate_errors(f"run {argv[0]!r} from {image}"):
@@ -28,7 +28,7 @@ def start_oneoff(
             mem_limit=memory_bytes, memswap_limit=memory_bytes, nano_cpus=nano_cpus,
             pids_limit=pids_limit, security_opt=["no-new-privileges"],
             cap_drop=list(DROPPED_CAPABILITIES), privileged=False, init=True,
-            network=network, detach=True,
+            network=network, volumes=volumes, detach=True,
         )
         try:
             container.start()

@@ -20,7 +20,7 @@ its context; it must ``COPY hostd-ca.pem`` itself to use it.
 
 from __future__ import annotations
 
-import re
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,17 @@ from typing import TypedDict
 
 from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.nginx import NGINX_IMAGE
+from hostd.engine.pyapp import (
+    DATA_DIR,
+    GUNICORN,
+    SHIM_DIR,
+    WSGI_SHIM,
+    WSGI_SHIM_NAME,
+    cmd_line,
+    install_lines,
+    instance_link_lines,
+    procfile_command,
+)
 from hostd.templates import TEMPLATE_BASES, TEMPLATE_NAMES
 
 PORT = 8000
@@ -123,6 +134,8 @@ def prepare_build_context(
     extra = {CA_FILENAME: ca_bundle.read_bytes()} if ca_bundle is not None else {}
     rendered = render_dockerfile(template, repo, bases, with_ca=ca_bundle is not None)
     if rendered is not None:
+        if template == "flask":
+            extra[WSGI_SHIM_NAME] = WSGI_SHIM
         return BuildPlan(template, rendered, uses_repo_dockerfile=False, extra=extra)
     own = repo.read_text("Dockerfile") or ""
     return BuildPlan(template, own, uses_repo_dockerfile=True, extra=extra)
@@ -164,17 +177,21 @@ def _ca_lines(with_ca: bool) -> list[str]:
     ]
 
 
-def _runtime_lines(cmd: str) -> list[str]:
-    # Shell form through `exec` so $PORT expands and the server gets the signals.
+def _runtime_lines(cmd: str, repo: Checkout) -> list[str]:
+    # Through sh so $PORT expands; a Procfile's `web:` replaces the template's command.
+    web = procfile_command(repo)
     return [
         f"ENV PORT={PORT}",
         f"EXPOSE {PORT}",
+        # The project's persistent volume is mounted here; a new volume takes this owner.
+        f"RUN mkdir -p {DATA_DIR} && chown {NOBODY} {DATA_DIR}",
         f"USER {NOBODY}",
-        f'CMD ["sh", "-c", "exec {cmd}"]',
+        cmd_line(web, exec_it=False) if web else cmd_line(cmd),
     ]
 
 
-def _nginx_site(bases: BaseImages, with_ca: bool, copy: list[str], mode: str) -> list[str]:
+def _nginx_site(repo: Checkout, bases: BaseImages, with_ca: bool, copy: list[str],
+                mode: str) -> list[str]:
     # hostd/nginx carries the config; `hostd-nginx MODE` renders $PORT and execs nginx
     # (mode `static`: 404 for a missing file; `spa`: index.html for client-side routes).
     # The site's files last: they change most often, the layers above stay cached.
@@ -182,7 +199,7 @@ def _nginx_site(bases: BaseImages, with_ca: bool, copy: list[str], mode: str) ->
         f"FROM {bases['nginx']}",
         *_ca_lines(with_ca),
         *copy,
-        *_runtime_lines(f"hostd-nginx {mode}"),
+        *_runtime_lines(f"hostd-nginx {mode}", repo),
     ]
 
 
@@ -212,7 +229,7 @@ def _static(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     else:
         # The whole repository is the site: drop what must not be served.
         copy = ["COPY . /www/", f"RUN rm -rf /www/.git /www/{CA_FILENAME}"]
-    return _join(_nginx_site(bases, with_ca, copy, "static"))
+    return _join(_nginx_site(repo, bases, with_ca, copy, "static"))
 
 
 def _react(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
@@ -230,23 +247,14 @@ def _react(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
         "       elif [ -d build ]; then cp -r build/. /out/; \\",
         '       else echo "npm run build made neither dist/ nor build/" >&2; exit 1; fi',
     ]
-    site = _nginx_site(bases, with_ca, ["COPY --from=build /out/ /www/"], "spa")
+    site = _nginx_site(repo, bases, with_ca, ["COPY --from=build /out/ /www/"], "spa")
     return _join([*build, "", *site])
 
 
 def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
-    module = flask_app_module(repo)
-    requirements = repo.read_text("requirements.txt")
-    if requirements is not None:
-        install = ["COPY requirements.txt ./", "RUN pip install -r requirements.txt"]
-    else:
-        install = ["RUN pip install flask"]
-    if _lists_package(requirements, "gunicorn"):
-        cmd = f"gunicorn -b 0.0.0.0:$PORT --access-logfile - {module}"
-    else:
-        # FLASK_APP rather than `flask --app`, which only Flask >= 2.2 knows.
-        install.append(f"ENV FLASK_APP={module}")
-        cmd = "flask run --host 0.0.0.0 --port $PORT"
+    # Always gunicorn, through hostd's shim (hostd.engine.pyapp): it finds the app the
+    # way `flask run` would, FLASK_APP (a config var) first, then what is found here.
+    install, copied = install_lines(repo, repo.read_text("requirements.txt"))
     return _join([
         f"FROM {bases['python']}",
         *_ca_lines(with_ca),
@@ -256,8 +264,13 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
         "ENV PATH=/venv/bin:$PATH",
         "WORKDIR /app",
         *install,
-        "COPY . .",
-        *_runtime_lines(cmd),
+        f"COPY {WSGI_SHIM_NAME} {SHIM_DIR}/{WSGI_SHIM_NAME}",
+        *([] if copied else ["COPY . ."]),
+        *_flask_app_default(repo),
+        *instance_link_lines(repo),
+        # The working directory takes new files (not persistent: /data is).
+        f"RUN chown {NOBODY} /app",
+        *_runtime_lines(GUNICORN, repo),
     ])
 
 
@@ -271,8 +284,18 @@ def _nodejs(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
         "COPY package*.json ./",
         f"RUN {_npm_install(repo, omit_dev=True)}",
         "COPY . .",
-        *_runtime_lines("npm start"),
+        f"RUN chown {NOBODY} /app",  # new files, like a cache (not persistent: /data is)
+        *_runtime_lines("npm start", repo),
     ])
+
+
+def _flask_app_default(repo: Checkout) -> list[str]:
+    """What the shim loads when FLASK_APP is not set: what the repository names, or its
+    app.py/wsgi.py (without either, Flask's discovery says what is missing)."""
+    module = flask_app_module(repo)
+    if module == "app:app" and not repo.is_file("app.py"):
+        return []
+    return [f"ENV HOSTD_FLASK_APP={json.dumps(module)}"]  # quoted: the text is the repo's
 
 
 def flask_app_module(source: Checkout | Path) -> str:
@@ -295,11 +318,6 @@ def _env_file_value(text: str | None, key: str) -> str | None:
         if sep and name.strip() == key:
             return value.strip().strip("'\"") or None
     return None
-
-
-def _lists_package(requirements: str | None, package: str) -> bool:
-    pattern = re.compile(rf"^\s*{re.escape(package)}\s*(?:[\[=<>!~;@ ]|$)", re.IGNORECASE)
-    return any(pattern.match(line) for line in (requirements or "").splitlines())
 
 
 def _join(lines: list[str]) -> str:

@@ -87,20 +87,60 @@ def test_react_is_multi_stage_and_normalises_output(repo: Path, lock: bool, inst
     assert 'CMD ["sh", "-c", "exec hostd-nginx spa"]' in dockerfile
 
 
-def test_flask_uses_gunicorn_when_listed(repo: Path) -> None:
+GUNICORN_CMD = ('CMD ["sh", "-c", "exec gunicorn -b 0.0.0.0:$PORT --access-logfile - '
+                '--chdir /app --pythonpath /opt/hostd hostd_wsgi:app"]')
+
+
+def test_flask_is_always_served_by_gunicorn(repo: Path) -> None:
     write(repo, {"app.py": "", "requirements.txt": "Flask==3.0\ngunicorn>=21\n"})
     dockerfile = render_dockerfile("flask", repo, BASES)
     assert dockerfile is not None
     assert "RUN pip install -r requirements.txt" in dockerfile
-    assert "exec gunicorn -b 0.0.0.0:$PORT --access-logfile - app:app" in dockerfile
+    assert "RUN pip install gunicorn" not in dockerfile  # listed already
+    assert dockerfile.rstrip().endswith(GUNICORN_CMD)
+    assert 'ENV HOSTD_FLASK_APP="app:app"' in dockerfile
 
 
-def test_flask_run_without_gunicorn(repo: Path) -> None:
+def test_flask_without_gunicorn_gets_it_and_never_the_dev_server(repo: Path) -> None:
     write(repo, {"wsgi.py": "", "requirements.txt": "flask\ngunicorn-extras-not-it\n"})
     dockerfile = render_dockerfile("flask", repo, BASES)
     assert dockerfile is not None
-    assert "ENV FLASK_APP=wsgi:app" in dockerfile
-    assert "exec flask run --host 0.0.0.0 --port $PORT" in dockerfile
+    assert "RUN pip install gunicorn" in dockerfile and "flask run" not in dockerfile
+    assert 'ENV HOSTD_FLASK_APP="wsgi:app"' in dockerfile
+    assert dockerfile.rstrip().endswith(GUNICORN_CMD)
+
+
+def test_a_pyproject_project_is_installed_as_itself(repo: Path) -> None:
+    write(repo, {"pyproject.toml": "[project]\nname='flaskr'\n", "flaskr/__init__.py": ""})
+    dockerfile = render_dockerfile("flask", repo, BASES)
+    assert dockerfile is not None
+    assert "COPY . .\nRUN pip install .\n" in dockerfile
+    assert dockerfile.count("COPY . .") == 1
+    assert "HOSTD_FLASK_APP" not in dockerfile  # no app.py: FLASK_APP (a config var) names it
+    assert "RUN ln -s /data/instance /app/instance" in dockerfile  # Flask's instance persists
+
+
+def test_a_repositorys_own_instance_folder_is_kept(repo: Path) -> None:
+    write(repo, {"app.py": "", "instance/config.py": "X = 1\n"})
+    dockerfile = render_dockerfile("flask", repo, BASES)
+    assert dockerfile is not None and "/app/instance" not in dockerfile
+
+
+@pytest.mark.parametrize("template", ["static", "flask", "nodejs"])
+def test_a_procfile_web_line_is_the_start_command(repo: Path, template: str) -> None:
+    write(repo, {"Procfile": "release: ./migrate\nweb: ./serve --port $PORT \"a b\"\n",
+                 "app.py": "", "package.json": "{}", "index.html": "hi"})
+    dockerfile = render_dockerfile(template, repo, BASES)
+    assert dockerfile is not None
+    assert dockerfile.rstrip().endswith(
+        'CMD ["sh", "-c", "./serve --port $PORT \\"a b\\""]'), dockerfile
+
+
+def test_apps_get_a_data_directory_they_can_write(repo: Path) -> None:
+    write(repo, {"index.html": "hi"})
+    dockerfile = render_dockerfile("static", repo, BASES)
+    assert dockerfile is not None
+    assert "RUN mkdir -p /data && chown 65534:65534 /data" in dockerfile
 
 
 @pytest.mark.parametrize(

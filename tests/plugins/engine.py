@@ -116,7 +116,7 @@ def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None
 
 
 def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
-    """Every container, image and network labelled ``hostd.instance=<instance>``."""
+    """Every container, image, network and volume labelled ``hostd.instance=<instance>``."""
     from docker.errors import NotFound
 
     label = f"hostd.instance={instance}"
@@ -128,6 +128,9 @@ def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
         client.images.remove(image.id, force=True)
     for network in client.networks.list(filters={"label": label}):
         network.remove()
+    for volume in client.volumes.list(filters={"label": label}):  # projects' /data
+        with contextlib.suppress(NotFound):
+            volume.remove(force=True)
 
 
 def remove_test_objects(client: docker.DockerClient) -> None:
@@ -168,6 +171,10 @@ def remove_session_objects() -> None:
     for network in client.networks.list(filters={"label": "hostd.instance"}):
         if _ours(network.attrs.get("Labels")):
             network.remove()
+    for volume in client.volumes.list(filters={"label": "hostd.instance"}):
+        if _ours(volume.attrs.get("Labels")):
+            with contextlib.suppress(docker.errors.APIError):
+                volume.remove(force=True)
     remove_recorded_build_stages(client)
     client.close()
 
