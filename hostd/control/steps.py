@@ -20,6 +20,7 @@ from hostd.config import Settings
 from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
+from hostd.control.release_phase import release_command, run_release_command
 from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
@@ -110,6 +111,7 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     finally:
         note_stage_images(ctx, job, steps)
     job.image = tag
+    job.release_command = release_command(job)
 
 
 def _image_labels(job: DeployJob, plan: BuildPlan) -> dict[str, str]:
@@ -189,6 +191,8 @@ def run(ctx: JobContext, job: DeployJob) -> None:
     client = ctx.docker.client()
     settings = ctx.settings
     assert job.image is not None
+    if job.release_command:  # the Procfile's release phase, before anything serves
+        run_release_command(ctx, job, job.release_command)
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
     info = run_app_container(client, settings, job.image,

@@ -1,0 +1,51 @@
+"""A Procfile's `release:` runs once in the new release before it serves: its output is
+in the build log, it sees the config vars and /data, and when it fails the deploy fails
+and the release that was serving serves on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+
+from tests.deploy.test_data import get
+from tests.deploy.test_run import run
+from tests.deploy.test_zero_downtime import commit, deployed, first_release
+from tests.support import HostdServer, logged_in
+
+
+def test_a_failing_release_command_keeps_the_old_release_and_a_passing_one_ships(
+        deploy_hostd: HostdServer, engine: docker.DockerClient, tmp_path: Path) -> None:
+    with logged_in(deploy_hostd) as api:
+        project, root = first_release(api, tmp_path, "released")
+        pid = project["id"]
+        assert api.patch(f"/api/projects/{pid}/env", json={"env": {"STAGE": "prod"}}
+                         ).status_code == 200
+        (root / "Procfile").write_text("release: echo migrating $STAGE; exit 4\n")
+        git_add(root)
+        commit(root, {"VERSION": "v2"})
+        assert api.post(f"/api/projects/{pid}/deploy").status_code == 202
+        after = deployed(api, pid)
+        assert after["status"] == "running", after
+        assert "the release command exited with code 4" in after["status_reason"]
+        assert get(deploy_hostd, project, "/") == "v1", "the old release stopped serving"
+        log = api.get(f"/api/projects/{pid}/logs",
+                      params={"source": "build", "tail": 200}).json()["lines"]
+        assert "release: migrating prod" in log
+
+        commit(root, {"Procfile": "release: echo $STAGE > /data/released\n"})
+        assert api.post(f"/api/projects/{pid}/deploy").status_code == 202
+        after = deployed(api, pid)
+        assert after["status"] == "running" and after["status_reason"] is None, after
+        assert get(deploy_hostd, project, "/").startswith("v2")
+        assert run(api, pid, {"command": ["cat", "/data/released"]})[0] == \
+            ("output", {"line": "prod"})
+        leftovers = engine.containers.list(all=True,
+                                           filters={"label": f"hostd.run-of={pid}"})
+        assert leftovers == []
+
+
+def git_add(root: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
