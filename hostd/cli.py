@@ -135,7 +135,8 @@ def images_bootstrap() -> None:
     settings = load_settings()
     try:
         client = connect(settings.docker_host)
-        built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle)
+        built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle,
+                                      node_cache=settings.data_dir / "cache" / "node")
     except (EngineUnavailable, EngineError) as exc:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
