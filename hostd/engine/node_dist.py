@@ -144,19 +144,20 @@ def sri_sha512(path: Path) -> str:
     return "sha512-" + base64.b64encode(digest.digest()).decode()
 
 
-def verify_integrity(path: Path, integrity: str) -> None:
+def verify_integrity(path: Path, integrity: str, what: str | None = None) -> None:
     """Raise IntegrityMismatch unless ``path`` hashes to a sha512 in ``integrity``
-    (an SRI string may list several hashes; a weaker-only one is refused)."""
+    (an SRI string may list several hashes; a weaker-only one is refused). ``what``
+    names the file in the message (default: the cached file, which should be deleted)."""
+    what = what or f"the cached {path}"
     expected = [item for item in integrity.split() if item.startswith("sha512-")]
     if not expected:
-        raise IntegrityMismatch(f"{path.name}: the registry gives no sha512 integrity "
+        raise IntegrityMismatch(f"{what}: the registry gives no sha512 integrity "
                                 f"({integrity[:40]!r}), refusing it", [])
     actual = sri_sha512(path)
     if not any(hmac.compare_digest(actual, item.split("?")[0]) for item in expected):
-        raise IntegrityMismatch(
-            f"{path.name} does not match the registry's integrity: expected "
-            f"{expected[0]}, got {actual}; refusing it (delete the file to fetch it again)",
-            [])
+        advice = " (delete it to download it again)" if what.startswith("the cached ") else ""
+        raise IntegrityMismatch(f"{what} does not match the registry's integrity: expected "
+                                f"{expected[0]}, got {actual}; refusing it{advice}", [])
 
 
 # --- fetching, with the cache ------------------------------------------------------------
@@ -236,7 +237,7 @@ def _download(http: httpx.Client, release: Release, cache_dir: Path, log: Log) -
                                   f"{response.status_code}", [])
             for chunk in response.iter_bytes(_CHUNK):
                 out.write(chunk)
-        verify_integrity(partial, release.integrity)
+        verify_integrity(partial, release.integrity, f"the download {release.tarball}")
     except httpx.TransportError as exc:
         partial.unlink(missing_ok=True)
         raise RegistryUnavailable(str(exc) or type(exc).__name__) from None
