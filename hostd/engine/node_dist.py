@@ -213,6 +213,9 @@ def _metadata(http: httpx.Client, package: str) -> dict[str, object]:
         response = http.get(f"{REGISTRY}/{package}", headers={"Accept": _CORGI})
     except httpx.TransportError as exc:
         raise RegistryUnavailable(str(exc) or type(exc).__name__) from None
+    if response.status_code == 429 or response.status_code >= 500:
+        # The registry's trouble, not ours: like no answer, the cache (or the image) serves.
+        raise RegistryUnavailable(f"HTTP {response.status_code}")
     if response.status_code != 200:
         raise BuildFailed(f"{REGISTRY}/{package} answered HTTP {response.status_code}", [])
     value = response.json()
