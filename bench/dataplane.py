@@ -54,7 +54,7 @@ NODE_SITE_JS = ("const page = Buffer.from('<h1>hello</h1>\\n');"
 # to write the page into /www before the start script takes over.
 NGINX_SITE_CMD = "echo '<h1>hello</h1>' > /www/index.html && exec hostd-nginx static"
 APPS = {"busybox": ("hostd/busybox:1", ["sh", "-c", SITE_CMD]),
-        "node": ("hostd/node:18", ["node", "-e", NODE_SITE_JS]),
+        "node": ("hostd/node:24", ["node", "-e", NODE_SITE_JS]),
         "nginx": (NGINX_IMAGE, ["sh", "-c", NGINX_SITE_CMD])}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -122,10 +122,12 @@ app.add_typer(templates_app, name="templates")
 
 @images_app.command("bootstrap")
 def images_bootstrap() -> None:
-    """Build the base images (busybox, Debian, nginx, Python, Node.js) without any registry.
+    """Build the base images (busybox, Debian, nginx, Python, Node.js 22 and 24) locally.
 
-    Takes a few minutes the first time; needs root, debootstrap and busybox-static
-    (scripts/ensure-docker installs them). Images already present are skipped.
+    No container registry: Debian's mirror, and the npm registry for Node.js and npm
+    (integrity-checked, cached in the data dir). Takes a few minutes the first time; needs
+    root, debootstrap and busybox-static (scripts/ensure-docker installs them). Images
+    already present are skipped (a node base: when it has its line's newest release).
 
     Example: hostd images bootstrap
     """
@@ -135,7 +137,8 @@ def images_bootstrap() -> None:
     settings = load_settings()
     try:
         client = connect(settings.docker_host)
-        built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle)
+        built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle,
+                                      node_cache=settings.data_dir / "cache" / "node")
     except (EngineUnavailable, EngineError) as exc:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

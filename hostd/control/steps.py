@@ -29,9 +29,10 @@ from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, Ima
 from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.health import wait_until_serving
-from hostd.engine.images import resolve_base_images
+from hostd.engine.images import node_base_for, resolve_base_images
 from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
 from hostd.engine.networks import ensure_build_network
+from hostd.engine.node_versions import NoNodeLine
 from hostd.engine.project_images import project_images
 from hostd.engine.templates import (
     TEMPLATE_BASES,
@@ -126,6 +127,8 @@ def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPla
     try:
         needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
         bases = resolve_base_images(ctx.docker.client(), log=job.log, needed=needed)
+        if "node" in needed:  # the project's line (engines.node, .nvmrc), newest by default
+            bases["node"] = node_base_for(ctx.docker.client(), checkout, job.log)
         plan = prepare_build_context(job.template, checkout, bases,
                                      ctx.settings.build_ca_bundle)
         if plan.uses_repo_dockerfile:
@@ -134,7 +137,7 @@ def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPla
             check_repository_dockerfile(ctx.docker.client(), plan.dockerfile,
                                         ctx.settings.allowed_images)
         return plan
-    except DisallowedDockerfile as exc:
+    except (DisallowedDockerfile, NoNodeLine) as exc:
         raise StepFailed(str(exc)) from None
     except (UnsafeCheckout, SourceTooLarge) as exc:
         raise StepFailed(f"the repository can't be built: {exc}") from None

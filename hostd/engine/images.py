@@ -8,12 +8,17 @@ No registry is reachable here, so :func:`bootstrap_base_images` makes the bases 
 * ``hostd/nginx:1-<digest>`` hostd/debian + apt nginx-light and hostd's site config
                            (see ``nginx.py``): serves the static and react templates
 * ``hostd/python:3.11``    hostd/debian + apt python3, pip, venv, ca-certificates
-* ``hostd/node:18``        hostd/debian + apt nodejs, npm, ca-certificates
+* ``hostd/node:22``, ``hostd/node:24`` hostd/debian + apt ca-certificates + the official
+                           Node.js Linux x64 build and npm, both from the npm registry
+                           (``node_dist.py``: newest release of the line, sha512 integrity
+                           checked, cached for offline rebuilds). Labelled with the exact
+                           versions; a tag already holding the registry's newest is kept.
 
-:func:`resolve_base_images` prefers the official images (``python:3.12-slim``,
-``node:20-slim``) when an operator has loaded them, else the local ones, else raises
-ImageMissing naming ``hostd images bootstrap``. The nginx role is always ours (see
-:data:`OFFICIAL_IMAGES`).
+:func:`resolve_base_images` prefers the official ``python:3.12-slim`` when an operator
+has loaded it, else the local ones, else raises ImageMissing naming ``hostd images
+bootstrap``. The nginx and node roles are always ours (see :data:`OFFICIAL_IMAGES`); the
+node line is the project's (``engines.node``, ``.nvmrc``: :func:`node_base_for`), the
+newest by default.
 """
 
 from __future__ import annotations
@@ -30,16 +35,28 @@ from typing import Literal
 import docker
 
 from hostd.engine.builds import build_image
+from hostd.engine.checkout import Checkout
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
-from hostd.engine.containers import image_exists
+from hostd.engine.containers import image_exists, image_labels
 from hostd.engine.nginx import CONF_DIR, NGINX_IMAGE, START_SCRIPT, image_files
+from hostd.engine.node_dist import DEFAULT_CACHE_DIR, DOCKERFILE_LINES, fill_context, resolve_dist
+from hostd.engine.node_versions import (
+    DEFAULT_NODE_LINE,
+    NODE_LINES,
+    choose_line,
+    node_image,
+    requested_range,
+)
 from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
 from hostd.templates import TEMPLATE_BASES
 
 BUSYBOX_IMAGE = "hostd/busybox:1"
 DEBIAN_IMAGE = "hostd/debian:bookworm"
 PYTHON_IMAGE = "hostd/python:3.11"
-NODE_IMAGE = "hostd/node:18"
+NODE_IMAGES = tuple(node_image(line) for line in NODE_LINES)
+NODE_IMAGE = node_image(DEFAULT_NODE_LINE)
+NODE_VERSION_LABEL = "hostd.node.version"
+NPM_VERSION_LABEL = "hostd.npm.version"
 LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
                                 "nginx": NGINX_IMAGE}
 # No official nginx: nginx:stable would run the same nginx.conf (same mime.types path,
@@ -47,7 +64,9 @@ LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
 # the template, so FROM nginx:stable a site would have neither and not start. Its
 # /docker-entrypoint.sh would also sit in front of every site. Ours builds in seconds
 # from the Debian mirror, so there is nothing to gain from preferring it.
-OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim", "node": "node:20-slim"}
+# No official node either: a project's line is chosen among hostd's own node bases, whose
+# exact versions (and verified origin) their labels say.
+OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim"}
 BOOTSTRAP_COMMAND = "hostd images bootstrap"
 BASE_LABEL = "hostd.base"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -66,13 +85,17 @@ def bootstrap_base_images(
     *,
     mirror: str = DEBIAN_MIRROR,
     busybox_binary: Path = HOST_BUSYBOX,
+    node_cache: Path = DEFAULT_CACHE_DIR,
 ) -> list[str]:
     """Build every missing hostd base image; return the tags built now (empty: all there).
 
-    Idempotent: an image already in the engine is skipped. Needs root and ``debootstrap``
-    for the Debian image, and Debian's ``busybox-static`` (see scripts/ensure-docker).
-    ``build_ca_bundle`` is given to apt inside the builds for an https ``mirror``.
-    Takes minutes the first time (dpkg on a small machine); raises BuildFailed.
+    Idempotent: an image already in the engine is skipped (a node base: when it holds the
+    registry's newest release of its line, or the registry is unreachable). Needs root and
+    ``debootstrap`` for the Debian image, and Debian's ``busybox-static`` (see
+    scripts/ensure-docker). ``build_ca_bundle`` is given to apt inside the builds for an
+    https ``mirror``, and verifies the npm registry's TLS; node and npm tarballs are kept
+    in ``node_cache``. Takes minutes the first time (dpkg on a small machine); raises
+    BuildFailed (IntegrityMismatch for a tarball that is not the registry's).
     """
     steps: list[tuple[str, Callable[[], None]]] = [
         (BUSYBOX_IMAGE, lambda: _build_busybox(client, log, busybox_binary)),
@@ -81,8 +104,6 @@ def bootstrap_base_images(
         (PYTHON_IMAGE, lambda: _build_on_debian(
             client, log, PYTHON_IMAGE, ["python3", "python3-pip", "python3-venv"],
             build_ca_bundle)),
-        (NODE_IMAGE, lambda: _build_on_debian(
-            client, log, NODE_IMAGE, ["nodejs", "npm"], build_ca_bundle)),
     ]
     built = []
     for tag, make in steps:
@@ -94,6 +115,9 @@ def bootstrap_base_images(
         make()
         log(f"{tag}: built in {time.monotonic() - started:.1f}s")
         built.append(tag)
+    for line in NODE_LINES:
+        if _ensure_node(client, log, line, build_ca_bundle, node_cache):
+            built.append(node_image(line))
     return built
 
 
@@ -129,7 +153,29 @@ def base_image_for(template: str, bases: BaseImages) -> str:
     return str(bases[roles[-1]])  # type: ignore[literal-required]
 
 
-# --- the five recipes ------------------------------------------------------------------
+def node_lines_available(client: docker.DockerClient) -> dict[int, str]:
+    """Line -> exact node version, for the node bases in the engine."""
+    found = {}
+    for line in NODE_LINES:
+        version = image_labels(client, node_image(line)).get(NODE_VERSION_LABEL)
+        if version:
+            found[line] = version
+    return found
+
+
+def node_base_for(client: docker.DockerClient, repo: Checkout, log: Log | None = None) -> str:
+    """The node base for a project: the newest line its range accepts (raises NoNodeLine,
+    or UnsafeCheckout for a linked package.json / .nvmrc)."""
+    requested = requested_range(repo)
+    where, wanted = requested if requested else ("", None)
+    line = choose_line(wanted, node_lines_available(client), where)
+    if log is not None:
+        said = f" ({where}: {wanted})" if requested else " (the default: newest)"
+        log(f"node line {line}{said}: {node_image(line)}")
+    return node_image(line)
+
+
+# --- the recipes ------------------------------------------------------------------------
 
 
 def _build_busybox(client: docker.DockerClient, log: Log, binary: Path) -> None:
@@ -174,6 +220,28 @@ def _import_debian(client: docker.DockerClient, log: Log, mirror: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _ensure_node(client: docker.DockerClient, log: Log, line: int,
+                 ca_bundle: Path | None, cache: Path) -> bool:
+    """Build ``hostd/node:<line>`` unless it holds the newest release; True when built."""
+    tag = node_image(line)
+    have = image_labels(client, tag).get(NODE_VERSION_LABEL) if image_exists(client, tag) \
+        else None
+    started = time.monotonic()
+    dist = resolve_dist(line, cache, ca_bundle, log, have)
+    if dist is None:
+        log(f"{tag}: node {have} present, skipped")
+        return False
+    log(f"{tag}: building node {dist.node.version}, npm {dist.npm.version}"
+        + (f" (replacing node {have})" if have else ""))
+    labels = {BASE_LABEL: "1", NODE_VERSION_LABEL: dist.node.version,
+              NPM_VERSION_LABEL: dist.npm.version}
+    _build_on_debian(client, log, tag, [], ca_bundle, labels=labels,
+                     populate=lambda directory: fill_context(dist, directory),
+                     extra_lines=DOCKERFILE_LINES)
+    log(f"{tag}: built in {time.monotonic() - started:.1f}s")
+    return True
+
+
 def _trim_rootfs(rootfs: Path) -> None:
     # The downloaded .debs and package lists are ~80 MB of the ~200; every build on top
     # runs `apt-get update` first anyway.
@@ -186,9 +254,11 @@ def _trim_rootfs(rootfs: Path) -> None:
 def _build_on_debian(
     client: docker.DockerClient, log: Log, tag: str, packages: list[str],
     ca_bundle: Path | None, *, files: dict[str, str] | None = None,
-    extra_lines: list[str] | None = None,
+    extra_lines: list[str] | None = None, labels: dict[str, str] | None = None,
+    populate: Callable[[Path], None] | None = None,
 ) -> None:
-    """hostd/debian + apt ``packages``; ``files`` go into the context for ``extra_lines``."""
+    """hostd/debian + apt ``packages``; ``files`` (or what ``populate`` writes into the
+    context directory) are there for ``extra_lines``."""
     apt_opts = f"-o Acquire::https::CAInfo={CA_PATH} " if ca_bundle else ""
     lines = [f"FROM {DEBIAN_IMAGE}", "ENV DEBIAN_FRONTEND=noninteractive"]
     if ca_bundle:
@@ -199,13 +269,16 @@ def _build_on_debian(
         f" {' '.join(packages)} ca-certificates"
         " && apt-get clean && rm -rf /var/lib/apt/lists/*")
     lines.extend(extra_lines or [])
-    with tempfile.TemporaryDirectory(prefix="hostd-base-") as tmp:
+    # /var/tmp: node's context is ~120 MB, too big for a small tmpfs /tmp.
+    with tempfile.TemporaryDirectory(prefix="hostd-base-", dir="/var/tmp") as tmp:
+        if populate is not None:
+            populate(Path(tmp))
         if ca_bundle:
             shutil.copyfile(ca_bundle, Path(tmp) / CA_FILENAME)
         for name, text in (files or {}).items():
             (Path(tmp) / name).write_text(text)
-        build_image(client, Path(tmp), "\n".join(lines) + "\n", tag, {BASE_LABEL: "1"},
-                    BOOTSTRAP_MEMORY_BYTES, log)
+        build_image(client, Path(tmp), "\n".join(lines) + "\n", tag,
+                    labels or {BASE_LABEL: "1"}, BOOTSTRAP_MEMORY_BYTES, log)
 
 
 def _build_nginx(client: docker.DockerClient, log: Log, ca_bundle: Path | None) -> None:

@@ -164,6 +164,26 @@ def test_each_template_deploys(api, repo, engine, template, files, expected):
     assert host["ReadonlyRootfs"] is (template == "react")
 
 
+def test_a_nodejs_project_runs_on_the_line_it_asks_for(api, repo, engine):
+    package = {"name": "v", "version": "1.0.0", "engines": {"node": "22.x"},
+               "scripts": {"start": "node server.js"}}
+    files = {"package.json": json.dumps(package), "server.js": (
+        "require('http').createServer((q, s) => s.end(process.version))"
+        ".listen(process.env.PORT)\n")}
+    project = wait_status(api, create(api, "on-22", repo(files), "nodejs")["id"],
+                          {"running", "error"})
+    assert project["status"] == "running", project["status_reason"]
+    assert answers(published_port(engine, project["id"])).text.startswith("v22.")
+
+
+def test_a_node_range_hostd_cannot_meet_fails_the_deploy(api, repo):
+    files = {"package.json": json.dumps({"name": "old", "engines": {"node": "^16"}})}
+    project = wait_status(api, create(api, "on-16", repo(files), "nodejs")["id"],
+                          {"running", "error"})
+    assert project["status"] == "error"
+    assert "no Node.js line hostd has satisfies it (it has 22 (" in project["status_reason"]
+
+
 def test_requests_never_see_another_users_logs(api, deploy_hostd, repo):
     project = create(api, "private", repo(SITE), "static")
     with httpx.Client(base_url=deploy_hostd.url, verify=tls()) as other:
