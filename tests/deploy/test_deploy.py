@@ -63,7 +63,11 @@ def test_container_security(api, repo, engine):
     assert "NET_RAW" in {c.removeprefix("CAP_") for c in host["CapDrop"]}
     assert host["Memory"] == 512 * 1024 * 1024 == host["MemorySwap"]
     assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 256
-    assert not host.get("Binds") and not container.attrs["Mounts"]
+    # No bind mount (no host path, no Docker socket): the one mount is the project's own
+    # named /data volume.
+    (mount,) = container.attrs["Mounts"]
+    assert mount["Type"] == "volume" and mount["Destination"] == "/data", mount
+    assert mount["Name"].endswith(f"-data-{project['id']}"), mount
     assert host["RestartPolicy"]["Name"] == "no"  # hostd restarts apps, not the engine
     assert {b["HostIp"] for b in host["PortBindings"]["8000/tcp"]} == {"127.0.0.1"}
 
