@@ -36,7 +36,7 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
         log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
         read_only=read_only, tmp_mb=settings.container_tmp_mb, restart_policy="no",
         network=app_network(client, settings, labels[USER_LABEL]),
-        volumes=data_mount(ensure_data_volume(client, settings.instance_label, project_id)),
+        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id)),
     )
 
 

@@ -66,7 +66,7 @@ class OneOffs:
                 nano_cpus=int(settings.container_cpus * 1e9),
                 pids_limit=settings.container_pids,
                 network=app_network(client, settings, owner.id),
-                volumes=data_mount(ensure_data_volume(client, settings.instance_label,
+                mounts=data_mount(ensure_data_volume(client, settings.instance_label,
                                                       project.id)))
         except BaseException:
             with self._lock:

@@ -50,7 +50,7 @@ def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
         memory_bytes=settings.container_memory_mb * 2**20,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
         network=app_network(client, settings, job.user_id),
-        volumes=data_mount(ensure_data_volume(client, settings.instance_label,
+        mounts=data_mount(ensure_data_volume(client, settings.instance_label,
                                               job.project_id)))
     def stop() -> None:  # a cancelled deploy's release command ends at once
         engine.remove_container(client, container_id, force=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import docker
 import docker.errors
+from docker.types import Mount
 
 from hostd.engine.client import ContainerMissing, translate_errors
 from hostd.engine.logs import split_lines
@@ -115,7 +116,7 @@ def run_container(
     port: int = CONTAINER_PORT,
     restart_policy: str = "no",
     network: str | None = None,
-    volumes: dict[str, dict[str, str]] | None = None,
+    mounts: list[Mount] | None = None,
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
@@ -147,7 +148,7 @@ def run_container(
             init=True,  # reaps zombies, forwards signals to shell-form commands
             restart_policy={"Name": restart_policy},
             network=network,  # None: the engine's default bridge
-            volumes=volumes,
+            mounts=mounts,
             log_config=log_config,
             read_only=read_only,
             tmpfs=tmpfs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import docker
 import docker.errors
+from docker.types import Mount
 
 from hostd.engine.client import ContainerMissing, translate_errors
 from hostd.engine.containers import DROPPED_CAPABILITIES
@@ -18,7 +19,7 @@ from hostd.engine.containers import DROPPED_CAPABILITIES
 def start_oneoff(
     client: docker.DockerClient, image: str, name: str, argv: list[str], *,
     labels: dict[str, str], env: dict[str, str], memory_bytes: int, nano_cpus: int,
-    pids_limit: int, network: str, volumes: dict[str, dict[str, str]] | None = None,
+    pids_limit: int, network: str, mounts: list[Mount] | None = None,
 ) -> str:
     """Create and start the container; its id. Removed again if it fails to start."""
     with translate_errors(f"run {argv[0]!r} from {image}"):
@@ -28,7 +29,7 @@ def start_oneoff(
             mem_limit=memory_bytes, memswap_limit=memory_bytes, nano_cpus=nano_cpus,
             pids_limit=pids_limit, security_opt=["no-new-privileges"],
             cap_drop=list(DROPPED_CAPABILITIES), privileged=False, init=True,
-            network=network, volumes=volumes, detach=True,
+            network=network, mounts=mounts, detach=True,
         )
         try:
             container.start()

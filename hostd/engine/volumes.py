@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import docker
 import docker.errors
+from docker.types import Mount
 
 from hostd.engine.client import translate_errors
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
@@ -33,8 +34,9 @@ def ensure_data_volume(client: docker.DockerClient, instance: str, project_id: s
     return name
 
 
-def data_mount(name: str) -> dict[str, dict[str, str]]:
-    return {name: {"bind": MOUNT_POINT, "mode": "rw"}}
+def data_mount(name: str) -> list[Mount]:
+    """The volume at /data, as a volume mount (never a bind of a host path)."""
+    return [Mount(target=MOUNT_POINT, source=name, type="volume")]
 
 
 def data_volumes(client: docker.DockerClient, instance: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from tests.support import HostdServer, tls
 
 SITE = {"public/index.html": "<h1>read-only and still serving</h1>\n"}
 WITH_VOLUME = {
-    "Dockerfile": "FROM hostd/busybox:1\nVOLUME /data\n"
+    "Dockerfile": "FROM hostd/busybox:1\nVOLUME /cache\n"
                   "RUN mkdir -p /srv && echo volume > /srv/index.html\n"
                   'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /srv"]\n',
 }
@@ -29,7 +29,9 @@ def through_router(server: HostdServer, project: dict, path: str = "/") -> httpx
 
 
 def volumes_of(container) -> set[str]:
-    return {m["Name"] for m in container.attrs["Mounts"] if m["Type"] == "volume"}
+    """Its anonymous volumes: every volume but the project's own /data (which stays)."""
+    return {m["Name"] for m in container.attrs["Mounts"]
+            if m["Type"] == "volume" and m["Destination"] != "/data"}
 
 
 def existing(engine: docker.DockerClient, names: set[str]) -> set[str]:

@@ -65,6 +65,7 @@ def test_container_security(api, repo, engine):
     assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] == 256
     # No bind mount (no host path, no Docker socket): the one mount is the project's own
     # named /data volume.
+    assert not host.get("Binds")
     (mount,) = container.attrs["Mounts"]
     assert mount["Type"] == "volume" and mount["Destination"] == "/data", mount
     assert mount["Name"].endswith(f"-data-{project['id']}"), mount
