@@ -6,14 +6,17 @@ refused with 429 at once.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from hostd.engine.logs import LogStream
 from hostd.errors import RateLimited
 
 T = TypeVar("T")
+QUEUED_LINES = 1000
 
 
 class LogFollowers:
@@ -49,6 +52,38 @@ class LogFollowers:
     def _done(self, _: Future[Any]) -> None:
         with self._lock:
             self._active -= 1
+
+    async def lines(self, stream: LogStream) -> AsyncIterator[str]:
+        """`stream`'s lines as they come, read on the pool (Docker's log stream blocks),
+        handed over a bounded queue: a reader that falls behind loses the oldest lines.
+        RateLimited before the first line when every thread is taken. The stream is
+        closed however this ends (which unblocks the reading thread)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUED_LINES)
+
+        def offer(line: str | None) -> None:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(line)
+
+        def pump() -> None:
+            try:
+                for line in stream.lines():
+                    loop.call_soon_threadsafe(offer, line)
+            finally:
+                loop.call_soon_threadsafe(offer, None)
+
+        try:
+            reader = asyncio.wrap_future(self.start(pump))
+        except BaseException:
+            stream.close()
+            raise
+        try:
+            while (line := await queue.get()) is not None:
+                yield line
+        finally:
+            stream.close()
+            reader.cancel()
 
     def close(self) -> None:
         if self._pool is not None:

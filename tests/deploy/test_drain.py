@@ -15,8 +15,7 @@ import docker
 import httpx
 import pytest
 
-from tests.deploy.conftest import make_repo
-from tests.deploy.test_zero_downtime import PACKAGE, commit, deployed
+from tests.deploy.test_zero_downtime import commit, first_release
 from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, auth, register, tls
 
@@ -52,14 +51,7 @@ def drained(engine: docker.DockerClient, base_images: None,
 
 
 def deploy_app(api: httpx.Client, tmp_path: Path, name: str) -> tuple[dict, Path]:
-    root = tmp_path / name
-    url = make_repo(root, {"package.json": PACKAGE, "server.js": SERVER_JS, "VERSION": "v1"})
-    resp = api.post("/api/projects", json={"name": name, "github_url": url,
-                                           "template": "nodejs"})
-    assert resp.status_code == 201, resp.text
-    project = deployed(api, resp.json()["project"]["id"])
-    assert project["status"] == "running", project
-    return project, root
+    return first_release(api, tmp_path, name, SERVER_JS)
 
 
 def host_of(project: dict) -> str:

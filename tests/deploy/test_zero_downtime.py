@@ -87,9 +87,10 @@ def deployed(api: httpx.Client, project_id: str) -> dict:
     raise AssertionError(f"the deploy of {project_id} never ended")
 
 
-def first_release(api: httpx.Client, tmp_path: Path, name: str) -> tuple[dict, Path]:
+def first_release(api: httpx.Client, tmp_path: Path, name: str,
+                  server_js: str = SERVER_JS) -> tuple[dict, Path]:
     root = tmp_path / name
-    url = make_repo(root, {"package.json": PACKAGE, "server.js": SERVER_JS, "VERSION": "v1"})
+    url = make_repo(root, {"package.json": PACKAGE, "server.js": server_js, "VERSION": "v1"})
     resp = api.post("/api/projects", json={"name": name, "github_url": url,
                                            "template": "nodejs"})
     assert resp.status_code == 201, resp.text

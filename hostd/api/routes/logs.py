@@ -118,36 +118,11 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
 
 async def _follow_runtime(client: DockerClient, container_id: str, tail: int,
                           followers: LogFollowers) -> AsyncIterator[bytes]:
-    """Docker's log stream blocks: read it in a thread, hand lines over a bounded queue."""
-    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
-    loop = asyncio.get_running_loop()
     stream = await anyio.to_thread.run_sync(LogStream, client, container_id, tail)
-
-    def offer(line: str | None) -> None:
-        if queue.full():
-            queue.get_nowait()  # a reader that falls behind loses the oldest lines
-        queue.put_nowait(line)
-
-    def pump() -> None:
-        try:
-            for line in stream.lines():
-                loop.call_soon_threadsafe(offer, line)
-        finally:
-            loop.call_soon_threadsafe(offer, None)
-
     try:
-        reader = asyncio.wrap_future(followers.start(pump))
+        async for line in followers.lines(stream):
+            yield sse("log", {"line": line})
     except RateLimited:  # filled up since the route checked
-        stream.close()
         yield sse("end", {"reason": "hostd follows too many logs right now"})
         return
-    try:
-        while True:
-            line = await queue.get()
-            if line is None:
-                break
-            yield sse("log", {"line": line})
-        yield sse("end", {"reason": "the container stopped"})
-    finally:
-        stream.close()  # unblocks the reader thread when the client leaves
-        reader.cancel()
+    yield sse("end", {"reason": "the container stopped"})

@@ -63,33 +63,16 @@ async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: C
 
 
 async def _output(services: Services, one: OneOff) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
     try:
         stream = await anyio.to_thread.run_sync(
             LogStream, services.docker.client(), one.container_id, ALL_LINES)
-
-        def offer(line: str | None) -> None:
-            if queue.full():
-                queue.get_nowait()  # a reader that falls behind loses the oldest lines
-            queue.put_nowait(line)
-
-        def pump() -> None:
-            try:
-                for line in stream.lines():
-                    loop.call_soon_threadsafe(offer, line)
-            finally:
-                loop.call_soon_threadsafe(offer, None)
-
         # The wait returns at the exit or the time limit; then the container goes, which
         # ends its log stream too.
         waiter = asyncio.wrap_future(services.followers.start(partial(_wait, services, one)))
-        reader = asyncio.wrap_future(services.followers.start(pump))
-        while (line := await queue.get()) is not None:
+        async for line in services.followers.lines(stream):
             yield encode(None, "output", {"line": line})
         code = await waiter
         yield encode(None, "exit", {"code": code, "timed_out": code is None})
-        reader.cancel()
     finally:
         await anyio.to_thread.run_sync(services.oneoffs.finish, one)
 
