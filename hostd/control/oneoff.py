@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hostd.config import Settings
 from hostd.control.appcontainer import app_env, app_network
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.client import EngineClient, EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
 from hostd.engine.oneoff import exit_code, start_oneoff
@@ -26,6 +26,21 @@ from hostd.store.models import Project, User, new_id
 
 log = logging.getLogger("hostd.run")
 RUN_OF_LABEL = "hostd.run-of"
+
+
+def start_project_oneoff(client: EngineClient, settings: Settings, image: str, name: str,
+                         argv: list[str], *, env: dict[str, str], user_id: str,
+                         project_id: str) -> str:
+    """A one-off container of a project's image (a `run`, or a Procfile's `release:`):
+    the app containers' config vars, limits, network and /data; its id."""
+    labels = {INSTANCE_LABEL: settings.instance_label, USER_LABEL: user_id,
+              RUN_OF_LABEL: project_id}
+    return start_oneoff(
+        client, image, name, argv, labels=labels, env=app_env(settings, env),
+        memory_bytes=settings.container_memory_mb * 1024**2,
+        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        network=app_network(client, settings, user_id),
+        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id)))
 
 
 @dataclass(frozen=True)
@@ -54,20 +69,10 @@ class OneOffs:
                            "deploy it first")
         place = self._take_place(owner.id)
         try:
-            client = self._docker.client()
-            settings = self._settings
-            labels = {INSTANCE_LABEL: settings.instance_label, USER_LABEL: owner.id,
-                      RUN_OF_LABEL: project.id}
-            container_id = start_oneoff(
-                client, project.image, container_name(project.name, owner.handle,
-                                                      f"run-{new_id()[:8]}"), argv,
-                labels=labels, env=app_env(settings, env),
-                memory_bytes=settings.container_memory_mb * 1024**2,
-                nano_cpus=int(settings.container_cpus * 1e9),
-                pids_limit=settings.container_pids,
-                network=app_network(client, settings, owner.id),
-                mounts=data_mount(ensure_data_volume(client, settings.instance_label,
-                                                      project.id)))
+            container_id = start_project_oneoff(
+                self._docker.client(), self._settings, project.image,
+                container_name(project.name, owner.handle, f"run-{new_id()[:8]}"), argv,
+                env=env, user_id=owner.id, project_id=project.id)
         except BaseException:
             with self._lock:
                 self._running.pop(place, None)

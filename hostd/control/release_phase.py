@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from hostd.control.appcontainer import app_env, app_network
 from hostd.control.job import DeployJob, JobContext, StepFailed
+from hostd.control.oneoff import start_project_oneoff
 from hostd.engine import containers as engine
 from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.logs import split_lines
-from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
-from hostd.engine.oneoff import exit_code, start_oneoff
+from hostd.engine.naming import container_name
+from hostd.engine.oneoff import exit_code
 from hostd.engine.pyapp import procfile_command
-from hostd.engine.volumes import data_mount, ensure_data_volume
 from hostd.store import configvars
 
-RELEASE_OF_LABEL = "hostd.run-of"  # as a one-off's: never taken for an app container
 OUTPUT_LINES = 500  # of its output, into the build log
 
 
@@ -42,16 +40,10 @@ def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
     job.log(f"release command: {command}")
-    labels = {INSTANCE_LABEL: settings.instance_label, USER_LABEL: job.user_id,
-              RELEASE_OF_LABEL: job.project_id}
-    container_id = start_oneoff(
-        client, job.image, container_name(job.name, job.handle, f"release-{job.deployment_id}"),
-        ["sh", "-c", command], labels=labels, env=app_env(settings, env),
-        memory_bytes=settings.container_memory_mb * 2**20,
-        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        network=app_network(client, settings, job.user_id),
-        mounts=data_mount(ensure_data_volume(client, settings.instance_label,
-                                              job.project_id)))
+    container_id = start_project_oneoff(
+        client, settings, job.image,
+        container_name(job.name, job.handle, f"release-{job.deployment_id}"),
+        ["sh", "-c", command], env=env, user_id=job.user_id, project_id=job.project_id)
     def stop() -> None:  # a cancelled deploy's release command ends at once
         engine.remove_container(client, container_id, force=True)
 
