@@ -30,6 +30,7 @@ from hostd.api.routes import (
     projects,
     releases,
     run,
+    session,
     source,
 )
 from hostd.config import Settings
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 403: a change from a foreign Origin; 415: a body that is not JSON (hostd.api.origin,
     # hostd.api.bodies). Read-only routers can meet neither.
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
+                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
+    # The browser's sign-in (the session cookie); 403 also: a change without its CSRF token.
+    app.include_router(session.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
     # 403 QuotaExceeded: create, deploy and start may pass a per-user quota.
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],

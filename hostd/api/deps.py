@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.session import cookie_token
 from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
@@ -146,7 +147,11 @@ def parse_bearer(header: str) -> str:
 
 
 async def bearer_token(request: Request) -> str:
-    return parse_bearer(request.headers.get("authorization", ""))
+    header = request.headers.get("authorization")
+    if header is None:  # a browser session's cookie, CSRF-checked (hostd.api.session)
+        services = _services(request)
+        return cookie_token(request, services.tokens, services.token_cache)
+    return parse_bearer(header)
 
 
 async def get_claims(token: Annotated[str, Depends(bearer_token)],
