@@ -37,6 +37,8 @@ from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
 from hostd.store import dburl
+from hostd.web.assets import Assets
+from hostd.web.pages import web_router
 
 log = logging.getLogger("hostd")
 
@@ -88,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="hostd", version=__version__, lifespan=_lifespan,
         description="A PaaS on your own machine: users, projects and their containers.",
+        # FastAPI's own /docs and /redoc load their scripts from a CDN: hostd.web serves
+        # both from files of its own, with the dashboard.
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
     )
     app.state.services = services
 
@@ -118,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        responses=_errors(401, 429, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 500, 503))
+
+    app.include_router(web_router(Assets("pages"), Assets("static")))
 
     if settings.frontend_url:
         app.add_middleware(
