@@ -87,11 +87,10 @@ def is_problem(message: Any) -> bool:
         "Failed to load resource: the server responded with a status of 4")
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def open_page(browser: Any) -> Any:
     """A page in a context of its own; `page.blocked` lists aborted non-loopback URLs,
     `page.problems` the console errors and page errors (a CSP violation is one; an
-    API's 4xx answer is not)."""
+    API's 4xx answer is not). Close it with `page.context.close()`."""
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(15_000)
     blocked: list[str] = []
@@ -110,8 +109,14 @@ def page(browser: Any) -> Iterator[Any]:
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     tab.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     tab.blocked, tab.problems = blocked, problems
+    return tab
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    tab = open_page(browser)
     yield tab
-    context.close()
+    tab.context.close()
 
 
 @pytest.fixture(scope="session")
