@@ -62,6 +62,7 @@ const user = await requireSession();
 showUser(user);
 $("#create-form").addEventListener("submit", create);
 await reload();
+performance.mark("hostd:projects-rendered");  // bench/dashboard.py: first meaningful paint
 followEvents({
   connected: () => reload(),
   metrics_updated: (data) => {
