@@ -30,12 +30,15 @@ from hostd.api.routes import (
     projects,
     releases,
     run,
+    session,
     source,
 )
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
 from hostd.store import dburl
+from hostd.web.assets import Assets
+from hostd.web.pages import web_router
 
 log = logging.getLogger("hostd")
 
@@ -87,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="hostd", version=__version__, lifespan=_lifespan,
         description="A PaaS on your own machine: users, projects and their containers.",
+        # FastAPI's own /docs and /redoc load their scripts from a CDN: hostd.web serves
+        # both from files of its own, with the dashboard.
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
     )
     app.state.services = services
 
@@ -107,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # hostd.api.bodies). Read-only routers can meet neither.
     app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
                        responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
+    # The browser's sign-in (the session cookie); 403 also: a change without its CSRF token.
+    app.include_router(session.router, prefix="/api/auth", tags=["auth"],
+                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
     app.include_router(source.router, prefix="/api/projects", tags=["projects"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
@@ -116,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(run.router, prefix="/api/projects", tags=["run"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(health.router, tags=["health"])
+
+    app.include_router(web_router(Assets("pages"), Assets("static")))
 
     if settings.frontend_url:
         app.add_middleware(

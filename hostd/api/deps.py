@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.session import cookie_token
 from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
@@ -146,8 +147,17 @@ def parse_bearer(header: str) -> str:
     return token.strip()
 
 
+def request_token(request: Request, services: Services) -> str:
+    """The Bearer token, or without an Authorization header a browser session's cookie,
+    CSRF-checked (hostd.api.session)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return cookie_token(request, services.tokens, services.token_cache)
+    return parse_bearer(header)
+
+
 async def bearer_token(request: Request) -> str:
-    return parse_bearer(request.headers.get("authorization", ""))
+    return request_token(request, _services(request))
 
 
 async def get_claims(token: Annotated[str, Depends(bearer_token)],
@@ -175,10 +185,10 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
 
 
 async def get_current_user(request: Request) -> User:
-    """The caller, from their Bearer token. One dependency with no dependencies of its
-    own: each node FastAPI solves costs more than a cached token lookup."""
+    """The caller, from their Bearer token or session cookie. One dependency with no
+    dependencies of its own: each node FastAPI solves costs more than a cached lookup."""
     services = _services(request)
-    token = parse_bearer(request.headers.get("authorization", ""))
+    token = request_token(request, services)
     hit = services.token_cache.get(token)
     if hit is not None:
         return hit[1]

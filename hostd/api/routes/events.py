@@ -14,7 +14,8 @@ after `connected`; metrics are not replayed, the next sample replaces them. A cl
 should still reload its project list on `connected`, as `hostctl top` does.
 
 Browsers' EventSource cannot send headers, so this route (and only this one) also takes
-the token as `?access_token=`; the access log never records query strings.
+the token as `?access_token=`; the access log never records query strings. The dashboard's
+EventSource sends its session cookie instead (hostd.api.session).
 
 The stream ends with its token: within a second or two of a logout, logout-all or
 password change that revokes it, or when it expires, `end {reason, error, statusCode}`
@@ -40,6 +41,7 @@ from hostd.api.deps import (
     parse_bearer,
     user_for_claims,
 )
+from hostd.api.session import cookie_token
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch
 from hostd.events import CONNECTED, EventHub
@@ -53,7 +55,10 @@ def stream_caller(request: Request, tokens: TokensDep, db: DbDep,
     of its own (a request-long one would hold a database connection for the whole stream)."""
     query_token = request.query_params.get("access_token")
     header = request.headers.get("authorization")
-    token = parse_bearer(header or "") if header or not query_token else query_token
+    if header is None and not query_token:
+        token = cookie_token(request, tokens, cache)  # a browser's EventSource (GET)
+    else:
+        token = parse_bearer(header or "") if header or not query_token else query_token
     claims = tokens.verify(token)
     user_for_claims(db, claims)
     return TokenWatch(claims, db, cache)
