@@ -77,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.followers.close()
     services.supervisor.close()
     services.docker.close()
+    services.reads.close()
     if services.loop_reader is not None:
         services.loop_reader.dispose()
     services.db.dispose()
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's own /docs and /redoc load their scripts from a CDN: hostd.web serves
         # both from files of its own, with the dashboard.
         docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+        # hostd exports no OpenTelemetry; left on, FastAPI asks for providers per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
 

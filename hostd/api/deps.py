@@ -55,16 +55,16 @@ async def get_services(request: Request) -> Services:
     return _services(request)
 
 
+def services_of(request: Request) -> Services:
+    return _services(request)
+
+
 async def get_settings(request: Request) -> Settings:
     return _services(request).settings
 
 
 async def get_db(request: Request) -> Engine:
     return _services(request).db
-
-
-async def get_loop_reader(request: Request) -> Engine | None:
-    return _services(request).loop_reader
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -124,7 +124,6 @@ async def get_followers(request: Request) -> LogFollowers:
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Engine, Depends(get_db)]
-LoopReaderDep = Annotated[Engine | None, Depends(get_loop_reader)]
 SessionDep = Annotated[Session, Depends(get_session)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
@@ -184,18 +183,23 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
     return user
 
 
+async def verified(services: Services, token: str) -> tuple[TokenClaims, User]:
+    """The token's claims and user: from the token cache, else verified and looked up (in
+    a thread: the database blocks) and cached."""
+    hit = services.token_cache.get(token)
+    if hit is not None:
+        return hit
+    claims = services.tokens.verify(token)
+    user = await anyio.to_thread.run_sync(user_for_claims, services.db, claims)
+    services.token_cache.put(token, claims, user)
+    return claims, user
+
+
 async def get_current_user(request: Request) -> User:
     """The caller, from their Bearer token or session cookie. One dependency with no
     dependencies of its own: each node FastAPI solves costs more than a cached lookup."""
     services = _services(request)
-    token = request_token(request, services)
-    hit = services.token_cache.get(token)
-    if hit is not None:
-        return hit[1]
-    claims = services.tokens.verify(token)
-    user = await anyio.to_thread.run_sync(user_for_claims, services.db, claims)
-    services.token_cache.put(token, claims, user)
-    return user
+    return (await verified(services, request_token(request, services)))[1]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -28,6 +28,7 @@ from hostd.store.models import (
     User,
     new_id,
 )
+from hostd.store.rows import Rows
 
 log = logging.getLogger("hostd.projects")
 
@@ -111,27 +112,26 @@ class PublicView:
         )
 
 
-def list_public(conn: Connection, user: User, view: PublicView) -> list[ProjectPublic]:
+def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
     """The caller's projects, public shape, for the hottest route: a prepared Core query
-    on a bare connection (no ORM session or objects)."""
-    return [view.of_row(user, row) for row in conn.execute(_LIST_PUBLIC, {"user_id": user.id})]
+    (hostd.store.rows: no ORM session or objects)."""
+    return [view.of_row(user, row) for row in rows.all(_LIST_PUBLIC, {"user_id": user.id})]
 
 
-def public_owned(conn: Connection, user: User, view: PublicView,
-                 project_id: str) -> ProjectPublic:
+def public_owned(rows: Rows, user: User, view: PublicView, project_id: str) -> ProjectPublic:
     """The caller's project, public shape, or NotFound (as `get_owned`), the lean way."""
-    row = conn.execute(_ONE_PUBLIC, {"id": project_id, "user_id": user.id}).first()
-    if row is None:
+    found = rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
+    if not found:
         raise NotFound("Project not found")
-    return view.of_row(user, row)
+    return view.of_row(user, found[0])
 
 
-def status_owned(conn: Connection, user: User, project_id: str) -> tuple[str, str | None]:
+def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:
     """The caller's project's (status, status_reason), or NotFound."""
-    row = conn.execute(_ONE_STATUS, {"id": project_id, "user_id": user.id}).first()
-    if row is None:
+    found = rows.all(_ONE_STATUS, {"id": project_id, "user_id": user.id})
+    if not found:
         raise NotFound("Project not found")
-    return row[0], row[1]
+    return found[0][0], found[0][1]
 
 
 def get_owned(session: Session, user: User, project_id: str) -> Project:

@@ -49,7 +49,9 @@ def _unavailable(why: str) -> None:
     pytest.skip(f"no browser ({why}): {hint}")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, and a later test's asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import Error, sync_playwright
