@@ -64,6 +64,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
              dburl.shown(services.db.url), settings.instance_label)
     services.hub.bind(asyncio.get_running_loop())
     await anyio.to_thread.run_sync(services.reconciler.mark_interrupted)
+    await services.reads.open()
     services.deployer.start()
     services.monitor.start()
     async with dataplane.running(settings, services.routes, services.requests, services.hub,
@@ -77,7 +78,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.followers.close()
     services.supervisor.close()
     services.docker.close()
-    services.reads.close()
+    await services.reads.close()
     if services.loop_reader is not None:
         services.loop_reader.dispose()
     services.db.dispose()

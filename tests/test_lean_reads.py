@@ -1,67 +1,98 @@
 """The lean read path (hostd.store.rows) returns what SQLAlchemy itself returns, and its
-queries keep the ownership rule: someone else's project does not exist for the caller."""
+queries keep the ownership rule: someone else's project does not exist for the caller.
+
+On SQLite (the loop's driver connection) and, under `--db postgres`, on PostgreSQL (the
+async psycopg pool): the rows are compared with SQLAlchemy's for each statement."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd.errors import NotFound
 from hostd.store import db, dburl, projects
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, User
-from hostd.store.rows import CoreRows, SqliteRows
+from hostd.store.rows import CoreRows, PgRows, SqliteRows
+from tests.plugins.postgres import new_database
+
+ALICE, BOB, WEB, API = "a" * 32, "b" * 32, "p" * 32, "q" * 32
 
 
-@pytest.fixture
-def database(tmp_path: Path):
-    url = dburl.parse(f"sqlite:///{tmp_path / 'hostd.db'}")
-    engine = db.make_engine(url, 4)
-    db.migrate(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        alice = User(id="a" * 32, email="alice@example.com", name="Alice", handle="alice",
-                     password_hash="x")
-        bob = User(id="b" * 32, email="bob@example.com", name="Bob", handle="bob",
-                   password_hash="x")
-        session.add_all([alice, bob])
+def _fill(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add_all([
+            User(id=ALICE, email="alice@example.com", name="Alice", handle="alice",
+                 password_hash="x"),
+            User(id=BOB, email="bob@example.com", name="Bob", handle="bob", password_hash="x"),
+        ])
         session.commit()
         session.add_all([
-            Project(id="p" * 32, user_id=alice.id, name="web", template="static",
+            Project(id=WEB, user_id=ALICE, name="web", template="static",
                     github_url="https://github.com/o/r", status="running",
                     last_exit_code=137, last_exit_oom=True,
                     last_exit_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)),
-            Project(id="q" * 32, user_id=bob.id, name="api", template="flask",
+            Project(id=API, user_id=BOB, name="api", template="flask",
                     github_url="https://github.com/o/s", status="stopped"),
         ])
         session.commit()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[tuple[Engine, Any, User, User]]:
+    """(engine, the lean rows of this backend, Alice, Bob)."""
+    pg_url = new_database()
+    url = dburl.parse(pg_url or f"sqlite:///{tmp_path / 'hostd.db'}")
+    engine = db.make_engine(url, 4)
+    db.migrate(engine)
+    _fill(engine)
     loop_reader = db.make_loop_reader(url)
-    assert loop_reader is not None
-    on_loop = SqliteRows(loop_reader)
-    yield engine, on_loop, alice, bob
-    on_loop.close()
-    loop_reader.dispose()
+    rows: Any = (SqliteRows(loop_reader) if loop_reader is not None
+                 else PgRows(engine.url, engine.dialect, 2))
+    with Session(engine, expire_on_commit=False) as session:
+        alice, bob = session.get(User, ALICE), session.get(User, BOB)
+    assert alice is not None and bob is not None
+    yield engine, rows, alice, bob
+    if loop_reader is not None:
+        loop_reader.dispose()
     engine.dispose()
+
+
+def run(rows: Any, work: Any) -> Any:
+    """`work(rows)` on an event loop of its own, the rows opened and closed around it."""
+    async def scenario() -> Any:
+        if isinstance(rows, PgRows):
+            await rows.open()
+        try:
+            return await work(rows)
+        finally:
+            await rows.close()
+    return asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("statement", ["_LIST_PUBLIC", "_ONE_PUBLIC", "_ONE_STATUS"])
 def test_driver_rows_equal_sqlalchemy_rows(database, statement: str) -> None:
-    engine, on_loop, alice, _ = database
+    engine, rows, alice, _ = database
     query = getattr(projects, statement)
-    params = {"user_id": alice.id, "id": "p" * 32}
+    params = {"user_id": alice.id, "id": WEB}
     with engine.connect() as conn:
-        expected = CoreRows(conn).all(query, params)
-    got = on_loop.all(query, params)
+        expected = CoreRows(conn).now(query, params)
+    got = run(rows, lambda r: r.all(query, params))
     assert got == expected and got
     assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]
 
 
 def test_public_shape_from_driver_rows(database) -> None:
-    _, on_loop, alice, _ = database
-    view = projects.PublicView(8080, MetricsStore(), lambda pid: pid == "p" * 32)
-    public = projects.public_owned(on_loop, alice, view, "p" * 32)
+    _, rows, alice, _ = database
+    view = projects.PublicView(8080, MetricsStore(), lambda pid: pid == WEB)
+    public = run(rows, lambda r: projects.public_owned(r, alice, view, WEB))
     assert public.url == "http://web.alice.localhost:8080" and public.deploying
     assert public.last_exit is not None and public.last_exit.signal == "SIGKILL"
     assert public.last_exit.oom_killed is True
@@ -69,22 +100,30 @@ def test_public_shape_from_driver_rows(database) -> None:
 
 
 def test_reads_are_owner_scoped(database) -> None:
-    _, on_loop, alice, bob = database
+    _, rows, alice, bob = database
     view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
-    with pytest.raises(NotFound):
-        projects.public_owned(on_loop, bob, view, "p" * 32)
-    with pytest.raises(NotFound):
-        projects.status_owned(on_loop, alice, "q" * 32)
-    assert [p.name for p in projects.list_public(on_loop, bob, view)] == ["api"]
+
+    async def scenario(r: Any) -> list[str]:
+        with pytest.raises(NotFound):
+            await projects.public_owned(r, bob, view, WEB)
+        with pytest.raises(NotFound):
+            await projects.status_owned(r, alice, API)
+        return [p.name for p in await projects.list_public(r, bob, view)]
+
+    assert run(rows, scenario) == ["api"]
 
 
 def test_a_read_sees_the_latest_commit(database) -> None:
-    engine, on_loop, alice, _ = database
-    assert projects.status_owned(on_loop, alice, "p" * 32) == ("running", None)
-    with Session(engine) as session:
-        project = session.get(Project, "p" * 32)
-        assert project is not None
-        project.status, project.status_reason = "error", "it crashed"
-        session.add(project)
-        session.commit()
-    assert projects.status_owned(on_loop, alice, "p" * 32) == ("error", "it crashed")
+    engine, rows, alice, _ = database
+
+    async def scenario(r: Any) -> tuple[Any, Any]:
+        before = await projects.status_owned(r, alice, WEB)
+        with Session(engine) as session:
+            project = session.get(Project, WEB)
+            assert project is not None
+            project.status, project.status_reason = "error", "it crashed"
+            session.add(project)
+            session.commit()
+        return before, await projects.status_owned(r, alice, WEB)
+
+    assert run(rows, scenario) == (("running", None), ("error", "it crashed"))

@@ -65,6 +65,11 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+def is_postgres_psycopg(url: URL) -> bool:
+    """PostgreSQL through psycopg 3, whose async pool hostd.store.rows reads with."""
+    return url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg"
+
+
 def shown(url: URL) -> str:
     """The URL for a log line or an error message: the password as ***."""
     return url.render_as_string(hide_password=True)

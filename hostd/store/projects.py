@@ -112,23 +112,25 @@ class PublicView:
         )
 
 
-def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
+async def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
     """The caller's projects, public shape, for the hottest route: a prepared Core query
     (hostd.store.rows: no ORM session or objects)."""
-    return [view.of_row(user, row) for row in rows.all(_LIST_PUBLIC, {"user_id": user.id})]
+    found = await rows.all(_LIST_PUBLIC, {"user_id": user.id})
+    return [view.of_row(user, row) for row in found]
 
 
-def public_owned(rows: Rows, user: User, view: PublicView, project_id: str) -> ProjectPublic:
+async def public_owned(rows: Rows, user: User, view: PublicView,
+                       project_id: str) -> ProjectPublic:
     """The caller's project, public shape, or NotFound (as `get_owned`), the lean way."""
-    found = rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
+    found = await rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
     if not found:
         raise NotFound("Project not found")
     return view.of_row(user, found[0])
 
 
-def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:
+async def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:
     """The caller's project's (status, status_reason), or NotFound."""
-    found = rows.all(_ONE_STATUS, {"id": project_id, "user_id": user.id})
+    found = await rows.all(_ONE_STATUS, {"id": project_id, "user_id": user.id})
     if not found:
         raise NotFound("Project not found")
     return found[0][0], found[0][1]

@@ -27,9 +27,8 @@ router = APIRouter(route_class=BodyTypedRoute)
 @router.get("/{project_id}/status", response_model=ContainerStatus)
 async def container_status(project_id: str, caller: CallerDep) -> Response:
     """Lean (hostd.api.reads): two columns, the ownership rule in the query."""
-    user = caller.user
-    status, reason = await caller.services.reads.run(
-        lambda conn: projects.status_owned(conn, user, project_id))
+    status, reason = await projects.status_owned(caller.services.reads.rows, caller.user,
+                                                 project_id)
     return json_response(ContainerStatus.model_construct(status=ProjectStatus(status),
                                                          status_reason=reason))
 

@@ -58,7 +58,7 @@ def _public(session: Session, project: Project, user: User, services: Services,
 async def list_projects(caller: CallerDep) -> Response:
     """The hottest route, so it is lean (hostd.api.reads)."""
     user, reads = caller.user, caller.services.reads
-    rows = await reads.run(lambda conn: projects.list_public(conn, user, reads.view))
+    rows = await projects.list_public(reads.rows, user, reads.view)
     return json_response(ProjectList.model_construct(projects=rows))
 
 
@@ -78,8 +78,7 @@ def create_project(
 async def get_project(project_id: str, caller: CallerDep) -> Response:
     """Lean like the list (hostd.api.reads): the ownership rule is in the query."""
     user, reads = caller.user, caller.services.reads
-    public = await reads.run(lambda conn: projects.public_owned(conn, user, reads.view,
-                                                                 project_id))
+    public = await projects.public_owned(reads.rows, user, reads.view, project_id)
     return json_response(ProjectResponse.model_construct(project=public))
 
 
