@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from hostd.engine.bases import NGINX_IMAGE, NODE_IMAGE, PYTHON_IMAGE
 from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.nginx import NGINX_IMAGE
-from hostd.engine.node_versions import DEFAULT_NODE_LINE, node_image
 from hostd.engine.pyapp import (
     DATA_DIR,
     GUNICORN,
@@ -144,8 +143,7 @@ def prepare_build_context(
 
 def show_template(name: str, bases: BaseImages | None = None) -> str:
     """The Dockerfile ``name`` renders for a typical small repository (for the CLI)."""
-    bases = bases or BaseImages(python="hostd/python:3.11",
-                                node=node_image(DEFAULT_NODE_LINE), nginx=NGINX_IMAGE)
+    bases = bases or BaseImages(python=PYTHON_IMAGE, node=NODE_IMAGE, nginx=NGINX_IMAGE)
     typical = {
         "static": {"public/index.html": "<h1>hi</h1>\n"},
         "react": {"package.json": '{"scripts": {"build": "vite build"}}\n',

@@ -16,7 +16,7 @@ from hostd.engine import (
     show_template,
     template_names,
 )
-from hostd.engine.nginx import NGINX_IMAGE
+from hostd.engine.bases import DEBIAN_SUITE, NGINX_IMAGE, NGINX_PACKAGE
 from hostd.engine.templates import CA_FILENAME, flask_app_module
 
 BASES = BaseImages(python="py:test", node="node:test", nginx="ngx:test")
@@ -231,7 +231,8 @@ def test_nginx_config_fits_hostds_containers() -> None:
 def test_nginx_image_tag_follows_its_config() -> None:
     # bootstrap skips present images: a changed config must name a new image.
     assert NGINX_IMAGE.startswith("hostd/nginx:1-")
-    assert NGINX_IMAGE.endswith(nginx._digest())
+    assert NGINX_IMAGE.endswith(nginx.digest(f"{DEBIAN_SUITE} {NGINX_PACKAGE}"))
+    assert nginx.digest("trixie nginx") != nginx.digest("bookworm nginx-light")
 
 
 def test_base_image_for_is_the_runtime_stage() -> None:
