@@ -6,6 +6,9 @@ session), so nothing of the machine's real bases is touched."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from hostd.control.base_prune import kept_release_images
 from hostd.engine.base_prune import prune_base_images
 from hostd.engine.bases import BASE_LABEL
 from hostd.engine.containers import image_exists, inspect_image
+from hostd.engine.images import _keep_replaced
 from hostd.engine.naming import PROJECT_LABEL
 from hostd.store import db, releases
 from hostd.store.models import Project, User
@@ -99,3 +103,32 @@ def test_the_kept_release_images_come_from_every_projects_newest(tmp_path: Path)
     assert kept_release_images(settings) == {
         f"hostd-app/{name}:{version}" for name in ("one", "two")
         for version in range(8 - kept, 8)}
+
+
+def test_a_replaced_base_keeps_a_tag_for_prune(docker_client: docker.DockerClient,
+                                               base_images: object,
+                                               labels: dict[str, str]) -> None:
+    tag = f"hostd-test-{SESSION[:8]}/node:24"
+    old_id = build(docker_client, tag, "hostd/busybox:1", labels)
+    lines: list[str] = []
+    _keep_replaced(docker_client, lines.append, tag, old_id, "24.1.0")
+    assert lines == []  # the tag still names the old image: nothing was replaced
+    build(docker_client, tag, "hostd/busybox:1", labels)  # a rebuild moves the tag
+    _keep_replaced(docker_client, lines.append, tag, old_id, "24.1.0")
+    kept = f"hostd-test-{SESSION[:8]}/node:24.1.0-{old_id.removeprefix('sha256:')[:12]}"
+    assert (inspect_image(docker_client, kept) or {}).get("Id") == old_id, lines
+
+
+def test_hostd_images_prune_dry_run_removes_nothing(docker_client: docker.DockerClient,
+                                                    tmp_path: Path) -> None:
+    env = {**os.environ, "HOSTD_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "hostd", "images", "prune", "--dry-run"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "0 images of kept releases (HOSTD_RELEASES_KEPT=5)", lines
+    assert lines[-1].startswith("would remove ") and " in use" in lines[-1], lines
+    assert all(line.endswith(("would be removed", "is built on it"))
+               for line in lines[1:-1] if line != "no old base images"), lines
+    named = [line.split(": ", 1)[0] for line in lines if line.endswith("would be removed")]
+    assert all(image_exists(docker_client, tag) for tag in named), named
