@@ -49,7 +49,13 @@ from hostd.engine.checkout import Checkout
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
 from hostd.engine.containers import image_exists, image_labels, inspect_image
 from hostd.engine.nginx import CONF_DIR, START_SCRIPT, image_files
-from hostd.engine.node_dist import DEFAULT_CACHE_DIR, DOCKERFILE_LINES, fill_context, resolve_dist
+from hostd.engine.node_dist import (
+    DEFAULT_CACHE_DIR,
+    DOCKERFILE_LINES,
+    NothingCached,
+    fill_context,
+    resolve_dist,
+)
 from hostd.engine.node_versions import NODE_LINES, choose_line, node_image, requested_range
 from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
 from hostd.templates import TEMPLATE_BASES
@@ -227,7 +233,14 @@ def _ensure_node(client: docker.DockerClient, log: Log, line: int,
     on_suite = labels.get(SUITE_LABEL) == DEBIAN_SUITE
     started = time.monotonic()
     # A base on another suite is rebuilt whatever its version: `have` only when on ours.
-    dist = resolve_dist(line, cache, ca_bundle, log, have if on_suite else None)
+    try:
+        dist = resolve_dist(line, cache, ca_bundle, log, have if on_suite else None)
+    except NothingCached:
+        if not have:
+            raise
+        log(f"{tag}: node {have} kept on its older suite: offline, and nothing cached to "
+            f"rebuild it on {DEBIAN_SUITE}")
+        return False
     if dist is None:
         log(f"{tag}: node {have} present, skipped")
         return False
