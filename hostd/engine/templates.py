@@ -176,14 +176,19 @@ def _ca_lines(with_ca: bool) -> list[str]:
     ]
 
 
+def _data_lines() -> list[str]:
+    # The project's persistent volume is mounted here; a new volume takes this owner.
+    # Right after FROM: it depends on nothing of the repository, so the layer cache keeps
+    # it and a deploy runs no container for it (~0.5-1 s of a static deploy).
+    return [f"RUN mkdir -p {DATA_DIR} && chown {NOBODY} {DATA_DIR}"]
+
+
 def _runtime_lines(cmd: str, repo: Checkout) -> list[str]:
     # Through sh so $PORT expands; a Procfile's `web:` replaces the template's command.
     web = procfile_command(repo)
     return [
         f"ENV PORT={PORT}",
         f"EXPOSE {PORT}",
-        # The project's persistent volume is mounted here; a new volume takes this owner.
-        f"RUN mkdir -p {DATA_DIR} && chown {NOBODY} {DATA_DIR}",
         f"USER {NOBODY}",
         cmd_line(web, exec_it=False) if web else cmd_line(cmd),
     ]
@@ -196,6 +201,7 @@ def _nginx_site(repo: Checkout, bases: BaseImages, with_ca: bool, copy: list[str
     # The site's files last: they change most often, the layers above stay cached.
     return [
         f"FROM {bases['nginx']}",
+        *_data_lines(),
         *_ca_lines(with_ca),
         *copy,
         *_runtime_lines(f"hostd-nginx {mode}", repo),
@@ -256,6 +262,7 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     install, copied = install_lines(repo, repo.read_text("requirements.txt"))
     return _join([
         f"FROM {bases['python']}",
+        *_data_lines(),
         *_ca_lines(with_ca),
         "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         # A venv: Debian's python refuses system-wide pip installs (PEP 668).
@@ -276,6 +283,7 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
 def _nodejs(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     return _join([
         f"FROM {bases['node']}",
+        *_data_lines(),
         *_ca_lines(with_ca),
         *_node_env(),
         "ENV NODE_ENV=production",
