@@ -36,7 +36,7 @@ from hostd.engine.pyapp import (
     WSGI_SHIM_NAME,
     cmd_line,
     install_lines,
-    instance_link_lines,
+    instance_link,
     procfile_command,
 )
 from hostd.templates import TEMPLATE_BASES, TEMPLATE_NAMES
@@ -176,11 +176,16 @@ def _ca_lines(with_ca: bool) -> list[str]:
     ]
 
 
-def _data_lines() -> list[str]:
-    # The project's persistent volume is mounted here; a new volume takes this owner.
-    # Right after FROM: it depends on nothing of the repository, so the layer cache keeps
-    # it and a deploy runs no container for it (~0.5-1 s of a static deploy).
-    return [f"RUN mkdir -p {DATA_DIR} && chown {NOBODY} {DATA_DIR}"]
+def _data_lines(app_dir: bool = False, then: str | None = None) -> list[str]:
+    """/data (the project's volume is mounted there; a new volume takes this owner) and
+    with ``app_dir`` the working directory /app, both the app user's (/app takes new
+    files, not persistent), then the command ``then``. Right after FROM: it depends on
+    nothing the repository changes, so the layer cache keeps it and a deploy starts no
+    build container for it (each one is 0.5-1 s of a deploy). COPY into /app later
+    leaves the directory's owner as it is."""
+    dirs = f"{DATA_DIR} /app" if app_dir else DATA_DIR
+    command = f"mkdir -p {dirs} && chown {NOBODY} {dirs}" + (f" && {then}" if then else "")
+    return [f"RUN {command}"]
 
 
 def _runtime_lines(cmd: str, repo: Checkout) -> list[str]:
@@ -262,7 +267,8 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     install, copied = install_lines(repo, repo.read_text("requirements.txt"))
     return _join([
         f"FROM {bases['python']}",
-        *_data_lines(),
+        # Flask's instance folder is a link into /data (unless the repository has one).
+        *_data_lines(app_dir=True, then=instance_link(repo)),
         *_ca_lines(with_ca),
         "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         # A venv: Debian's python refuses system-wide pip installs (PEP 668).
@@ -273,9 +279,6 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
         f"COPY {WSGI_SHIM_NAME} {SHIM_DIR}/{WSGI_SHIM_NAME}",
         *([] if copied else ["COPY . ."]),
         *_flask_app_default(repo),
-        *instance_link_lines(repo),
-        # The working directory takes new files (not persistent: /data is).
-        f"RUN chown {NOBODY} /app",
         *_runtime_lines(GUNICORN, repo),
     ])
 
@@ -283,7 +286,7 @@ def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
 def _nodejs(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
     return _join([
         f"FROM {bases['node']}",
-        *_data_lines(),
+        *_data_lines(app_dir=True),
         *_ca_lines(with_ca),
         *_node_env(),
         "ENV NODE_ENV=production",
@@ -291,7 +294,6 @@ def _nodejs(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
         "COPY package*.json ./",
         f"RUN {_npm_install(repo, omit_dev=True)}",
         "COPY . .",
-        f"RUN chown {NOBODY} /app",  # new files, like a cache (not persistent: /data is)
         *_runtime_lines("npm start", repo),
     ])
 

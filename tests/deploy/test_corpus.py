@@ -132,6 +132,9 @@ def test_flask_tutorial_keeps_its_users(deploy_hostd: HostdServer,
     done = hostctl_run(deploy_hostd, deploy.api, project["name"], "--", "flask", "init-db")
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "Initialized the database." in done.stdout
+    done = hostctl_run(deploy_hostd, deploy.api, project["name"], "--", "sh", "-c",
+                       "id -u && touch /app/new && readlink /app/instance")
+    assert done.stdout.split() == ["65534", "/data/instance"], (done.stdout, done.stderr)
     with router(deploy_hostd, project) as site:
         assert site.get("/").status_code == 200
         registered = site.post("/auth/register", data=TUTORIAL_USER)

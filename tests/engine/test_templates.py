@@ -117,7 +117,9 @@ def test_a_pyproject_project_is_installed_as_itself(repo: Path) -> None:
     assert "COPY . .\nRUN pip install .\n" in dockerfile
     assert dockerfile.count("COPY . .") == 1
     assert "HOSTD_FLASK_APP" not in dockerfile  # no app.py: FLASK_APP (a config var) names it
-    assert "RUN ln -s /data/instance /app/instance" in dockerfile  # Flask's instance persists
+    # Flask's instance folder persists: a link into /data, made before anything is copied.
+    assert "\nRUN mkdir -p /data /app && chown 65534:65534 /data /app" \
+        " && ln -s /data/instance /app/instance\n" in dockerfile
 
 
 def test_a_repositorys_own_instance_folder_is_kept(repo: Path) -> None:
