@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit engine postgres lint bench clean
+.PHONY: run test unit engine postgres browser lint bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -33,7 +33,12 @@ PG_TESTS := tests/test_auth_api.py tests/test_projects_api.py tests/test_persist
 postgres:
 	scripts/ensure-postgres || echo "make: no PostgreSQL: the --db postgres tests will fail (CI) or skip" >&2
 
-test: engine postgres
+# Debian's Chromium for the dashboard's browser tests (tests/plugins/browser.py). When it
+# cannot be installed, those tests say so: they fail under CI and skip elsewhere.
+browser:
+	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
+
+test: engine postgres browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --db postgres $(PG_TESTS)
 
@@ -48,6 +53,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/api.py
+
+bench-dashboard: $(STAMP) browser
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

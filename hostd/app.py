@@ -30,12 +30,15 @@ from hostd.api.routes import (
     projects,
     releases,
     run,
+    session,
     source,
 )
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
 from hostd.store import dburl
+from hostd.web.assets import Assets
+from hostd.web.pages import web_router
 
 log = logging.getLogger("hostd")
 
@@ -74,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.followers.close()
     services.supervisor.close()
     services.docker.close()
+    services.reads.close()
     if services.loop_reader is not None:
         services.loop_reader.dispose()
     services.db.dispose()
@@ -87,33 +91,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="hostd", version=__version__, lifespan=_lifespan,
         description="A PaaS on your own machine: users, projects and their containers.",
+        # FastAPI's own /docs and /redoc load their scripts from a CDN: hostd.web serves
+        # both from files of its own, with the dashboard.
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+        # hostd exports no OpenTelemetry; left on, FastAPI asks for providers per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
 
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(health.router, tags=["health"])
-    # 403: a change from a foreign Origin; 415: a body that is not JSON (hostd.api.origin,
-    # hostd.api.bodies). Read-only routers can meet neither.
-    app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
-                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
+    # The most requested routes first: FastAPI tries the routers in order (and each
+    # router's routes in order), twice per request, so a read route at the end of the
+    # list paid for matching every route before it.
     # 403 QuotaExceeded: create, deploy and start may pass a per-user quota.
     app.include_router(projects.router, prefix="/api/projects", tags=["projects"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
-    app.include_router(source.router, prefix="/api/projects", tags=["projects"],
-                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
-    app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
-                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     # 429: too many open streams (HOSTD_MAX_STREAMS_PER_USER).
-    app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
-                       responses=_errors(400, 401, 404, 429, 500, 503))
-    app.include_router(run.router, prefix="/api/projects", tags=["run"],
-                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
-    # Before the container routes: `events` is a route, not a project id.
     app.include_router(events.router, prefix="/api/containers", tags=["events"],
                        responses=_errors(401, 429, 500))
     app.include_router(containers.router, prefix="/api/containers", tags=["containers"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 500, 503))
+    # 403: a change from a foreign Origin; 415: a body that is not JSON (hostd.api.origin,
+    # hostd.api.bodies). Read-only routers can meet neither.
+    app.include_router(auth.router, prefix="/api/auth", tags=["auth"],
+                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
+    # The browser's sign-in (the session cookie); 403 also: a change without its CSRF token.
+    app.include_router(session.router, prefix="/api/auth", tags=["auth"],
+                       responses=_errors(400, 401, 403, 409, 413, 415, 429, 500))
+    app.include_router(source.router, prefix="/api/projects", tags=["projects"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
+    app.include_router(releases.router, prefix="/api/projects", tags=["releases"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
+    app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
+                       responses=_errors(400, 401, 404, 429, 500, 503))
+    app.include_router(run.router, prefix="/api/projects", tags=["run"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
+    app.include_router(health.router, tags=["health"])
+
+    app.include_router(web_router(Assets("pages"), Assets("static")))
 
     if settings.frontend_url:
         app.add_middleware(

@@ -81,6 +81,10 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The access log writes a line per request: skip what the format never shows (the
+    # caller's frame, thread and process), as the logging HOWTO's "Optimization" says.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # Health checks poll with httpx; one line per poll would drown the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from sqlalchemy.exc import SQLAlchemyError

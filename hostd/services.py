@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.reads import Reads
 from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.changes import ChangeLocks
@@ -37,6 +38,7 @@ from hostd.router.table import RouteTable
 from hostd.store import db, dburl
 from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
 from hostd.store.metrics import MetricsStore
+from hostd.store.projects import PublicView
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Services:
     changes: ChangeRunner  # the threads of changes that wait for an app
     followers: LogFollowers  # the threads that read followed container logs
     oneoffs: OneOffs  # one-off commands running in fresh containers
+    reads: Reads  # the read routes' lean way to the database
 
 
 def pool_threads(settings: Settings) -> int:
@@ -106,8 +109,10 @@ def build_services(settings: Settings) -> Services:
     hub.listen(routes.on_event)  # before the collector's listener, as it always was
     collector = MetricsCollector(engine, docker, hub, metrics, requests,
                                  settings.metrics_interval_s)
+    loop_reader = db.make_loop_reader(url)
+    view = PublicView(settings.router_port, metrics, deployer.is_deploying)
     return Services(
-        settings=settings, db=engine, loop_reader=db.make_loop_reader(url),
+        settings=settings, db=engine, loop_reader=loop_reader,
         hasher=PasswordHasher(settings.bcrypt_rounds),
         tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in),
         token_cache=VerifiedTokenCache(), metrics=metrics,
@@ -118,4 +123,5 @@ def build_services(settings: Settings) -> Services:
         routes=routes, collector=collector, drains=drains,
         changes=ChangeRunner(settings.change_threads, settings.changes_per_user),
         followers=LogFollowers(settings.log_followers), oneoffs=oneoffs,
+        reads=Reads(engine, loop_reader, view),
     )

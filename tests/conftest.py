@@ -18,7 +18,8 @@ from tests.support import (
 # The real-engine fixtures (engine, docker_client, base_images), the `docker` mark on
 # every test that uses them, and the removal of what the session made on the engine.
 # `--db postgres`: every daemon on a PostgreSQL database of its own (tests/plugins/postgres.py).
-pytest_plugins = ["tests.plugins.engine", "tests.plugins.postgres"]
+# The `browser` and `page` fixtures (tests/plugins/browser.py): Debian's Chromium, headless.
+pytest_plugins = ["tests.plugins.engine", "tests.plugins.postgres", "tests.plugins.browser"]
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def test_the_limit_is_configurable(configured_hostd):
 
 # --- routes and methods -----------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/nope", "/api", "/api/auth", "/api/auth/nope",
+@pytest.mark.parametrize("path", ["/nope", "/api", "/api/auth", "/api/auth/nope",
                                   "/api/projects/a/b/c", "/index.html", "/docs/../etc/passwd"])
 def test_unknown_route_is_404_json(client, path):
     err = assert_error(client.get(path), 404, "NotFound")

@@ -18,9 +18,11 @@ ALLOWED = {
     "router": {"store", "router"},
     "control": {"store", "engine", "router.counts", "router.drain"},
     "api": {"control", "store", "engine", "router", "services"},
+    "web": set(),  # pages and files only: the pages reach the API over HTTP, like any client
 }
 FORBIDDEN_LIBRARIES = {"router": {"docker", "fastapi", "starlette"},
-                       "store": {"docker", "fastapi"}, "control": {"fastapi"}}
+                       "store": {"docker", "fastapi"}, "control": {"fastapi"},
+                       "web": {"docker", "sqlmodel", "sqlalchemy"}}
 
 
 def hostd_imports(path: Path) -> set[str]:

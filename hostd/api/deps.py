@@ -16,6 +16,7 @@ from the services (no dependency on `get_services`): one node less per request.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
@@ -26,6 +27,7 @@ from sqlmodel import Session, select
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
+from hostd.api.session import cookie_token
 from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
@@ -53,16 +55,16 @@ async def get_services(request: Request) -> Services:
     return _services(request)
 
 
+def services_of(request: Request) -> Services:
+    return _services(request)
+
+
 async def get_settings(request: Request) -> Settings:
     return _services(request).settings
 
 
 async def get_db(request: Request) -> Engine:
     return _services(request).db
-
-
-async def get_loop_reader(request: Request) -> Engine | None:
-    return _services(request).loop_reader
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -122,7 +124,6 @@ async def get_followers(request: Request) -> LogFollowers:
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Engine, Depends(get_db)]
-LoopReaderDep = Annotated[Engine | None, Depends(get_loop_reader)]
 SessionDep = Annotated[Session, Depends(get_session)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
@@ -145,8 +146,17 @@ def parse_bearer(header: str) -> str:
     return token.strip()
 
 
+def request_token(request: Request, services: Services) -> str:
+    """The Bearer token, or without an Authorization header a browser session's cookie,
+    CSRF-checked (hostd.api.session)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return cookie_token(request, services.tokens, services.token_cache)
+    return parse_bearer(header)
+
+
 async def bearer_token(request: Request) -> str:
-    return parse_bearer(request.headers.get("authorization", ""))
+    return request_token(request, _services(request))
 
 
 async def get_claims(token: Annotated[str, Depends(bearer_token)],
@@ -173,19 +183,41 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
     return user
 
 
-async def get_current_user(request: Request, token: Annotated[str, Depends(bearer_token)],
-                           tokens: TokensDep) -> User:
-    services = _services(request)
+async def verified(services: Services, token: str) -> tuple[TokenClaims, User]:
+    """The token's claims and user: from the token cache, else verified and looked up (in
+    a thread: the database blocks) and cached."""
     hit = services.token_cache.get(token)
     if hit is not None:
-        return hit[1]
-    claims = tokens.verify(token)
+        return hit
+    claims = services.tokens.verify(token)
     user = await anyio.to_thread.run_sync(user_for_claims, services.db, claims)
     services.token_cache.put(token, claims, user)
-    return user
+    return claims, user
+
+
+async def get_current_user(request: Request) -> User:
+    """The caller, from their Bearer token or session cookie. One dependency with no
+    dependencies of its own: each node FastAPI solves costs more than a cached lookup."""
+    services = _services(request)
+    return (await verified(services, request_token(request, services)))[1]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    services: Services
+
+
+async def get_caller(request: Request) -> Caller:
+    """The caller and the services in one dependency, for the read routes (each
+    dependency is a node FastAPI solves per request)."""
+    return Caller(await get_current_user(request), _services(request))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def get_owned_project(project_id: str, session: SessionDep, user: CurrentUser) -> Project:

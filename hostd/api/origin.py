@@ -41,6 +41,9 @@ def is_loopback(name: str) -> bool:
         return False
 
 
+VERDICTS_KEPT = 256
+
+
 class TrustedOriginMiddleware:
     def __init__(self, app: ASGIApp, *, port: int, allowed_hosts: Iterable[str],
                  frontend_url: str | None) -> None:
@@ -48,6 +51,7 @@ class TrustedOriginMiddleware:
         self.port = port
         self.allowed = frozenset(split_host(entry) for entry in allowed_hosts)
         self.frontend = frontend_url.lower() if frontend_url else None
+        self._verdicts: dict[str, bool] = {}  # Host value → allowed: parsing it costs more
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +67,14 @@ class TrustedOriginMiddleware:
         await send_json(send, refusal.status_code, body, close=True)
 
     def host_allowed(self, value: str) -> bool:
+        verdict = self._verdicts.get(value)
+        if verdict is None:
+            if len(self._verdicts) >= VERDICTS_KEPT:
+                self._verdicts.clear()  # anyone can send new names: keep it bounded
+            verdict = self._verdicts[value] = self._judge_host(value)
+        return verdict
+
+    def _judge_host(self, value: str) -> bool:
         try:
             name, port = split_host(value)
         except ValueError:

@@ -80,6 +80,10 @@ class EventStreamResponse(StreamingResponse):
                 inner.start_soon(self._until_ended, self._watch, farewell, inner.cancel_scope)
         for chunk in farewell:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        # The slot comes back before the last byte goes: a client that opens its next
+        # stream the moment this one ends must find it free.
+        if self._lease is not None:
+            self._lease.release()
         await send({"type": "http.response.body", "body": b""})
         whole.cancel()
 

@@ -30,8 +30,13 @@ RECHECK_S = 60.0  # how soon one made elsewhere does
 
 class TokenWatch:
     def __init__(self, claims: TokenClaims, db: Engine, cache: VerifiedTokenCache, *,
-                 check_s: float = CHECK_S, recheck_s: float = RECHECK_S) -> None:
+                 check_s: float = CHECK_S, recheck_s: float = RECHECK_S,
+                 seen: int | None = None) -> None:
+        """`seen`: the cache's revocation count of the user when the token was just found
+        good (in the cache, or in the database): the first database look is then skipped,
+        and any revocation since moves the count."""
         self.claims = claims
+        self._seen = seen
         self._db = db
         self._cache = cache
         self._check_s = check_s
@@ -44,9 +49,9 @@ class TokenWatch:
     async def ended(self) -> Unauthorized:
         """Wait until the token is revoked or expires: the error it would get now."""
         # Read the count before the first look: a revocation after the look moves it.
-        seen = self._cache.changes(self.user_id)
+        seen = self._cache.changes(self.user_id) if self._seen is None else self._seen
         looked = time.monotonic()
-        revoked = await self._revoked()
+        revoked = await self._revoked() if self._seen is None else None
         while revoked is None:
             left = (self.claims.expires_at - datetime.now(UTC)).total_seconds()
             if left <= 0:

@@ -12,6 +12,8 @@ so callers run it in the thread pool: sync routes do.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -91,6 +93,13 @@ class TokenService:
             "exp": now + timedelta(seconds=self.lifetime_s),
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def csrf_token(self, jti: str) -> str:
+        """The secret a browser session echoes in `X-CSRF-Token` on changes
+        (hostd.api.session): derived from the token's `jti`, so nothing new is stored, and
+        unknowable without the signing secret."""
+        mac = hmac.new(self._secret.encode(), b"hostd-csrf:" + jti.encode(), hashlib.sha256)
+        return mac.hexdigest()
 
     def verify(self, token: str) -> TokenClaims:
         try:

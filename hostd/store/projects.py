@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,6 +28,7 @@ from hostd.store.models import (
     User,
     new_id,
 )
+from hostd.store.rows import Rows
 
 log = logging.getLogger("hostd.projects")
 
@@ -70,37 +72,66 @@ def to_public(
 
 
 # Built once: composing the expression per request cost more than running it.
-# SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and this query
-# runs on a Core connection anyway.
-_LIST_PUBLIC = (
-    core_select(col(Project.id), col(Project.name), col(Project.status),
-                col(Project.status_reason), col(Project.template), col(Project.github_url),
-                col(Project.created_at), col(Project.desired_status), col(Project.restarts),
-                col(Project.last_exit_code), col(Project.last_exit_oom),
-                col(Project.last_exit_at), col(Project.release_version),
-                col(Project.health_path))
-    .where(col(Project.user_id) == bindparam("user_id"))
-    .order_by(col(Project.created_at))
+# SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and these queries
+# run on a Core connection anyway.
+_PUBLIC_COLUMNS = (
+    col(Project.id), col(Project.name), col(Project.status), col(Project.status_reason),
+    col(Project.template), col(Project.github_url), col(Project.created_at),
+    col(Project.desired_status), col(Project.restarts), col(Project.last_exit_code),
+    col(Project.last_exit_oom), col(Project.last_exit_at), col(Project.release_version),
+    col(Project.health_path),
 )
+_OWNER = col(Project.user_id) == bindparam("user_id")
+_LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
+_ONE_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(col(Project.id) == bindparam("id"), _OWNER)
+_ONE_STATUS = core_select(col(Project.status), col(Project.status_reason)).where(
+    col(Project.id) == bindparam("id"), _OWNER)
 
 
-def list_public(conn: Connection, user: User, router_port: int, metrics: MetricsStore,
-                deploying: Callable[[str], bool]) -> list[ProjectPublic]:
-    """The caller's projects, public shape, for the hottest route: a prepared Core query
-    on a bare connection (no ORM session or objects) and models built from values the
-    database already validated."""
-    return [
-        ProjectPublic.model_construct(
+class PublicView:
+    """What a project's public shape needs besides its row: the router's port, the live
+    metrics and whether a deploy of it is under way (read per request, never stored)."""
+
+    def __init__(self, router_port: int, metrics: MetricsStore,
+                 deploying: Callable[[str], bool]) -> None:
+        self.router_port = router_port
+        self.metrics = metrics
+        self.deploying = deploying
+
+    def of_row(self, user: User, row: Sequence[Any]) -> ProjectPublic:
+        """A model built from values the database already validated (no second pass)."""
+        (pid, name, status, reason, template, url, created, desired, restarts, code, oom,
+         exited_at, release, health) = row
+        return ProjectPublic.model_construct(
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
-            status_reason=reason, url=project_url(name, user.handle, router_port),
+            status_reason=reason, url=project_url(name, user.handle, self.router_port),
             template=Template(template), github_url=validation.redact(url), created_at=created,
-            metrics=metrics.get(pid), desired_status=DesiredStatus(desired), restarts=restarts,
-            last_exit=last_exit(code, oom, exited_at), release=release, health_path=health,
-            deploying=deploying(pid),
+            metrics=self.metrics.get(pid), desired_status=DesiredStatus(desired),
+            restarts=restarts, last_exit=last_exit(code, oom, exited_at), release=release,
+            health_path=health, deploying=self.deploying(pid),
         )
-        for pid, name, status, reason, template, url, created, desired, restarts, code, oom,
-        exited_at, release, health in conn.execute(_LIST_PUBLIC, {"user_id": user.id})
-    ]
+
+
+def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
+    """The caller's projects, public shape, for the hottest route: a prepared Core query
+    (hostd.store.rows: no ORM session or objects)."""
+    return [view.of_row(user, row) for row in rows.all(_LIST_PUBLIC, {"user_id": user.id})]
+
+
+def public_owned(rows: Rows, user: User, view: PublicView, project_id: str) -> ProjectPublic:
+    """The caller's project, public shape, or NotFound (as `get_owned`), the lean way."""
+    found = rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
+    if not found:
+        raise NotFound("Project not found")
+    return view.of_row(user, found[0])
+
+
+def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:
+    """The caller's project's (status, status_reason), or NotFound."""
+    found = rows.all(_ONE_STATUS, {"id": project_id, "user_id": user.id})
+    if not found:
+        raise NotFound("Project not found")
+    return found[0][0], found[0][1]
 
 
 def get_owned(session: Session, user: User, project_id: str) -> Project:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from sqlmodel import Session
 
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
@@ -20,14 +21,18 @@ from hostd.api.deps import (
     TokenCacheDep,
     TokensDep,
 )
+from hostd.api.ratelimit import AuthLimits
+from hostd.api.reads import json_response
 from hostd.errors import AuthError
 from hostd.store import auth, users
+from hostd.store.auth import PasswordHasher
 from hostd.store.models import (
     AuthResponse,
     LoginBody,
     Message,
     PasswordChange,
     RegisterBody,
+    User,
     UserPublic,
     UserResponse,
 )
@@ -51,6 +56,13 @@ def login(
     body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
     limits: AuthLimitsDep, request: Request,
 ) -> AuthResponse:
+    user = authenticate(body, session, hasher, limits, request)
+    return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
+
+
+def authenticate(body: LoginBody, session: Session, hasher: PasswordHasher,
+                 limits: AuthLimits, request: Request) -> User:
+    """The user of an email and password, under the login limits (a failure counts)."""
     address = _address(request)
     limits.check_login(body.email, address)
     try:
@@ -59,7 +71,7 @@ def login(
         limits.login_failed(body.email, address)
         raise
     limits.login_succeeded(body.email)
-    return AuthResponse(user=UserPublic.of(user), token=tokens.issue(user))
+    return user
 
 
 def _address(request: Request) -> str:
@@ -68,8 +80,9 @@ def _address(request: Request) -> str:
 
 
 @router.get("/me", response_model=UserResponse)
-def me(user: CurrentUser) -> UserResponse:
-    return UserResponse(user=UserPublic.of(user))
+async def me(user: CurrentUser) -> Response:
+    # On the loop: the user comes from the token cache (a miss reads it in a thread).
+    return json_response(UserResponse.model_construct(user=UserPublic.of(user)))
 
 
 @router.post("/logout", response_model=Message)

@@ -6,19 +6,32 @@ threads (hostd.api.changes), one per project at a time, never on the API's.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import ChangesDep, CurrentUser, LifecycleDep, OwnedProject, SessionDep
+from hostd.api.deps import (
+    CallerDep,
+    ChangesDep,
+    CurrentUser,
+    LifecycleDep,
+    OwnedProject,
+    SessionDep,
+)
+from hostd.api.reads import json_response
+from hostd.store import projects
 from hostd.store.models import ContainerStatus, Message, ProjectStatus
 
 router = APIRouter(route_class=BodyTypedRoute)
 
 
 @router.get("/{project_id}/status", response_model=ContainerStatus)
-def container_status(project: OwnedProject) -> ContainerStatus:
-    return ContainerStatus(status=ProjectStatus(project.status),
-                           status_reason=project.status_reason)
+async def container_status(project_id: str, caller: CallerDep) -> Response:
+    """Lean (hostd.api.reads): two columns, the ownership rule in the query."""
+    user = caller.user
+    status, reason = await caller.services.reads.run(
+        lambda conn: projects.status_owned(conn, user, project_id))
+    return json_response(ContainerStatus.model_construct(status=ProjectStatus(status),
+                                                         status_reason=reason))
 
 
 @router.post("/{project_id}/start", response_model=Message)

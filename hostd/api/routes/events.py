@@ -14,7 +14,8 @@ after `connected`; metrics are not replayed, the next sample replaces them. A cl
 should still reload its project list on `connected`, as `hostctl top` does.
 
 Browsers' EventSource cannot send headers, so this route (and only this one) also takes
-the token as `?access_token=`; the access log never records query strings.
+the token as `?access_token=`; the access log never records query strings. The dashboard's
+EventSource sends its session cookie instead (hostd.api.session).
 
 The stream ends with its token: within a second or two of a logout, logout-all or
 password change that revokes it, or when it expires, `end {reason, error, statusCode}`
@@ -25,38 +26,47 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import (
-    DbDep,
-    HubDep,
-    SettingsDep,
-    StreamsDep,
-    TokenCacheDep,
-    TokensDep,
-    parse_bearer,
-    user_for_claims,
-)
+from hostd.api.deps import parse_bearer, services_of, verified
+from hostd.api.session import cookie_token
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch
 from hostd.events import CONNECTED, EventHub
+from hostd.services import Services
 
 router = APIRouter(route_class=BodyTypedRoute)
 
 
-def stream_caller(request: Request, tokens: TokensDep, db: DbDep,
-                  cache: TokenCacheDep) -> TokenWatch:
-    """The caller's token, by Bearer header or `access_token`, checked with a short session
-    of its own (a request-long one would hold a database connection for the whole stream)."""
+@dataclass(frozen=True)
+class StreamCaller:
+    watch: TokenWatch
+    services: Services
+
+
+async def stream_caller(request: Request) -> StreamCaller:
+    """The caller's token, by Bearer header, `access_token` or session cookie, checked as
+    every request's is (the token cache, else the database in a thread); the stream's
+    watch then starts from that check instead of looking again. One dependency: a connect
+    should cost what a read does."""
+    services = services_of(request)
     query_token = request.query_params.get("access_token")
     header = request.headers.get("authorization")
-    token = parse_bearer(header or "") if header or not query_token else query_token
-    claims = tokens.verify(token)
-    user_for_claims(db, claims)
-    return TokenWatch(claims, db, cache)
+    if header is None and not query_token:
+        token = cookie_token(request, services.tokens, services.token_cache)
+    else:
+        token = parse_bearer(header or "") if header or not query_token else query_token
+    claims, _ = await verified(services, token)
+    cache = services.token_cache
+    seen = cache.changes(claims.user_id)
+    # Still cached after `seen` was read: no revocation of it came between (one drops it).
+    fresh = cache.get(token) is not None
+    watch = TokenWatch(claims, services.db, cache, seen=seen if fresh else None)
+    return StreamCaller(watch, services)
 
 
 def _last_id(value: str | None) -> int | None:
@@ -85,9 +95,11 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
 @router.get("/events", response_class=EventStreamResponse, status_code=200,
             responses=STREAM_RESPONSES)
 async def events(
-    caller: Annotated[TokenWatch, Depends(stream_caller)], hub: HubDep, settings: SettingsDep,
-    streams: StreamsDep, last_event_id: Annotated[str | None, Header()] = None,
+    caller: Annotated[StreamCaller, Depends(stream_caller)],
+    last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
-    lease = streams.acquire(caller.user_id)  # 429 past the cap; the response gives it back
-    chunks = event_stream(hub, caller.user_id, _last_id(last_event_id), settings.sse_keepalive_s)
-    return EventStreamResponse(chunks, watch=caller, lease=lease)
+    services, user_id = caller.services, caller.watch.user_id
+    lease = services.streams.acquire(user_id)  # 429 past the cap; the response gives it back
+    chunks = event_stream(services.hub, user_id, _last_id(last_event_id),
+                          services.settings.sse_keepalive_s)
+    return EventStreamResponse(chunks, watch=caller.watch, lease=lease)

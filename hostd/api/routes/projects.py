@@ -3,16 +3,15 @@ vars."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 import anyio
 from fastapi import APIRouter, Response
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
+    CallerDep,
     ChangesDep,
     CurrentUser,
     LifecycleDep,
@@ -20,10 +19,10 @@ from hostd.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from hostd.api.reads import json_response
 from hostd.errors import ValidationError
 from hostd.services import Services
 from hostd.store import configvars, projects
-from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
     Deployment,
     DeploymentList,
@@ -56,24 +55,11 @@ def _public(session: Session, project: Project, user: User, services: Services,
 
 
 @router.get("", response_model=ProjectList)
-async def list_projects(user: CurrentUser, services: ServicesDep) -> Response:
-    """The hottest route, so it is lean: a Core query on a bare connection, one
-    serialization (no second validation pass), and no thread hop for local SQLite."""
-    port, metrics = services.settings.router_port, services.metrics
-    deploying = services.deployer.is_deploying
-    if services.loop_reader is not None:
-        body = _project_list_json(services.loop_reader, user, port, metrics, deploying)
-    else:
-        body = await anyio.to_thread.run_sync(partial(
-            _project_list_json, services.db, user, port, metrics, deploying))
-    return Response(body, media_type="application/json")
-
-
-def _project_list_json(engine: Engine, user: User, router_port: int,
-                       metrics: MetricsStore, deploying: Callable[[str], bool]) -> str:
-    with engine.connect() as conn:
-        rows = projects.list_public(conn, user, router_port, metrics, deploying)
-    return ProjectList.model_construct(projects=rows).model_dump_json()
+async def list_projects(caller: CallerDep) -> Response:
+    """The hottest route, so it is lean (hostd.api.reads)."""
+    user, reads = caller.user, caller.services.reads
+    rows = await reads.run(lambda conn: projects.list_public(conn, user, reads.view))
+    return json_response(ProjectList.model_construct(projects=rows))
 
 
 @router.post("", status_code=201, response_model=ProjectResponse)
@@ -89,10 +75,12 @@ def create_project(
 
 
 @router.get("/{project_id}", response_model=ProjectResponse)
-def get_project(
-    project: OwnedProject, session: SessionDep, user: CurrentUser, services: ServicesDep
-) -> ProjectResponse:
-    return _public(session, project, user, services, refresh=False)
+async def get_project(project_id: str, caller: CallerDep) -> Response:
+    """Lean like the list (hostd.api.reads): the ownership rule is in the query."""
+    user, reads = caller.user, caller.services.reads
+    public = await reads.run(lambda conn: projects.public_owned(conn, user, reads.view,
+                                                                 project_id))
+    return json_response(ProjectResponse.model_construct(project=public))
 
 
 @router.patch("/{project_id}", response_model=ProjectResponse)
