@@ -1,19 +1,25 @@
 """Deploy benchmark: create → `running` per template on the real engine. Prints numbers.
 
     .venv/bin/python bench/deploy.py [--runs 5] [--templates static,flask,nodejs,react,dockerfile]
+                                     [--bootstrap]
 
 A real hostd subprocess (its own data dir and HOSTD_INSTANCE label), warm base images
 (`hostd images bootstrap` first), and for every run a repository whose dependency files
 carry a fresh marker, so Docker's layer cache cannot skip the downloads: each flask run
-pip-installs flask + gunicorn, each nodejs run npm-installs express, each react run
-npm-installs react, react-dom and vite and builds. Prints p50/min/max seconds per template.
-Everything the bench creates is removed at the end. Bounded: one deploy may take 300 s.
+pip-installs flask + gunicorn, each nodejs run npm-installs express, each react run is
+create-vite's template-react (fetched once from the npm registry, tests/corpus.py; the
+marker is its package.json's `description`) npm-installing React 19 and Vite and building.
+Prints p50/min/max seconds per template, and the base images' sizes beside the ones
+measured before the move to Debian 13; `--bootstrap` also times a fresh bootstrap
+(bench/bootstrap.py). Everything the bench creates is removed at the end. Bounded: one
+deploy may take 300 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,10 +32,18 @@ import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bootstrap import fresh_bootstrap
+from hostd.engine.bases import CURRENT_BASES
+from tests import corpus
 from tests.plugins.engine import remove_instance_objects
 from tests.support import HostdServer, auth, register, tls
 
 DEPLOY_LIMIT_S = 300.0
+# Measured with bench/bootstrap.py's method on the bookworm bases (e11820d), this machine:
+# a fresh bootstrap took 113.4 s.
+BEFORE_BOOTSTRAP_S = 113.4
+BEFORE_MB = {"hostd/busybox:1": 2, "hostd/debian:bookworm": 117, "hostd/nginx:1-b5ccc87c": 137,
+             "hostd/python:3.11": 193, "hostd/node:22": 265, "hostd/node:24": 267}
 
 
 def fixture(template: str, marker: str) -> dict[str, str]:
@@ -46,22 +60,19 @@ def fixture(template: str, marker: str) -> dict[str, str]:
                 "server.js": "const app = require('express')();\n"
                              "app.get('/', (q, s) => s.send('ok'));\n"
                              "app.listen(process.env.PORT);\n"}
-    if template == "react":
-        pkg = {"name": "bench", "version": "1.0.0", "description": marker, "private": True,
-               "scripts": {"build": "vite build"},
-               "dependencies": {"react": "^18.3.1", "react-dom": "^18.3.1"},
-               "devDependencies": {"vite": "^5.4.0"}}
-        return {"package.json": json.dumps(pkg),
-                "index.html": '<div id="root"></div><script type="module" src="/main.js"></script>',
-                "main.js": "import { createElement } from 'react';\n"
-                           "import { createRoot } from 'react-dom/client';\n"
-                           "createRoot(document.getElementById('root'))"
-                           ".render(createElement('h1', null, 'bench'));\n"}
     if template == "dockerfile":
         return {"Dockerfile": "FROM hostd/busybox:1\nRUN mkdir -p /srv && echo ok > /srv/index.html"
                               f" # {marker}\n"
                               'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /srv"]\n'}
     raise ValueError(template)
+
+
+def vite_files(template_dir: Path, root: Path, marker: str) -> dict[str, str]:
+    """create-vite's template-react copied to ``root``; the package.json to write over
+    it, whose description is the run's marker."""
+    shutil.copytree(template_dir, root)
+    pkg = json.loads((template_dir / "package.json").read_text())
+    return {"package.json": json.dumps({**pkg, "description": marker}, indent=2) + "\n"}
 
 
 def make_repo(root: Path, files: dict[str, str]) -> str:
@@ -104,8 +115,12 @@ def deploy_once(client: httpx.Client, template: str, url: str,
 
 def bench_template(client: httpx.Client, tmp: Path, template: str, runs: int) -> None:
     times, shares = [], []
+    vite = corpus.vite_react(Path(tempfile.mkdtemp(dir=tmp)))[1] if template == "react" else None
     for run in range(runs):
-        url = make_repo(tmp / f"{template}-{run}", fixture(template, uuid.uuid4().hex))
+        marker = uuid.uuid4().hex
+        root = tmp / f"{template}-{run}"
+        files = vite_files(vite, root, marker) if vite else fixture(template, marker)
+        url = make_repo(root, files)
         seconds, outcome, context = deploy_once(client, template, url, f"b-{template}-{run}")
         context_text = f", context {context * 1000:.1f} ms" if context is not None else ""
         print(f"  {template} run {run + 1}: {seconds:.1f} s ({outcome}{context_text})",
@@ -121,13 +136,30 @@ def bench_template(client: httpx.Client, tmp: Path, template: str, runs: int) ->
               flush=True)
 
 
+def print_bases(engine: docker.DockerClient, bootstrap: bool) -> None:
+    """The bases' sizes now and before Debian 13, and the bootstrap's time."""
+    print("base images before (bookworm) → now:", flush=True)
+    for tag, size in BEFORE_MB.items():
+        print(f"  before {tag:<26} {size:4d} MB")
+    for tag in sorted(CURRENT_BASES):
+        size = engine.images.get(tag).attrs["Size"] / 1e6
+        print(f"  now    {tag:<26} {size:4.0f} MB")
+    print(f"  before: a fresh bootstrap took {BEFORE_BOOTSTRAP_S:.1f} s (recorded)")
+    if bootstrap:
+        total, _ = fresh_bootstrap(engine)
+        print(f"  now:    a fresh bootstrap took {total:.1f} s (measured just now)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--templates", default="static,flask,nodejs,react,dockerfile")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the daemon under test (repeatable)")
+    parser.add_argument("--bootstrap", action="store_true",
+                        help="also time a fresh bootstrap of every base (minutes)")
     args = parser.parse_args()
+    print_bases(docker.from_env(timeout=600), args.bootstrap)
     extra_env = dict(item.split("=", 1) for item in args.env)
     instance = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="hostd-deploy-bench-") as tmp:
@@ -141,6 +173,9 @@ def main() -> None:
                 client.headers.update(auth(token))
                 for template in args.templates.split(","):
                     bench_template(client, Path(tmp), template, args.runs)
+        except httpx.HTTPError:
+            print("the daemon stopped answering; its log ends:\n" + server.logs()[-4000:])
+            raise
         finally:
             server.stop()
             remove_instance_objects(docker.from_env(), instance)

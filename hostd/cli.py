@@ -126,7 +126,7 @@ app.add_typer(templates_app, name="templates")
 
 @images_app.command("bootstrap")
 def images_bootstrap() -> None:
-    """Build the base images (busybox, Debian, nginx, Python, Node.js 22 and 24) locally.
+    """Build the base images (busybox, Debian 13, nginx, Python 3.13, Node.js 22 and 24).
 
     No container registry: Debian's mirror, and the npm registry for Node.js and npm
     (integrity-checked, cached in the data dir). Takes a few minutes the first time; needs
@@ -147,6 +147,42 @@ def images_bootstrap() -> None:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"built: {', '.join(built)}" if built else "all base images are present")
+
+@images_app.command("prune")
+def images_prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Name what would go; remove nothing.")]
+    = False,
+) -> None:
+    """Remove old base images: the tags of hostd's bases that bootstrap no longer makes.
+
+    A base that a kept release (the newest HOSTD_RELEASES_KEPT of each project), any
+    project image on the engine or any container is built on is kept and said why.
+    Safe while the daemon runs; bootstrap first, so the current bases are there.
+
+    Example: hostd images prune --dry-run
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hostd.control.base_prune import prune_bases
+    from hostd.engine.client import EngineError, EngineUnavailable
+    from hostd.store.dburl import DatabaseUrlError
+
+    settings = load_settings()
+    try:
+        outcome = prune_bases(settings, typer.echo, dry_run=dry_run)
+    except DatabaseUrlError as exc:
+        _fail(f"invalid setting DATABASE_URL: {exc}")
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database: {_db_reason(exc, settings)}")
+    except (EngineUnavailable, EngineError) as exc:
+        typer.secho(f"hostd: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{verb} {len(outcome.removed)}, kept {len(outcome.kept)} in use"
+               + (f", {len(outcome.failed)} refused by the engine" if outcome.failed else ""))
+    if outcome.failed:
+        raise typer.Exit(1)
+
 
 TEMPLATES_HELP = ", ".join(TEMPLATE_NAMES[:-1]) + f" or {TEMPLATE_NAMES[-1]}"
 

@@ -6,8 +6,10 @@ Modules, each with one job:
 * ``handle``            the daemon's one lazily connected client, reconnecting after outages
 * ``naming``            names and labels of what hostd creates (instance, project, user)
 * ``templates``         pure: template + repository directory -> Dockerfile text
-* ``nginx``             pure: the files baked into the nginx base image, and its tag
+* ``nginx``             pure: the files baked into the nginx base image, and their digest
+* ``bases``             pure: the base images' names and recipes' ingredients (Debian 13)
 * ``images``            offline base images (bootstrap) and the per-deploy base choice
+* ``base_prune``        removing old base tags that nothing in use is built on
 * ``checkout``          reading a hostile tree without following links (no docker)
 * ``context``           the build context tar hostd makes itself, .dockerignore applied
 * ``dockerfile_policy`` which images a repository's own Dockerfile may build on

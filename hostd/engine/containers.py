@@ -68,13 +68,18 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def image_labels(client: docker.DockerClient, ref: str) -> dict[str, str]:
-    """The labels of image ``ref``; empty when the engine does not have it."""
+def inspect_image(client: docker.DockerClient, ref: str) -> dict[str, Any] | None:
+    """The engine's description of image ``ref``; None when it does not have it."""
     with translate_errors(f"inspect image {ref}"):
         try:
-            attrs = client.api.inspect_image(ref)
+            return dict(client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:
-            return {}
+            return None
+
+
+def image_labels(client: docker.DockerClient, ref: str) -> dict[str, str]:
+    """The labels of image ``ref``; empty when the engine does not have it."""
+    attrs = inspect_image(client, ref) or {}
     return dict((attrs.get("Config") or {}).get("Labels") or {})
 
 

@@ -23,16 +23,14 @@ import docker
 import docker.errors
 import dockerfile
 
+from hostd.engine.bases import BASE_REPOSITORIES
 from hostd.engine.client import translate_errors
 from hostd.engine.dockerfile_words import Refused, collect_arg, expand, parse_directive_escape
 from hostd.engine.imageref import BadReference, looks_like_image_id, parse_reference
-from hostd.engine.images import BUSYBOX_IMAGE, DEBIAN_IMAGE, NODE_IMAGE, PYTHON_IMAGE
 from hostd.engine.naming import IMAGE_REPOSITORY, PROJECT_LABEL
-from hostd.engine.nginx import NGINX_IMAGE
 
 SCRATCH = "scratch"
-HOSTD_BASES = tuple(ref.rsplit(":", 1)[0] for ref in
-                    (BUSYBOX_IMAGE, DEBIAN_IMAGE, NGINX_IMAGE, PYTHON_IMAGE, NODE_IMAGE))
+HOSTD_BASES = BASE_REPOSITORIES
 _HOSTD_NAMES = frozenset(parse_reference(name).name for name in HOSTD_BASES)
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")

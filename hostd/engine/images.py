@@ -1,20 +1,16 @@
 """Base images without a registry, and the choice of base image per deploy.
 
-No registry is reachable here, so :func:`bootstrap_base_images` makes the bases locally:
+No registry is reachable here, so :func:`bootstrap_base_images` makes the bases locally
+(their names and recipes' ingredients: ``bases.py``): busybox from the host, a Debian
+minbase (``debootstrap`` of :data:`~hostd.engine.bases.DEBIAN_SUITE`) imported as an
+image, and on it nginx (hostd's site config, ``nginx.py``), Python and the official
+Node.js builds with npm from the npm registry (``node_dist.py``: newest release of the
+line, sha512 integrity checked, cached for offline rebuilds). A node base is labelled with
+its exact versions and suite; a tag already holding the registry's newest on this suite is
+kept, and one that is replaced keeps its image under ``hostd/node:<version>-<id>`` until
+``hostd images prune`` (``base_prune.py``) finds nothing built on it.
 
-* ``hostd/busybox:1``      FROM scratch + the host's static busybox (no template uses it
-                           any more; tests, benches and repositories' own Dockerfiles do)
-* ``hostd/debian:bookworm`` debootstrap ``--variant=minbase`` imported as an image
-* ``hostd/nginx:1-<digest>`` hostd/debian + apt nginx-light and hostd's site config
-                           (see ``nginx.py``): serves the static and react templates
-* ``hostd/python:3.11``    hostd/debian + apt python3, pip, venv, ca-certificates
-* ``hostd/node:22``, ``hostd/node:24`` hostd/debian + apt ca-certificates + the official
-                           Node.js Linux x64 build and npm, both from the npm registry
-                           (``node_dist.py``: newest release of the line, sha512 integrity
-                           checked, cached for offline rebuilds). Labelled with the exact
-                           versions; a tag already holding the registry's newest is kept.
-
-:func:`resolve_base_images` prefers the official ``python:3.12-slim`` when an operator
+:func:`resolve_base_images` prefers the official ``python:3.13-slim`` when an operator
 has loaded it, else the local ones, else raises ImageMissing naming ``hostd images
 bootstrap``. The nginx and node roles are always ours (see :data:`OFFICIAL_IMAGES`); the
 node line is the project's (``engines.node``, ``.nvmrc``: :func:`node_base_for`), the
@@ -34,27 +30,36 @@ from typing import Literal
 
 import docker
 
+from hostd.engine.bases import (
+    BASE_LABEL,
+    BUSYBOX_IMAGE,
+    DEBIAN_IMAGE,
+    DEBIAN_MIRROR,
+    DEBIAN_SUITE,
+    NGINX_IMAGE,
+    NGINX_PACKAGE,
+    NODE_IMAGE,
+    PYTHON_IMAGE,
+    PYTHON_PACKAGES,
+    PYTHON_VERSION,
+    SUITE_LABEL,
+)
 from hostd.engine.builds import build_image
 from hostd.engine.checkout import Checkout
 from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
-from hostd.engine.containers import image_exists, image_labels
-from hostd.engine.nginx import CONF_DIR, NGINX_IMAGE, START_SCRIPT, image_files
-from hostd.engine.node_dist import DEFAULT_CACHE_DIR, DOCKERFILE_LINES, fill_context, resolve_dist
-from hostd.engine.node_versions import (
-    DEFAULT_NODE_LINE,
-    NODE_LINES,
-    choose_line,
-    node_image,
-    requested_range,
+from hostd.engine.containers import image_exists, image_labels, inspect_image
+from hostd.engine.nginx import CONF_DIR, START_SCRIPT, image_files
+from hostd.engine.node_dist import (
+    DEFAULT_CACHE_DIR,
+    DOCKERFILE_LINES,
+    NothingCached,
+    fill_context,
+    resolve_dist,
 )
+from hostd.engine.node_versions import NODE_LINES, choose_line, node_image, requested_range
 from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
 from hostd.templates import TEMPLATE_BASES
 
-BUSYBOX_IMAGE = "hostd/busybox:1"
-DEBIAN_IMAGE = "hostd/debian:bookworm"
-PYTHON_IMAGE = "hostd/python:3.11"
-NODE_IMAGES = tuple(node_image(line) for line in NODE_LINES)
-NODE_IMAGE = node_image(DEFAULT_NODE_LINE)
 NODE_VERSION_LABEL = "hostd.node.version"
 NPM_VERSION_LABEL = "hostd.npm.version"
 LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
@@ -66,11 +71,8 @@ LOCAL_IMAGES: dict[str, str] = {"python": PYTHON_IMAGE, "node": NODE_IMAGE,
 # from the Debian mirror, so there is nothing to gain from preferring it.
 # No official node either: a project's line is chosen among hostd's own node bases, whose
 # exact versions (and verified origin) their labels say.
-OFFICIAL_IMAGES: dict[str, str] = {"python": "python:3.12-slim"}
+OFFICIAL_IMAGES: dict[str, str] = {"python": f"python:{PYTHON_VERSION}-slim"}
 BOOTSTRAP_COMMAND = "hostd images bootstrap"
-BASE_LABEL = "hostd.base"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEBIAN_SUITE = "bookworm"
 HOST_BUSYBOX = Path("/bin/busybox")
 BOOTSTRAP_MEMORY_BYTES = 2 * 1024**3
 DEBIAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -102,8 +104,8 @@ def bootstrap_base_images(
         (DEBIAN_IMAGE, lambda: _import_debian(client, log, mirror)),
         (NGINX_IMAGE, lambda: _build_nginx(client, log, build_ca_bundle)),
         (PYTHON_IMAGE, lambda: _build_on_debian(
-            client, log, PYTHON_IMAGE, ["python3", "python3-pip", "python3-venv"],
-            build_ca_bundle)),
+            client, log, PYTHON_IMAGE, list(PYTHON_PACKAGES), build_ca_bundle,
+            extra_lines=[_python_check()])),
     ]
     built = []
     for tag, make in steps:
@@ -213,7 +215,8 @@ def _import_debian(client: docker.DockerClient, log: Log, mirror: str) -> None:
         with translate_errors(f"import {DEBIAN_IMAGE}"):
             client.api.import_image(
                 src=str(tarball), repository=repository, tag=tag,
-                changes=[f"ENV PATH={DEBIAN_PATH}", f"LABEL {BASE_LABEL}=1", 'CMD ["bash"]'],
+                changes=[f"ENV PATH={DEBIAN_PATH}", f"LABEL {BASE_LABEL}=1",
+                         f"LABEL {SUITE_LABEL}={DEBIAN_SUITE}", 'CMD ["bash"]'],
             )
     finally:
         _unmount_below(work)
@@ -224,22 +227,47 @@ def _ensure_node(client: docker.DockerClient, log: Log, line: int,
                  ca_bundle: Path | None, cache: Path) -> bool:
     """Build ``hostd/node:<line>`` unless it holds the newest release; True when built."""
     tag = node_image(line)
-    have = image_labels(client, tag).get(NODE_VERSION_LABEL) if image_exists(client, tag) \
-        else None
+    old = inspect_image(client, tag) or {}
+    labels = dict((old.get("Config") or {}).get("Labels") or {})
+    have = labels.get(NODE_VERSION_LABEL)
+    on_suite = labels.get(SUITE_LABEL) == DEBIAN_SUITE
     started = time.monotonic()
-    dist = resolve_dist(line, cache, ca_bundle, log, have)
+    # A base on another suite is rebuilt whatever its version: `have` only when on ours.
+    try:
+        dist = resolve_dist(line, cache, ca_bundle, log, have if on_suite else None)
+    except NothingCached:
+        if not have:
+            raise
+        log(f"{tag}: node {have} kept on its older suite: offline, and nothing cached to "
+            f"rebuild it on {DEBIAN_SUITE}")
+        return False
     if dist is None:
         log(f"{tag}: node {have} present, skipped")
         return False
-    log(f"{tag}: building node {dist.node.version}, npm {dist.npm.version}"
-        + (f" (replacing node {have})" if have else ""))
-    labels = {BASE_LABEL: "1", NODE_VERSION_LABEL: dist.node.version,
-              NPM_VERSION_LABEL: dist.npm.version}
-    _build_on_debian(client, log, tag, [], ca_bundle, labels=labels,
+    log(f"{tag}: building node {dist.node.version}, npm {dist.npm.version} on "
+        f"{DEBIAN_SUITE}" + (f" (replacing node {have} on "
+                             f"{labels.get(SUITE_LABEL, 'an older suite')})" if have else ""))
+    new_labels = {BASE_LABEL: "1", SUITE_LABEL: DEBIAN_SUITE,
+                  NODE_VERSION_LABEL: dist.node.version, NPM_VERSION_LABEL: dist.npm.version}
+    _build_on_debian(client, log, tag, [], ca_bundle, labels=new_labels,
                      populate=lambda directory: fill_context(dist, directory),
                      extra_lines=DOCKERFILE_LINES)
+    if have:
+        _keep_replaced(client, log, tag, str(old["Id"]), have)
     log(f"{tag}: built in {time.monotonic() - started:.1f}s")
     return True
+
+
+def _keep_replaced(client: docker.DockerClient, log: Log, tag: str, old_id: str,
+                   version: str) -> None:
+    """The image ``tag`` named before a rebuild moved it, still tagged: a base left
+    untagged would look like any build stage, and prune finds bases by their tags."""
+    if (inspect_image(client, tag) or {}).get("Id") == old_id:
+        return  # the same image again (the layer cache): nothing was replaced
+    keep = f"{tag.rsplit(':', 1)[0]}:{version}-{old_id.removeprefix('sha256:')[:12]}"
+    with translate_errors(f"tag the replaced {tag}"):
+        client.api.tag(old_id, *keep.rsplit(":", 1))
+    log(f"{tag}: the image it replaced is {keep} until `hostd images prune`")
 
 
 def _trim_rootfs(rootfs: Path) -> None:
@@ -278,7 +306,15 @@ def _build_on_debian(
         for name, text in (files or {}).items():
             (Path(tmp) / name).write_text(text)
         build_image(client, Path(tmp), "\n".join(lines) + "\n", tag,
-                    labels or {BASE_LABEL: "1"}, BOOTSTRAP_MEMORY_BYTES, log)
+                    labels or {BASE_LABEL: "1", SUITE_LABEL: DEBIAN_SUITE},
+                    BOOTSTRAP_MEMORY_BYTES, log)
+
+
+def _python_check() -> str:
+    # The tag names a Python version: a suite whose python3 is another must fail here.
+    wanted = tuple(int(part) for part in PYTHON_VERSION.split("."))
+    return (f"RUN python3 -c 'import sys; assert sys.version_info[:2] == {wanted}, "
+            "sys.version'")
 
 
 def _build_nginx(client: docker.DockerClient, log: Log, ca_bundle: Path | None) -> None:
@@ -286,7 +322,7 @@ def _build_nginx(client: docker.DockerClient, log: Log, ca_bundle: Path | None) 
     # config (-c) points everything at /tmp instead, so neither is touched at runtime.
     files = image_files()
     configs = " ".join(name for name in files if name.endswith(".conf"))
-    _build_on_debian(client, log, NGINX_IMAGE, ["nginx-light"], ca_bundle, files=files,
+    _build_on_debian(client, log, NGINX_IMAGE, [NGINX_PACKAGE], ca_bundle, files=files,
                      extra_lines=[
                          f"COPY {configs} {CONF_DIR}/",
                          f"COPY hostd-nginx {START_SCRIPT}",

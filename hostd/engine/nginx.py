@@ -1,4 +1,4 @@
-"""nginx for static sites: the files baked into ``hostd/nginx`` and the tag they name.
+"""nginx for static sites: the files baked into ``hostd/nginx`` and the digest naming them.
 
 The ``static`` template and the final stage of ``react`` serve ``/www`` with Debian's
 nginx. The config is written for the way hostd runs containers (see ``containers.py``):
@@ -12,8 +12,9 @@ rendered listen line), logs to stdout/stderr, and never binds a privileged port.
 nginx is the process docker-init signals. The image's STOPSIGNAL is SIGQUIT: nginx's
 graceful stop (in-flight requests finish); SIGTERM would be its fast stop.
 
-The tag carries a digest of these files: bootstrap skips images that exist, so a changed
-config must get a new tag to be built at all.
+The image's tag (``hostd.engine.bases``) carries a :func:`digest` of these files and of
+its recipe: bootstrap skips images that exist, so a changed config must get a new tag to
+be built at all.
 """
 
 from __future__ import annotations
@@ -147,9 +148,7 @@ def image_files() -> dict[str, str]:
     }
 
 
-def _digest() -> str:
+def digest(recipe: str) -> str:
+    """8 hex digits naming these files built by ``recipe`` (the suite and package)."""
     text = "\0".join(f"{name}\0{body}" for name, body in sorted(image_files().items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-NGINX_IMAGE = f"hostd/nginx:1-{_digest()}"
+    return hashlib.sha256(f"{recipe}\0{text}".encode()).hexdigest()[:8]

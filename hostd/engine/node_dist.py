@@ -48,6 +48,10 @@ class IntegrityMismatch(BuildFailed):
     """A downloaded or cached tarball is not the one the registry's integrity names."""
 
 
+class NothingCached(BuildFailed):
+    """The registry does not answer and the cache has no download for the line."""
+
+
 class RegistryUnavailable(Exception):
     """The registry did not answer (offline): the cache is used instead, if it can be."""
 
@@ -182,8 +186,8 @@ def resolve_dist(line: int, cache_dir: Path, ca_bundle: Path | None, log: Log,
             log(f"node {line}: the registry is unreachable ({exc}); keeping node {have}")
             return None
         if not pin.is_file():
-            raise BuildFailed(f"node {line}: the registry is unreachable ({exc}) and "
-                              f"nothing is cached in {cache_dir}", []) from None
+            raise NothingCached(f"node {line}: the registry is unreachable ({exc}) and "
+                                f"nothing is cached in {cache_dir}", []) from None
         log(f"node {line}: the registry is unreachable ({exc}); using the cached download")
         return _cached(pin, cache_dir)
     pin.write_text(json.dumps({"node": asdict(node), "npm": asdict(npm)}, indent=1))

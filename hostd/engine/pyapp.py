@@ -62,10 +62,12 @@ def lists_package(requirements: str | None, package: str) -> bool:
     return any(pattern.match(line) for line in (requirements or "").splitlines())
 
 
-def instance_link_lines(repo: Checkout) -> list[str]:
+def instance_link(repo: Checkout) -> str | None:
+    """The command that makes /app/instance a link into /data; None when the repository
+    has its own instance folder (its config), which stays as it is."""
     if repo.kind("instance") is not None:
-        return []  # the repository's own instance folder (its config) stays as it is
-    return [f"RUN ln -s {DATA_DIR}/instance /app/instance"]
+        return None
+    return f"ln -s {DATA_DIR}/instance /app/instance"
 
 
 def procfile_command(repo: Checkout, process: str = "web") -> str | None:

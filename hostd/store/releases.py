@@ -48,6 +48,14 @@ def kept_images(session: Session, project_id: str, kept: int) -> set[str]:
     return {release.image for release in newest(session, project_id, kept)}
 
 
+def kept_images_everywhere(session: Session, kept: int) -> set[str]:
+    """The images the newest `kept` releases of every project run (what `hostd images
+    prune` must never take the base of)."""
+    project_ids = session.exec(select(Release.project_id).distinct()).all()
+    return {image for project_id in project_ids
+            for image in kept_images(session, project_id, kept)}
+
+
 def to_public(release: Release, current: int | None) -> ReleasePublic:
     return ReleasePublic(version=release.version, image=release.image, commit=release.commit,
                          cause=release.cause, created_at=release.created_at,

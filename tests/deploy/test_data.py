@@ -64,6 +64,8 @@ def test_data_survives_every_change_and_goes_with_the_project(
         assert get(deploy_hostd, project, "/bump") == "3 v2"
         assert run(api, pid, {"command": ["cat", "/data/count"]})[0] == \
             ("output", {"line": "3"}), "a one-off command does not see /data"
+        assert run(api, pid, {"command": ["sh", "-c", "touch /app/new && echo ok"]})[0] == \
+            ("output", {"line": "ok"}), "the app's working directory is not the app user's"
 
         (volume,) = volumes_of(engine, pid)
         gone = api.delete(f"/api/projects/{pid}")

@@ -35,7 +35,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).s
 '''
 FILES = {
     "app.py": APP,
-    "Dockerfile": 'FROM hostd/python:3.11\nCOPY app.py /app/app.py\n'
+    "Dockerfile": 'FROM hostd/python:3.13\nCOPY app.py /app/app.py\n'
                   'CMD ["python3", "-u", "/app/app.py"]\n',
 }
 

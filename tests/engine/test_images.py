@@ -18,14 +18,34 @@ from hostd.engine import (
     image_exists,
     resolve_base_images,
 )
+from hostd.engine.bases import (
+    BUSYBOX_IMAGE,
+    CURRENT_BASES,
+    DEBIAN_SUITE,
+    NGINX_IMAGE,
+    PYTHON_IMAGE,
+    SUITE_LABEL,
+)
+from hostd.engine.containers import image_labels
 from hostd.engine.images import LOCAL_IMAGES, OFFICIAL_IMAGES
-from hostd.engine.nginx import NGINX_IMAGE
 
 
 def test_bootstrap_makes_every_base_image(docker_client: EngineClient,
                                           base_images: BaseImages) -> None:
-    for tag in [*LOCAL_IMAGES.values(), "hostd/debian:bookworm", "hostd/busybox:1"]:
+    for tag in [*LOCAL_IMAGES.values(), *CURRENT_BASES]:
         assert image_exists(docker_client, tag), tag
+
+
+def test_the_bases_are_debian_13_with_its_python(docker_client: EngineClient,
+                                                 base_images: BaseImages,
+                                                 labels: dict[str, str]) -> None:
+    assert DEBIAN_SUITE == "trixie"
+    for tag in CURRENT_BASES - {BUSYBOX_IMAGE}:
+        assert image_labels(docker_client, tag).get(SUITE_LABEL) == DEBIAN_SUITE, tag
+    out = docker_client.containers.run(
+        PYTHON_IMAGE, ["sh", "-c", "cat /etc/debian_version; python3 --version"],
+        remove=True, labels=labels).decode()
+    assert out.startswith("13.") and "Python 3.13." in out, out
 
 
 def test_bootstrap_again_skips_everything(docker_client: EngineClient,

@@ -3,20 +3,24 @@ them, the labels say the versions, and a project's range picks among what is the
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from hostd.engine import BaseImages, EngineClient
+from hostd.engine import BaseImages, EngineClient, node_dist, node_versions
 from hostd.engine.checkout import Checkout
-from hostd.engine.containers import image_labels
+from hostd.engine.containers import image_labels, inspect_image
 from hostd.engine.images import (
     NODE_VERSION_LABEL,
     NPM_VERSION_LABEL,
+    _ensure_node,
     node_base_for,
     node_lines_available,
 )
+from hostd.engine.node_dist import NothingCached
 from hostd.engine.node_versions import NODE_LINES, node_image
+from tests.plugins.engine import SESSION
 
 
 @pytest.mark.parametrize("line", NODE_LINES)
@@ -41,3 +45,26 @@ def test_the_project_range_picks_among_the_engines_lines(
     (tmp_path / "package.json").write_text('{"engines": {"node": ">=18 <23"}}')
     assert node_base_for(docker_client, Checkout(tmp_path), lines.append) == node_image(22)
     assert lines[-1] == "node line 22 (package.json engines.node: >=18 <23): hostd/node:22"
+
+
+def test_offline_a_base_on_an_older_suite_is_kept_not_lost(
+    docker_client: EngineClient, base_images: BaseImages, labels: dict[str, str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A node base as bookworm's bootstrap left it (no suite label), the registry gone and
+    # nothing cached: bootstrap keeps it (offline-capable) instead of failing.
+    monkeypatch.setattr(node_versions, "NODE_REPOSITORY", f"hostd-test-{SESSION[:8]}/node")
+    old, _ = docker_client.images.build(
+        fileobj=io.BytesIO(b"FROM hostd/busybox:1\n"), tag=node_image(24), rm=True,
+        labels={**labels, NODE_VERSION_LABEL: "24.0.0"})
+
+    def unreachable(http: object, package: str) -> dict[str, object]:
+        raise node_dist.RegistryUnavailable("no route to host")
+
+    monkeypatch.setattr(node_dist, "_metadata", unreachable)
+    lines: list[str] = []
+    assert not _ensure_node(docker_client, lines.append, 24, None, tmp_path)
+    assert "kept on its older suite" in lines[-1], lines
+    assert (inspect_image(docker_client, node_image(24)) or {}).get("Id") == old.id
+    with pytest.raises(NothingCached):  # with no base at all, offline is an error
+        _ensure_node(docker_client, lines.append, 22, None, tmp_path)

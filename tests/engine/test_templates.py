@@ -16,7 +16,7 @@ from hostd.engine import (
     show_template,
     template_names,
 )
-from hostd.engine.nginx import NGINX_IMAGE
+from hostd.engine.bases import DEBIAN_SUITE, NGINX_IMAGE, NGINX_PACKAGE
 from hostd.engine.templates import CA_FILENAME, flask_app_module
 
 BASES = BaseImages(python="py:test", node="node:test", nginx="ngx:test")
@@ -117,7 +117,9 @@ def test_a_pyproject_project_is_installed_as_itself(repo: Path) -> None:
     assert "COPY . .\nRUN pip install .\n" in dockerfile
     assert dockerfile.count("COPY . .") == 1
     assert "HOSTD_FLASK_APP" not in dockerfile  # no app.py: FLASK_APP (a config var) names it
-    assert "RUN ln -s /data/instance /app/instance" in dockerfile  # Flask's instance persists
+    # Flask's instance folder persists: a link into /data, made before anything is copied.
+    assert "\nRUN mkdir -p /data /app && chown 65534:65534 /data /app" \
+        " && ln -s /data/instance /app/instance\n" in dockerfile
 
 
 def test_a_repositorys_own_instance_folder_is_kept(repo: Path) -> None:
@@ -231,7 +233,8 @@ def test_nginx_config_fits_hostds_containers() -> None:
 def test_nginx_image_tag_follows_its_config() -> None:
     # bootstrap skips present images: a changed config must name a new image.
     assert NGINX_IMAGE.startswith("hostd/nginx:1-")
-    assert NGINX_IMAGE.endswith(nginx._digest())
+    assert NGINX_IMAGE.endswith(nginx.digest(f"{DEBIAN_SUITE} {NGINX_PACKAGE}"))
+    assert nginx.digest("trixie nginx") != nginx.digest("bookworm nginx-light")
 
 
 def test_base_image_for_is_the_runtime_stage() -> None:

@@ -91,7 +91,7 @@ ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever
 '''
 APP_REPO = {
     "app.py": APP,
-    "Dockerfile": 'FROM hostd/python:3.11\nCOPY app.py /app.py\nUSER 65534:65534\n'
+    "Dockerfile": 'FROM hostd/python:3.13\nCOPY app.py /app.py\nUSER 65534:65534\n'
                   'CMD ["python3", "/app.py"]\n',
 }
 MEMORY_LIMIT_MB = 512  # HOSTD_CONTAINER_MEMORY_MB's default
