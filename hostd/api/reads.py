@@ -17,7 +17,7 @@ from hostd.store import dburl
 from hostd.store.projects import PublicView
 from hostd.store.rows import PgRows, SqliteRows, ThreadRows
 
-PG_READ_CONNECTIONS = 8  # reads hold one for a query's round trip only
+PG_READ_CONNECTIONS = 16  # reads hold one for a query's round trip only
 
 
 class Reads:

@@ -32,6 +32,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 BROWSER_FIXTURES = frozenset({"browser", "page"})
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
+UHD = {"width": 3840, "height": 2160}  # a 4K screen: the text grows with it
 ARTIFACTS: list[Path] = []
 
 
@@ -129,11 +130,14 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def screenshots(page: Any, folder: Path, name: str) -> list[Path]:
-    """The page at 1280×800 and at 360×740 (full page), each saved and checked not blank;
-    the viewport is 1280×800 again afterwards."""
+def screenshots(page: Any, folder: Path, name: str, *, scales_text: bool = True) -> list[Path]:
+    """The page at 1280×800, 360×740 and 3840×2160 (full page), each saved and checked not
+    blank; at 4K the text must be larger than at 1280 (readable from where a 4K screen is
+    watched; not for the vendored docs pages: `scales_text`). The viewport is 1280×800
+    again afterwards."""
     saved = []
-    for label, size in (("1280x800", DESKTOP), ("360x740", PHONE)):
+    text_px: dict[str, float] = {}
+    for label, size in (("1280x800", DESKTOP), ("360x740", PHONE), ("3840x2160", UHD)):
         page.set_viewport_size(size)
         page.wait_for_timeout(100)  # a layout pass at the new width
         path = folder / f"{name}-{label}.png"
@@ -143,7 +147,11 @@ def screenshots(page: Any, folder: Path, name: str) -> list[Path]:
         if size is PHONE:  # nothing wider than a phone: no sideways scrolling
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{name} is {width}px wide at 360px"
+        text_px[label] = float(page.evaluate(
+            "parseFloat(getComputedStyle(document.documentElement).fontSize)"))
         saved.append(path)
+    if scales_text:
+        assert text_px["3840x2160"] >= 1.4 * text_px["1280x800"], f"{name}'s text: {text_px}"
     page.set_viewport_size(DESKTOP)
     return saved
 
