@@ -47,30 +47,27 @@ from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, RevokedToken, User
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The daemon's services (for a dependency that is its own only node)."""
     return request.app.state.services
 
 
 async def get_services(request: Request) -> Services:
-    return _services(request)
-
-
-def services_of(request: Request) -> Services:
-    return _services(request)
+    return services_of(request)
 
 
 async def get_settings(request: Request) -> Settings:
-    return _services(request).settings
+    return services_of(request).settings
 
 
 async def get_db(request: Request) -> Engine:
-    return _services(request).db
+    return services_of(request).db
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a session does no I/O (it connects lazily, in the route's thread);
     # closing one returns its connection to the pool.
-    session = Session(_services(request).db, expire_on_commit=False)
+    session = Session(services_of(request).db, expire_on_commit=False)
     try:
         yield session
     finally:
@@ -78,47 +75,47 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def get_hasher(request: Request) -> PasswordHasher:
-    return _services(request).hasher
+    return services_of(request).hasher
 
 
 async def get_tokens(request: Request) -> TokenService:
-    return _services(request).tokens
+    return services_of(request).tokens
 
 
 async def get_token_cache(request: Request) -> VerifiedTokenCache:
-    return _services(request).token_cache
+    return services_of(request).token_cache
 
 
 async def get_auth_limits(request: Request) -> AuthLimits:
-    return _services(request).auth_limits
+    return services_of(request).auth_limits
 
 
 async def get_streams(request: Request) -> StreamSlots:
-    return _services(request).streams
+    return services_of(request).streams
 
 
 async def get_metrics(request: Request) -> MetricsStore:
-    return _services(request).metrics
+    return services_of(request).metrics
 
 
 async def get_hub(request: Request) -> EventHub:
-    return _services(request).hub
+    return services_of(request).hub
 
 
 async def get_docker(request: Request) -> DockerHandle:
-    return _services(request).docker
+    return services_of(request).docker
 
 
 async def get_lifecycle(request: Request) -> Lifecycle:
-    return _services(request).lifecycle
+    return services_of(request).lifecycle
 
 
 async def get_changes(request: Request) -> ChangeRunner:
-    return _services(request).changes
+    return services_of(request).changes
 
 
 async def get_followers(request: Request) -> LogFollowers:
-    return _services(request).followers
+    return services_of(request).followers
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -156,7 +153,7 @@ def request_token(request: Request, services: Services) -> str:
 
 
 async def bearer_token(request: Request) -> str:
-    return request_token(request, _services(request))
+    return request_token(request, services_of(request))
 
 
 async def get_claims(token: Annotated[str, Depends(bearer_token)],
@@ -198,7 +195,7 @@ async def verified(services: Services, token: str) -> tuple[TokenClaims, User]:
 async def get_current_user(request: Request) -> User:
     """The caller, from their Bearer token or session cookie. One dependency with no
     dependencies of its own: each node FastAPI solves costs more than a cached lookup."""
-    services = _services(request)
+    services = services_of(request)
     return (await verified(services, request_token(request, services)))[1]
 
 
@@ -214,7 +211,7 @@ class Caller:
 async def get_caller(request: Request) -> Caller:
     """The caller and the services in one dependency, for the read routes (each
     dependency is a node FastAPI solves per request)."""
-    return Caller(await get_current_user(request), _services(request))
+    return Caller(await get_current_user(request), services_of(request))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
