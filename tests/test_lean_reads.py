@@ -127,3 +127,15 @@ def test_a_read_sees_the_latest_commit(database) -> None:
         return before, await projects.status_owned(r, alice, WEB)
 
     assert run(rows, scenario) == (("running", None), ("error", "it crashed"))
+
+
+def test_a_loaded_project_shows_as_a_read_does(database) -> None:
+    """After a change the routes show the ORM object they hold: the same shape."""
+    engine, rows, alice, _ = database
+    view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
+    read = run(rows, lambda r: projects.public_owned(r, alice, view, WEB))
+    with Session(engine) as session:
+        loaded = session.get(Project, WEB)
+        assert loaded is not None
+        shown = view.of_project(alice, loaded)
+    assert shown.model_dump_json() == read.model_dump_json()

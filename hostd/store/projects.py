@@ -48,29 +48,6 @@ def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | No
     return LastExit(code=code, signal=signal_name, oom_killed=oom, at=at)
 
 
-def to_public(
-    project: Project, owner: User, router_port: int, metrics: MetricsStore,
-    deploying: bool = False,
-) -> ProjectPublic:
-    return ProjectPublic(
-        id=project.id,
-        userId=project.user_id,
-        name=project.name,
-        status=ProjectStatus(project.status),
-        status_reason=project.status_reason,
-        url=project_url(project.name, owner.handle, router_port),
-        template=project.template,
-        github_url=validation.redact(project.github_url),
-        created_at=project.created_at,
-        metrics=metrics.get(project.id),
-        desired_status=DesiredStatus(project.desired_status),
-        restarts=project.restarts,
-        last_exit=last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at),
-        release=project.release_version, health_path=project.health_path,
-        deploying=deploying,
-    )
-
-
 # Built once: composing the expression per request cost more than running it.
 # SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and these queries
 # run on a Core connection anyway.
@@ -84,6 +61,7 @@ _PUBLIC_COLUMNS = (
 _OWNER = col(Project.user_id) == bindparam("user_id")
 _LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
 _ONE_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(col(Project.id) == bindparam("id"), _OWNER)
+_PUBLIC_NAMES = [str(column.key) for column in _LIST_PUBLIC.selected_columns]  # attributes
 _ONE_STATUS = core_select(col(Project.status), col(Project.status_reason)).where(
     col(Project.id) == bindparam("id"), _OWNER)
 
@@ -97,6 +75,10 @@ class PublicView:
         self.router_port = router_port
         self.metrics = metrics
         self.deploying = deploying
+
+    def of_project(self, user: User, project: Project) -> ProjectPublic:
+        """The public shape of a loaded project (after a change), as a read gives it."""
+        return self.of_row(user, [getattr(project, name) for name in _PUBLIC_NAMES])
 
     def of_row(self, user: User, row: Sequence[Any]) -> ProjectPublic:
         """A model built from values the database already validated (no second pass)."""

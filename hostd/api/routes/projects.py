@@ -49,9 +49,7 @@ def _public(session: Session, project: Project, user: User, services: Services,
             *, refresh: bool = True) -> ProjectResponse:
     if refresh:
         session.refresh(project)  # the deploy worker may have moved it on already
-    return ProjectResponse(project=projects.to_public(
-        project, user, services.settings.router_port, services.metrics,
-        deploying=services.deployer.is_deploying(project.id)))
+    return ProjectResponse(project=services.reads.view.of_project(user, project))
 
 
 @router.get("", response_model=ProjectList)

@@ -26,7 +26,6 @@ from hostd.control.lifecycle import Lifecycle
 from hostd.control.steps import upload_limits
 from hostd.errors import Conflict, PayloadTooLarge, ValidationError
 from hostd.services import Services
-from hostd.store import projects
 from hostd.store.models import (
     DeploymentPublic,
     Project,
@@ -130,5 +129,4 @@ def _accept(session: SessionDep, project: Project, user: User, services: Service
 
 
 def _public(project: Project, user: User, services: Services) -> ProjectPublic:
-    return projects.to_public(project, user, services.settings.router_port, services.metrics,
-                              deploying=services.deployer.is_deploying(project.id))
+    return services.reads.view.of_project(user, project)
