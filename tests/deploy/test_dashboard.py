@@ -120,7 +120,9 @@ def test_a_config_var_is_set_hidden_and_revealed(dash):
 
 def test_roll_back_says_what_it_does_and_does_it(dash):
     page = dash["page"]
-    page.locator("#releases tr[data-version='2']").wait_for()  # v2: the config change
+    # v2: the config change, shown current once its answer came (the page reloads its
+    # releases then, not only when a status event says running).
+    page.locator("#releases tr[data-version='2']", has_text="(current)").wait_for()
     button = page.get_by_role("button", name="Roll back to v1")
     button.click()
     page.locator("#message", has_text="Makes v3 from v1").wait_for()

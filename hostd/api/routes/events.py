@@ -32,8 +32,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import parse_bearer, services_of, verified
-from hostd.api.session import cookie_token
+from hostd.api.deps import request_token, services_of, verified
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch
 from hostd.events import CONNECTED, EventHub
@@ -55,11 +54,10 @@ async def stream_caller(request: Request) -> StreamCaller:
     should cost what a read does."""
     services = services_of(request)
     query_token = request.query_params.get("access_token")
-    header = request.headers.get("authorization")
-    if header is None and not query_token:
-        token = cookie_token(request, services.tokens, services.token_cache)
+    if query_token and "authorization" not in request.headers:
+        token = query_token
     else:
-        token = parse_bearer(header or "") if header or not query_token else query_token
+        token = request_token(request, services)  # the header, else the session cookie
     claims, _ = await verified(services, token)
     cache = services.token_cache
     seen = cache.changes(claims.user_id)

@@ -114,8 +114,9 @@ showUser(user);
 await reload();
 if (project) {
   const logs = new LogView(projectId);
-  const vars = new VarsView(projectId, message);
   const releases = new ReleasesView(projectId, message, reload);
+  // The answer to a config change comes after its release serves: show that release.
+  const vars = new VarsView(projectId, message, () => releases.load().catch(() => {}));
   for (const button of document.querySelectorAll("[data-action]")) {
     button.addEventListener("click", () => act(button.dataset.action, button));
   }

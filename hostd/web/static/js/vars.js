@@ -5,9 +5,11 @@ import { $, el, say, setText } from "./dom.js";
 const HIDDEN = "••••••••";
 
 export class VarsView {
-  constructor(projectId, message) {
+  // changed(): called after a change is stored (a running project has a new release then).
+  constructor(projectId, message, changed = () => {}) {
     this.path = `/api/projects/${encodeURIComponent(projectId)}/env`;
     this.message = message;
+    this.changed = changed;
     $("#var-form").addEventListener("submit", (event) => this.submit(event));
   }
 
@@ -60,6 +62,7 @@ export class VarsView {
       const answer = await api("PATCH", this.path, { env });
       this.render(answer.env);
       say(this.message, `${done}: ${answer.message}`, "ok");
+      this.changed();
       return true;
     } catch (err) {
       say(this.message, err.message, "error");
