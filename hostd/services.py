@@ -37,6 +37,7 @@ from hostd.router.drain import DrainGate
 from hostd.router.table import RouteTable
 from hostd.store import db, dburl
 from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
+from hostd.store.freshness import Freshness
 from hostd.store.metrics import MetricsStore
 from hostd.store.projects import PublicView
 
@@ -83,6 +84,8 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     url = dburl.parse(settings.database_uri)  # DatabaseUrlError before anything opens
     engine = db.make_engine(url, pool_threads(settings))
+    freshness = Freshness()
+    freshness.watch(engine)  # every write hostd makes goes through this engine
     # Decided before `migrate` makes a schema: a database from before installs kept an id
     # keeps the label its containers carry.
     settings = settings.with_instance(existing_database=db.has_schema(engine))
@@ -123,5 +126,5 @@ def build_services(settings: Settings) -> Services:
         routes=routes, collector=collector, drains=drains,
         changes=ChangeRunner(settings.change_threads, settings.changes_per_user),
         followers=LogFollowers(settings.log_followers), oneoffs=oneoffs,
-        reads=Reads(engine, loop_reader, view),
+        reads=Reads(engine, loop_reader, view, freshness),
     )

@@ -12,12 +12,12 @@ However the response ends, it gives back its stream slot (hostd.api.streams).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any, Protocol
 
-import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -49,6 +49,10 @@ class StreamWatch(Protocol):
 
 
 class EventStreamResponse(StreamingResponse):
+    """Three plain asyncio tasks (the chunks, the client's side, the watch) and the first
+    to finish decides; anyio's task groups and cancel scopes cost more than the rest of a
+    connect together (a cancel formats every task's repr)."""
+
     media_type = "text/event-stream"
 
     def __init__(self, chunks: AsyncIterator[bytes], watch: StreamWatch | None = None,
@@ -62,41 +66,51 @@ class EventStreamResponse(StreamingResponse):
         try:
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._stream, send, group.cancel_scope)
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
+            farewell = await self._until_first_done(send, receive)
+            if farewell is None:
+                return  # the client went: nothing more to send
+            if farewell:
+                await send({"type": "http.response.body", "body": farewell, "more_body": True})
+            # The slot comes back before the last byte goes: a client that opens its next
+            # stream the moment this one ends must find it free.
+            self._release()
+            await send({"type": "http.response.body", "body": b""})
         finally:
-            if self._lease is not None:
-                self._lease.release()
+            self._release()
 
-    async def _stream(self, send: Send, whole: anyio.CancelScope) -> None:
-        """The chunks until they run out, or until the watch ends them with `end`."""
-        farewell: list[bytes] = []
-        async with anyio.create_task_group() as inner:
-            inner.start_soon(self._pump, send, inner.cancel_scope)
-            if self._watch is not None:
-                inner.start_soon(self._until_ended, self._watch, farewell, inner.cancel_scope)
-        for chunk in farewell:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        # The slot comes back before the last byte goes: a client that opens its next
-        # stream the moment this one ends must find it free.
-        if self._lease is not None:
-            self._lease.release()
-        await send({"type": "http.response.body", "body": b""})
-        whole.cancel()
+    async def _until_first_done(self, send: Send, receive: Receive) -> bytes | None:
+        """Stream until the chunks run out (b""), the watch ends the stream (its `end`
+        event) or the client goes (None). The others are cancelled and awaited first, so
+        the chunks' generator has closed (its subscription released) on return."""
+        pump = asyncio.ensure_future(self._pump(send))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        ended = asyncio.ensure_future(self._watch.ended()) if self._watch else None
+        tasks = [task for task in (pump, gone, ended) if task is not None]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if gone.done() and not gone.cancelled():
+            return None
+        if ended is not None and ended.done() and not ended.cancelled():
+            why = ended.result()  # raises what the watch raised
+            return encode(None, "end", {"reason": why.message, "error": why.error,
+                                        "statusCode": why.status_code})
+        pump.result()  # raises what the chunks raised
+        return b""
 
-    async def _pump(self, send: Send, scope: anyio.CancelScope) -> None:
+    async def _pump(self, send: Send) -> None:
         async with aclosing(self._chunks) as chunks:  # type: ignore[type-var]
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        scope.cancel()
 
-    @staticmethod
-    async def _until_ended(watch: StreamWatch, farewell: list[bytes],
-                           scope: anyio.CancelScope) -> None:
-        why = await watch.ended()
-        farewell.append(encode(None, "end", {"reason": why.message, "error": why.error,
-                                             "statusCode": why.status_code}))
-        scope.cancel()  # the pump: its generator closes, releasing what it holds
+    def _release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -118,7 +118,10 @@ class PgRows:
     async def all(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         prepared = self._statements[statement]
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(prepared.sql, prepared.args(params))
+            # Prepared on each connection at first use (psycopg would wait for a fifth) and
+            # binary: the server neither parses nor plans it again, nor prints the values.
+            cursor = await conn.execute(prepared.sql, prepared.args(params), prepare=True,
+                                        binary=True)
             raws = await cursor.fetchall()
         return [prepared.row(raw) for raw in raws]
 

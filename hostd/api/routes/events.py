@@ -82,7 +82,8 @@ async def event_stream(hub: EventHub, user_id: str, last_id: int | None,
         replayed = {event.id for event in missed}
         while True:
             try:
-                event = await asyncio.wait_for(sub.queue.get(), keepalive_s)
+                async with asyncio.timeout(keepalive_s):  # wait_for would start a task
+                    event = await sub.queue.get()
             except TimeoutError:
                 yield KEEPALIVE
                 continue
