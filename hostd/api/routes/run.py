@@ -72,6 +72,9 @@ async def _output(services: Services, one: OneOff) -> AsyncIterator[bytes]:
         async for line in services.followers.lines(stream):
             yield encode(None, "output", {"line": line})
         code = await waiter
+        # Removed before its exit code is told: a client that leaves on the code (as
+        # hostctl run does) finds nothing left. The `finally` covers every other end.
+        await anyio.to_thread.run_sync(services.oneoffs.finish, one)
         yield encode(None, "exit", {"code": code, "timed_out": code is None})
     finally:
         await anyio.to_thread.run_sync(services.oneoffs.finish, one)
