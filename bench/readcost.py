@@ -148,6 +148,27 @@ async def sse_connects(server: Server, count: int, path: str = "/api/containers/
         return (cpu_seconds(server.pid) - before) * 1000 / count
 
 
+async def connect_costs(servers: list[Server], rounds: int, connects: int) -> None:
+    """An event-stream connect beside a read made the same way (a new connection each),
+    taking turns `rounds` times: the target is a connect as cheap as that read."""
+    paths = {"SSE connect + first event": "/api/containers/events",
+             "GET /api/auth/me, new connection": "/api/auth/me"}
+    spent = {(s.name, path): 0.0 for s in servers for path in paths.values()}
+    for n in range(rounds):
+        for server in servers if n % 2 else reversed(servers):
+            for path in paths.values() if n % 2 else reversed(paths.values()):
+                spent[server.name, path] += await sse_connects(server, connects, path) / rounds
+    for title, path in paths.items():
+        line = f"{title:31} httpx  hostd {spent['hostd', path]:6.3f} ms"
+        if "seed" in {s.name for s in servers}:
+            line += (f" | seed {spent['seed', path]:6.3f} ms | hostd/seed "
+                     f"{spent['hostd', path] / spent['seed', path]:4.2f}")
+        print(line, flush=True)
+    connect, read = (spent["hostd", path] for path in paths.values())
+    print(f"hostd: an SSE connect costs {connect / read:4.2f} reads on a new connection "
+          "(target ~1)", flush=True)
+
+
 def print_row(title: str, client: str, result: dict[str, tuple[float, Burst]]) -> None:
     hostd_ms, burst = result["hostd"]
     line = (f"{title:31} {client:6} hostd {hostd_ms:6.3f} ms "
@@ -179,14 +200,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             for client in ("stdlib", "wrk") if shutil.which("wrk") else ("stdlib",):
                 print_row(title, client, await measure(servers, route, client, args.rounds,
                                                        args.seconds))
-        for title, path in (("SSE connect + first event", "/api/containers/events"),
-                            ("GET /api/auth/me, new connection", "/api/auth/me")):
-            costs = {s.name: await sse_connects(s, args.connects, path) for s in servers}
-            line = f"{title:31} httpx  hostd {costs['hostd']:6.3f} ms"
-            if "seed" in costs:
-                line += (f" | seed {costs['seed']:6.3f} ms | hostd/seed "
-                         f"{costs['hostd'] / costs['seed']:4.2f}")
-            print(line, flush=True)
+        await connect_costs(servers, args.rounds, args.connects)
     finally:
         hostd.stop()
         if seed is not None:
@@ -202,7 +216,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--connects", type=int, default=200)
+    parser.add_argument("--connects", type=int, default=400)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hostd-readcost-"))
     try:
