@@ -139,3 +139,34 @@ def test_a_loaded_project_shows_as_a_read_does(database) -> None:
         assert loaded is not None
         shown = view.of_project(alice, loaded)
     assert shown.model_dump_json() == read.model_dump_json()
+
+
+def test_kept_json_is_the_models_json_and_follows_its_live_parts(database) -> None:
+    """hostd.api.reads.PublicJson answers the list and by-id routes: byte for byte what
+    the response models serialize to, and never an old sample or deploying flag."""
+    from hostd.api.reads import PublicJson
+    from hostd.store.models import Metrics, ProjectList, ProjectResponse
+
+    _, rows, alice, _ = database
+    deploying: set[str] = set()
+    metrics = MetricsStore()
+    view = projects.PublicView(8080, metrics, lambda pid: pid in deploying)
+    kept = PublicJson(view)
+    found = run(rows, lambda r: projects.list_rows(r, alice))
+
+    def models() -> tuple[bytes, bytes]:
+        public = [view.of_row(alice, row) for row in found]
+        return (ProjectList.model_construct(projects=public).model_dump_json().encode(),
+                ProjectResponse.model_construct(project=public[0]).model_dump_json().encode())
+
+    def kept_json() -> tuple[bytes, bytes]:
+        return (kept.list_response(alice, found).body,
+                kept.one_response(alice, found[0]).body)
+
+    assert kept_json() == models()
+    deploying.add(WEB)
+    metrics.put(WEB, Metrics(cpu=12.5, memory=64.0, requests=3))
+    assert kept_json() == models()
+    assert b'"deploying":true' in kept_json()[1] and b"12.5" in kept_json()[1]
+    deploying.clear()
+    assert kept_json() == models()

@@ -17,8 +17,12 @@ class MetricsStore:
         self._lock = threading.Lock()
 
     def get(self, project_id: str) -> Metrics:
+        return self.latest(project_id) or Metrics()
+
+    def latest(self, project_id: str) -> Metrics | None:
+        """The sample stored last (the same object until the next), or None."""
         with self._lock:
-            return self._latest.get(project_id) or Metrics()
+            return self._latest.get(project_id)
 
     def put(self, project_id: str, metrics: Metrics) -> None:
         with self._lock:

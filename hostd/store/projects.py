@@ -20,6 +20,7 @@ from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
     DesiredStatus,
     LastExit,
+    Metrics,
     Project,
     ProjectCreate,
     ProjectPublic,
@@ -28,7 +29,7 @@ from hostd.store.models import (
     User,
     new_id,
 )
-from hostd.store.rows import Rows
+from hostd.store.rows import Row, Rows
 
 log = logging.getLogger("hostd.projects")
 
@@ -82,32 +83,46 @@ class PublicView:
 
     def of_row(self, user: User, row: Sequence[Any]) -> ProjectPublic:
         """A model built from values the database already validated (no second pass)."""
+        return self.shape(user, row, self.metrics.latest(row[0]), self.deploying(row[0]))
+
+    def shape(self, user: User, row: Sequence[Any], sample: Metrics | None,
+              deploying: bool) -> ProjectPublic:
+        """The public shape of `row` with the live parts given (read once by the caller)."""
         (pid, name, status, reason, template, url, created, desired, restarts, code, oom,
          exited_at, release, health) = row
         return ProjectPublic.model_construct(
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
             status_reason=reason, url=project_url(name, user.handle, self.router_port),
             template=Template(template), github_url=validation.redact(url), created_at=created,
-            metrics=self.metrics.get(pid), desired_status=DesiredStatus(desired),
+            metrics=sample or Metrics(), desired_status=DesiredStatus(desired),
             restarts=restarts, last_exit=last_exit(code, oom, exited_at), release=release,
-            health_path=health, deploying=self.deploying(pid),
+            health_path=health, deploying=deploying,
         )
 
 
+async def list_rows(rows: Rows, user: User) -> list[Row]:
+    """The caller's projects' public columns, oldest first (a prepared Core query)."""
+    return await rows.all(_LIST_PUBLIC, {"user_id": user.id})
+
+
+async def owned_row(rows: Rows, user: User, project_id: str) -> Row:
+    """The caller's project's public columns, or NotFound (as `get_owned`)."""
+    found = await rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
+    if not found:
+        raise NotFound("Project not found")
+    return found[0]
+
+
 async def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
-    """The caller's projects, public shape, for the hottest route: a prepared Core query
-    (hostd.store.rows: no ORM session or objects)."""
-    found = await rows.all(_LIST_PUBLIC, {"user_id": user.id})
-    return [view.of_row(user, row) for row in found]
+    """The caller's projects, public shape, the lean way (hostd.store.rows: no ORM
+    session or objects)."""
+    return [view.of_row(user, row) for row in await list_rows(rows, user)]
 
 
 async def public_owned(rows: Rows, user: User, view: PublicView,
                        project_id: str) -> ProjectPublic:
     """The caller's project, public shape, or NotFound (as `get_owned`), the lean way."""
-    found = await rows.all(_ONE_PUBLIC, {"id": project_id, "user_id": user.id})
-    if not found:
-        raise NotFound("Project not found")
-    return view.of_row(user, found[0])
+    return view.of_row(user, await owned_row(rows, user, project_id))
 
 
 async def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:

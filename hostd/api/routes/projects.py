@@ -19,7 +19,6 @@ from hostd.api.deps import (
     ServicesDep,
     SessionDep,
 )
-from hostd.api.reads import json_response
 from hostd.errors import ValidationError
 from hostd.services import Services
 from hostd.store import configvars, projects
@@ -56,8 +55,7 @@ def _public(session: Session, project: Project, user: User, services: Services,
 async def list_projects(caller: CallerDep) -> Response:
     """The hottest route, so it is lean (hostd.api.reads)."""
     user, reads = caller.user, caller.services.reads
-    rows = await projects.list_public(reads.rows, user, reads.view)
-    return json_response(ProjectList.model_construct(projects=rows))
+    return reads.json.list_response(user, await projects.list_rows(reads.rows, user))
 
 
 @router.post("", status_code=201, response_model=ProjectResponse)
@@ -76,8 +74,8 @@ def create_project(
 async def get_project(project_id: str, caller: CallerDep) -> Response:
     """Lean like the list (hostd.api.reads): the ownership rule is in the query."""
     user, reads = caller.user, caller.services.reads
-    public = await projects.public_owned(reads.rows, user, reads.view, project_id)
-    return json_response(ProjectResponse.model_construct(project=public))
+    return reads.json.one_response(user, await projects.owned_row(reads.rows, user,
+                                                                  project_id))
 
 
 @router.patch("/{project_id}", response_model=ProjectResponse)
