@@ -170,3 +170,22 @@ def test_kept_json_is_the_models_json_and_follows_its_live_parts(database) -> No
     assert b'"deploying":true' in kept_json()[1] and b"12.5" in kept_json()[1]
     deploying.clear()
     assert kept_json() == models()
+
+
+def test_a_read_survives_the_server_dropping_its_connections(database) -> None:
+    """A PostgreSQL restart ends every pooled connection: the next read still answers
+    (the read pool replaces them, as pool_pre_ping does for the main pool)."""
+    from sqlalchemy import text
+
+    engine, rows, alice, _ = database
+    if not isinstance(rows, PgRows):
+        pytest.skip("PostgreSQL's connections only: the `--db postgres` pass runs it")
+
+    async def scenario(r: Any) -> tuple[Any, Any]:
+        before = await projects.status_owned(r, alice, WEB)
+        with engine.connect() as conn:  # what a restart does to every other connection
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        return before, await projects.status_owned(r, alice, WEB)
+
+    assert run(rows, scenario) == (("running", None), ("running", None))

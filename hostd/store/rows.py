@@ -104,7 +104,10 @@ class PgRows:
     by the daemon's lifespan)."""
 
     def __init__(self, url: URL, dialect: Dialect, size: int) -> None:
+        from psycopg import OperationalError
         from psycopg_pool import AsyncConnectionPool
+
+        self._dropped = OperationalError
 
         # The URL's password goes to the driver only; nothing here logs the conninfo.
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -117,6 +120,15 @@ class PgRows:
 
     async def all(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         prepared = self._statements[statement]
+        try:
+            return await self._run(prepared, params)
+        except self._dropped:
+            # The server dropped the connections (a restart): every idle one is dead.
+            # Replace them and ask once more, as pool_pre_ping does for the main pool.
+            await self._pool.check()
+            return await self._run(prepared, params)
+
+    async def _run(self, prepared: _Prepared, params: Mapping[str, Any]) -> list[Row]:
         async with self._pool.connection() as conn:
             # Prepared on each connection at first use (psycopg would wait for a fifth) and
             # binary: the server neither parses nor plans it again, nor prints the values.
