@@ -1,7 +1,8 @@
 """Rows kept in memory (hostd.store.readcache) are never staler than the database: every
 write this daemon makes through its engine is seen by the next read, whichever way it was
 made (ORM session, Core transaction, delete, rollback), a read made while a write is under
-way is not kept, and nobody is answered from another user's rows. On SQLite and, under
+way is not kept, and nobody is answered from another user's rows; and through a real
+daemon, the read after a change shows it while others poll. On SQLite and, under
 `--db postgres`, on PostgreSQL."""
 
 from __future__ import annotations
@@ -244,3 +245,39 @@ def test_writes_from_many_threads_leave_nothing_under_way(backend: Backend) -> N
 ])
 def test_what_counts_as_a_write(statement: str, writes: bool) -> None:
     assert is_write(statement, None) is writes
+
+
+def test_through_a_real_daemon_each_change_shows_in_the_next_read(hostd, client, user) -> None:
+    """Readers poll the project and the list (keeping its rows and JSON warm) while its
+    owner changes it again and again: the read after each answer shows that change."""
+    from tests.support import client_for
+    from tests.test_projects_api import create
+
+    headers = user["headers"]
+    project = create(client, headers)
+    path = f"/api/projects/{project['id']}"
+    stop = threading.Event()
+
+    def poll() -> None:
+        with client_for(hostd) as c:
+            for _ in range(5000):  # bounded; stopped long before
+                if stop.is_set():
+                    return
+                c.get(path, headers=headers)
+                c.get("/api/projects", headers=headers)
+
+    readers = [threading.Thread(target=poll) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(30):
+            value = f"/health-{n}"
+            changed = client.patch(path, headers=headers, json={"health_path": value})
+            assert changed.status_code == 200, changed.text
+            assert client.get(path, headers=headers).json()["project"]["health_path"] == value
+            listed = client.get("/api/projects", headers=headers).json()["projects"]
+            assert [p["health_path"] for p in listed if p["id"] == project["id"]] == [value]
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=30)
