@@ -65,6 +65,11 @@ def database(tmp_path: Path) -> Iterator[tuple[Engine, Any, User, User]]:
     engine.dispose()
 
 
+async def owned_public(rows: Any, user: User, view: projects.PublicView, pid: str) -> Any:
+    """The public shape of the caller's project, as the by-id route builds it."""
+    return view.of_row(user, await projects.owned_row(rows, user, pid))
+
+
 def run(rows: Any, work: Any) -> Any:
     """`work(rows)` on an event loop of its own, the rows opened and closed around it."""
     async def scenario() -> Any:
@@ -92,7 +97,7 @@ def test_driver_rows_equal_sqlalchemy_rows(database, statement: str) -> None:
 def test_public_shape_from_driver_rows(database) -> None:
     _, rows, alice, _ = database
     view = projects.PublicView(8080, MetricsStore(), lambda pid: pid == WEB)
-    public = run(rows, lambda r: projects.public_owned(r, alice, view, WEB))
+    public = run(rows, lambda r: owned_public(r, alice, view, WEB))
     assert public.url == "http://web.alice.localhost:8080" and public.deploying
     assert public.last_exit is not None and public.last_exit.signal == "SIGKILL"
     assert public.last_exit.oom_killed is True
@@ -105,10 +110,10 @@ def test_reads_are_owner_scoped(database) -> None:
 
     async def scenario(r: Any) -> list[str]:
         with pytest.raises(NotFound):
-            await projects.public_owned(r, bob, view, WEB)
+            view.of_row(bob, await projects.owned_row(r, bob, WEB))
         with pytest.raises(NotFound):
             await projects.status_owned(r, alice, API)
-        return [p.name for p in await projects.list_public(r, bob, view)]
+        return [view.of_row(bob, row).name for row in await projects.list_rows(r, bob)]
 
     assert run(rows, scenario) == ["api"]
 
@@ -133,7 +138,7 @@ def test_a_loaded_project_shows_as_a_read_does(database) -> None:
     """After a change the routes show the ORM object they hold: the same shape."""
     engine, rows, alice, _ = database
     view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
-    read = run(rows, lambda r: projects.public_owned(r, alice, view, WEB))
+    read = run(rows, lambda r: owned_public(r, alice, view, WEB))
     with Session(engine) as session:
         loaded = session.get(Project, WEB)
         assert loaded is not None

@@ -133,15 +133,17 @@ def test_a_core_transaction_and_a_delete_are_seen(backend: Backend) -> None:
     view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
 
     async def scenario(r: CachedRows) -> tuple[Any, Any, Any]:
-        before = [p.name for p in await projects.list_public(r, backend.alice, view)]
+        before = [view.of_row(backend.alice, row).name
+                  for row in await projects.list_rows(r, backend.alice)]
         with backend.engine.begin() as conn:
             conn.execute(update(Project).where(Project.id == WEB).values(name="site"))
-        renamed = [p.name for p in await projects.list_public(r, backend.alice, view)]
+        renamed = [view.of_row(backend.alice, row).name
+                   for row in await projects.list_rows(r, backend.alice)]
         with Session(backend.engine) as session:
             session.delete(session.get(Project, WEB))
             session.commit()
         try:
-            await projects.public_owned(r, backend.alice, view, WEB)
+            view.of_row(backend.alice, await projects.owned_row(r, backend.alice, WEB))
             gone = False
         except NotFound:
             gone = True

@@ -113,18 +113,6 @@ async def owned_row(rows: Rows, user: User, project_id: str) -> Row:
     return found[0]
 
 
-async def list_public(rows: Rows, user: User, view: PublicView) -> list[ProjectPublic]:
-    """The caller's projects, public shape, the lean way (hostd.store.rows: no ORM
-    session or objects)."""
-    return [view.of_row(user, row) for row in await list_rows(rows, user)]
-
-
-async def public_owned(rows: Rows, user: User, view: PublicView,
-                       project_id: str) -> ProjectPublic:
-    """The caller's project, public shape, or NotFound (as `get_owned`), the lean way."""
-    return view.of_row(user, await owned_row(rows, user, project_id))
-
-
 async def status_owned(rows: Rows, user: User, project_id: str) -> tuple[str, str | None]:
     """The caller's project's (status, status_reason), or NotFound."""
     found = await rows.all(_ONE_STATUS, {"id": project_id, "user_id": user.id})
