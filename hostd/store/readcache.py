@@ -56,6 +56,3 @@ class CachedRows:
                 self._kept.clear()  # rare; simpler than LRU and always correct
             self._kept[key] = _Kept(list(rows), clean, now + self.ttl_s)
         return rows
-
-    def forget(self) -> None:
-        self._kept.clear()
