@@ -39,8 +39,9 @@ PROJECT_ID = re.compile(r"[0-9a-f]{32}")
 TOOL_TIMEOUT_S = 60
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 # nosuid, nodev: nothing on it is a device or a setuid program on the host; discard:
-# what an app deletes is given back to the host's disk (the loop device punches holes).
-MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,discard"
+# what an app deletes is given back to the host's disk (the loop device punches holes);
+# noinit_itable: its inode tables read as zeros already (see _make).
+MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,discard,noinit_itable"
 SETTING_HINT = "HOSTD_DATA_MB=0 runs projects without a /data size limit"
 # One lock for every mount and unmount of this process: two deploys of one project
 # (a run and a redeploy) must not both find it unmounted and mount it twice.
@@ -118,9 +119,11 @@ class DataImages:
         os.close(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             os.truncate(new, self.size_mb * 1024 * 1024)
-            # -m 0: no blocks reserved for root; -E root_owner: the mkfs caller's ids.
-            _tool("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=0:0",
-                  "-L", "hostd-data", str(new))
+            # -m 0: no blocks reserved for root. The file is new and sparse (it reads as
+            # zeros), so the journal and inode tables need no zeroing: an empty project
+            # takes under 1 MB of the host's disk, not the journal's 32.
+            _tool("mkfs.ext4", "-q", "-F", "-m", "0", "-L", "hostd-data", "-E",
+                  "root_owner=0:0,lazy_journal_init=1,lazy_itable_init=1", str(new))
             os.replace(new, image)
         except BaseException:
             new.unlink(missing_ok=True)

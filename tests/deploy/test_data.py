@@ -20,6 +20,7 @@ import httpx
 from tests.deploy.conftest import make_repo
 from tests.deploy.test_run import run
 from tests.deploy.test_zero_downtime import PACKAGE, commit, deployed
+from tests.engine.test_datavol import detached
 from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, client_for, logged_in, tls
 
@@ -66,19 +67,12 @@ def answer_once_up(server: HostdServer, project: dict) -> str:
             time.sleep(0.5)
 
 
-def loop_devices_of(image: Path) -> str:
-    """`losetup -j`: the loop devices attached to the file (empty: none)."""
-    return subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
 def assert_released(data_dir: Path, project_id: str) -> None:
     volumes = data_dir.resolve() / "volumes"
     image, mountpoint = volumes / f"{project_id}.img", volumes / project_id
     assert not mountpoint.is_mount(), "the project's /data is still mounted"
     assert not image.exists() and not mountpoint.exists(), "its filesystem outlived it"
-    assert str(image) not in subprocess.run(["losetup", "-a"], capture_output=True,
-                                            text=True, check=True).stdout, "a loop device leaked"
+    assert detached(image), "a loop device leaked"
 
 
 def test_data_survives_every_change_and_goes_with_the_project(
@@ -110,7 +104,7 @@ def test_data_survives_every_change_and_goes_with_the_project(
 
         (volume,) = volumes_of(engine, pid)
         image = deploy_hostd.data_dir.resolve() / "volumes" / f"{pid}.img"
-        assert (image.parent / pid).is_mount() and loop_devices_of(image), \
+        assert (image.parent / pid).is_mount() and not detached(image, within_s=0), \
             "/data is not a filesystem of its own"
         gone = api.delete(f"/api/projects/{pid}")
         assert gone.status_code == 200, gone.text
@@ -155,16 +149,21 @@ def test_data_holds_at_most_its_limit_and_is_mounted_again_after_a_reboot(
         container = engine.containers.list(filters={"label": f"hostd.project={pid}"})[0]
         container.stop(timeout=5)
         subprocess.run(["umount", str(image.parent / pid)], check=True)
-        assert not loop_devices_of(image)
+        assert detached(image)
         server.start()
         with client_for(server, headers={"Authorization": token}) as api:
             assert answer_once_up(server, project) == "2 v1", "/data was not mounted again"
             assert (image.parent / pid).is_mount()
-            assert api.delete(f"/api/projects/{pid}").status_code == 200
-            deadline = time.monotonic() + 20
-            while image.exists():
-                assert time.monotonic() < deadline, "the project's filesystem outlived it"
-                time.sleep(0.5)
+            # Deleted while something holds its filesystem: the reconciler finishes it.
+            with (image.parent / pid / "data" / "count").open() as held:
+                assert api.delete(f"/api/projects/{pid}").status_code == 200
+                assert image.exists() and held.read() == "2"
+        server.stop()
+        server.start()
+        deadline = time.monotonic() + 30
+        while image.exists():
+            assert time.monotonic() < deadline, "the project's filesystem outlived it"
+            time.sleep(0.5)
         assert_released(data_dir, pid)
 
 

@@ -9,6 +9,7 @@ import errno
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,17 @@ def loop_devices() -> str:
     return subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
 
 
+def detached(image: Path, within_s: float = 10.0) -> bool:
+    """Whether no loop device backs `image` (soon: the kernel clears an autoclear device
+    after its last unmount asynchronously)."""
+    deadline = time.monotonic() + within_s
+    while str(image) in loop_devices():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_made_once_for_concurrent_callers_and_full_at_its_size(images: DataImages) -> None:
     project_id = uuid.uuid4().hex
     sources: list[Path] = []
@@ -47,6 +59,7 @@ def test_made_once_for_concurrent_callers_and_full_at_its_size(images: DataImage
         thread.join(timeout=60)
     assert sources == [images.source(project_id)] * 6 and sources[0].is_dir()
     assert loop_devices().count(str(images.image(project_id))) == 1, "mounted twice"
+    assert images.image(project_id).stat().st_blocks * 512 < 2 * 1024 * 1024, "not sparse"
     with pytest.raises(OSError) as full, (sources[0] / "fill").open("wb") as out:
         for _ in range(17):  # MB, as root (no blocks are reserved for root)
             out.write(b"\0" * 1024 * 1024)
@@ -60,6 +73,7 @@ def test_mounted_again_after_a_reboot_and_released_whole(images: DataImages) -> 
     project_id, other = uuid.uuid4().hex, uuid.uuid4().hex
     (images.ensure(project_id) / "kept").write_text("yes")
     subprocess.run(["umount", str(images.mountpoint(project_id))], check=True)  # a reboot
+    assert detached(images.image(project_id))
     assert not images.source(project_id).exists(), "data/ exists while unmounted"
     images.mount_existing({project_id, other})
     assert (images.source(project_id) / "kept").read_text() == "yes"
@@ -67,7 +81,7 @@ def test_mounted_again_after_a_reboot_and_released_whole(images: DataImages) -> 
     images.release(project_id)
     images.release(project_id)  # twice is fine
     assert not images.mountpoint(project_id).exists() and not images.image(project_id).exists()
-    assert str(images.image(project_id)) not in loop_devices()
+    assert detached(images.image(project_id)), "a loop device leaked"
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a" * 32 + "/x", "", "ABC"])
