@@ -103,6 +103,16 @@ class DataImages:
             except OSError as exc:
                 raise DataVolumeError(f"could not remove {mountpoint}: {exc}") from exc
 
+    def release_all(self) -> list[str]:
+        """Release every project's (an uninstall): what could not be, said why."""
+        failed = []
+        for project_id in sorted(self.project_ids()):
+            try:
+                self.release(project_id)
+            except DataVolumeError as exc:
+                failed.append(f"{project_id}: {exc}")
+        return failed
+
     def project_ids(self) -> set[str]:
         """The projects that have an image here."""
         if not self.root.is_dir():

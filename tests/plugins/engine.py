@@ -185,12 +185,9 @@ def remove_session_objects() -> None:
 def release_data_images(data_dir: Path) -> None:
     """The /data filesystems a daemon mounted (hostd.engine.datavol): unmounted (their
     loop devices go with them) once their volumes are gone."""
-    from hostd.engine.datavol import DataImages, DataVolumeError
+    from hostd.engine.datavol import DataImages
 
-    images = DataImages(data_dir.resolve() / "volumes", 0)
-    for project_id in images.project_ids():
-        with contextlib.suppress(DataVolumeError):
-            images.release(project_id)
+    DataImages(data_dir.resolve() / "volumes", 0).release_all()
 
 
 def remove_recorded_build_stages(client: docker.DockerClient) -> None:
