@@ -91,6 +91,7 @@ def test_only_hostd_ids_name_a_file(images: DataImages, bad: str) -> None:
 
 
 def test_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of a developer's
     monkeypatch.setenv("HOSTD_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HOSTD_DATA_MB", raising=False)
     assert data_images(Settings()) == DataImages(tmp_path.resolve() / "volumes", 1024)
