@@ -135,6 +135,18 @@ class Settings(BaseSettings):
                                      validation_alias="HOSTD_CONTAINER_LOG_FILES")
     # The /tmp tmpfs of apps that run on a read-only root filesystem (static, react).
     container_tmp_mb: int = Field(64, ge=1, le=4096, validation_alias="HOSTD_CONTAINER_TMP_MB")
+    # /data size limit (hostd.engine.datavol): each project's /data is an ext4 filesystem of
+    # this many MB in a sparse file of the data dir, loop-mounted by hostd (root); 0: a
+    # plain engine volume with no limit (no root, or a remote engine).
+    data_mb: int = Field(1024, ge=0, le=1024 * 1024, validation_alias="HOSTD_DATA_MB")
+
+    @field_validator("data_mb")
+    @classmethod
+    def _data_mb_is_off_or_usable(cls, value: int) -> int:
+        if 0 < value < 16:
+            raise ValueError("must be 0 (no limit) or at least 16 (MB)")
+        return value
+
     build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
     deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")

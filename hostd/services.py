@@ -30,6 +30,7 @@ from hostd.control.reconcile import Reconciler
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
 from hostd.control.supervisor import Supervisor
+from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
@@ -104,7 +105,7 @@ def build_services(settings: Settings) -> Services:
     label = settings.instance_label
     oneoffs = OneOffs(settings, docker)
     reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor,
-                            str(settings.app_subnets), oneoffs)
+                            str(settings.app_subnets), oneoffs, data=data_images(settings))
     monitor = EngineMonitor(engine, docker, supervisor, expected, label,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()

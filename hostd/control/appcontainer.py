@@ -13,6 +13,7 @@ from hostd.engine import containers as engine
 from hostd.engine import egress, usernet
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
+from hostd.engine.datavol import data_images
 from hostd.engine.egress import EgressError
 from hostd.engine.naming import PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL, USER_LABEL
 from hostd.engine.volumes import data_mount, ensure_data_volume
@@ -36,7 +37,8 @@ def run_app_container(client: DockerClient, settings: Settings, image: str, name
         log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
         read_only=read_only, tmp_mb=settings.container_tmp_mb, restart_policy="no",
         network=app_network(client, settings, labels[USER_LABEL]),
-        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id)),
+        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id,
+                                             data_images(settings))),
     )
 
 

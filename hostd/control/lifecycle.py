@@ -32,6 +32,7 @@ from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
 from hostd.engine import usernet, volumes
 from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
+from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
 from hostd.engine.naming import container_name, labels_for
@@ -202,7 +203,8 @@ class Lifecycle:
         for attempt in range(DATA_REMOVAL_TRIES):
             try:
                 volumes.remove_data_volume(self._docker.client(),
-                                           self._settings.instance_label, project_id)
+                                           self._settings.instance_label, project_id,
+                                           data_images(self._settings))
                 return
             except (EngineError, EngineUnavailable) as exc:
                 if attempt == DATA_REMOVAL_TRIES - 1:

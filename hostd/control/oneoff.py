@@ -17,6 +17,7 @@ from hostd.config import Settings
 from hostd.control.appcontainer import app_env, app_network
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient, EngineError, EngineUnavailable
+from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
 from hostd.engine.oneoff import exit_code, start_oneoff
@@ -32,15 +33,17 @@ def start_project_oneoff(client: EngineClient, settings: Settings, image: str, n
                          argv: list[str], *, env: dict[str, str], user_id: str,
                          project_id: str) -> str:
     """A one-off container of a project's image (a `run`, or a Procfile's `release:`):
-    the app containers' config vars, limits, network and /data; its id."""
+    the app containers' config vars, limits, network, /data and rotated log; its id."""
     labels = {INSTANCE_LABEL: settings.instance_label, USER_LABEL: user_id,
               RUN_OF_LABEL: project_id}
     return start_oneoff(
         client, image, name, argv, labels=labels, env=app_env(settings, env),
         memory_bytes=settings.container_memory_mb * 1024**2,
         nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
+        log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
         network=app_network(client, settings, user_id),
-        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id)))
+        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id,
+                                             data_images(settings))))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from hostd.engine import containers as engine
 from hostd.engine import usernet, volumes
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
+from hostd.engine.datavol import DataImages
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.engine.project_images import instance_images
@@ -51,6 +52,7 @@ class Reconciler:
     supervisor: Supervisor  # starts what should run and does not
     subnets: str = usernet.DEFAULT_POOL  # where users' networks take their subnets
     oneoffs: OneOffs | None = None  # the one-off commands running now
+    data: DataImages | None = None  # the projects' /data filesystems (None: no size limit)
 
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
@@ -93,6 +95,8 @@ class Reconciler:
         with Session(self.db) as session:
             rows = session.exec(select(Project, User).join(User)).all()
         busy = frozenset(p.id for p, _ in rows if self.deployer.is_deploying(p.id))
+        if self.data is not None:  # after a reboot, before a container of theirs starts
+            self.data.mount_existing({project.id for project, _ in rows})
         by_id = {state.id: state for state in states}
         for project, owner in rows:
             if project.id in busy:
@@ -121,13 +125,16 @@ class Reconciler:
     def _remove_deleted_data(self, client: DockerClient, own: Ownership) -> None:
         """The /data volumes of projects this install deleted (still in use then); never
         one it can't tell is its own (another install's with the same label)."""
-        for project_id in volumes.data_volumes(client, self.instance):
+        left = set(volumes.data_volumes(client, self.instance))
+        if self.data is not None:  # a filesystem whose volume went, but not it (busy)
+            left |= self.data.project_ids()
+        for project_id in sorted(left):
             verdict = own.image(project_id)  # the same rule as its images'
             if verdict.action is not Action.remove:
                 continue
             log.info("removing the data volume of project %s: %s", project_id, verdict.reason)
             with contextlib.suppress(EngineError):  # still in use: next time
-                volumes.remove_data_volume(client, self.instance, project_id)
+                volumes.remove_data_volume(client, self.instance, project_id, self.data)
 
     def _remove_unused_networks(self, client: DockerClient, users: set[str]) -> None:
         """The networks of users with no project left (their last delete found a

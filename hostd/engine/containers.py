@@ -104,6 +104,13 @@ def remove_image(client: docker.DockerClient, tag_or_id: str, force: bool = Fals
 DROPPED_CAPABILITIES = ("NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SETPCAP", "SYS_CHROOT")
 
 
+def rotated_log(max_mb: int, files: int) -> docker.types.LogConfig:
+    """json-file (what ``container_logs`` reads), rotated at ``max_mb``, ``files`` kept:
+    a container that prints forever holds at most their product on the host's disk."""
+    return docker.types.LogConfig(type=docker.types.LogConfig.types.JSON,
+                                  config={"max-size": f"{max_mb}m", "max-file": str(files)})
+
+
 def run_container(
     client: docker.DockerClient,
     image: str,
@@ -132,9 +139,7 @@ def run_container(
     only place left to write. A container that fails to start is removed before raising.
     """
     what = f"run container {name} from {image}"
-    log_config = docker.types.LogConfig(
-        type=docker.types.LogConfig.types.JSON,
-        config={"max-size": f"{log_max_mb}m", "max-file": str(log_files)})
+    log_config = rotated_log(log_max_mb, log_files)
     tmpfs = {"/tmp": f"rw,nosuid,nodev,noexec,size={tmp_mb}m"} if read_only else None  # noqa: S108
     with translate_errors(what):
         container = client.containers.create(

@@ -13,15 +13,17 @@ import docker.errors
 from docker.types import Mount
 
 from hostd.engine.client import ContainerMissing, translate_errors
-from hostd.engine.containers import DROPPED_CAPABILITIES
+from hostd.engine.containers import DROPPED_CAPABILITIES, rotated_log
 
 
 def start_oneoff(
     client: docker.DockerClient, image: str, name: str, argv: list[str], *,
     labels: dict[str, str], env: dict[str, str], memory_bytes: int, nano_cpus: int,
-    pids_limit: int, network: str, mounts: list[Mount] | None = None,
+    pids_limit: int, log_max_mb: int, log_files: int, network: str,
+    mounts: list[Mount] | None = None,
 ) -> str:
-    """Create and start the container; its id. Removed again if it fails to start."""
+    """Create and start the container; its id. Removed again if it fails to start. Its
+    log is rotated as an app's (json-file, `log_max_mb` a file, `log_files` kept)."""
     with translate_errors(f"run {argv[0]!r} from {image}"):
         container = client.containers.create(
             image=image, name=name, labels=labels, environment=env,
@@ -29,7 +31,8 @@ def start_oneoff(
             mem_limit=memory_bytes, memswap_limit=memory_bytes, nano_cpus=nano_cpus,
             pids_limit=pids_limit, security_opt=["no-new-privileges"],
             cap_drop=list(DROPPED_CAPABILITIES), privileged=False, init=True,
-            network=network, mounts=mounts, detach=True,
+            network=network, mounts=mounts, log_config=rotated_log(log_max_mb, log_files),
+            detach=True,
         )
         try:
             container.start()

@@ -113,6 +113,7 @@ def own_daemon(engine: docker.DockerClient, data_dir: Path, instance: str | None
     finally:
         server.stop()
         remove_instance_objects(engine, server.instance)
+        release_data_images(data_dir)
 
 
 def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
@@ -177,6 +178,16 @@ def remove_session_objects() -> None:
                 volume.remove(force=True)
     remove_recorded_build_stages(client)
     client.close()
+    for data_dir in SESSION_DATA_DIRS:
+        release_data_images(data_dir)
+
+
+def release_data_images(data_dir: Path) -> None:
+    """The /data filesystems a daemon mounted (hostd.engine.datavol): unmounted (their
+    loop devices go with them) once their volumes are gone."""
+    from hostd.engine.datavol import DataImages
+
+    DataImages(data_dir.resolve() / "volumes", 0).release_all()
 
 
 def remove_recorded_build_stages(client: docker.DockerClient) -> None:
