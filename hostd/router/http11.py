@@ -24,7 +24,7 @@ FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-h
                        b"forwarded", b"x-real-ip"})
 # Answered by the router itself (it sends `100 Continue` once the request is routed).
 ROUTER_ONLY = frozenset({b"expect"})
-NOT_TO_APP = FORWARDED | ROUTER_ONLY
+NOT_TO_APP = HOP_BY_HOP | FORWARDED | ROUTER_ONLY  # one set: one lookup a header
 CRLF = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
@@ -51,12 +51,11 @@ def connection_tokens(headers: Headers) -> set[bytes]:
     return named
 
 
-def end_to_end(headers: Headers, also_drop: frozenset[bytes] = frozenset()) -> Headers:
-    """`headers` without hop-by-hop ones (and those in `also_drop`), names as sent."""
+def end_to_end(headers: Headers, drop: frozenset[bytes] = HOP_BY_HOP) -> Headers:
+    """`headers` without those in `drop` (hop-by-hop ones at least) and those `Connection`
+    names, names as sent."""
     named = connection_tokens(headers)
-    return [(n, v) for n, v in headers
-            if (low := n.lower()) not in HOP_BY_HOP and low not in also_drop
-            and low not in named]
+    return [(n, v) for n, v in headers if (low := n.lower()) not in drop and low not in named]
 
 
 def request_framing(name: bytes, value: bytes, framing: Framing) -> Framing:
