@@ -38,6 +38,8 @@ def _escaped(match: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """`text` on one line, every control character written out (`\\n`, `\\x1b`…)."""
+    if text.isprintable():  # the usual line: no control in it, found out at C speed
+        return text
     return _CONTROLS.sub(_escaped, text)
 
 
