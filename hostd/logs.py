@@ -58,7 +58,8 @@ def _what_exceptions_say(exc: BaseException | None) -> list[str]:
             texts = [str(current), *getattr(current, "__notes__", ())]
         except Exception:  # a broken __str__: the traceback module says so itself
             texts = []
-        said += [t for t in texts if isinstance(t, str) and _CONTROLS.search(t)]
+        # Blank ones left alone: replacing "\n" would put the whole traceback on one line.
+        said += [t for t in texts if isinstance(t, str) and t.strip() and _CONTROLS.search(t)]
         todo += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
     return said
 
