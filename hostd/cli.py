@@ -76,12 +76,11 @@ def serve(
     settings = load_settings(host=host, port=port)
     import uvicorn
 
+    from hostd import logs
     from hostd.app import create_app
     from hostd.router.fdlimit import raise_open_files_limit
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(log_level)  # uvicorn's loggers too: log_config=None below
     # The access log writes a line per request: skip what the format never shows (the
     # caller's frame, thread and process), as the logging HOWTO's "Optimization" says.
     logging._srcfile = None
@@ -112,7 +111,7 @@ def serve(
     gc.freeze()
     uvicorn.run(
         application, host=settings.host, port=settings.port,
-        log_level=log_level, access_log=False, proxy_headers=False,
+        log_level=log_level, access_log=False, proxy_headers=False, log_config=None,
         # Event streams and followed logs never end by themselves: without a bound, a
         # stop would wait for every client to hang up. They reconnect (hostctl top does).
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

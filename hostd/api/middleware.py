@@ -90,6 +90,13 @@ class BodyLimitMiddleware:
         await send_json(send, exc.status_code, error_body(exc.error, exc.message, 413), close=True)
 
 
+def logged_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded: `%0A` stays `%0A` (the
+    formatter, hostd.logs, escapes what is left of control characters)."""
+    raw = scope.get("raw_path")
+    return raw.decode("ascii", "backslashreplace") if raw else scope["path"]
+
+
 class AccessLogMiddleware:
     """`METHOD /path STATUS 1.2ms` for every request (never the query string, which may
     carry a token), and the last line of defence: an exception nothing else handled
@@ -114,10 +121,11 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, capture)
         except Exception:
-            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            error_log.exception("unhandled error on %s %s", scope["method"], logged_path(scope))
             if status is None:
                 await send_json(send, 500, server_error_body())
             status = 500
         finally:
             ms = (time.perf_counter() - start) * 1000
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status or 500, ms)
+            access_log.info("%s %s %d %.1fms", scope["method"], logged_path(scope), status or 500,
+                            ms)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from hostd.router.cycle import Request, RequestCycle
-from hostd.router.http11 import LAST_CHUNK, Framing, request_framing
+from hostd.router.http11 import LAST_CHUNK, Framing, forwarded_lines, request_framing
 from hostd.router.pages import page_response
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client_ip = "unknown"
+        self.forwarded = b""  # its X-Forwarded-For and -Proto lines, the same for each request
         self.closed = False
         self.pending: deque[Request] = deque()  # parsed, unanswered; [0] is being answered
         self.cycle: RequestCycle | None = None  # the exchange for pending[0]
@@ -51,6 +52,8 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
             self.client_ip = str(peer[0])
+        scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        self.forwarded = forwarded_lines(self.client_ip, scheme)
         self.router.connections.add(self)
         self._set_timer(self.router.keep_alive_s)
 
@@ -109,7 +112,9 @@ class ClientConnection(asyncio.Protocol):
         request.headers.append((name, value))
         low = name.lower()
         if low == b"host":
-            request.host = value  # the last one, as clients that add theirs intend
+            if request.host is not None:  # the router and the app could read different ones
+                request.refused = "The request has more than one Host header."
+            request.host = value
         elif low == b"expect":
             request.expect_continue = True
         else:

@@ -46,12 +46,12 @@ class Request:
 
     __slots__ = ("target", "headers", "host", "method", "http11", "keep_alive", "upgrade",
                  "framing", "expect_continue", "body", "buffered", "complete", "upstream",
-                 "head_bytes")
+                 "head_bytes", "refused")
 
     def __init__(self) -> None:
         self.target = b""
         self.headers: Headers = []
-        self.host = b""
+        self.host: bytes | None = None  # None: no Host header (yet)
         self.method = b"GET"
         self.http11 = True
         self.keep_alive = True
@@ -63,6 +63,7 @@ class Request:
         self.complete = False
         self.upstream: UpstreamConnection | None = None
         self.head_bytes = 0
+        self.refused: str | None = None  # why it is a 400, though well-formed HTTP/1.1
 
     @property
     def replayable(self) -> bool:
@@ -101,7 +102,11 @@ class RequestCycle:
 
     async def _exchange(self) -> None:
         request, router = self.request, self.conn.router
-        host = request.host.decode("latin-1")
+        if request.refused is not None:
+            self.keep = False
+            self._answer_page(400, "Bad request", request.refused)
+            return
+        host = (request.host or b"").decode("latin-1")
         try:
             found = await router.resolve(host)
             if not isinstance(found, Route):
@@ -146,8 +151,8 @@ class RequestCycle:
     def _send(self, upstream: UpstreamConnection) -> None:
         request = self.request
         head = upstream_request_head(request.method, request.target, request.headers,
-                                     request.framing,
-                                     self.conn.client_ip, request.host, request.upgrade)
+                                     request.framing, self.conn.forwarded,
+                                     request.host or b"", request.upgrade)
         request.upstream = upstream
         upstream.start(self, head, skip_body=request.method == b"HEAD")
         for piece in request.body:

@@ -17,9 +17,14 @@ HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
     b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
 })
-FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# Who the client is and how it came: said by the router alone, never taken from the client
+# (an app trusting its proxy would believe a forged address). The client's `Forwarded`
+# and `X-Real-IP` are dropped too: the router does not send them, so no app reads a forged one.
+FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+                       b"forwarded", b"x-real-ip"})
 # Answered by the router itself (it sends `100 Continue` once the request is routed).
 ROUTER_ONLY = frozenset({b"expect"})
+NOT_TO_APP = HOP_BY_HOP | FORWARDED | ROUTER_ONLY  # one set: one lookup a header
 CRLF = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
@@ -46,12 +51,11 @@ def connection_tokens(headers: Headers) -> set[bytes]:
     return named
 
 
-def end_to_end(headers: Headers, also_drop: frozenset[bytes] = frozenset()) -> Headers:
-    """`headers` without hop-by-hop ones (and those in `also_drop`), names as sent."""
+def end_to_end(headers: Headers, drop: frozenset[bytes] = HOP_BY_HOP) -> Headers:
+    """`headers` without those in `drop` (hop-by-hop ones at least) and those `Connection`
+    names, names as sent."""
     named = connection_tokens(headers)
-    return [(n, v) for n, v in headers
-            if (low := n.lower()) not in HOP_BY_HOP and low not in also_drop
-            and low not in named]
+    return [(n, v) for n, v in headers if (low := n.lower()) not in drop and low not in named]
 
 
 def request_framing(name: bytes, value: bytes, framing: Framing) -> Framing:
@@ -64,23 +68,29 @@ def request_framing(name: bytes, value: bytes, framing: Framing) -> Framing:
 
 
 def upstream_request_head(method: bytes, target: bytes, headers: Headers, framing: Framing,
-                          client_ip: str, host: bytes, upgrade: bytes | None) -> bytes:
-    """The head sent to the app: end-to-end headers plus X-Forwarded-For/-Proto/-Host.
+                          forwarded: bytes, host: bytes, upgrade: bytes | None) -> bytes:
+    """The head sent to the app: end-to-end headers plus the router's X-Forwarded-*.
 
-    An upgrade (WebSocket) keeps `Connection: upgrade` and `Upgrade`, so the app can
-    accept it; any other request's body is framed as the client framed it.
+    `forwarded` is the connection's `x-forwarded-for` and `-proto` lines (`forwarded_lines`);
+    X-Forwarded-Host is the Host the router routed by. An upgrade (WebSocket) keeps
+    `Connection: upgrade` and `Upgrade`, so the app can accept it; any other request's
+    body is framed as the client framed it.
     """
-    prior_for = b", ".join(v for n, v in headers if n.lower() == b"x-forwarded-for")
-    forwarded_for = prior_for + b", " + client_ip.encode() if prior_for else client_ip.encode()
     lines = [b"%b %b HTTP/1.1" % (method, target)]
-    lines += [b"%b: %b" % pair for pair in end_to_end(headers, FORWARDED | ROUTER_ONLY)]
+    lines += [b"%b: %b" % pair for pair in end_to_end(headers, NOT_TO_APP)]
     if framing is Framing.CHUNKED:
         lines.append(b"transfer-encoding: chunked")
     if upgrade is not None:
         lines += [b"connection: upgrade", b"upgrade: " + upgrade]
-    lines += [b"x-forwarded-for: " + forwarded_for, b"x-forwarded-proto: http",
-              b"x-forwarded-host: " + host]
+    lines += [forwarded, b"x-forwarded-host: " + host]
     return CRLF.join(lines) + CRLF + CRLF
+
+
+def forwarded_lines(client_ip: str, scheme: str) -> bytes:
+    """A connection's `X-Forwarded-For` (its peer's address alone: what the client says
+    of earlier hops is not evidence) and `X-Forwarded-Proto` (the scheme it came in by)."""
+    return b"x-forwarded-for: %b\r\nx-forwarded-proto: %b" % (client_ip.encode(),
+                                                              scheme.encode())
 
 
 def response_framing(status: int, headers: Headers, head_request: bool,

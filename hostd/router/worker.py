@@ -32,6 +32,7 @@ import socket
 import sys
 from collections.abc import Callable
 
+from hostd import logs
 from hostd.router.counts import PendingCounts
 from hostd.router.fdlimit import raise_open_files_limit
 from hostd.router.limits import LIMITS_ENV, ProjectLimits
@@ -160,8 +161,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main(argv: list[str]) -> None:
     listen_fd, control_fd = int(argv[0]), int(argv[1])
-    logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(os.environ.get(LOG_LEVEL_ENV, "INFO"))
     raise_open_files_limit()  # inherited from `hostd serve` already; also when run alone
     listen = socket.socket(fileno=listen_fd)
     control = socket.socket(fileno=control_fd)
