@@ -124,6 +124,10 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         request = self._current()
         request.method = self.parser.get_method()
+        if request.refused is None and not _origin_form(request.target, request.method):
+            # An absolute URI names a host of its own, which the app could read instead of
+            # the Host the router routed by (as with two Host headers).
+            request.refused = "The request target must be a path (origin form)."
         request.http11 = self.parser.get_http_version() == "1.1"
         request.keep_alive = self.parser.should_keep_alive()
         if self.parser.should_upgrade():
@@ -267,3 +271,8 @@ class ClientConnection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+
+def _origin_form(target: bytes, method: bytes) -> bool:
+    """A path, or `*` for OPTIONS: the only targets a reverse proxy is sent."""
+    return target.startswith(b"/") or (target == b"*" and method == b"OPTIONS")

@@ -25,6 +25,8 @@ FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-h
 # Answered by the router itself (it sends `100 Continue` once the request is routed).
 ROUTER_ONLY = frozenset({b"expect"})
 NOT_TO_APP = HOP_BY_HOP | FORWARDED | ROUTER_ONLY  # one set: one lookup a header
+# Never dropped for being named in `Connection`: the app must see the Host it was routed by.
+KEPT_END_TO_END = frozenset({b"host"})
 CRLF = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
@@ -54,7 +56,7 @@ def connection_tokens(headers: Headers) -> set[bytes]:
 def end_to_end(headers: Headers, drop: frozenset[bytes] = HOP_BY_HOP) -> Headers:
     """`headers` without those in `drop` (hop-by-hop ones at least) and those `Connection`
     names, names as sent."""
-    named = connection_tokens(headers)
+    named = connection_tokens(headers) - KEPT_END_TO_END
     return [(n, v) for n, v in headers if (low := n.lower()) not in drop and low not in named]
 
 

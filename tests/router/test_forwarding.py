@@ -96,3 +96,23 @@ def test_the_router_says_who_the_client_is_and_drops_what_the_client_claims(rout
     assert values["x-forwarded-host"] == HOST == values["host"]
     assert values["x-keep"] == "yes"
     assert "evil" not in HEADS[-1].decode() and "10." not in HEADS[-1].decode()
+
+
+@pytest.mark.parametrize("target", ["http://other.bob.localhost/record",
+                                    f"http://{HOST}/record", "record", "*"])
+def test_a_target_that_is_not_a_path_is_a_400_that_never_reaches_the_app(router, target):
+    # An absolute URI carries an authority of its own, which the app could read instead
+    # of the Host the router routed by.
+    HEADS.clear()
+    reader = exchange(router, f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+    status, _, body = reader.response()
+    assert status == 400  # the parser's own refusal for "record", the router's for the rest
+    assert HEADS == []
+
+
+def test_connection_cannot_name_host_away(router):
+    HEADS.clear()
+    raw = f"GET /record HTTP/1.1\r\nHost: {HOST}\r\nConnection: host, x-drop\r\nX-Drop: 1\r\n\r\n"
+    assert exchange(router, raw.encode()).response()[0] == 200
+    names = [name for name, _ in app_headers(HEADS[-1])]
+    assert names.count("host") == 1 and "x-drop" not in names
