@@ -95,9 +95,9 @@ def test_a_header_declaring_512_mib_is_refused_before_it_is_read(daemon, bombs, 
         before = _status_kb(pid, "VmRSS")
         resp = _put(client, project, body, headers)
         peak = _status_kb(pid, "VmHWM")
+    assert peak - before < RSS_GROWTH_MAX_KB, (before, peak)
     message = assert_error(resp, 400, "ValidationError")["message"]
     assert "extension header at byte 0" in message and str(512 * 2**20) in message
-    assert peak - before < RSS_GROWTH_MAX_KB, (before, peak)
 
 
 @pytest.mark.parametrize("case", ["long-link-target", "deep-names", "pax-digits"])
@@ -115,8 +115,8 @@ def test_pathological_names_are_refused_in_under_100_ms_of_cpu(daemon, case):
         before = _cpu_s(pid)
         resp = _put(client, project, body, headers)
         spent = _cpu_s(pid) - before
-    assert named in assert_error(resp, 400, "ValidationError")["message"]
     assert spent < CPU_MAX_S, spent
+    assert named in assert_error(resp, 400, "ValidationError")["message"]
 
 
 def _held_upload(client: httpx.Client, project: str, headers: dict[str, str],
@@ -154,7 +154,7 @@ def test_a_users_second_upload_at_once_is_a_429_with_retry_after(daemon):
                             answers)
         try:
             _wait_staged(daemon, first, 2**20)
-            resp = _put(second, other, archive([("index.html", "file", "hi")]), headers)
+            resp = _put(second, other, archive([("../z", "file", "")]), headers)
             assert "HOSTD_UPLOADS_PER_USER" in assert_error(resp, 429,
                                                              "RateLimited")["message"]
             assert int(resp.headers["Retry-After"]) >= 1
