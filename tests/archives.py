@@ -96,3 +96,24 @@ def pathological_names() -> dict[str, tuple[list[Member], str]]:
                                for i in range(40)]
                               + [("out", "sym", "a/" * 700 + "../" * 701)], "l0"),
     }
+
+
+def raw_archive(headers: list[tuple[str, bytes, bytes]]) -> bytes:
+    """A gzip'd tar of raw headers (name, type, data), written as they are (GNU format)."""
+    raw = io.BytesIO()
+    for name, kind, data in headers:
+        info = tarfile.TarInfo(name)
+        info.type, info.size = kind, len(data)
+        raw.write(info.tobuf(tarfile.GNU_FORMAT) + data + bytes(-len(data) % tarfile.BLOCKSIZE))
+    raw.write(bytes(2 * tarfile.BLOCKSIZE))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def pax_archive(records: dict[str, str]) -> bytes:
+    """A gzip'd tar of one empty file after a pax header of `records`."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.pax_headers = records
+        tar.addfile(info)
+    return gzip.compress(raw.getvalue(), mtime=0)

@@ -20,7 +20,9 @@ import tarfile
 import time
 from pathlib import Path
 
-NAME_MAX_BYTES = 4096  # a name or link target, as the kernel's PATH_MAX
+# A name or link target, in UTF-8: the kernel's PATH_MAX (4096) less room for the
+# directory hostd unpacks into.
+NAME_MAX_BYTES = 3072
 LONG_NAME_MAX_BYTES = NAME_MAX_BYTES + 1  # a GNU long name and its NUL
 PAX_MAX_BYTES = 16 * 1024  # a path and a link target of NAME_MAX_BYTES, and the rest
 PAX_DIGITS_MAX = 64  # tarfile's `hdrcharset` search is quadratic in a run of digits

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hostd.control.archive_stream import NAME_MAX_BYTES, Refused
 
 DEPTH_MAX = 128  # components in a name or a link target
+COMPONENT_MAX_BYTES = 255  # as the kernel's NAME_MAX
 LINK_DEPTH_MAX = 40  # links resolved within links, as the kernel's MAXSYMLINKS
 ROOT = 0
 _BUSY = (-1, -1)  # a link being resolved: met again, it loops
@@ -32,12 +33,16 @@ class Link:
 
 def components(raw: str, what: str) -> list[str]:
     """`raw` split into its components without '' and '.', within the length and depth
-    limits; Refused (naming `what`) past them."""
-    if len(raw) > NAME_MAX_BYTES:
-        raise Refused(f"{what} is {len(raw)} characters long, more than {NAME_MAX_BYTES}")
+    limits (in UTF-8 bytes, as the kernel counts); Refused (naming `what`) past them."""
+    size = len(raw.encode("utf-8", "surrogateescape"))
+    if size > NAME_MAX_BYTES:
+        raise Refused(f"{what} is {size} bytes long, more than {NAME_MAX_BYTES}")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if len(parts) > DEPTH_MAX:
         raise Refused(f"{what} has {len(parts)} path components, more than {DEPTH_MAX}")
+    longest = max(parts, key=len, default="")
+    if len(longest.encode("utf-8", "surrogateescape")) > COMPONENT_MAX_BYTES:
+        raise Refused(f"{what} has a component longer than {COMPONENT_MAX_BYTES} bytes")
     return parts
 
 

@@ -5,8 +5,8 @@ The archive is the uploader's and hostd runs as root, so every member is refused
 it is a regular file, a directory or a symbolic link whose target stays in the tree
 (resolved through the archive's other links, in any order: a link unpacked later can't
 redirect one unpacked earlier); no `..`, no absolute names, no hard links, devices or
-sparse files, no member reached through a link. Names and link targets are at most 4096
-characters and 128 components (hostd.control.archive_tree, linear in the name). The
+sparse files, no member reached through a link. Names and link targets are at most 3072
+bytes, 128 components of 255 bytes (hostd.control.archive_tree, linear in the name). The
 caps are HOSTD_MAX_SOURCE_FILES and HOSTD_MAX_SOURCE_MB, counted on declared sizes
 (files and extension headers alike) before anything of them is read
 (hostd.control.archive_stream); each pass reads under a deadline, HOSTD_UPLOAD_TIMEOUT.
@@ -115,7 +115,7 @@ def _reading(path: Path, limits: ArchiveLimits,
         raise UnsafeArchive(str(exc)) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError,
             RecursionError) as exc:
-        raise UnsafeArchive(f"{failed} ({exc})") from None
+        raise UnsafeArchive(f"{failed} ({str(exc)[:300]})") from None
     finally:
         source.close()
 

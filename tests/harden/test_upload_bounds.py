@@ -10,6 +10,7 @@ spends is read from /proc/<its pid> before and after (security bounds, not bench
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -66,10 +67,8 @@ def _status_kb(pid: int, field: str) -> int:
 def _reset_peak(pid: int) -> None:
     """VmHWM from now on (Linux ≥ 4.0, as root); else it stays the peak since start,
     which only makes the bound stricter."""
-    try:
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _cpu_s(pid: int) -> float:
