@@ -176,7 +176,7 @@ class Settings(BaseSettings):
 
     # Source uploads (hostd.api.uploads, hostd.control.upload): uploads in progress at
     # once per user, bytes they stage at once per user, the threads that check archives
-    # (not the API's), and the deadline of each pass over an archive (check, unpack).
+    # (not the API's), and the check's deadline (the unpack has HOSTD_BUILD_TIMEOUT's).
     uploads_per_user: int = Field(2, ge=1, le=64, validation_alias="HOSTD_UPLOADS_PER_USER")
     upload_staging_mb_per_user: int = Field(
         1024, ge=1, validation_alias="HOSTD_UPLOAD_STAGING_MB_PER_USER")

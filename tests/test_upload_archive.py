@@ -153,6 +153,9 @@ def test_a_check_and_an_unpack_stop_at_their_deadline(tmp_path: Path) -> None:
     with pytest.raises(upload.UnsafeArchive, match="HOSTD_UPLOAD_TIMEOUT"):
         upload.unpack(path, tmp_path / "tree", late)
     assert not (tmp_path / "tree").exists()
+    late = upload.ArchiveLimits(max_files=10, max_bytes=2**20, unpack_timeout_s=0)
+    with pytest.raises(upload.UnsafeArchive, match="longer than 0 s .*HOSTD_BUILD_TIMEOUT"):
+        upload.unpack(path, tmp_path / "tree", late)
 
 
 def test_the_decompressed_stream_has_a_cap_of_its_own(tmp_path: Path) -> None:

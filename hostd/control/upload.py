@@ -9,7 +9,8 @@ sparse files, no member reached through a link. Names and link targets are at mo
 bytes, 128 components of 255 bytes (hostd.control.archive_tree, linear in the name). The
 caps are HOSTD_MAX_SOURCE_FILES and HOSTD_MAX_SOURCE_MB, counted on declared sizes
 (files and extension headers alike) before anything of them is read
-(hostd.control.archive_stream); each pass reads under a deadline, HOSTD_UPLOAD_TIMEOUT.
+(hostd.control.archive_stream); the check reads under a deadline, HOSTD_UPLOAD_TIMEOUT,
+the unpack (which writes) under the build's, HOSTD_BUILD_TIMEOUT.
 The `data` filter checks again while it writes (defence in depth).
 """
 
@@ -49,7 +50,8 @@ class ArchiveTooLarge(UnsafeArchive):
 class ArchiveLimits:
     max_files: int
     max_bytes: int
-    timeout_s: float = 30.0  # each pass: the check, the unpack
+    timeout_s: float = 30.0  # the check (HOSTD_UPLOAD_TIMEOUT)
+    unpack_timeout_s: float = 600.0  # the unpack, which writes (HOSTD_BUILD_TIMEOUT)
 
 
 @dataclass
@@ -81,7 +83,8 @@ def check_archive(path: Path, limits: ArchiveLimits) -> ArchiveSummary:
     """Read every member header (nothing is written); UnsafeArchive naming the first bad
     member, ArchiveTooLarge past a cap, UnsafeArchive at the deadline."""
     summary, tree = ArchiveSummary(), Tree(2 * limits.max_files)
-    with _reading(path, limits, "the body is not a gzip'd tar archive") as (tar, source):
+    with _reading(path, limits, "the body is not a gzip'd tar archive", limits.timeout_s,
+                  "HOSTD_UPLOAD_TIMEOUT") as (tar, source):
         for member in tar:
             _check_member(member, summary, tree, source, limits)
             _forget_headers(tar)
@@ -93,12 +96,12 @@ def check_archive(path: Path, limits: ArchiveLimits) -> ArchiveSummary:
 
 
 @contextmanager
-def _reading(path: Path, limits: ArchiveLimits,
-             failed: str) -> Iterator[tuple[tarfile.TarFile, BoundedSource]]:
-    """The archive at `path` opened through hostd's bounds (hostd.control.archive_stream);
-    their refusals become UnsafeArchive or ArchiveTooLarge, a broken archive an
-    UnsafeArchive that starts with `failed`."""
-    deadline = time.monotonic() + limits.timeout_s
+def _reading(path: Path, limits: ArchiveLimits, failed: str, timeout_s: float,
+             setting: str) -> Iterator[tuple[tarfile.TarFile, BoundedSource]]:
+    """The archive at `path` opened through hostd's bounds (hostd.control.archive_stream),
+    read for at most `timeout_s` (`setting`); their refusals become UnsafeArchive or
+    ArchiveTooLarge, a broken archive an UnsafeArchive that starts with `failed`."""
+    deadline = time.monotonic() + timeout_s
     # Headers and padding, at most EXTENSIONS_MAX + 1 headers per member, beyond what
     # the members and extension headers declare: the decompressed stream's own cap.
     overhead = (limits.max_files + 1) * (EXTENSIONS_MAX + 1) * 2 * tarfile.BLOCKSIZE
@@ -109,8 +112,8 @@ def _reading(path: Path, limits: ArchiveLimits,
     except OverCap as exc:
         raise ArchiveTooLarge(str(exc)) from None
     except TooSlow:
-        raise UnsafeArchive(f"the archive took longer than {limits.timeout_s:g} s to read "
-                            "(HOSTD_UPLOAD_TIMEOUT)") from None
+        raise UnsafeArchive(f"the archive took longer than {timeout_s:g} s to read "
+                            f"({setting})") from None
     except Refused as exc:
         raise UnsafeArchive(str(exc)) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError,
@@ -170,11 +173,12 @@ def _member_name(member: tarfile.TarInfo) -> tuple[str, list[str]]:
 
 
 def unpack(path: Path, dest: Path, limits: ArchiveLimits) -> ArchiveSummary:
-    """Check the archive, then unpack it into `dest`, which must not exist yet; both
-    passes under the deadline of their own."""
+    """Check the archive, then unpack it into `dest`, which must not exist yet; each
+    pass under a deadline of its own."""
     summary = check_archive(path, limits)
     dest.mkdir(mode=0o700)
-    with _reading(path, limits, "the archive could not be unpacked") as (tar, _):
+    with _reading(path, limits, "the archive could not be unpacked",
+                  limits.unpack_timeout_s, "HOSTD_BUILD_TIMEOUT") as (tar, _):
         for member in tar:
             # The `data` filter refuses what the checks did, again, as it writes.
             tar.extract(member, dest, set_attrs=True, filter="data")
