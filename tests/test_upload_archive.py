@@ -95,6 +95,14 @@ def test_extension_headers_count_against_the_size_cap(tmp_path: Path) -> None:
         upload.check_archive(path, upload.ArchiveLimits(max_files=10, max_bytes=2048))
 
 
+def _pax_record(key: str, size: int) -> bytes:
+    """One pax record ("<length> <key>=<value>\\n") of about `size` bytes."""
+    body = f" {key}=" + "v" * (size - len(key) - 8) + "\n"
+    length = len(body) + len(str(len(body)))
+    length = len(body) + len(str(length))
+    return f"{length}{body}".encode()
+
+
 @pytest.mark.parametrize("body, says", [
     (lambda: extension_bomb(b"x", 16384, fill=b"1"), "malformed record at byte 0"),
     (lambda: pax_archive({"path": "9" * 65}), "run of more than 64 digits"),
@@ -102,6 +110,9 @@ def test_extension_headers_count_against_the_size_cap(tmp_path: Path) -> None:
     (lambda: raw_archive([("s", b"S", b"")]), "member 's' is a sparse file"),
     (lambda: raw_archive([("././@LongLink", b"L", b"n\0")] * 5 + [("x", b"0", b"")]),
      "more than 4 in a row"),
+    (lambda: raw_archive([("g", b"g", _pax_record("comment", 9000)), ("a", b"0", b""),
+                          ("g", b"g", _pax_record("comment2", 9000)), ("b", b"0", b"")]),
+     "global pax headers declare more than 16384 bytes in all"),
 ])
 def test_pax_records_sparse_files_and_header_chains(tmp_path: Path, body, says) -> None:
     path = tmp_path / "a.tar.gz"

@@ -5,8 +5,9 @@ it belongs to: a GNU long name ('L') or long link ('K') and a pax header ('x', '
 declare 512 MiB in a 0.5 MB gzip body. Python 3.11's pax parser is also quadratic in
 some malformed records (runs of digits, records without their '='). So `Checked`, the
 TarInfo class hostd reads with, refuses an extension header by its declared size before
-tarfile reads it, validates a pax header's records in one linear pass before tarfile
-parses them, refuses sparse members and chains of extension headers. `BoundedSource`
+tarfile reads it (global pax headers, which tarfile keeps to the end, in all too),
+validates a pax header's records in one linear pass before tarfile parses them, refuses
+sparse members and chains of extension headers. `BoundedSource`
 is the file tarfile reads: it decompresses the gzip stream, refuses more than a cap of
 decompressed bytes (a gzip bomb) and anything after a deadline, and lets `Checked` look
 at a pax header before tarfile reads it again.
@@ -57,6 +58,7 @@ class BoundedSource:
         self._pos = 0  # what tarfile has read
         self._back = b""  # peeked bytes, given back before the stream's next ones
         self.extensions = 0  # extension headers since the last member
+        self.global_bytes = 0  # global pax headers ('g'), which tarfile keeps to the end
         self.declared = 0  # the declared sizes of regular files and extension headers
         self.declared_cap = cap
 
@@ -127,6 +129,11 @@ class Checked(tarfile.TarInfo):
             raise Refused(f"{where} declares {kind} of {self.size} bytes, more than "
                           f"{cap}: names and link targets are at most {NAME_MAX_BYTES} bytes")
         source.count(self.size, where)
+        if self.type == tarfile.XGLTYPE:  # kept for every member after it: a cap in all
+            source.global_bytes += self.size
+            if source.global_bytes > PAX_MAX_BYTES:
+                raise Refused(f"{where}: the archive's global pax headers declare more "
+                              f"than {PAX_MAX_BYTES} bytes in all")
         if self.type in _PAX:
             padded = -(-self.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
             check_pax_records(source.peek(padded)[:self.size], where)
