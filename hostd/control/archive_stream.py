@@ -113,7 +113,8 @@ class Checked(tarfile.TarInfo):
 
     def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
         source = archive.fileobj
-        assert isinstance(source, BoundedSource)
+        if not isinstance(source, BoundedSource):
+            raise TypeError("Checked reads through a BoundedSource only")
         if self.type == tarfile.GNUTYPE_SPARSE:
             raise Refused(f"member {self.name!r} is a sparse file: not allowed")
         if self.type not in _LONG + _PAX:
