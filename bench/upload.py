@@ -2,6 +2,7 @@
 create` from a local git URL of the same tree (HOSTD_ALLOW_LOCAL_REPOS). Prints numbers.
 
     .venv/bin/python bench/upload.py [--runs 1] [--big-files 5000] [--big-mb 100]
+                                     [--check-only]
 
 Each run makes two trees of the same shape with different markers (one for `up`, one
 for the git repository), so neither deploy finds the other's build in Docker's cache.
@@ -12,6 +13,10 @@ through the router; then `up` of the same tree again ("unchanged": pack, hash, u
 no deploy). hostctl runs as a real process. A real hostd subprocess with its own data
 dir and HOSTD_INSTANCE label, warm base images (`hostd images bootstrap` first);
 everything it creates is removed at the end.
+
+First, with no engine (alone with `--check-only`): the archive check's CPU and wall time
+in this process, on the big tree packed by hostctl and on the hostile archives of
+tests/archives.py (a 512 MiB long-name header, pathological names).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hostctl.pack import pack
+from hostd.control import upload
+from tests.archives import archive, extension_bomb, pathological_names
 from tests.plugins.engine import remove_instance_objects
 from tests.support import HostdServer, auth, register, tls
 
@@ -124,14 +132,43 @@ def bench_tree(server: HostdServer, client: httpx.Client, env: dict[str, str], l
           f"{statistics.median(creates):6.2f} s   ({runs} run{'s' * (runs > 1)})", flush=True)
 
 
+def timed_check(label: str, path: Path) -> None:
+    limits = upload.ArchiveLimits(max_files=50_000, max_bytes=1024 * 2**20)
+    cpu, wall = time.process_time(), time.monotonic()
+    try:
+        summary = upload.check_archive(path, limits)
+        outcome = f"{summary.files} members, {summary.bytes / 2**20:.0f} MB"
+    except upload.UnsafeArchive as refused:
+        outcome = f"refused: {str(refused)[:60]}"
+    print(f"check {label:<24} {path.stat().st_size / 2**10:9.1f} KB  cpu "
+          f"{time.process_time() - cpu:6.3f} s  wall {time.monotonic() - wall:6.3f} s  "
+          f"{outcome}", flush=True)
+
+
+def bench_check(tmp: Path, files: int, megabytes: int) -> None:
+    big_static(tmp / "check-tree", "check", files, megabytes)
+    timed_check(f"{files} files/{megabytes} MB", pack(tmp / "check-tree", tmp / "t.tgz").path)
+    bomb = tmp / "bomb.tgz"
+    bomb.write_bytes(extension_bomb(b"L", 512 * 2**20))
+    timed_check("512 MiB long name", bomb)
+    for case, (members, _) in pathological_names().items():
+        path = tmp / f"{case}.tgz"
+        path.write_bytes(archive(members))
+        timed_check(case, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--big-files", type=int, default=5000)
     parser.add_argument("--big-mb", type=int, default=100)
+    parser.add_argument("--check-only", action="store_true")
     args = parser.parse_args()
     instance = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="hostd-upload-bench-") as tmp:
+        bench_check(Path(tmp), args.big_files, args.big_mb)
+        if args.check_only:
+            return
         server = HostdServer(data_dir=Path(tmp) / "data",
                              env_overrides={"HOSTD_INSTANCE": instance, "BCRYPT_ROUNDS": "4"})
         server.start()

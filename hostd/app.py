@@ -76,6 +76,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await services.collector.stop()
     services.monitor.stop()
     services.followers.close()
+    services.uploads.close()
     services.supervisor.close()
     services.docker.close()
     await services.reads.close()

@@ -186,6 +186,15 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
+    # Source uploads (hostd.api.uploads, hostd.control.upload): uploads in progress at
+    # once per user, bytes they stage at once per user, the threads that check archives
+    # (not the API's), and the check's deadline (the unpack has HOSTD_BUILD_TIMEOUT's).
+    uploads_per_user: int = Field(2, ge=1, le=64, validation_alias="HOSTD_UPLOADS_PER_USER")
+    upload_staging_mb_per_user: int = Field(
+        1024, ge=1, validation_alias="HOSTD_UPLOAD_STAGING_MB_PER_USER")
+    upload_threads: int = Field(2, ge=1, le=64, validation_alias="HOSTD_UPLOAD_THREADS")
+    upload_timeout_s: int = Field(30, ge=1, le=3600, validation_alias="HOSTD_UPLOAD_TIMEOUT")
+
     # Per-user quotas (hostd.control.quota); 0 turns one off. Memory is reserved by every
     # project that should run (desired status running), at HOSTD_CONTAINER_MEMORY_MB each.
     max_projects_per_user: int = Field(20, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")

@@ -18,6 +18,7 @@ from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
 from hostd.api.reads import Reads
 from hostd.api.streams import StreamSlots
+from hostd.api.uploads import UploadGate
 from hostd.config import Settings
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
@@ -71,6 +72,7 @@ class Services:
     followers: LogFollowers  # the threads that read followed container logs
     oneoffs: OneOffs  # one-off commands running in fresh containers
     reads: Reads  # the read routes' lean way to the database
+    uploads: UploadGate  # source uploads in progress, and the threads that check them
 
 
 def pool_threads(settings: Settings) -> int:
@@ -128,4 +130,6 @@ def build_services(settings: Settings) -> Services:
         changes=ChangeRunner(settings.change_threads, settings.changes_per_user),
         followers=LogFollowers(settings.log_followers), oneoffs=oneoffs,
         reads=Reads(engine, loop_reader, view, freshness),
+        uploads=UploadGate(settings.upload_threads, settings.uploads_per_user,
+                           settings.upload_staging_mb_per_user * 2**20),
     )

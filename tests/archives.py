@@ -54,3 +54,66 @@ def hostile(outside: Path) -> dict[str, tuple[list[Member], str]]:
         # Resolved through another link: sub/up -> .. (the root), so sub/up/.. is above it.
         "link-chain": ([("top", "sym", "sub/up/.."), ("sub/up", "sym", "..")], "top"),
     }
+
+
+def extension_bomb(kind: bytes, declared: int, fill: bytes = b"\0") -> bytes:
+    """A gzip'd tar whose first header is an extension header of `kind` (b"L", b"K"
+    GNU long name/link; b"x", b"g" pax) declaring `declared` bytes, all of them there
+    (an "x", then `fill`: 512 MiB of zeros is a 0.5 MB body), then a member and a
+    `../late` one (refused by any hostd, however early)."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+        header = tarfile.TarInfo("././@LongLink")
+        header.type, header.size = kind, declared
+        gz.write(header.tobuf(tarfile.GNU_FORMAT))
+        gz.write(b"x")
+        filler, left = fill * 2**20, declared - 1
+        while left > 0:
+            gz.write(filler[:min(left, len(filler))])
+            left -= len(filler)
+        gz.write(bytes(-declared % tarfile.BLOCKSIZE))
+        tail = io.BytesIO()
+        with tarfile.open(fileobj=tail, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name in ("ok.txt", "../late"):
+                tar.addfile(tarfile.TarInfo(name))
+        gz.write(tail.getvalue())
+    return raw.getvalue()
+
+
+def pathological_names() -> dict[str, tuple[list[Member], str]]:
+    """Archives of about 1 KB whose names cost a quadratic check its CPU, each ending
+    in a refusal any hostd makes, and what its refusal names."""
+    deep = "a/" * 1900  # 3800 characters, 1900 components
+    return {
+        # A link target of 150,000 components that finally climbs out.
+        "long-link-target": ([("l", "sym", "./" * 150_000 + "../../x")], "l"),
+        # Many members, each named with 4000 characters in 2000 components.
+        "deep-names": ([(f"{deep}f", "file", "")] * 100 + [("../late", "file", "")],
+                       "a/a/a"),
+        # Links whose targets go down 700 components and up again, the last one past
+        # the root.
+        "deep-link-targets": ([(f"l{i}", "sym", "a/" * 700 + "../" * 700)
+                               for i in range(40)]
+                              + [("out", "sym", "a/" * 700 + "../" * 701)], "l0"),
+    }
+
+
+def raw_archive(headers: list[tuple[str, bytes, bytes]]) -> bytes:
+    """A gzip'd tar of raw headers (name, type, data), written as they are (GNU format)."""
+    raw = io.BytesIO()
+    for name, kind, data in headers:
+        info = tarfile.TarInfo(name)
+        info.type, info.size = kind, len(data)
+        raw.write(info.tobuf(tarfile.GNU_FORMAT) + data + bytes(-len(data) % tarfile.BLOCKSIZE))
+    raw.write(bytes(2 * tarfile.BLOCKSIZE))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def pax_archive(records: dict[str, str]) -> bytes:
+    """A gzip'd tar of one empty file after a pax header of `records`."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.pax_headers = records
+        tar.addfile(info)
+    return gzip.compress(raw.getvalue(), mtime=0)

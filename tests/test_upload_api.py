@@ -3,8 +3,10 @@ contract's shapes, owner scoping, and every archive guard with nothing written o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hostd.api.uploads import UploadGate
+from hostd.errors import PayloadTooLarge, RateLimited
 from tests.archives import archive, hostile
 from tests.support import HostdServer, client_for, register
 from tests.test_auth_api import assert_error
@@ -175,3 +179,40 @@ def test_a_50_mb_upload_keeps_the_daemon_flat(make_hostd, tmp_path):
         after = _rss_kb(server.process.pid)
     assert path.stat().st_size > 50 * 1024 * 1024
     assert after - before < 30 * 1024, (before, after, time.monotonic() - started)
+
+
+def test_checks_run_on_the_upload_threads_and_keep_the_users_slot_to_their_end():
+    """hostd.api.uploads on its own: a check runs on a thread of the upload pool, and an
+    upload whose client left keeps its slot until its check has ended."""
+    gate = UploadGate(threads=1, per_user=1, staging_bytes_per_user=10)
+    started, release = threading.Event(), threading.Event()
+
+    def check() -> str:
+        started.set()
+        release.wait(30)
+        return threading.current_thread().name
+
+    async def scenario() -> str:
+        with gate.admit("alice") as progress:
+            left = asyncio.ensure_future(progress.run(check))
+            await asyncio.to_thread(started.wait, 30)
+            left.cancel()  # the client went away; the check runs on
+        with pytest.raises(RateLimited) as refused:
+            gate.admit("alice")
+        assert refused.value.headers["Retry-After"] == "5"
+        with gate.admit("bob"), pytest.raises(PayloadTooLarge,
+                                              match="HOSTD_UPLOAD_STAGING_MB_PER_USER"):
+            gate.admit("carol").stage(11)
+        release.set()
+        for _ in range(300):  # bounded: until the first check has ended
+            try:
+                with gate.admit("alice") as again:
+                    return await again.run(lambda: threading.current_thread().name)
+            except RateLimited:
+                await asyncio.sleep(0.01)
+        raise AssertionError("alice's slot was never released")
+
+    try:
+        assert asyncio.run(scenario()).startswith("upload")
+    finally:
+        gate.close()

@@ -77,7 +77,9 @@ def unpack(ctx: JobContext, job: DeployJob) -> None:
 
 def upload_limits(settings: Settings) -> upload.ArchiveLimits:
     return upload.ArchiveLimits(max_files=settings.max_source_files,
-                                max_bytes=settings.max_source_mb * 2**20)
+                                max_bytes=settings.max_source_mb * 2**20,
+                                timeout_s=settings.upload_timeout_s,
+                                unpack_timeout_s=settings.build_timeout_s)
 
 
 def build(ctx: JobContext, job: DeployJob) -> None:

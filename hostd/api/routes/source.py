@@ -2,9 +2,10 @@
 
 The body is streamed to a file in the project's sources directory in pieces (never held
 whole in memory) under its own cap, HOSTD_MAX_SOURCE_MB (the small JSON cap,
-HOSTD_MAX_BODY_BYTES, does not apply to this route: see hostd.api.middleware). Every
-member is checked before the archive is kept (hostd.control.upload); the deploy then
-unpacks it into a fresh directory of its own.
+HOSTD_MAX_BODY_BYTES, does not apply to this route: see hostd.api.middleware), and the
+user's (hostd.api.uploads: uploads at once, bytes staged at once). Every member is
+checked before the archive is kept (hostd.control.upload), on the upload threads, under
+a deadline; the deploy then unpacks it into a fresh directory of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Request, Response
 
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, ServicesDep, SessionDep
+from hostd.api.uploads import Upload
 from hostd.control import upload
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.steps import upload_limits
@@ -61,19 +63,24 @@ async def put_source(
     if not upload.is_upload(project.github_url):
         raise Conflict(f"{project.name} deploys from a git repository, not from uploads")
     settings = services.settings
-    staged, digest = await _receive(request, upload.sources_dir(settings.data_dir, project.id),
-                                    settings.max_source_mb * 2**20)
-    try:
-        status, answer = await anyio.to_thread.run_sync(partial(
-            _accept, session, project, user, services, lifecycle, staged, digest))
-    finally:
-        await anyio.to_thread.run_sync(partial(staged.unlink, missing_ok=True))
+    with services.uploads.admit(user.id) as progress:  # 429 past HOSTD_UPLOADS_PER_USER
+        staged, digest = await _receive(request, upload.sources_dir(settings.data_dir,
+                                                                    project.id),
+                                        settings.max_source_mb * 2**20, progress)
+        try:
+            await progress.run(partial(_check, staged, upload_limits(settings)))
+            status, answer = await anyio.to_thread.run_sync(partial(
+                _accept, session, project, user, services, lifecycle, staged, digest))
+        finally:
+            await anyio.to_thread.run_sync(partial(staged.unlink, missing_ok=True))
     response.status_code = status
     return answer
 
 
-async def _receive(request: Request, directory: Path, cap: int) -> tuple[Path, str]:
-    """The body in a new file of `directory` and its sha256; 413 past `cap` bytes."""
+async def _receive(request: Request, directory: Path, cap: int,
+                   progress: Upload) -> tuple[Path, str]:
+    """The body in a new file of `directory` and its sha256; 413 past `cap` bytes or
+    past the user's staging cap."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(_too_large(cap))
@@ -88,6 +95,7 @@ async def _receive(request: Request, directory: Path, cap: int) -> tuple[Path, s
                 size += len(chunk)
                 if size > cap:
                     raise PayloadTooLarge(_too_large(cap))
+                progress.stage(len(chunk))
                 digest.update(chunk)
                 pending += chunk
                 if len(pending) >= WRITE_CHUNK:
@@ -107,14 +115,18 @@ def _too_large(cap: int) -> str:
     return f"the archive is larger than {cap // 2**20} MB (HOSTD_MAX_SOURCE_MB)"
 
 
-def _accept(session: SessionDep, project: Project, user: User, services: Services,
-            lifecycle: Lifecycle, staged: Path, digest: str) -> tuple[int, SourceUploaded]:
-    """Check every member (400 naming the first bad one), then deploy it, unless it is
-    the source the project has already (and did not fail on)."""
+def _check(staged: Path, limits: upload.ArchiveLimits) -> None:
+    """Every member checked (400 naming the first bad one), on an upload thread."""
     try:
-        upload.check_archive(staged, upload_limits(services.settings))
+        upload.check_archive(staged, limits)
     except upload.UnsafeArchive as exc:
         raise ValidationError(str(exc)) from None
+
+
+def _accept(session: SessionDep, project: Project, user: User, services: Services,
+            lifecycle: Lifecycle, staged: Path, digest: str) -> tuple[int, SourceUploaded]:
+    """Deploy the checked archive, unless it is the source the project has already (and
+    did not fail on)."""
     session.refresh(project)
     kept = upload.archive_path(services.settings.data_dir, project.id)
     if upload.upload_digest(project.github_url) == digest and kept.is_file() \
