@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.contract.api import STATUSES, Account, assert_error, bearer
+from tests.contract.api import STATUSES, Account, assert_error, bearer, engine_answer
 from tests.contract.conftest import Target
 
 EVENTS = "/api/containers/events"
@@ -42,7 +42,7 @@ def test_status_stop_start_restart(alice):
     assert status_of(alice, project["id"]) == project["status"]
     message_of(alice.call("POST", f"/api/containers/{project['id']}/stop"))
     assert status_of(alice, project["id"]) == "stopped"
-    message_of(alice.call("POST", f"/api/containers/{project['id']}/start"))
+    message_of(engine_answer(alice.call("POST", f"/api/containers/{project['id']}/start")))
     alice.settled(project["id"])
     message_of(alice.call("POST", f"/api/containers/{project['id']}/restart"))
     assert alice.settled(project["id"])["id"] == project["id"]

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.contract.api import TEMPLATES, Account, assert_error, assert_project
+from tests.contract.api import (
+    TEMPLATES,
+    Account,
+    assert_error,
+    assert_project,
+    engine_answer,
+)
 from tests.contract.conftest import Target
 
 PROJECTS = "/api/projects"
@@ -128,7 +134,8 @@ def test_patch_status_stops_and_starts(alice):
     assert set(resp.json()) == {"project"}
     assert_project(resp.json()["project"])
     assert resp.json()["project"]["status"] == "stopped"
-    resp = alice.call("PATCH", f"{PROJECTS}/{project['id']}/status", json={"status": "running"})
+    resp = engine_answer(alice.call("PATCH", f"{PROJECTS}/{project['id']}/status",
+                                    json={"status": "running"}))
     assert resp.status_code == 200, resp.text
     assert_project(resp.json()["project"])
     assert resp.json()["project"]["id"] == project["id"]
