@@ -27,7 +27,8 @@ run: $(STAMP)
 PG_TESTS := tests/test_auth_api.py tests/test_projects_api.py tests/test_persistence.py \
 	tests/test_validation.py tests/test_env_api.py tests/test_pool_pressure.py \
 	tests/test_schema_upgrade.py tests/test_database_url.py tests/harden/test_crash.py \
-	tests/test_lean_reads.py tests/test_read_cache.py
+	tests/test_lean_reads.py tests/test_read_cache.py tests/contract tests/test_quotas.py \
+	tests/test_registration.py
 
 # A throwaway PostgreSQL on 127.0.0.1 for the second backend. When it cannot start, the
 # PostgreSQL tests say so: they fail under CI and skip elsewhere.

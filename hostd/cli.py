@@ -124,8 +124,10 @@ def main() -> None:
 
 images_app = typer.Typer(help="Base images, built locally with no registry.", no_args_is_help=True)
 templates_app = typer.Typer(help="The project templates.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts, made by the operator.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(templates_app, name="templates")
+app.add_typer(users_app, name="users")
 
 
 @images_app.command("bootstrap")
@@ -217,3 +219,52 @@ def templates_list() -> None:
 
     for name in template_names():
         typer.echo(name)
+
+
+PASSWORD_READ_MAX = 4096  # characters read from a pipe: far past bcrypt's 72 bytes
+
+
+def _read_password() -> str:
+    """From a prompt (typed twice, not echoed) on a terminal, else stdin's first line:
+    never argv, which every local user can read in `ps`."""
+    import sys
+
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline(PASSWORD_READ_MAX).removesuffix("\n").removesuffix("\r")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Option(help="The account's email (its login).")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+) -> None:
+    """Create an account; the password is prompted for, or read from stdin's first line.
+
+    Works with the daemon running or not, on the configured database (DATABASE_URL or
+    the data dir's SQLite file); the one way in while HOSTD_REGISTRATION=closed.
+
+    Example: hostd users add --email ada@example.com --name "Ada Lovelace"
+    """
+    from pydantic import ValidationError as BodyError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hostd.control.accounts import add_user
+    from hostd.errors import Conflict
+    from hostd.store.dburl import DatabaseUrlError
+
+    settings = load_settings()
+    password = _read_password()
+    try:
+        user = add_user(settings, email, name, password)
+    except BodyError as exc:
+        problems = "; ".join(f"{err['loc'][0]} {str(err['msg']).removeprefix('Value error, ')}"
+                             for err in exc.errors())
+        _fail(f"cannot add the account: {problems}")
+    except Conflict as exc:
+        _fail(f"cannot add the account: {exc.message}")
+    except DatabaseUrlError as exc:
+        _fail(f"invalid setting DATABASE_URL: {exc}")
+    except SQLAlchemyError as exc:
+        _fail(f"cannot use the database: {_db_reason(exc, settings)}")
+    typer.echo(f"added {user.email} (id {user.id}, handle {user.handle})")

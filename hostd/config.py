@@ -78,6 +78,18 @@ def default_router_workers() -> int:
     return max(1, min(cpus, MAX_DEFAULT_ROUTER_WORKERS))
 
 
+FALLBACK_MEMORY_MB = 4096
+
+
+def physical_memory_mb() -> int:
+    """The machine's physical memory in MB (4096 where the OS does not say)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MEMORY_MB
+    return total // 2**20 if total > 0 else FALLBACK_MEMORY_MB
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "hostd"
@@ -196,10 +208,16 @@ class Settings(BaseSettings):
     upload_timeout_s: int = Field(30, ge=1, le=3600, validation_alias="HOSTD_UPLOAD_TIMEOUT")
 
     # Per-user quotas (hostd.control.quota); 0 turns one off. Memory is reserved by every
-    # project that should run (desired status running), at HOSTD_CONTAINER_MEMORY_MB each.
-    max_projects_per_user: int = Field(20, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")
-    max_memory_mb_per_user: int = Field(4096, ge=0,
+    # project that runs or is being started, at HOSTD_CONTAINER_MEMORY_MB each; by default
+    # one user may reserve the machine's memory and have Heroku's 100 apps. Operators of
+    # many tenants lower both.
+    max_projects_per_user: int = Field(100, ge=0, validation_alias="HOSTD_MAX_PROJECTS_PER_USER")
+    max_memory_mb_per_user: int = Field(default_factory=physical_memory_mb, ge=0,
                                         validation_alias="HOSTD_MAX_MEMORY_MB_PER_USER")
+    # Who makes accounts (`closed`: only `hostd users add`), and where local repositories
+    # may be (with HOSTD_ALLOW_LOCAL_REPOS: only under this directory; unset, nowhere).
+    registration: Literal["open", "closed"] = Field("open", validation_alias="HOSTD_REGISTRATION")
+    local_repos_root: Path | None = Field(None, validation_alias="HOSTD_LOCAL_REPOS_ROOT")
     # Event and log streams open at once per user (hostd.api.streams); 0: no limit.
     max_streams_per_user: int = Field(10, ge=0, validation_alias="HOSTD_MAX_STREAMS_PER_USER")
     # Router caps per project, counted in each router worker process on its own.
@@ -210,8 +228,8 @@ class Settings(BaseSettings):
     tunnel_idle_timeout_s: Annotated[int, NoDecode] = Field(
         300, validation_alias="HOSTD_TUNNEL_IDLE_TIMEOUT")
 
-    # Abuse limits (hostd.api.ratelimit); 0 turns one off. Every local client is 127.0.0.1,
-    # so the per-email limit is the one that stops password guessing on a local daemon.
+    # Abuse limits (hostd.api.ratelimit); 0 turns one off. The per-email limit counts an
+    # account's failed logins from one address: a guesser locks the account for itself only.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
     login_fails_per_address: int = Field(100, ge=0,
                                          validation_alias="HOSTD_LOGIN_FAILS_PER_ADDRESS")
@@ -226,6 +244,16 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: str | int) -> int:
         return parse_duration(value)
+
+    @field_validator("local_repos_root", mode="before")
+    @classmethod
+    def _repos_root(cls, value: str | Path | None) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        if not Path(value).is_absolute():
+            raise ValueError("must be an absolute path (the directory local repositories "
+                             "must be under)")
+        return Path(value)
 
     @field_validator("allowed_images", mode="before")
     @classmethod

@@ -105,6 +105,10 @@ class HostdServer:
             "HOSTD_ROUTER_PORT": str(self.router_port),
             "BCRYPT_ROUNDS": "4",
             "HOSTD_ALLOW_LOCAL_REPOS": "true",
+            # Anywhere: tests make repositories in their tmp dirs and name missing ones
+            # (file:///nonexistent/…) for deploys that fail fast. tests/test_repo_urls.py
+            # checks the confinement with a root of its own.
+            "HOSTD_LOCAL_REPOS_ROOT": "/",
             # The router on the API's event loop: worker processes cost a second of start-up
             # per daemon. Tests of the worker pool, and the session daemon, ask for two.
             "HOSTD_ROUTER_WORKERS": "1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 
 import pytest
@@ -59,8 +60,10 @@ def test_defaults(clean_env, tmp_path):
 
 def test_limit_defaults(clean_env):
     s = Settings()
+    physical_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
     assert (s.max_projects_per_user, s.max_memory_mb_per_user, s.max_streams_per_user) == (
-        20, 4096, 10)
+        100, physical_mb, 10)
+    assert (s.registration, s.local_repos_root) == ("open", None)
     assert (s.router_connections_per_project, s.router_tunnels_per_project,
             s.tunnel_idle_timeout_s) == (256, 64, 300)
     assert (s.container_log_mb, s.container_log_files, s.container_tmp_mb) == (10, 3, 64)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError as SettingsError
 
 from hostd.config import Settings
 from hostd.control import git
-from hostd.store import addresses
+from hostd.store import addresses, localrepo
 from hostd.store import validation as v
+from tests.support import auth, client_for, register
 from tests.test_auth_api import assert_error
 
 TOKEN = "ghp_sEcReT0token0for0tests"
@@ -254,3 +257,77 @@ def test_api_never_shows_a_urls_credentials(client, user):
     for answer in (resp, shown, listed):
         assert TOKEN not in answer.text and "me:" not in answer.text
     assert name in _stored_names(client, user)
+
+
+# --- local repositories: only under HOSTD_LOCAL_REPOS_ROOT ---------------------------------
+
+def git_repo(path: Path) -> Path:
+    """A real repository with one commit at `path`."""
+    path.mkdir(parents=True)
+    (path / "index.html").write_text("hi\n")
+    run = ["git", "-C", str(path), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*run, *args], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def repos(tmp_path: Path) -> dict[str, Path]:
+    """A root with a repository, a link in it to a repository outside, and that one."""
+    root = tmp_path / "repos"
+    inside = git_repo(root / "site")
+    outside = git_repo(tmp_path / "private" / "secret")
+    (root / "escape").symlink_to(outside)
+    return {"root": root, "inside": inside, "outside": outside}
+
+
+def test_local_paths_are_confined_to_the_root(repos):
+    root = repos["root"]
+    assert localrepo.confined(f"file://{repos['inside']}", root) == f"file://{repos['inside']}"
+    assert localrepo.confined(str(root / "not-yet"), root) == f"file://{root / 'not-yet'}"
+    for url in ("file:///etc", "/etc", f"file://{root}/../private/secret",
+                f"file://{root}/site/../../private/secret", f"file://{root}/escape",
+                f"file://{root}/%2e%2e/private/secret", f"{root}-sibling/x"):
+        with pytest.raises(ValueError, match="HOSTD_LOCAL_REPOS_ROOT"):
+            localrepo.confined(url, root)
+    with pytest.raises(ValueError, match="need HOSTD_LOCAL_REPOS_ROOT"):
+        localrepo.confined(f"file://{repos['inside']}", None)
+
+
+def test_the_clone_checks_the_real_path_again(repos, tmp_path):
+    settings = settings_for(tmp_path / "data", allow_local_repos=True,
+                            local_repos_root=repos["root"])
+    commit = git.shallow_clone(f"file://{repos['inside']}", tmp_path / "ok", settings)
+    assert len(commit) == 40 and (tmp_path / "ok" / "index.html").is_file()
+    # A link made (or moved) after the project was accepted leads nowhere outside.
+    with pytest.raises(git.CloneFailed, match="HOSTD_LOCAL_REPOS_ROOT"):
+        git.shallow_clone(f"file://{repos['root']}/escape", tmp_path / "no", settings)
+    assert not (tmp_path / "no").exists()
+    unset = settings_for(tmp_path / "data", allow_local_repos=True)
+    with pytest.raises(git.CloneFailed, match="HOSTD_LOCAL_REPOS_ROOT"):
+        git.shallow_clone(f"file://{repos['inside']}", tmp_path / "no", unset)
+
+
+def test_api_accepts_local_repositories_only_under_the_root(make_hostd, repos):
+    confined = make_hostd(HOSTD_LOCAL_REPOS_ROOT=str(repos["root"]))
+    unset = make_hostd(HOSTD_LOCAL_REPOS_ROOT="")
+    with client_for(confined) as client, client_for(unset) as other:
+        user = {"headers": auth(register(client)[0])}
+        for url in ("file:///etc", "/etc/ssl", f"file://{repos['outside']}",
+                    f"file://{repos['root']}/escape", f"file://{repos['root']}/../private/secret"):
+            resp, name = _post(client, user, url)
+            message = assert_error(resp, 400, "ValidationError")["message"]
+            assert message.startswith("github_url ") and "HOSTD_LOCAL_REPOS_ROOT" in message
+            assert str(repos["root"]) not in message  # the operator's path stays theirs
+            assert name not in _stored_names(client, user)
+        resp, _ = _post(client, user, f"file://{repos['inside']}")
+        assert resp.status_code == 201, resp.text
+        someone = {"headers": auth(register(other)[0])}
+        resp, _ = _post(other, someone, f"file://{repos['inside']}")
+        assert "need HOSTD_LOCAL_REPOS_ROOT" in assert_error(resp, 400,
+                                                             "ValidationError")["message"]
+
+
+def test_the_root_must_be_an_absolute_path(tmp_path):
+    with pytest.raises(SettingsError, match="absolute"):
+        settings_for(tmp_path, local_repos_root="repos")

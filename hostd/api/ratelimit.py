@@ -1,4 +1,10 @@
-"""Abuse limits: failed logins per email and per client address, registrations per address.
+"""Abuse limits: failed logins per account and client address, failed logins per address,
+registrations per address.
+
+The account's lock is keyed by the email *and* the address that failed: a guesser who
+reaches the limit locks the account for its own address only, never for its owner
+elsewhere (ten wrong passwords must not be a way to keep someone out). The per-address
+limit still bounds what one address may try across all accounts.
 
 Each limit is a sliding window kept in memory (`SlidingWindow`): a key may record at
 most `limit` events in any `window_s` seconds. Memory stays bounded: a key holds at most
@@ -108,13 +114,14 @@ class AuthLimits:
         )
 
     def check_login(self, email: str, address: str) -> None:
-        """Refuse any login, even with the right password, while the email or the address
-        is locked: otherwise a 200 among the 429s would tell a guesser they found it."""
-        wait = self.fails_per_email.retry_after(email)
+        """Refuse any login, even with the right password, while the email is locked for
+        this address or the address is: otherwise a 200 among the 429s would tell a
+        guesser they found it."""
+        wait = self.fails_per_email.retry_after(_account_key(email, address))
         if wait is not None:
             raise RateLimited(
-                f"Too many failed logins for this account: try again in {wait} s",
-                retry_after=wait)
+                "Too many failed logins for this account from this address: try again in "
+                f"{wait} s", retry_after=wait)
         wait = self.fails_per_address.retry_after(address)
         if wait is not None:
             raise RateLimited(
@@ -122,16 +129,18 @@ class AuthLimits:
                 retry_after=wait)
 
     def login_failed(self, email: str, address: str) -> None:
-        self.fails_per_email.hit(email)
+        key = _account_key(email, address)
+        self.fails_per_email.hit(key)
         self.fails_per_address.hit(address)
-        if self.fails_per_email.retry_after(email) is not None:
-            log.warning("auth: an account is locked after %d failed logins",
+        if self.fails_per_email.retry_after(key) is not None:
+            log.warning("auth: an account is locked for one address after %d failed logins",
                         self.fails_per_email.limit)
 
-    def login_succeeded(self, email: str) -> None:
-        # Only the account's own failures are forgotten: resetting the address would let
-        # anyone with an account clear the counter that slows their password spraying.
-        self.fails_per_email.reset(email)
+    def login_succeeded(self, email: str, address: str) -> None:
+        # Only the account's own failures from this address are forgotten: resetting the
+        # address would let anyone with an account clear the counter that slows their
+        # password spraying.
+        self.fails_per_email.reset(_account_key(email, address))
 
     def check_registration(self, address: str) -> None:
         wait = self.registrations_per_address.retry_after(address)
@@ -139,3 +148,8 @@ class AuthLimits:
             raise RateLimited(f"Too many registrations from this address: try again in {wait} s",
                               retry_after=wait)
         self.registrations_per_address.hit(address)
+
+
+def _account_key(email: str, address: str) -> str:
+    # The NUL occurs in neither part, so no two pairs share a key.
+    return f"{email.strip().lower()}\0{address}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from hostd.config import Settings
 from hostd.control.cancel import CancelScope
 from hostd.control.clonewatch import CloneLimits, run_clone
-from hostd.store import addresses
+from hostd.store import addresses, localrepo
 from hostd.store.addresses import AddressRefused, IPAddress
 from hostd.store.validation import RepoUrl, parse_repo_url, redact
 
@@ -144,6 +144,8 @@ def shallow_clone(url: str, dest: Path, settings: Settings,
                   cancel: CancelScope | None = None) -> str:
     """Clone the default branch's latest commit into `dest`; return the commit hash.
     The clone is stopped at its deadline, past the source caps, or at `cancel`."""
+    if localrepo.is_local(url):
+        url = _confined(url, settings)
     pinned = pinned_address(url, settings)
     home = Path(tempfile.mkdtemp(prefix="hostd-git-home-"))  # empty: no operator identity
     try:
@@ -159,6 +161,18 @@ def shallow_clone(url: str, dest: Path, settings: Settings,
     # The history is not needed in the image: a smaller build context, no leaked .git.
     shutil.rmtree(dest / ".git", ignore_errors=True)
     return head.stdout.strip()
+
+
+def _confined(url: str, settings: Settings) -> str:
+    """The real path git may clone, checked again now (a symlink may have moved since the
+    project was made, or the operator changed the root)."""
+    if not settings.allow_local_repos:
+        raise CloneFailed("local repositories are disabled (HOSTD_ALLOW_LOCAL_REPOS)")
+    try:
+        return localrepo.confined(url, settings.local_repos_root)
+    except ValueError as exc:
+        log.warning("clone refused: a local path outside HOSTD_LOCAL_REPOS_ROOT")
+        raise CloneFailed(f"the repository {exc}") from None
 
 
 def _run_clone(command: GitCommand, url: str, dest: Path, settings: Settings,

@@ -85,6 +85,7 @@ class Lifecycle:
                 project = projects.create(session, owner, body,
                                           allow_local=settings.allow_local_repos,
                                           allow_private=settings.allow_private_repos,
+                                          local_root=settings.local_repos_root,
                                           project_id=project_id)
             if body.source is None:  # an upload project deploys at its first upload
                 self.deploy(session, project, owner, slot)

@@ -1,13 +1,15 @@
 """Per-user quotas: how many projects a user may have, and how much container memory
 their projects may reserve.
 
-The rule (SECURITY.md, "Limits per user"): every project whose *desired* status is
-`running` reserves HOSTD_CONTAINER_MEMORY_MB, whether its container is up, deploying,
-waiting out a crash or failed; a stop releases it, a start or deploy takes it again.
-The sum may not pass HOSTD_MAX_MEMORY_MB_PER_USER. It is checked where a project comes to
-want to run: create, deploy and start (a restart of a stopped project is a start). What
-already reserves (a running project redeployed, the supervisor bringing one back) is
-never refused.
+The rule (SECURITY.md, "Limits per user"): memory is reserved by what runs. A project
+reserves HOSTD_CONTAINER_MEMORY_MB while its container runs or is being started: it is
+deploying (queued included), running, or down after a crash and waiting out its restart
+backoff (the supervisor brings it back, and that is never refused, so its share stays
+taken). A project whose deploy failed with nothing running, or that is stopped, reserves
+nothing. The sum may not pass HOSTD_MAX_MEMORY_MB_PER_USER. It is checked where a project
+comes to run: create, deploy and start (a restart of a stopped or failed project is one of
+these). What already reserves (a running project redeployed, a crashed one started now)
+is never refused.
 
 Race-safety: the check and the change it admits must not interleave with another's.
 The checks are made under one lock, and what has been admitted but may not be in the
@@ -30,9 +32,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd.config import Settings
+from hostd.control.supervision import supervised
 from hostd.errors import QuotaExceeded
 from hostd.store import projects
-from hostd.store.models import new_id
+from hostd.store.models import Project, ProjectStatus, new_id
 
 
 @dataclass
@@ -111,7 +114,7 @@ class Quota:
                       project_id: str, what: str) -> None:
         if not self._max_memory_mb:
             return
-        reserving = projects.reserving_memory(session, user_id) | set(held.starting) | held.new
+        reserving = _running_or_starting(session, user_id) | set(held.starting) | held.new
         if project_id in reserving:
             return  # it reserves already: a redeploy or restart takes nothing more
         wanted = (len(reserving) + 1) * self._memory_mb
@@ -119,6 +122,18 @@ class Quota:
             raise QuotaExceeded(
                 f"{what} would reserve {wanted} MB of container memory, over your limit "
                 f"of {self._max_memory_mb} MB (HOSTD_MAX_MEMORY_MB_PER_USER): each project "
-                f"that should run reserves {self._memory_mb} MB (HOSTD_CONTAINER_MEMORY_MB) "
-                f"and {len(reserving)} of yours do. Stop or delete one, or ask "
+                f"that runs or is being started reserves {self._memory_mb} MB "
+                f"(HOSTD_CONTAINER_MEMORY_MB) and {len(reserving)} of yours do. Stop or "
+                "delete one, or ask "
                 "the daemon's operator to raise HOSTD_MAX_MEMORY_MB_PER_USER")
+
+
+def reserves_memory(project: Project) -> bool:
+    """Whether its container runs or is being started: deploying, running, or crashed and
+    waiting for the supervisor to start it again. Not a failed deploy, not a stop."""
+    return project.status == ProjectStatus.deploying or supervised(project)
+
+
+def _running_or_starting(session: Session, user_id: str) -> set[str]:
+    return {project.id for project in projects.wanted_running(session, user_id)
+            if reserves_memory(project)}

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hostd.errors import Conflict, NotFound, ValidationError
-from hostd.store import addresses, configvars, validation
+from hostd.store import addresses, configvars, localrepo, validation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
     DesiredStatus,
@@ -139,20 +140,25 @@ def owned_ids(session: Session, user_id: str) -> set[str]:
     return set(session.exec(select(Project.id).where(Project.user_id == user_id)).all())
 
 
-def reserving_memory(session: Session, user_id: str) -> set[str]:
-    """Ids of the user's projects that reserve container memory: those that should run
-    (desired status running: from their creation, a deploy or a start until a stop)."""
-    query = select(Project.id).where(Project.user_id == user_id,
-                                     Project.desired_status == DesiredStatus.running)
-    return set(session.exec(query).all())
+def wanted_running(session: Session, user_id: str) -> list[Project]:
+    """The user's projects whose owner wants them to run (desired status running: from
+    their creation, a deploy or a start until a stop); hostd.control.quota picks those
+    that reserve memory."""
+    query = select(Project).where(Project.user_id == user_id,
+                                  Project.desired_status == DesiredStatus.running)
+    return list(session.exec(query).all())
 
 
-def check_repo(value: str, *, allow_local: bool, allow_private: bool) -> str:
+def check_repo(value: str, *, allow_local: bool, allow_private: bool,
+               local_root: Path | None = None) -> str:
     """The URL's shape, then where it points: a host that resolves must resolve to public
-    addresses only (the clone checks again). May wait a few seconds on DNS."""
+    addresses only, a local path must be under `local_root` (the clone checks both
+    again). May wait a few seconds on DNS."""
     try:
         url = validation.check_repo_url(value, allow_local=allow_local,
                                         allow_private=allow_private)
+        if localrepo.is_local(url):
+            localrepo.confined(url, local_root)
     except ValueError as exc:
         raise ValidationError(f"github_url {exc}") from None
     repo = validation.parse_repo_url(url)
@@ -173,12 +179,14 @@ WAITING_FOR_UPLOAD = "waiting for its first upload (hostctl up)"
 
 
 def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bool,
-           allow_private: bool = False, project_id: str | None = None) -> Project:
+           allow_private: bool = False, local_root: Path | None = None,
+           project_id: str | None = None) -> Project:
     """A project from a git URL (`deploying`), or one waiting for its source upload
     (`stopped`, and wanted so, until the first upload deploys it)."""
     uploaded = body.source == "upload"
     url = UPLOAD_PREFIX if uploaded else check_repo(
-        body.github_url, allow_local=allow_local, allow_private=allow_private)
+        body.github_url, allow_local=allow_local, allow_private=allow_private,
+        local_root=local_root)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
     if get_owned_by_name(session, user, body.name) is not None:
         raise Conflict(f"You already have a project named {body.name!r}")

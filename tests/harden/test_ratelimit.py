@@ -128,6 +128,33 @@ def test_failed_logins_lock_the_email_even_for_the_right_password(make_hostd):
     assert "guess" not in server.logs()
 
 
+def from_address(server, address: str) -> httpx.Client:
+    """A client whose connections come from `address` (any of 127.0.0.0/8 is this host's):
+    the daemon tells clients apart by the socket's peer only."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return client_for(server, transport=transport)
+
+
+def test_a_locked_account_is_locked_only_for_the_address_that_failed(make_hostd):
+    # Ten wrong passwords from anywhere must not keep the owner out everywhere.
+    server = make_hostd(HOSTD_LOGIN_FAILS_PER_EMAIL="3", HOSTD_LOGIN_WINDOW="10m")
+    with from_address(server, "127.0.0.2") as guesser, \
+            from_address(server, "127.0.0.3") as owner:
+        victim = unique_email("victim")
+        register(owner, email=victim)
+        for _ in range(3):
+            assert login(guesser, victim, "guess-guess").status_code == 401
+        assert_limited(login(guesser, victim, PASSWORD))  # no oracle for the guesser
+        assert login(owner, victim, PASSWORD).status_code == 200
+        # The owner's success clears their own failures, never the guesser's lock.
+        assert_limited(login(guesser, victim, PASSWORD))
+        for _ in range(3):
+            assert login(owner, victim, "owner-typo").status_code == 401
+        assert_limited(login(owner, victim, PASSWORD))  # the owner's address now, too
+    with from_address(server, "127.0.0.4") as elsewhere:
+        assert login(elsewhere, victim, PASSWORD).status_code == 200
+
+
 def test_successful_logins_are_never_counted_and_clear_the_accounts_failures(make_hostd):
     server = make_hostd(HOSTD_LOGIN_FAILS_PER_EMAIL="3")
     with client_for(server) as client:

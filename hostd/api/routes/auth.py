@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from hostd.api.bodies import BodyTypedRoute
@@ -18,12 +18,13 @@ from hostd.api.deps import (
     CurrentUser,
     HasherDep,
     SessionDep,
+    SettingsDep,
     TokenCacheDep,
     TokensDep,
 )
 from hostd.api.ratelimit import AuthLimits
 from hostd.api.reads import json_response
-from hostd.errors import AuthError
+from hostd.errors import AuthError, Forbidden
 from hostd.store import auth, users
 from hostd.store.auth import PasswordHasher
 from hostd.store.models import (
@@ -41,7 +42,15 @@ router = APIRouter(route_class=BodyTypedRoute)
 log = logging.getLogger("hostd.auth")
 
 
-@router.post("/register", status_code=201, response_model=AuthResponse)
+def registration_open(settings: SettingsDep) -> None:
+    """403 while HOSTD_REGISTRATION=closed, before the body is read or counted."""
+    if settings.registration == "closed":
+        raise Forbidden("Registration is closed on this daemon (HOSTD_REGISTRATION=closed): "
+                        "its operator creates accounts with `hostd users add`")
+
+
+@router.post("/register", status_code=201, response_model=AuthResponse,
+             dependencies=[Depends(registration_open)])
 def register(
     body: RegisterBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
     limits: AuthLimitsDep, request: Request,
@@ -70,7 +79,7 @@ def authenticate(body: LoginBody, session: Session, hasher: PasswordHasher,
     except AuthError:
         limits.login_failed(body.email, address)
         raise
-    limits.login_succeeded(body.email)
+    limits.login_succeeded(body.email, address)
     return user
 
 
@@ -117,7 +126,7 @@ def change_password(
     except AuthError:
         limits.login_failed(user.email, address)
         raise
-    limits.login_succeeded(user.email)
+    limits.login_succeeded(user.email, address)
     token_cache.forget(user.id)
     return Message(message="Password changed: every other token of this account is revoked")
 
