@@ -1,11 +1,12 @@
-"""After a deploy its build network is gone, and `hostd uninstall` leaves nothing on the
-engine labelled with the install: containers, images (build stages too), networks,
+"""After a deploy its build network is gone (one a crash left goes at the next start),
+and `hostd uninstall` leaves nothing on the engine labelled with the install: containers, images (build stages too), networks,
 volumes. The base images other installs build on stay."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 import docker
@@ -62,6 +63,24 @@ def test_the_build_network_is_gone_once_the_deploy_is_over(engine, base_images, 
         (network,) = engine.networks.list(filters={"label": [
             f"hostd.instance={server.instance}", "hostd.network=user"]})
         assert network.attrs["IPAM"]["Config"][0]["Subnet"].startswith("10.213.")
+
+
+def test_a_build_network_left_by_a_crash_goes_at_the_next_start(engine, base_images, repo,
+                                                                tmp_path):
+    slow = {"Dockerfile": f"FROM hostd/busybox:1\nRUN echo {uuid.uuid4().hex} && sleep 60\n"}
+    with own_daemon(engine, tmp_path / "data", own_instance=True) as server:
+        name = f"hostd-build-{server.instance}"
+        with logged_in(server) as client:
+            create(client, "slow", repo(slow), "static")
+            deadline = time.monotonic() + 60
+            while not networks_named(engine, name):  # the build is under way
+                assert time.monotonic() < deadline, "no build network while the build ran"
+                time.sleep(0.1)
+        server.kill9()
+        assert networks_named(engine, name) == [name], "left behind by the crash"
+        server.start()
+        server.wait_for_log("following Docker engine events", timeout=30)  # reconciled
+        assert networks_named(engine, name) == []
 
 
 def test_uninstall_leaves_nothing_labelled_with_the_install(engine, base_images, repo,
