@@ -1,6 +1,7 @@
 """After a deploy its build network is gone (one a crash left goes at the next start),
-and `hostd uninstall` leaves nothing on the engine labelled with the install: containers, images (build stages too), networks,
-volumes. The base images other installs build on stay."""
+and `hostd uninstall` leaves nothing on the engine labelled with the install: containers,
+images (build stages too), networks, volumes. The base images other installs build on
+stay."""
 
 from __future__ import annotations
 
