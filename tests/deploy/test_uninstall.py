@@ -101,6 +101,9 @@ def test_uninstall_leaves_nothing_labelled_with_the_install(engine, base_images,
         assert labelled(engine, server.instance) == before
         for name in [*before["containers"], *before["networks"], *before["volumes"]]:
             assert f"{name}" in dry.stdout, dry.stdout
+        bases = server.run("uninstall", "--dry-run", "--bases")  # never for real here:
+        assert bases.returncode == 0, bases.stderr  # the bases are every test's
+        assert "hostd/busybox:1: kept" in bases.stdout, bases.stdout
         asked = subprocess.run([sys.executable, "-m", "hostd", "uninstall"], input="n\n",
                                env=server.env(), cwd=server.data_dir, capture_output=True,
                                text=True, timeout=60, check=False)
