@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit engine postgres browser lint bench bench-dashboard clean
+.PHONY: run test unit installs engine postgres browser lint bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -43,6 +43,12 @@ browser:
 test: engine postgres browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --db postgres $(PG_TESTS)
+
+# Forty installs come and go on one engine (a deploy each; half uninstalled, half left
+# behind), then a new one deploys and a plain network is still made: a few minutes, so
+# not in `make test` (pytest's `-m 'not installs'`). CI runs it after `make test`.
+installs: engine
+	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
 # The tests that need no Docker engine (tests/plugins/engine.py marks the others `docker`),
 # one process per core: most of their time is daemons starting and timers running out.

@@ -90,10 +90,15 @@ def serve(
     from sqlalchemy.exc import SQLAlchemyError
 
     from hostd.config import InstanceFileError
+    from hostd.control.uninstall import DaemonRunning, hold_daemon_lock
     from hostd.store.dburl import DatabaseUrlError
 
     try:
+        # Held for the daemon's life: `hostd uninstall` refuses while it is.
+        daemon_lock = hold_daemon_lock(settings)  # noqa: F841
         application = create_app(settings)
+    except DaemonRunning as exc:
+        _fail(str(exc))
     except DatabaseUrlError as exc:
         _fail(f"invalid setting DATABASE_URL: {exc}")
     except InstanceFileError as exc:
@@ -121,6 +126,42 @@ def serve(
 def main() -> None:
     app()
 
+
+
+@app.command()
+def uninstall(
+    yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Name what would go; remove nothing.")]
+    = False,
+    bases: Annotated[bool, typer.Option("--bases", help="Also the base images nothing else on "
+                                        "the engine is built on.")] = False,
+) -> None:
+    """Remove every container, network, volume and image this install made (the daemon
+    stopped). Its data dir stays; base images stay unless --bases.
+
+    Example: hostd uninstall --dry-run
+    """
+    from hostd.control.uninstall import DaemonRunning, NoInstance
+    from hostd.control.uninstall import uninstall as run_uninstall
+    from hostd.engine.client import EngineError, EngineUnavailable
+
+    settings = load_settings()
+    if not (yes or dry_run or typer.confirm(
+            f"Remove everything the install in {settings.data_dir} made on the engine?")):
+        _fail("nothing removed (pass --yes to remove without asking)")
+    try:
+        outcome = run_uninstall(settings, typer.echo, dry_run=dry_run, bases=bases)
+    except (DaemonRunning, NoInstance) as exc:
+        _fail(str(exc))
+    except (EngineUnavailable, EngineError) as exc:
+        typer.secho(f"hostd: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{outcome.instance}: {verb} {len(outcome.removed)}, kept {len(outcome.kept)}"
+               + (f", {len(outcome.failed)} refused by the engine" if outcome.failed else "")
+               + f"; the data dir {settings.data_dir} stays")
+    if outcome.failed:
+        raise typer.Exit(1)
 
 images_app = typer.Typer(help="Base images, built locally with no registry.", no_args_is_help=True)
 templates_app = typer.Typer(help="The project templates.", no_args_is_help=True)

@@ -5,6 +5,7 @@
   runs reads `running`; one whose container stopped (the engine or hostd was away) or is
   gone is handed to the supervisor, which starts or recreates it at once;
 - a container runs that should not (stopped by its owner, or a failed deploy's): stopped;
+- the build network, when no build holds it (a crash left it);
 - containers labelled with this daemon's instance that are no project's current one,
   and images of projects it deleted, are removed, but only those this install's database
   says it made (hostd.control.ownership): another install with the same label keeps its
@@ -34,6 +35,7 @@ from hostd.engine.client import EngineError
 from hostd.engine.datavol import DataImages
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.project_images import instance_images
 from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
 
@@ -111,6 +113,9 @@ class Reconciler:
         own = load_ownership(self.db, busy)
         self._remove_strays(client, apps, own)
         self._remove_unused_networks(client, {owner.id for _, owner in rows})
+        # Left by a crash mid-build, or by a removal the engine refused: no build here
+        # holds it, so it goes (the next build makes it again).
+        BUILD_NETWORKS.remove_unused(client, self.instance)
         self._remove_deleted_data(client, own)
 
     def _remove_finished_runs(self, client: DockerClient,

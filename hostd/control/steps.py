@@ -31,7 +31,7 @@ from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repositor
 from hostd.engine.health import wait_until_serving
 from hostd.engine.images import node_base_for, resolve_base_images
 from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
-from hostd.engine.networks import ensure_build_network
+from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.node_versions import NoNodeLine
 from hostd.engine.project_images import project_images
 from hostd.engine.templates import (
@@ -98,11 +98,13 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     try:
         with _context_file(job, plan, settings) as context, \
                 build_cgroup(client, f"hostd-build-{job.deployment_id}",
-                             settings.build_pids) as cgroup:
+                             settings.build_pids) as cgroup, \
+                BUILD_NETWORKS.held(client, settings.instance_label,
+                                    str(settings.app_subnets)) as network:
             limits = BuildLimits(
                 memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
                 timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
-                network=ensure_build_network(client, settings.instance_label), cgroup_parent=cgroup)
+                network=network, cgroup_parent=cgroup)
             build_context(client, context, tag, _image_labels(job, plan), limits, on_log,
                           job.cancel)
     except BuildStopped as exc:

@@ -14,7 +14,9 @@ Modules, each with one job:
 * ``context``           the build context tar hostd makes itself, .dockerignore applied
 * ``dockerfile_policy`` which images a repository's own Dockerfile may build on
   (``dockerfile_words``: FROM's variable expansion, ``imageref``: reference normalization)
-* ``networks``          the per-instance bridge builds run on
+* ``networks``          the per-instance bridge builds run on, held only while they run
+* ``usernet``           a bridge per user's apps; subnets from hostd's own pool
+* ``leftovers``         everything an instance made, found by its label (uninstall)
 * ``cgroups``           the pids-limited parent cgroup of one build's step containers
 * ``builds``            builds bounded in time, CPU, memory, pids and output; stoppable
 * ``project_images``    finding the images built for projects, and a build's untagged stages

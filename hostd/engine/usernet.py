@@ -49,31 +49,44 @@ def ensure_user_network(client: docker.DockerClient, instance: str, user_id: str
         # The engine's name filter matches substrings: compare whole names.
         if any(net.name == name for net in client.networks.list(names=[name])):
             return name
+    subnet = create_in_pool(client, name, pool, {
+        BRIDGE_NAME_OPTION: interface_name(instance, user_id)}, {
+        INSTANCE_LABEL: instance, USER_LABEL: user_id, NETWORK_LABEL: "user"})
+    if subnet is not None:
+        log.info("made network %s (%s) for user %s", name, subnet, user_id)
+    return name
+
+
+def create_in_pool(client: docker.DockerClient, name: str, pool: str,
+                   options: dict[str, str], labels: dict[str, str]) -> IPv4Network | None:
+    """Make bridge `name` on the first free subnet of `pool`; its subnet, or None when
+    the network was made meanwhile (a 409: by another thread or daemon).
+
+    Every network hostd makes comes from its own pool, never the engine's default
+    pools (a /16 or /20 each, about thirty in all, shared by everything on the engine).
+    Another install on the engine picks from the same pool: when it took a subnet
+    between our listing and our create, the engine refuses the overlap and the next
+    free one is tried."""
+    with translate_errors(f"create network {name}"):
         for subnet in free_subnets(client, pool):
             try:
                 client.networks.create(
-                    name, driver="bridge", ipam=IPAMConfig(pool_configs=[
-                        IPAMPool(subnet=str(subnet))]),
-                    options={BRIDGE_NAME_OPTION: interface_name(instance, user_id)},
-                    labels={INSTANCE_LABEL: instance, USER_LABEL: user_id,
-                            NETWORK_LABEL: "user"})
+                    name, driver="bridge", options=options, labels=labels,
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))]),
+                    check_duplicate=True)
             except docker.errors.APIError as exc:
-                if exc.status_code == 409:  # made meanwhile, by another thread
-                    return name
+                if exc.status_code == 409:  # made meanwhile
+                    return None
                 if "overlap" in str(exc).lower():  # another network took it meanwhile
                     continue
                 raise
-            log.info("made network %s (%s) for user %s", name, subnet, user_id)
-            return name
+            return subnet
     raise EngineError(f"no free /{SUBNET_PREFIX} subnet is left in {pool} for {name} "
                       "(HOSTD_APP_SUBNETS)")
 
 
 def free_subnets(client: docker.DockerClient, pool: str) -> Iterator[IPv4Network]:
-    """The /26 subnets of `pool` no network on the engine overlaps, in order.
-
-    Not the engine's default pools: they hand out a /16 or /20 per network, about thirty
-    in all, and hostd makes one network per user."""
+    """The /26 subnets of `pool` no network on the engine overlaps, in order."""
     taken: list[IPv4Network] = []
     for net in client.networks.list():
         for config in ((net.attrs.get("IPAM") or {}).get("Config") or []):

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from ipaddress import ip_interface, ip_network
 from pathlib import Path
 
 import httpx
@@ -97,19 +98,30 @@ def test_build_steps_get_the_cpu_cap_and_their_own_network(engine, base_images, 
     url = dockerfile_repo(
         tmp_path,
         "RUN echo quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) "
-        "&& echo; echo addr=$(ip -4 -o addr show eth0 | awk '{print $4}')",
+        "&& echo; echo addr=$(ip -4 -o addr show eth0 | awk '{print $4}'); sleep 3",
         'CMD ["httpd", "-f", "-p", "8000", "-h", "/www"]')
     with daemon_client(engine, tmp_path, HOSTD_BUILD_CPUS="0.5") as (server, client):
-        project = wait_status(client, create(client, "capped", url, "static")["id"],
-                              {"running", "error"}, timeout=90)
+        project = create(client, "capped", url, "static")
+        network = wait_for_network(engine, build_network_name(server.instance))  # mid-build
+        project = wait_status(client, project["id"], {"running", "error"}, timeout=90)
         lines = build_log(client, project["id"])
-        network = engine.networks.get(build_network_name(server.instance))
+        gone = [n for n in engine.networks.list(names=[network.name]) if n.name == network.name]
     assert "quota=50000" in lines, lines
-    addr = next(line.removeprefix("addr=") for line in lines if line.startswith("addr="))
-    subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
-    bridge = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
-    assert addr.split(".")[:2] == subnet.split(".")[:2] != bridge.split(".")[:2], (addr, subnet)
+    addr = ip_interface(next(line.removeprefix("addr=") for line in lines
+                             if line.startswith("addr=")))
+    subnet = ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+    # hostd's own range (HOSTD_APP_SUBNETS), never the engine's default pools.
+    assert addr.ip in subnet and subnet.subnet_of(ip_network("10.213.0.0/16")), (addr, subnet)
     assert network.attrs["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+    assert gone == [], "the build network goes when the build is over"
+
+
+def wait_for_network(engine, name: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (found := [n for n in engine.networks.list(names=[name]) if n.name == name]):
+        assert time.monotonic() < deadline, f"no network {name} while the build ran"
+        time.sleep(0.1)
+    return found[0]
 
 
 def daemon_rss_mb(server: HostdServer) -> float:
