@@ -2,9 +2,10 @@
 
 The install is its data dir's instance id (or HOSTD_INSTANCE): every container, image,
 network and volume labelled `hostd.instance=<id>` goes, and the untagged build stages its
-deploys recorded in the data dir. The shared base images stay unless asked (`bases`):
-other installs on the engine build on them, and then only those nothing on the engine is
-built on go. The data dir itself stays (its database, keys and logs are the operator's).
+deploys recorded in the data dir, and the projects' /data filesystems. The shared base
+images stay unless asked (`bases`): other installs on the engine build on them, and then
+only those nothing on the engine is built on go. The data dir itself stays (its
+database, keys and logs are the operator's).
 
 Only with the daemon stopped: a running daemon holds a shared lock on
 `<data dir>/daemon.lock` for its whole life, and the uninstall takes it exclusively (so
@@ -24,6 +25,7 @@ from hostd.config import INSTANCE_FILE_NAME, Settings, install_instance
 from hostd.control.stages import RECORD
 from hostd.engine.base_prune import prune_base_images
 from hostd.engine.client import EngineClient, connect
+from hostd.engine.datavol import data_images
 from hostd.engine.leftovers import (
     Leftover,
     existing_images,
@@ -110,6 +112,7 @@ def uninstall(settings: Settings, log: Log, *, dry_run: bool = False,
                                      - {item.ref for item in found})
             for item in found + stages:
                 _remove(client, item, outcome, log, dry_run, stage=item in stages)
+            _release_data(settings, outcome, log, dry_run)
             if bases:
                 pruned = prune_base_images(client, (), log, dry_run=dry_run, current=frozenset())
                 outcome.removed += pruned.removed
@@ -118,6 +121,26 @@ def uninstall(settings: Settings, log: Log, *, dry_run: bool = False,
             return outcome
         finally:
             client.close()
+
+
+def _release_data(settings: Settings, outcome: Outcome, log: Log, dry_run: bool) -> None:
+    """The projects' /data filesystems (hostd.engine.datavol): unmounted, their loop
+    devices detached and their files removed, once no container uses them."""
+    images = data_images(settings)
+    if images is None:
+        return
+    if dry_run:
+        for project_id in sorted(images.project_ids()):
+            outcome.removed.append(f"/data of project {project_id}")
+            log(f"/data of project {project_id}: would be removed")
+        return
+    before = images.project_ids()
+    for why in images.release_all():
+        outcome.failed.append(f"/data of project {why}")
+        log(f"/data of project {why}: not removed")
+    for project_id in sorted(before - images.project_ids()):
+        outcome.removed.append(f"/data of project {project_id}")
+        log(f"/data of project {project_id}: removed")
 
 
 def _remove(client: EngineClient, item: Leftover, outcome: Outcome, log: Log, dry_run: bool,

@@ -110,8 +110,11 @@ def test_uninstall_leaves_nothing_labelled_with_the_install(engine, base_images,
         assert asked.returncode == 2 and "nothing removed" in asked.stderr, asked
         assert labelled(engine, server.instance) == before
 
+        data = server.data_dir / "volumes"
+        assert list(data.glob("*.img")), "the project's /data filesystem"
         done = server.run("uninstall", "--yes", timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
+        assert not list(data.glob("*.img")) and not any(p.is_mount() for p in data.iterdir())
         assert labelled(engine, server.instance) == {
             "containers": [], "images": [], "networks": [], "volumes": []}
         for image in stages:
