@@ -81,7 +81,8 @@ def worker_threads(settings: Settings) -> int:
 
 
 def pool_of(step: str, job: DeployJob) -> str | None:
-    """The pool that runs `step`; None: whichever runs the job (a step with nothing to do)."""
+    """The pool that runs `step`; None: a step with nothing to do for this job (a release
+    phase without a `release:` line), skipped."""
     if step == "build":
         return BUILD
     if step == "release":
@@ -206,7 +207,10 @@ class Deployer:
             while job.next_step < len(steps):
                 name, step = steps[job.next_step]
                 wanted = pool_of(name, job)
-                if pool is not None and wanted not in (None, pool):
+                if wanted is None:
+                    job.next_step += 1
+                    continue
+                if pool is not None and wanted != pool:
                     self._check_cancelled(job)
                     return wanted
                 self._enter(job, name)

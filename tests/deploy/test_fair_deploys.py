@@ -243,6 +243,13 @@ def test_release_phases_that_sleep_stall_no_other_users_deploy(default_workers, 
                    "the third sleeper waits for a release slot")
         assert deployments(three, third["id"])[0]["step"] == "release"
         assert release_containers(engine, third["id"]) == []
+        # Waiting between two pools, no worker has it: a redeploy ends it at once.
+        assert three.post(f"/api/projects/{third['id']}/deploy").status_code == 202
+        superseded = deployments(three, third["id"])[1]
+        assert (superseded["status"], superseded["reason"]) == \
+            ("failed", "superseded by a new deploy") and superseded["finished_at"]
+        wait_until(lambda: reason(three, third["id"]) == "waiting for a release slot",
+                   "the third sleeper's new deploy waits for a release slot")
         first = sleepers[one]
         assert one.delete(f"/api/projects/{first['id']}").status_code == 200
         assert release_containers(engine, first["id"]) == []
