@@ -21,10 +21,12 @@ users (hostd.control.fairqueue), so a slow build never blocks the API:
 Between two steps of different pools a job waits in the queue holding no worker. A user
 has at most one deploy active, so however many accounts sleep in `release:` (or in a
 `RUN sleep` of their build), they hold at most the release (or build) workers: the
-deploy workers stay free and a newcomer's deploy starts as soon as one is (a newcomer goes
-first in every pool). Past HOSTD_RELEASE_CONCURRENCY sleepers, further release phases wait
+deploy workers stay free and a newcomer's deploy starts as soon as one is (in each pool
+the user served least recently goes first: a newcomer's deploy before anyone's next
+step). Past HOSTD_RELEASE_CONCURRENCY sleepers, further release phases wait
 their turn (status "waiting for a release slot"), not other users' deploys; past
-HOSTD_BUILD_CONCURRENCY, builds do. At most 4 + 2 + 4 threads and containers in all.
+HOSTD_BUILD_CONCURRENCY, builds do. At most 4 + 2 + 4 threads, 2 builds and 4 release
+containers at once by default, whatever the number of accounts.
 """
 
 from __future__ import annotations
