@@ -186,14 +186,14 @@ class Deployer:
     def _work(self, pool: str) -> None:
         while (entry := self._queue.take(pool)) is not None:
             entry.job.finished = partial(self._queue.done, entry)
-            after = None
             try:
                 after = self._advance(entry.job, pool)
+                if after is not None and self._hand_over(entry, after):
+                    continue  # a worker of `after` goes on with it
             except Exception:
                 log.exception("deploy %s crashed", entry.job.deployment_id)
                 _clean(entry.job)
-            if after is None or not self._hand_over(entry, after):
-                self._queue.done(entry)
+            self._queue.done(entry)
 
     def run(self, job: DeployJob) -> None:
         """Walk every step here, whatever its pool (see _advance)."""
