@@ -11,8 +11,11 @@ function parse(text) {
 }
 
 // One text/event-stream response, event by event: onEvent(name, data, id); onOpen() once
-// it answers; onClose(error or null) when it ends, unless close() ended it.
-export function readStream(url, { onOpen = () => {}, onEvent, onClose = () => {}, lastEventId = null }) {
+// it answers; onRetry(ms) for a `retry:` field; onClose(error or null) when it ends,
+// unless close() ended it.
+export function readStream(url, {
+  onOpen = () => {}, onEvent, onRetry = () => {}, onClose = () => {}, lastEventId = null,
+}) {
   const controller = new AbortController();
   const run = async () => {
     const headers = sessionHeaders({ Accept: "text/event-stream" });
@@ -49,6 +52,7 @@ export function readStream(url, { onOpen = () => {}, onEvent, onClose = () => {}
         if (field === "event") event.name = text;
         else if (field === "data") event.data.push(text);
         else if (field === "id") event.id = text;
+        else if (field === "retry" && /^\d+$/.test(text)) onRetry(Number(text));
       }
     }
   };
@@ -67,7 +71,8 @@ export function followEvents(handlers, onState = () => {}) {
   let lastId = null;
   let stream = null;
   let stopped = false;
-  let retry = RETRY_MS;
+  let wait = RETRY_MS;  // the server's `retry:`, as EventSource would take it
+  let retry = wait;
   const again = () => {
     onState("reconnecting");
     setTimeout(connect, retry);
@@ -82,7 +87,8 @@ export function followEvents(handlers, onState = () => {}) {
     if (stopped) return;
     stream = readStream("/api/containers/events", {
       lastEventId: lastId,
-      onOpen: () => { retry = RETRY_MS; onState("live"); },
+      onOpen: () => { retry = wait; onState("live"); },
+      onRetry: (ms) => { wait = retry = ms; },
       onEvent: (name, data, id) => {
         if (id) lastId = id;
         if (name === "end") ended();
