@@ -75,13 +75,16 @@ export async function register(email, password, name) {
   return user;
 }
 
+let signingOut = false;  // the page goes to /signin itself: no stream sends it elsewhere
+
 export async function signOut() {
+  signingOut = true;
   try { await api("DELETE", "/api/auth/session"); } finally { keepCsrf(null); }
 }
 
-// Off to the sign-in page, which comes back here after.
+// Off to the sign-in page, which comes back here after (a stream's session ended).
 export function toSignIn() {
-  location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
+  if (!signingOut) location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
 }
 
 // The page's user, or off to the sign-in page.
