@@ -7,6 +7,7 @@ const STEPS = [
   ["queued", "queued"],
   ["clone", "cloning the repository"],
   ["build", "building the image"],
+  ["release", "running the release command"],
   ["run", "starting the container"],
   ["health", "waiting for the app to answer"],
   ["running", "running"],
