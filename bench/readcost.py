@@ -207,11 +207,15 @@ async def run(args: argparse.Namespace, work: Path) -> None:
               f"{sys.version.split()[0]}, hostd on {args.db}; {USERS} users x {PROJECTS} "
               f"projects; c=32; {args.rounds} rounds of {args.seconds:.0f} s per server",
               flush=True)
+        clients = [c for c in args.clients.split(",") if c != "wrk" or shutil.which("wrk")]
         for title, route in ROUTES.items():
-            for client in ("stdlib", "wrk") if shutil.which("wrk") else ("stdlib",):
+            if args.routes and not any(part in title for part in args.routes.split(",")):
+                continue
+            for client in clients:
                 print_row(title, client, await measure(servers, route, client, args.rounds,
                                                        args.seconds))
-        await connect_costs(servers, args.rounds, args.connects)
+        if args.connects:
+            await connect_costs(servers, args.rounds, args.connects)
     finally:
         hostd.stop()
         if seed is not None:
@@ -227,7 +231,10 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--connects", type=int, default=400)
+    parser.add_argument("--connects", type=int, default=400, help="0: none")
+    parser.add_argument("--routes", default="",
+                        help="only the routes whose title holds one of these (commas)")
+    parser.add_argument("--clients", default="stdlib,wrk", help="stdlib, wrk or both")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hostd-readcost-"))
     try:

@@ -177,6 +177,63 @@ def test_kept_json_is_the_models_json_and_follows_its_live_parts(database) -> No
     assert kept_json() == models()
 
 
+class _Recording(dict[str, Any]):
+    """A row by name that notes which columns were read."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_public_fields_and_selected_columns_agree(database) -> None:
+    """The rows are unpacked by name: every selected column is a project attribute of that
+    name and is read, every public field is set, and a field named like a column shows
+    that column. A column added to the select but not shown, or a field added to the
+    model but not built, fails here."""
+    from hostd.store.models import ProjectPublic
+
+    _, rows, alice, _ = database
+    row = run(rows, lambda r: projects.owned_row(r, alice, WEB))
+    assert len(row) == len(projects.PUBLIC_NAMES)
+    assert set(projects.PUBLIC_NAMES) <= set(Project.model_fields)
+    columns = _Recording(projects.PublicView.named(row))
+    view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
+    public = view.shape(alice, columns, None, False)
+    assert columns.read == set(projects.PUBLIC_NAMES)
+    assert public.model_fields_set == set(ProjectPublic.model_fields)
+    for name in set(projects.PUBLIC_NAMES) & set(ProjectPublic.model_fields):
+        assert getattr(public, name) == columns[name], name
+
+
+def test_a_kept_list_follows_its_rows_and_owner(database) -> None:
+    """The whole list body is kept per user: new rows (a write) or another handle give
+    the body the models give, never the kept one."""
+    from hostd.api.reads import PublicJson
+    from hostd.store.models import ProjectList
+
+    _, rows, alice, _ = database
+    view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
+    kept = PublicJson(view)
+    found = run(rows, lambda r: projects.list_rows(r, alice))
+
+    def models(user: User, found: list[Any]) -> bytes:
+        public = [view.of_row(user, row) for row in found]
+        return ProjectList.model_construct(projects=public).model_dump_json().encode()
+
+    assert kept.list_response(alice, found).body == models(alice, found)
+    at = projects.PUBLIC_NAMES.index("status")
+    changed = [(*row[:at], "error", *row[at + 1:]) for row in found]
+    assert kept.list_response(alice, changed).body == models(alice, changed)
+    assert b'"status":"error"' in kept.list_response(alice, changed).body
+    renamed = alice.model_copy(update={"handle": "alicia"})
+    assert b"web.alicia.localhost" in kept.list_response(renamed, changed).body
+    assert kept.list_response(alice, []).body == b'{"projects":[]}'
+
+
 def test_a_read_survives_the_server_dropping_its_connections(database) -> None:
     """A PostgreSQL restart ends every pooled connection: the next read still answers
     (the read pool replaces them, as pool_pre_ping does for the main pool)."""

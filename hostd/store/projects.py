@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,9 @@ _PUBLIC_COLUMNS = (
 _OWNER = col(Project.user_id) == bindparam("user_id")
 _LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
 _ONE_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(col(Project.id) == bindparam("id"), _OWNER)
-_PUBLIC_NAMES = [str(column.key) for column in _LIST_PUBLIC.selected_columns]  # attributes
+# Each column's attribute name, in the rows' order: rows are unpacked by these names
+# (PublicView.named), so a column is added by adding it above and reading it in `shape`.
+PUBLIC_NAMES = tuple(str(column.key) for column in _LIST_PUBLIC.selected_columns)
 _ONE_STATUS = core_select(col(Project.status), col(Project.status_reason)).where(
     col(Project.id) == bindparam("id"), _OWNER)
 
@@ -80,24 +82,34 @@ class PublicView:
 
     def of_project(self, user: User, project: Project) -> ProjectPublic:
         """The public shape of a loaded project (after a change), as a read gives it."""
-        return self.of_row(user, [getattr(project, name) for name in _PUBLIC_NAMES])
+        columns = {name: getattr(project, name) for name in PUBLIC_NAMES}
+        return self.shape(user, columns, self.metrics.latest(project.id),
+                          self.deploying(project.id))
 
     def of_row(self, user: User, row: Sequence[Any]) -> ProjectPublic:
-        """A model built from values the database already validated (no second pass)."""
-        return self.shape(user, row, self.metrics.latest(row[0]), self.deploying(row[0]))
+        """The public shape of a row of the public columns (a read's)."""
+        columns = self.named(row)
+        return self.shape(user, columns, self.metrics.latest(columns["id"]),
+                          self.deploying(columns["id"]))
 
-    def shape(self, user: User, row: Sequence[Any], sample: Metrics | None,
+    @staticmethod
+    def named(row: Sequence[Any]) -> dict[str, Any]:
+        """A row of the public columns by name (built once per kept row, not per read)."""
+        return dict(zip(PUBLIC_NAMES, row, strict=True))
+
+    def shape(self, user: User, c: Mapping[str, Any], sample: Metrics | None,
               deploying: bool) -> ProjectPublic:
-        """The public shape of `row` with the live parts given (read once by the caller)."""
-        (pid, name, status, reason, template, url, created, desired, restarts, code, oom,
-         exited_at, release, health) = row
+        """The public shape of the columns `c` (by name) with the live parts given (read
+        once by the caller); built from values the database already validated."""
         return ProjectPublic.model_construct(
-            id=pid, userId=user.id, name=name, status=ProjectStatus(status),
-            status_reason=reason, url=project_url(name, user.handle, self.router_port),
-            template=Template(template), github_url=validation.redact(url), created_at=created,
-            metrics=sample or Metrics(), desired_status=DesiredStatus(desired),
-            restarts=restarts, last_exit=last_exit(code, oom, exited_at), release=release,
-            health_path=health, deploying=deploying,
+            id=c["id"], userId=user.id, name=c["name"], status=ProjectStatus(c["status"]),
+            status_reason=c["status_reason"],
+            url=project_url(c["name"], user.handle, self.router_port),
+            template=Template(c["template"]), github_url=validation.redact(c["github_url"]),
+            created_at=c["created_at"], metrics=sample or Metrics(),
+            desired_status=DesiredStatus(c["desired_status"]), restarts=c["restarts"],
+            last_exit=last_exit(c["last_exit_code"], c["last_exit_oom"], c["last_exit_at"]),
+            release=c["release_version"], health_path=c["health_path"], deploying=deploying,
         )
 
 
