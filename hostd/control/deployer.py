@@ -103,6 +103,7 @@ class Deployer:
                 project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
                 name=project.name, handle=owner.handle, repo_url=project.github_url,
                 template=project.template, workdir=Path(), health_path=project.health_path,
+                source=project.source, upload_digest=project.upload_digest,
                 log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
                                                deployment.id)),
                 labels=labels_for(self.settings.instance_label, project.id, owner.id,

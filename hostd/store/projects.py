@@ -20,11 +20,13 @@ from hostd.store import addresses, configvars, localrepo, validation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
     DesiredStatus,
+    LastDeploy,
     LastExit,
     Metrics,
     Project,
     ProjectCreate,
     ProjectPublic,
+    ProjectSource,
     ProjectStatus,
     Template,
     User,
@@ -50,6 +52,18 @@ def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | No
     return LastExit(code=code, signal=signal_name, oom_killed=oom, at=at)
 
 
+def last_deploy(status: str | None, reason: str | None) -> LastDeploy | None:
+    return LastDeploy.model_construct(status=status, reason=reason) if status is not None else None
+
+
+def public_github_url(source: str, url: str, digest: str | None) -> str:
+    """The contract's `github_url`: the repository (credentials redacted), or for an
+    upload project `upload:<sha256>` as before `source` and `upload_digest` existed."""
+    if source == ProjectSource.upload:
+        return f"{UPLOAD_PREFIX}{digest or ''}"
+    return validation.redact(url)
+
+
 # Built once: composing the expression per request cost more than running it.
 # SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and these queries
 # run on a Core connection anyway.
@@ -58,7 +72,8 @@ _PUBLIC_COLUMNS = (
     col(Project.template), col(Project.github_url), col(Project.created_at),
     col(Project.desired_status), col(Project.restarts), col(Project.last_exit_code),
     col(Project.last_exit_oom), col(Project.last_exit_at), col(Project.release_version),
-    col(Project.health_path),
+    col(Project.health_path), col(Project.source), col(Project.upload_digest),
+    col(Project.deploy_step), col(Project.last_deploy_status), col(Project.last_deploy_reason),
 )
 _OWNER = col(Project.user_id) == bindparam("user_id")
 _LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
@@ -90,14 +105,17 @@ class PublicView:
               deploying: bool) -> ProjectPublic:
         """The public shape of `row` with the live parts given (read once by the caller)."""
         (pid, name, status, reason, template, url, created, desired, restarts, code, oom,
-         exited_at, release, health) = row
+         exited_at, release, health, source, digest, step, outcome, outcome_reason) = row
         return ProjectPublic.model_construct(
             id=pid, userId=user.id, name=name, status=ProjectStatus(status),
             status_reason=reason, url=project_url(name, user.handle, self.router_port),
-            template=Template(template), github_url=validation.redact(url), created_at=created,
+            template=Template(template), github_url=public_github_url(source, url, digest),
+            created_at=created,
             metrics=sample or Metrics(), desired_status=DesiredStatus(desired),
             restarts=restarts, last_exit=last_exit(code, oom, exited_at), release=release,
-            health_path=health, deploying=deploying,
+            health_path=health, deploying=deploying, deploy_step=step,
+            last_deploy=last_deploy(outcome, outcome_reason), source=ProjectSource(source),
+            upload_digest=digest,
         )
 
 
@@ -174,7 +192,7 @@ def check_repo(value: str, *, allow_local: bool, allow_private: bool,
     return url
 
 
-UPLOAD_PREFIX = "upload:"  # github_url of a project deployed by upload: `upload:<sha256>`
+UPLOAD_PREFIX = "upload:"  # the public github_url of an upload project: `upload:<sha256>`
 WAITING_FOR_UPLOAD = "waiting for its first upload (hostctl up)"
 
 
@@ -184,7 +202,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     """A project from a git URL (`deploying`), or one waiting for its source upload
     (`stopped`, and wanted so, until the first upload deploys it)."""
     uploaded = body.source == "upload"
-    url = UPLOAD_PREFIX if uploaded else check_repo(
+    url = "" if uploaded else check_repo(
         body.github_url, allow_local=allow_local, allow_private=allow_private,
         local_root=local_root)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
@@ -193,6 +211,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     project = Project(
         id=project_id or new_id(), user_id=user.id, name=body.name,
         template=body.template.value, github_url=url,
+        source=ProjectSource.upload if uploaded else ProjectSource.git,
         status=ProjectStatus.stopped if uploaded else ProjectStatus.deploying,
         status_reason=WAITING_FOR_UPLOAD if uploaded else None,
         desired_status=DesiredStatus.stopped if uploaded else DesiredStatus.running,

@@ -7,8 +7,10 @@ reach a response. Everything is re-exported here: `from hostd.store.models impor
 """
 
 from hostd.store.models.common import (
+    DeployOutcome,
     DesiredStatus,
     Message,
+    ProjectSource,
     ProjectStatus,
     _Body,
     as_utc,
@@ -35,6 +37,7 @@ from hostd.store.models.projects import (
     EnvChanged,
     EnvPatch,
     EnvResponse,
+    LastDeploy,
     LastExit,
     Metrics,
     Project,
@@ -60,11 +63,11 @@ from hostd.templates import Template
 
 __all__ = [
     "AuthResponse", "ContainerStatus", "DeletedProject", "Deployment", "DeploymentList",
-    "DeploymentPublic", "DeploymentStatus", "DesiredStatus", "EnvChanged", "EnvPatch",
-    "EnvResponse", "LastExit", "LogLines", "LoginBody", "Message", "Metrics",
-    "PasswordChange", "Project", "ProjectCreate", "ProjectEnv", "ProjectList",
-    "ProjectPatch", "ProjectPublic", "ProjectResponse", "ProjectStatus", "RegisterBody",
-    "Release", "ReleaseList", "ReleasePublic", "RevokedToken", "RollbackBody",
-    "RollbackResponse", "SourceUploaded", "StatusBody", "Template", "User", "UserPublic",
-    "UserResponse", "_Body", "as_utc", "iso_utc", "new_id", "utcnow",
+    "DeploymentPublic", "DeploymentStatus", "DeployOutcome", "DesiredStatus", "EnvChanged",
+    "EnvPatch", "EnvResponse", "LastDeploy", "LastExit", "LogLines", "LoginBody", "Message",
+    "Metrics", "PasswordChange", "Project", "ProjectCreate", "ProjectEnv", "ProjectList",
+    "ProjectPatch", "ProjectPublic", "ProjectResponse", "ProjectSource", "ProjectStatus",
+    "RegisterBody", "Release", "ReleaseList", "ReleasePublic", "RevokedToken",
+    "RollbackBody", "RollbackResponse", "SourceUploaded", "StatusBody", "Template", "User",
+    "UserPublic", "UserResponse", "_Body", "as_utc", "iso_utc", "new_id", "utcnow",
 ]

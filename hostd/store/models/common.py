@@ -33,6 +33,21 @@ class ProjectStatus(StrEnum):
     error = "error"
 
 
+class ProjectSource(StrEnum):
+    """Where a project's code comes from: a git repository, or hostctl up's uploads."""
+
+    git = "git"
+    upload = "upload"
+
+
+class DeployOutcome(StrEnum):
+    """How a project's last deploy ended (its `last_deploy.status`)."""
+
+    succeeded = "succeeded"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
 class DesiredStatus(StrEnum):
     """What the owner asked for; `status` is what hostd observes."""
 

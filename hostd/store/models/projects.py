@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel, UniqueConstraint
 from hostd.store import validation
 from hostd.store.models.common import (
     DesiredStatus,
+    ProjectSource,
     ProjectStatus,
     _Body,
     iso_utc,
@@ -48,6 +49,15 @@ class Project(SQLModel, table=True):
     last_exit_at: datetime | None = None
     release_version: int | None = None  # the current release (hostd.store.releases)
     health_path: str = Field(default="/", max_length=200)  # GET here: below 500 is healthy
+    # Where its code comes from, one column per fact: a git clone of `github_url`, or
+    # hostctl up's uploads (`github_url` is then empty), the current one's sha256.
+    source: str = Field(default=ProjectSource.git, max_length=16)
+    upload_digest: str | None = Field(default=None, max_length=64)
+    # Deploys (hostd.control.deployer): the step of the one under way (None when none
+    # runs), and how the last one to finish ended; `status_reason` is their prose.
+    deploy_step: str | None = Field(default=None, max_length=32)
+    last_deploy_status: str | None = Field(default=None, max_length=16)
+    last_deploy_reason: str | None = Field(default=None, max_length=2000)
 
 
 class ProjectEnv(SQLModel, table=True):
@@ -90,6 +100,15 @@ class LastExit(BaseModel):
         return iso_utc(value)
 
 
+class LastDeploy(BaseModel):
+    """How the last deploy to finish ended: `succeeded`, `failed` (a redeploy that failed
+    leaves the old release serving: the project stays `running`) or `interrupted` (hostd
+    stopped during it); `reason` says why it did not succeed."""
+
+    status: str
+    reason: str | None = None
+
+
 class ProjectPublic(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -110,6 +129,12 @@ class ProjectPublic(BaseModel):
     health_path: str = "/"
     # A deploy of it is queued or under way; a running project stays `running` meanwhile.
     deploying: bool = False
+    # The step of the deploy under way, named as in hostd.control.steps (`queued`,
+    # `clone`, `unpack`, `build`, `run`, `health_check`, `switch`); None when none runs.
+    deploy_step: str | None = None
+    last_deploy: LastDeploy | None = None
+    source: ProjectSource = ProjectSource.git
+    upload_digest: str | None = None  # the sha256 of an upload project's current source
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:
