@@ -43,8 +43,9 @@ INSERT INTO projects VALUES ('p2', 'u1', 'blog', 'static', 'https://example.com/
     'stopped', NULL, '2026-11-01 10:00:00', 'c2', NULL, 'hostd-app/p2:def');
 INSERT INTO projects VALUES ('p3', 'u1', 'new', 'static', 'https://example.com/n.git',
     'error', 'could not reach the repository', '2026-11-01 10:00:00', NULL, NULL, NULL);
-INSERT INTO projects VALUES ('p4', 'u1', 'up', 'static', 'upload:abababababababababababababababababababababababababababababababab',
-    'running', NULL, '2026-11-01 10:00:00', 'c4', 40004, 'hostd-app/p4:abc');
+INSERT INTO projects VALUES ('p4', 'u1', 'up', 'static',
+    'upload:abababababababababababababababababababababababababababababababab', 'running', NULL,
+    '2026-11-01 10:00:00', 'c4', 40004, 'hostd-app/p4:abc');
 INSERT INTO projects VALUES ('p5', 'u1', 'later', 'static', 'upload:', 'stopped',
     'waiting for its first upload (hostctl up)', '2026-11-01 10:00:00', NULL, NULL, NULL);
 INSERT INTO deployments VALUES ('d1', 'p1', 'succeeded', 'done', 'abc', 'hostd-app/p1:abc',
