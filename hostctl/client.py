@@ -58,6 +58,11 @@ class LastExit(TypedDict):
     at: str  # ISO 8601, UTC
 
 
+class LastDeploy(TypedDict):
+    status: str  # "succeeded", "failed" (the old release serves on) or "interrupted"
+    reason: str | None
+
+
 class Project(TypedDict):
     id: str
     userId: str
@@ -77,6 +82,11 @@ class Project(TypedDict):
     # What hostd GETs to call a new container healthy (below 500 is); "/" when absent.
     health_path: NotRequired[str]
     deploying: NotRequired[bool]  # a deploy is queued or under way (status may stay running)
+    # The step of the deploy under way (hostd.control.steps' names), None when none runs.
+    deploy_step: NotRequired[str | None]
+    last_deploy: NotRequired[LastDeploy | None]  # how the last deploy to finish ended
+    source: NotRequired[Literal["git", "upload"]]  # where the code comes from
+    upload_digest: NotRequired[str | None]  # an upload project's current source (sha256)
 
 
 class Deployment(TypedDict):
