@@ -189,3 +189,14 @@ def test_show_names_the_desired_status_only_when_status_does_not_say_it():
                             ("stopped", "stopped")):
         assert "desired" not in details(supervised(status=status, desired_status=desired))
     assert details(supervised(status="running", desired_status="stopped"))["desired"] == "stopped"
+
+
+def test_show_names_an_upload_projects_source_and_the_last_deploy():
+    digest = "ab" * 32
+    rows = details({**OLD_DAEMON_PROJECT, "github_url": f"upload:{digest}", "source": "upload",
+                    "upload_digest": digest,
+                    "last_deploy": {"status": "failed", "reason": "the build failed: [red]"}})
+    assert rows["repository"] == "uploaded source (sha256 abababababab…)"
+    assert rows["last deploy"] == "failed: the build failed: [red]"
+    rows = details(OLD_DAEMON_PROJECT)  # a daemon before these fields
+    assert rows["repository"] == REPO and rows["last deploy"] == "-"
