@@ -158,8 +158,10 @@ def test_redeploy_latest_commit(api, repo, engine):
     assert project["deploy_step"] is None
     assert project["last_deploy"] == {"status": "succeeded", "reason": None}
     assert (project["source"], project["upload_digest"]) == ("git", None)
-    with api.stream("GET", "/api/containers/events",
-                    timeout=httpx.Timeout(30, read=60)) as stream:
+    # A client of its own: `api`'s response hook reads each body whole.
+    with httpx.Client(base_url=api.base_url, headers=api.headers, verify=tls(),
+                      timeout=httpx.Timeout(30, read=60)) as watcher, \
+            watcher.stream("GET", "/api/containers/events") as stream:
         lines = stream.iter_lines()
         assert "event: connected" in (next(lines), next(lines))  # subscribed
         resp = api.post(f"/api/projects/{project['id']}/deploy")
