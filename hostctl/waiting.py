@@ -58,6 +58,7 @@ STEP_WORDS = {
     "clone": "cloning the repository",
     "unpack": "unpacking the uploaded source",
     "build": "building the image",
+    "release": "running the release command",
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
     "switch": "switching traffic to the new container",

@@ -160,7 +160,12 @@ class Settings(BaseSettings):
         return value
 
     build_memory_mb: int = Field(2048, ge=128, validation_alias="HOSTD_BUILD_MEMORY_MB")
-    deploy_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
+    deploy_concurrency: int = Field(4, ge=1, le=16, validation_alias="HOSTD_DEPLOY_CONCURRENCY")
+    # Fair deploys (hostd.control.deployer): builds and release phases, which a user can
+    # make wait for minutes, run on pools of their own, not the deploy workers above.
+    build_concurrency: int = Field(2, ge=1, le=16, validation_alias="HOSTD_BUILD_CONCURRENCY")
+    release_concurrency: int = Field(4, ge=1, le=64,
+                                     validation_alias="HOSTD_RELEASE_CONCURRENCY")
     clone_timeout_s: int = Field(120, ge=1, validation_alias="HOSTD_CLONE_TIMEOUT")
     health_timeout_s: int = Field(
         60, ge=1, validation_alias=AliasChoices("HOSTD_DEPLOY_TIMEOUT", "HOSTD_HEALTH_TIMEOUT"))

@@ -21,7 +21,7 @@ from hostd.api.streams import StreamSlots
 from hostd.api.uploads import UploadGate
 from hostd.config import Settings
 from hostd.control.changes import ChangeLocks
-from hostd.control.deployer import Deployer
+from hostd.control.deployer import Deployer, worker_threads
 from hostd.control.exits import ExpectedExits
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.metrics import MetricsCollector
@@ -77,8 +77,8 @@ class Services:
 
 def pool_threads(settings: Settings) -> int:
     """The threads that may use the database at once: anyio's and the daemon's own
-    (hostd.store.db), the change threads (their own limiter) and the deploy workers."""
-    return db.DEFAULT_POOL_THREADS + settings.change_threads + settings.deploy_concurrency
+    (hostd.store.db), the change threads (their own limiter) and the deployer's workers."""
+    return db.DEFAULT_POOL_THREADS + settings.change_threads + worker_threads(settings)
 
 
 def build_services(settings: Settings) -> Services:

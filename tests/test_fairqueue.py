@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from hostd.control.fairqueue import FairQueue, QueueFull
+from hostd.control.fairqueue import START, FairQueue, QueueFull
 
 
 def put(queue: FairQueue[str], user: str, job: str, project: str | None = None) -> None:
@@ -248,3 +248,137 @@ def test_close_wakes_every_worker() -> None:
     for thread in threads:
         thread.join(timeout=2)
     assert results == [None, None, None]
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def take(queue: FairQueue[str], stage: str = START) -> str:
+    entry = queue.take(stage, timeout=0)
+    assert entry is not None, f"nothing to take for {stage}"
+    return entry.job
+
+
+def test_a_job_between_stages_holds_no_worker_of_another_stage() -> None:
+    queue: FairQueue[str] = FairQueue(cap=10)
+    put(queue, "a", "A1")
+    sleeper = queue.take(timeout=0)
+    assert sleeper is not None
+    queue.hand_over(sleeper, "release")  # A1 built; now it waits for a release worker
+    put(queue, "b", "B1")
+    assert take(queue) == "B1", "the deploy worker A1 left serves B"
+    assert take(queue, "release") == "A1"
+    assert queue.in_stage("release") == 1 and queue.in_stage(START) == 1
+    assert queue.take("release", timeout=0) is None
+
+
+@pytest.mark.parametrize("slow", ["release", "build"])
+def test_however_many_sleep_in_release_a_newcomer_starts_at_once(slow: str) -> None:
+    """The `slow` stage's workers all held (release phases or builds that sleep), more
+    jobs waiting for it: only those wait, a newcomer's job starts at once."""
+    queue: FairQueue[str] = FairQueue(cap=10)
+    slow_workers = 2
+    for n in range(50):
+        put(queue, f"sleeper{n}", f"S{n}")
+        entry = queue.take(timeout=0)
+        assert entry is not None
+        queue.hand_over(entry, slow)
+    sleeping = [queue.take(slow, timeout=0) for _ in range(slow_workers)]
+    assert all(sleeping) and queue.in_stage(slow) == slow_workers
+    put(queue, "newcomer", "N1")
+    newcomer = queue.take(timeout=0)
+    assert newcomer is not None and newcomer.job == "N1"
+    if slow == "release":  # and builds, and goes live
+        queue.hand_over(newcomer, "build")
+        assert take(queue, "build") == "N1"
+        queue.done(newcomer)
+        assert not queue.holds("N1")
+
+
+def test_a_user_runs_one_job_at_a_time_across_stages() -> None:
+    queue: FairQueue[str] = FairQueue(cap=10)
+    put(queue, "a", "A1")
+    put(queue, "a", "A2")
+    first = queue.take(timeout=0)
+    assert first is not None
+    queue.hand_over(first, "release")
+    assert queue.take(timeout=0) is None, "A2 must wait while A1 is between stages"
+    assert take(queue, "release") == "A1"
+    queue.hand_over(first, START)
+    assert take(queue) == "A1", "A1 goes on before A2 starts"
+    queue.done(first)
+    assert take(queue) == "A2"
+
+
+def test_in_each_stage_the_user_served_least_recently_goes_first() -> None:
+    queue: FairQueue[str] = FairQueue(cap=10)
+    entries = {}
+    for user in ("a", "b", "c"):
+        put(queue, user, user.upper())
+        entry = queue.take(timeout=0)
+        assert entry is not None
+        entries[user] = entry
+    for user in ("c", "a", "b"):  # handed over in this order, but served a, b, c
+        queue.hand_over(entries[user], "release")
+    assert [take(queue, "release") for _ in range(3)] == ["A", "B", "C"]
+
+
+def test_withdraw_takes_out_only_a_job_between_stages() -> None:
+    queue: FairQueue[str] = FairQueue(cap=10)
+    put(queue, "a", "A1", "p")
+    put(queue, "a", "A2", "q")
+    entry = queue.take(timeout=0)
+    assert entry is not None
+    assert queue.withdraw("p") is None, "a worker runs it: the worker ends it"
+    queue.hand_over(entry, "release")
+    assert queue.withdraw("p") is entry
+    assert queue.take("release", timeout=0) is None and not queue.holds("p")
+    queue.done(entry)  # the worker that had it may still call done: harmless
+    assert take(queue) == "A2"
+
+
+def test_staged_workers_lose_nothing_and_never_run_a_user_twice() -> None:
+    queue: FairQueue[str] = FairQueue(cap=1000)
+    stages = [START, "build", "release", START]
+    users, per_user = 6, 15
+    active: Counter[str] = Counter()
+    ran: list[str] = []
+    lock = threading.Lock()
+    overlap: list[str] = []
+    passed: Counter[str] = Counter()  # job → stages done
+
+    def work(stage: str) -> None:
+        while (entry := queue.take(stage, timeout=2)) is not None:
+            with lock:
+                active[entry.user_id] += 1
+                overlap.extend([entry.user_id] if active[entry.user_id] > 1 else [])
+            time.sleep(0.0005)
+            with lock:
+                passed[entry.job] += 1
+                done_stages = passed[entry.job]
+                active[entry.user_id] -= 1
+                if done_stages == len(stages):
+                    ran.append(entry.job)
+            if done_stages == len(stages):
+                queue.done(entry)
+            else:
+                queue.hand_over(entry, stages[done_stages])
+
+    threads = [threading.Thread(target=work, args=(stage,))
+               for stage in (START, START, "build", "release")]
+    for thread in threads:
+        thread.start()
+    for u in range(users):
+        for n in range(per_user):
+            put(queue, f"u{u}", f"u{u}-{n}")
+    deadline = time.monotonic() + 20
+    while len(ran) < users * per_user and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.close()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not overlap, f"two stages of one user ran at once: {overlap[:5]}"
+    assert sorted(ran) == sorted(f"u{u}-{n}" for u in range(users) for n in range(per_user))
+    for u in range(users):
+        mine = [job for job in ran if job.startswith(f"u{u}-")]
+        assert mine == [f"u{u}-{n}" for n in range(per_user)]

@@ -1,19 +1,39 @@
-"""The deploy pipeline: clone (or unpack) → build → run → health_check → switch, one job
-per deployment.
+"""The deploy pipeline: clone (or unpack) → build → release → run → health_check →
+switch, one job per deployment.
 
 Each step is a small function of the job and the JobContext the Deployer builds once
 (settings, engine, database, status board); it writes progress to the deployment's build
-log and fails with `StepFailed(reason)`, a sentence a person can act on. `Deployer`
-runs jobs on a few daemon threads (bounded concurrency) so a slow build never blocks
-the API, fairly between users (hostd.control.fairqueue), and a daemon that dies mid-deploy
-leaves work the reconciler marks interrupted. A job's CancelScope (project deleted,
-superseded) is checked at every step boundary.
+log and fails with `StepFailed(reason)`, a sentence a person can act on. A job's
+CancelScope (project deleted, superseded) is checked at every step boundary, and a daemon
+that dies mid-deploy leaves work the reconciler marks interrupted.
+
+Fair under free accounts. The steps run on three pools of daemon threads, fairly between
+users (hostd.control.fairqueue), so a slow build never blocks the API:
+
+- `deploy` workers (HOSTD_DEPLOY_CONCURRENCY, 4): clone or unpack, start the container,
+  health check, switch — steps bounded by minute-scale limits (HOSTD_CLONE_TIMEOUT 120 s,
+  HOSTD_HEALTH_TIMEOUT 60 s);
+- `build` workers (HOSTD_BUILD_CONCURRENCY, 2): image builds, the CPU-heavy part, each
+  bounded by HOSTD_BUILD_TIMEOUT/CPUS/MEMORY;
+- `release` workers (HOSTD_RELEASE_CONCURRENCY, 4): a Procfile's release phase, which
+  waits on its container for up to HOSTD_RUN_TIMEOUT (600 s).
+
+Between two steps of different pools a job waits in the queue holding no worker. A user
+has at most one deploy active, so however many accounts sleep in `release:` (or in a
+`RUN sleep` of their build), they hold at most the release (or build) workers: the
+deploy workers stay free and a newcomer's deploy starts as soon as one is (in each pool
+the user served least recently goes first: a newcomer's deploy before anyone's next
+step). Past HOSTD_RELEASE_CONCURRENCY sleepers, further release phases wait
+their turn (status "waiting for a release slot"), not other users' deploys; past
+HOSTD_BUILD_CONCURRENCY, builds do. At most 4 + 2 + 4 threads, 2 builds and 4 release
+containers at once by default, whatever the number of accounts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import tempfile
 import threading
 from functools import partial
@@ -27,7 +47,7 @@ from hostd.config import Settings
 from hostd.control import buildlog
 from hostd.control.buildlog import BuildLog
 from hostd.control.changes import ChangeLocks
-from hostd.control.fairqueue import FairQueue, QueueFull, Reservation
+from hostd.control.fairqueue import START, Entry, FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
@@ -52,6 +72,25 @@ log = logging.getLogger("hostd.deploy")
 # A deploy that succeeds owns the project's status unless it was cancelled (then the
 # project is gone or a newer deploy owns it); `error`: what served crashed meanwhile.
 SUCCEEDING_FROM = [ProjectStatus.deploying, ProjectStatus.running, ProjectStatus.error]
+BUILD, RELEASE = "build", "release"  # the pools besides the deploy workers' (START)
+WAITING_TEXT = {START: "waiting for a deploy worker", BUILD: "waiting for a build slot",
+                RELEASE: "waiting for a release slot"}
+
+
+def worker_threads(settings: Settings) -> int:
+    """The deployer's threads, all three pools."""
+    return settings.deploy_concurrency + settings.build_concurrency + \
+        settings.release_concurrency
+
+
+def pool_of(step: str, job: DeployJob) -> str | None:
+    """The pool that runs `step`; None: a step with nothing to do for this job (a release
+    phase without a `release:` line), skipped."""
+    if step == "build":
+        return BUILD
+    if step == "release":
+        return RELEASE if job.release_command else None
+    return START
 
 
 class Deployer:
@@ -64,6 +103,8 @@ class Deployer:
         self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board,
                                   retirer=retirer, changes=changes)
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
+        self._pools = {START: settings.deploy_concurrency, BUILD: settings.build_concurrency,
+                       RELEASE: settings.release_concurrency}
         # Held by a cancel and by a job's status writes: once cancel() returns, the
         # cancelled job never writes the project's status again.
         self._lock = threading.Lock()
@@ -73,10 +114,12 @@ class Deployer:
         if self._started:
             return
         self._started = True
-        for index in range(self.settings.deploy_concurrency):
-            # Daemon threads: a stopping daemon never waits for a build; the next start
-            # marks what was cut short as interrupted.
-            threading.Thread(target=self._work, name=f"deploy-{index}", daemon=True).start()
+        for pool, size in self._pools.items():
+            for index in range(size):
+                # Daemon threads: a stopping daemon never waits for a build; the next
+                # start marks what was cut short as interrupted.
+                threading.Thread(target=self._work, args=(pool,), name=f"{pool}-{index}",
+                                 daemon=True).start()
 
     def is_deploying(self, project_id: str) -> bool:
         return self._queue.holds(project_id)
@@ -132,39 +175,80 @@ class Deployer:
             running = self._queue.running(project_id)
             if running is not None:
                 running.cancel.cancel(reason)  # its hooks unblock the step it is in
+            # Between two pools no worker has it: it ends here, not once a slot frees.
+            parked = self._queue.withdraw(project_id)
         for job in dropped:
             job.cancel.cancel(reason)
             _say(job, f"deploy cancelled before it started: {reason}")
             self._update_deployment(job, status=DeploymentStatus.failed, step="cancelled",
                                     reason=reason, finished_at=utcnow())
+        if parked is not None:
+            self._end(parked.job, Cancelled(reason))
+            _clean(parked.job)
 
-    def _work(self) -> None:
-        while (entry := self._queue.take()) is not None:
+    def _work(self, pool: str) -> None:
+        while (entry := self._queue.take(pool)) is not None:
             entry.job.finished = partial(self._queue.done, entry)
             try:
-                self.run(entry.job)
+                after = self._advance(entry.job, pool)
+                if after is not None and self._hand_over(entry, after):
+                    continue  # a worker of `after` goes on with it
             except Exception:
                 log.exception("deploy %s crashed", entry.job.deployment_id)
-            finally:
-                self._queue.done(entry)
+                _clean(entry.job)
+            self._queue.done(entry)
 
     def run(self, job: DeployJob) -> None:
-        """Walk the steps; end with the project running or in error with a reason, or
-        cancelled (see _end)."""
-        with tempfile.TemporaryDirectory(prefix="hostd-deploy-") as tmp:
-            job.workdir = Path(tmp)
-            try:
-                note_serving(self.context, job)
-                if job.serving_before is None:  # what served is gone: no longer `running`
-                    self._set_status(job, ProjectStatus.deploying, "queued",
-                                     only_if=[ProjectStatus.running], host_port=None)
-                for name, step in steps_for(job, STEPS):
-                    self._enter(job, name)
-                    step(self.context, job)
-                self._check_cancelled(job)
-                self._succeed(job)
-            except Exception as exc:
-                self._end(job, exc)
+        """Walk every step here, whatever its pool (see _advance)."""
+        self._advance(job, None)
+
+    def _advance(self, job: DeployJob, pool: str | None) -> str | None:
+        """Walk the steps `pool` runs (all with None); the pool the job waits for next,
+        or None once it has ended: running, in error with a reason, or cancelled (_end)."""
+        try:
+            if job.next_step == 0:
+                self._begin(job)
+            steps = steps_for(job, STEPS)
+            while job.next_step < len(steps):
+                name, step = steps[job.next_step]
+                wanted = pool_of(name, job)
+                if wanted is None:
+                    job.next_step += 1
+                    continue
+                if pool is not None and wanted != pool:
+                    self._check_cancelled(job)
+                    return wanted
+                self._enter(job, name)
+                step(self.context, job)
+                job.next_step += 1
+            self._check_cancelled(job)
+            self._succeed(job)
+        except Exception as exc:
+            self._end(job, exc)
+        _clean(job)
+        return None
+
+    def _begin(self, job: DeployJob) -> None:
+        job.workdir = Path(tempfile.mkdtemp(prefix="hostd-deploy-"))
+        note_serving(self.context, job)
+        if job.serving_before is None:  # what served is gone: no longer `running`
+            self._set_status(job, ProjectStatus.deploying, "queued",
+                             only_if=[ProjectStatus.running], host_port=None)
+
+    def _hand_over(self, entry: Entry[DeployJob], pool: str) -> bool:
+        """Queue the job for a worker of `pool` (False: cancelled meanwhile, and ended)."""
+        job = entry.job
+        if self._queue.in_stage(pool) >= self._pools[pool]:  # every worker busy: say so
+            waiting = steps_for(job, STEPS)[job.next_step][0]
+            self._update_deployment(job, step=waiting)
+            self._say_step(job, waiting, WAITING_TEXT[pool])
+        with self._lock:  # a cancel from now on finds it waiting (see cancel)
+            if not job.cancel.cancelled:
+                self._queue.hand_over(entry, pool)
+                return True
+        self._end(job, Cancelled(job.cancel.reason))
+        _clean(job)
+        return False
 
     def _end(self, job: DeployJob, exc: Exception) -> None:
         # Once the scope is cancelled, whatever a step raised (a build whose socket the
@@ -191,9 +275,12 @@ class Deployer:
         self._check_cancelled(job)
         job.log.step(step)
         self._update_deployment(job, step=step)
-        # `deploy_step` says which step runs (clients show it as progress), the reason
-        # says it to people; the step is written even when the status has moved on.
-        text = STEP_TEXT[step]
+        self._say_step(job, step, STEP_TEXT[step])
+
+    def _say_step(self, job: DeployJob, step: str, text: str) -> None:
+        """`deploy_step` names the step that runs or waits for a worker (clients show it as
+        progress), the reason says `text` to people; the step is written even when the
+        status has moved on."""
         if job.serving_before:
             said = self._set_status(job, ProjectStatus.running, f"deploying: {text}",
                                     only_if=[ProjectStatus.running], deploy_step=step)
@@ -278,6 +365,12 @@ class Deployer:
             row.commit, row.image = job.commit or row.commit, job.image or row.image
             session.add(row)
             session.commit()
+
+
+def _clean(job: DeployJob) -> None:
+    """The job's working directory (its checkout, the build context) goes."""
+    if job.workdir != Path():
+        shutil.rmtree(job.workdir, ignore_errors=True)
 
 
 def _release(job: DeployJob) -> None:

@@ -1,15 +1,23 @@
-"""A fair queue of deploy jobs: per-user FIFO, round-robin between users.
+"""A fair queue of deploy jobs in stages: per-user FIFO, round-robin between users.
+
+A job is walked in *stages*, each run by a worker of that stage's own pool (the deployer
+has one pool per kind of step: its own steps, image builds, release phases). Between two
+stages a job waits in the queue, holding no worker: a release phase that sleeps holds a
+release worker and nothing else, so the other pools serve other users meanwhile.
 
 Rules (pure logic, no engine, thread-safe behind one Condition):
 
-- each user's jobs run in the order they were queued;
-- at most one job per user runs at a time: a free worker takes the next job of the
-  user served least recently among those with nothing running (a newcomer first, then
-  whoever waited longest), so one user's backlog never stalls the others;
-- a user may have at most `cap` jobs waiting (the running one not counted). A slot is
-  *reserved* before the caller stores anything (`reserve`), then filled (`put`) or
-  released, so two concurrent requests cannot both squeeze past the cap;
-- `remove_project` takes a project's waiting jobs out (delete, redeploy).
+- each user's jobs run in the order they were queued, a new job in the first stage;
+- at most one job per user is *active* (running a stage, or waiting between two), so a
+  user holds at most one worker of any pool: N pools of sizes s1…sn are held by at most
+  s1+…+sn users, and a user with nothing active is served next in every pool;
+- a free worker of a stage takes, among the jobs waiting for that stage, the one whose
+  user was served least recently (a newcomer first, then whoever waited longest);
+- a user may have at most `cap` jobs waiting to start (the active one not counted). A
+  slot is *reserved* before the caller stores anything (`reserve`), then filled (`put`)
+  or released, so two concurrent requests cannot both squeeze past the cap;
+- `remove_project` takes a project's waiting jobs out (delete, redeploy), `withdraw` its
+  active job when it waits between stages (a worker would only find it cancelled).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
+START = "deploy"  # the stage a new job starts in
 RETRY_MIN_S, RETRY_MAX_S = 1, 300
 _EWMA_WEIGHT = 0.3  # recent deploys count most: a slow template shows within a few runs
 
@@ -47,6 +56,8 @@ class Entry(Generic[T]):
     job: T
     seq: int
     started_at: float | None = None
+    stage: str = START  # the stage it runs in, or waits for
+    in_stage: bool = False  # a worker of `stage` runs it now
 
 
 @dataclass(eq=False)
@@ -70,10 +81,17 @@ class Reservation:
 class _User(Generic[T]):
     waiting: deque[Entry[T]] = field(default_factory=deque)
     reserved: int = 0
-    running: Entry[T] | None = None
+    active: Entry[T] | None = None  # started and not done: in a stage or between two
 
     def idle(self) -> bool:
-        return not self.waiting and not self.reserved and self.running is None
+        return not self.waiting and not self.reserved and self.active is None
+
+    def ready_for(self, stage: str) -> Entry[T] | None:
+        """The job this user would run in `stage` now, if any."""
+        if self.active is not None:
+            ready = self.active.stage == stage and not self.active.in_stage
+            return self.active if ready else None
+        return self.waiting[0] if stage == START and self.waiting else None
 
 
 class FairQueue(Generic[T]):
@@ -135,13 +153,13 @@ class FairQueue(Generic[T]):
 
     # --- workers -------------------------------------------------------------------------
 
-    def take(self, timeout: float | None = None) -> Entry[T] | None:
-        """The next job to run (its user is then running), or None after `timeout`
-        seconds or once the queue is closed."""
+    def take(self, stage: str = START, *, timeout: float | None = None) -> Entry[T] | None:
+        """The next job to run in `stage` (its user is then active), or None after
+        `timeout` seconds or once the queue is closed."""
         deadline = None if timeout is None else self._clock() + timeout
         with self._cond:
             while not self._closed:
-                entry = self._next()
+                entry = self._next(stage)
                 if entry is not None:
                     return entry
                 left = None if deadline is None else deadline - self._clock()
@@ -150,18 +168,38 @@ class FairQueue(Generic[T]):
                 self._cond.wait(left)
             return None
 
+    def hand_over(self, entry: Entry[T], stage: str) -> None:
+        """The job's stage has ended; it waits for a worker of `stage`, holding none."""
+        with self._cond:
+            entry.stage, entry.in_stage = stage, False
+            self._cond.notify_all()
+
     def done(self, entry: Entry[T]) -> None:
         """The job `take` gave has ended: its user may run the next one."""
         with self._cond:
             user = self._users.get(entry.user_id)
-            if user is None or user.running is not entry:
+            if user is None or user.active is not entry:
                 return
-            user.running = None
+            user.active = None
             if entry.started_at is not None:
                 took = max(0.0, self._clock() - entry.started_at)
                 self._typical_s += _EWMA_WEIGHT * (took - self._typical_s)
             self._forget_if_idle(entry.user_id)
             self._cond.notify_all()
+
+    def withdraw(self, project_id: str) -> Entry[T] | None:
+        """The project's active job, taken out, if it waits between stages (no worker
+        runs it): the caller ends it. None when it runs in a stage, or there is none."""
+        with self._cond:
+            for user_id, user in self._users.items():
+                entry = user.active
+                if entry is not None and entry.project_id == project_id \
+                        and not entry.in_stage:
+                    user.active = None
+                    self._forget_if_idle(user_id)
+                    self._cond.notify_all()
+                    return entry
+            return None
 
     def close(self) -> None:
         """Wake every worker; `take` answers None from now on."""
@@ -172,19 +210,26 @@ class FairQueue(Generic[T]):
     # --- questions -----------------------------------------------------------------------
 
     def running(self, project_id: str) -> T | None:
+        """The project's active job (in a stage or between two)."""
         with self._cond:
             for user in self._users.values():
-                if user.running is not None and user.running.project_id == project_id:
-                    return user.running.job
+                if user.active is not None and user.active.project_id == project_id:
+                    return user.active.job
             return None
 
     def holds(self, project_id: str) -> bool:
         """Whether a job of the project waits or runs."""
         with self._cond:
             return any(
-                (u.running is not None and u.running.project_id == project_id)
+                (u.active is not None and u.active.project_id == project_id)
                 or any(e.project_id == project_id for e in u.waiting)
                 for u in self._users.values())
+
+    def in_stage(self, stage: str) -> int:
+        """How many jobs a worker of `stage` runs now."""
+        with self._cond:
+            return sum(1 for u in self._users.values() if u.active is not None
+                       and u.active.stage == stage and u.active.in_stage)
 
     def waiting(self, user_id: str) -> int:
         """The user's waiting jobs and reserved slots."""
@@ -194,16 +239,20 @@ class FairQueue(Generic[T]):
 
     # --- inside the lock -----------------------------------------------------------------
 
-    def _next(self) -> Entry[T] | None:
-        ready = [(self._served.get(uid, 0), u.waiting[0].seq, uid)
-                 for uid, u in self._users.items() if u.running is None and u.waiting]
+    def _next(self, stage: str) -> Entry[T] | None:
+        ready = [(self._served.get(uid, 0), entry.seq, uid)
+                 for uid, u in self._users.items() if (entry := u.ready_for(stage))]
         if not ready:
             return None
         _, _, user_id = min(ready)
         user = self._users[user_id]
-        entry = user.waiting.popleft()
-        entry.started_at = self._clock()
-        user.running = entry
+        if user.active is None:  # a new job: it starts here
+            entry = user.waiting.popleft()
+            entry.started_at, entry.stage = self._clock(), stage
+            user.active = entry
+        else:
+            entry = user.active
+        entry.in_stage = True
         self._served[user_id] = next(self._ticks)
         return entry
 
@@ -218,9 +267,9 @@ class FairQueue(Generic[T]):
         deploy length after it started); with nothing running for them, when the first
         running job of anyone ends and frees a worker."""
         now = self._clock()
-        running = [u.running for u in self._users.values() if u.running is not None]
-        if user.running is not None:
-            running = [user.running]
+        running = [u.active for u in self._users.values() if u.active is not None]
+        if user.active is not None:
+            running = [user.active]
         if not running:
             return RETRY_MIN_S
         soonest = min(self._typical_s - (now - (e.started_at or now)) for e in running)

@@ -1,5 +1,7 @@
 """A Procfile's `release:` command: run once in the new release's image, before its
-container starts (Heroku's release phase: database migrations, asset uploads).
+container starts (Heroku's release phase: database migrations, asset uploads). It is the
+deploy's `release` step, run by a release worker of its own (hostd.control.deployer):
+however long it waits for its container, it holds no worker another user's deploy needs.
 
 It runs as a one-off command does (hostd.engine.oneoff): the new image, the config
 vars, the project's /data, its network and limits, no router traffic, at most
@@ -11,11 +13,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from hostd.control.job import DeployJob, JobContext, StepFailed
+from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.oneoff import start_project_oneoff
 from hostd.engine import containers as engine
 from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.logs import split_lines
+from hostd.engine.client import EngineClient, EngineError
 from hostd.engine.naming import container_name
 from hostd.engine.oneoff import exit_code
 from hostd.engine.pyapp import procfile_command
@@ -31,6 +33,12 @@ def release_command(job: DeployJob) -> str | None:
         return procfile_command(Checkout(job.repo_dir), "release")
     except UnsafeCheckout as exc:
         raise StepFailed(f"Procfile: {exc}") from None
+
+
+def release(ctx: JobContext, job: DeployJob) -> None:
+    """The release phase, when the build found a `release:` line."""
+    if job.release_command:
+        run_release_command(ctx, job, job.release_command)
 
 
 def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
@@ -50,13 +58,25 @@ def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
     forget = job.cancel.on_cancel(stop)
     try:
         code = exit_code(client, container_id, settings.run_timeout_s)
-        raw = client.containers.get(container_id).logs(stream=False, tail=OUTPUT_LINES)
-        for line in split_lines([raw]):
-            job.log(f"release: {line}")
+        _copy_output(client, container_id, job)
     finally:
         forget()
         engine.remove_container(client, container_id, force=True)
+    if job.cancel.cancelled:
+        raise Cancelled(job.cancel.reason)
     if code is None:
         raise StepFailed(f"the release command ran out of time ({settings.run_timeout_s}s)")
     if code != 0:
         raise StepFailed(f"the release command exited with code {code}")
+
+
+def _copy_output(client: EngineClient, container_id: str, job: DeployJob) -> None:
+    """Its last lines into the build log; none when it is gone already (a cancel)."""
+    try:
+        lines = list(engine.container_logs(client, container_id, tail=OUTPUT_LINES))
+    except EngineError:
+        if job.cancel.cancelled:
+            return
+        raise
+    for line in lines:
+        job.log(f"release: {line}")

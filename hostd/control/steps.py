@@ -1,5 +1,5 @@
-"""The deploy's named steps: clone (or unpack) → build → run → health_check → switch,
-and what they share.
+"""The deploy's named steps: clone (or unpack) → build → release → run → health_check →
+switch, and what they share.
 
 Each step is a small function of the JobContext (settings, engine, database, status
 board) and the job; it writes progress to the job's build log and raises StepFailed
@@ -20,7 +20,7 @@ from hostd.config import Settings
 from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
-from hostd.control.release_phase import release_command, run_release_command
+from hostd.control.release_phase import release, release_command
 from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
@@ -198,8 +198,6 @@ def run(ctx: JobContext, job: DeployJob) -> None:
     client = ctx.docker.client()
     settings = ctx.settings
     assert job.image is not None
-    if job.release_command:  # the Procfile's release phase, before anything serves
-        run_release_command(ctx, job, job.release_command)
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
     info = run_app_container(client, settings, job.image,
@@ -307,13 +305,14 @@ STEP_TEXT = {
     "clone": "cloning the repository",
     "unpack": "unpacking the uploaded source",
     "build": "building the image",
+    "release": "running the release command",
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
     "switch": "switching traffic to the new container",
 }
 STEPS: list[tuple[str, Step]] = [
-    ("clone", clone), ("build", build), ("run", run), ("health_check", health_check),
-    ("switch", switch),
+    ("clone", clone), ("build", build), ("release", release), ("run", run),
+    ("health_check", health_check), ("switch", switch),
 ]
 
 

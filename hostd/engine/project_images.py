@@ -6,6 +6,7 @@ Removing one is :func:`hostd.engine.containers.remove_image`; this module only f
 from __future__ import annotations
 
 from collections.abc import Set
+from typing import Any
 
 import docker
 
@@ -17,8 +18,15 @@ def project_images(client: docker.DockerClient, instance: str, project_id: str) 
     """Tags (or ids) of every image hostd built for the project."""
     filters = {"label": [f"{INSTANCE_LABEL}={instance}", f"{PROJECT_LABEL}={project_id}"]}
     with translate_errors(f"list images of project {project_id}"):
-        images = client.images.list(filters=filters)
-    return [image.tags[0] if image.tags else image.id for image in images]
+        # The engine's summaries, not images.list(): that inspects each image after the
+        # listing, and fails on one a cancelled deploy removes meanwhile.
+        images = client.api.images(filters=filters)
+    return [_tag_or_id(image) for image in images]
+
+
+def _tag_or_id(summary: dict[str, Any]) -> str:
+    tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
+    return str(tags[0]) if tags else str(summary["Id"])
 
 
 def instance_images(client: docker.DockerClient, instance: str) -> dict[str, list[str]]:

@@ -1,6 +1,8 @@
 """Fair deploys on the real engine: users take turns, a full queue answers 429 and stores
-nothing, a deleted project's queued deploys never run, and a redeploy supersedes the
-deploy under way. One daemon of the module's own: one worker, two waiting deploys a user."""
+nothing, a deleted project's queued deploys never run, a redeploy supersedes the deploy
+under way, and release phases that sleep hold no worker another user needs. One daemon
+of the module's own (one deploy and one build worker, two waiting deploys a user), and
+one with the default workers for the sleepers."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from tests.support import HostdServer, logged_in
 pytestmark = pytest.mark.docker
 NOWHERE = "file:///nonexistent/repo.git"  # its deploy fails at the clone, in milliseconds
 WAIT_S = 120.0
+STARTS_WITHIN_S = 30.0  # the issue's fairness bound: a newcomer's deploy starts by then
 
 
 def quick_site() -> dict[str, str]:
@@ -36,11 +39,26 @@ def slow_to_answer() -> dict[str, str]:
             'CMD ["sh", "-c", "sleep 4; exec httpd -f -p $PORT -h /www"]\n'}
 
 
+def sleeper() -> dict[str, str]:
+    """Builds in a second, then its release phase sleeps for HOSTD_RUN_TIMEOUT (600 s)."""
+    return {**quick_site(), "Procfile": "release: sleep 600\n"}
+
+
+@pytest.fixture(scope="module")
+def default_workers(engine: docker.DockerClient, base_images: None,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
+    """The default deploy workers; two release phases at once (so a third waits)."""
+    with own_daemon(engine, tmp_path_factory.mktemp("sleepers-data"),
+                    HOSTD_RELEASE_CONCURRENCY="2") as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def daemon(engine: docker.DockerClient, base_images: None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:
     with own_daemon(engine, tmp_path_factory.mktemp("fair-data"),
-                    HOSTD_DEPLOY_CONCURRENCY="1", HOSTD_MAX_QUEUED_DEPLOYS="2") as server:
+                    HOSTD_DEPLOY_CONCURRENCY="1", HOSTD_BUILD_CONCURRENCY="1",
+                    HOSTD_MAX_QUEUED_DEPLOYS="2") as server:
         yield server
 
 
@@ -96,8 +114,11 @@ def test_deploys_alternate_between_users(daemon, repo):
             done = wait_status(client, project["id"], {"running", "error"})
             assert done["status"] == "running", (name, done["status_reason"])
             finished[name] = deployments(client, project["id"])[0]["finished_at"]
-    # One worker: the order they finished in is the order they ran in.
-    assert sorted(finished, key=finished.__getitem__) == ["a1", "b1", "a2", "b2", "a3", "b3"]
+    # One worker of each pool: users take turns, each in their own order. Builds and the
+    # deploy workers' steps overlap, so within a round either may finish first.
+    order = sorted(finished, key=finished.__getitem__)
+    assert [sorted(order[n:n + 2]) for n in (0, 2, 4)] == \
+        [["a1", "b1"], ["a2", "b2"], ["a3", "b3"]], order
 
 
 def test_a_full_queue_answers_429_and_stores_nothing(daemon, repo):
@@ -181,3 +202,72 @@ def test_redeploy_while_deploying_supersedes_the_deploy_under_way(daemon, repo, 
         containers = engine.containers.list(all=True, filters={"label": f"hostd.project={pid}"})
         assert [c.id for c in containers] != [half_made.id] and len(containers) == 1
         assert len(engine.images.list(filters={"label": f"hostd.project={pid}"})) == 1
+
+
+def release_containers(engine: docker.DockerClient, project_id: str) -> list:
+    return engine.containers.list(all=True, sparse=True,
+                                  filters={"label": f"hostd.run-of={project_id}"})
+
+
+def sleeping(engine: docker.DockerClient, project_id: str) -> bool:
+    return [c.status for c in release_containers(engine, project_id)] == ["running"]
+
+
+def reason(client: httpx.Client, project_id: str) -> str | None:
+    return client.get(f"/api/projects/{project_id}").json()["project"]["status_reason"]
+
+
+def test_release_phases_that_sleep_stall_no_other_users_deploy(default_workers, repo, engine):
+    with logged_in(default_workers) as one, logged_in(default_workers) as two, \
+            logged_in(default_workers) as three, logged_in(default_workers) as newcomer:
+        sleepers = {client: create(client, "sleeper", repo(sleeper()), "static")
+                    for client in (one, two)}
+        for project in sleepers.values():
+            wait_until(lambda p=project: sleeping(engine, p["id"]), "a release phase sleeps")
+
+        mine = create(newcomer, "mine", repo(quick_site()), "static")
+        wait_until(lambda: deployments(newcomer, mine["id"])[0]["step"]
+                   not in ("queued", "clone"),
+                   "the newcomer's deploy reached its build", timeout=STARTS_WITHIN_S)
+        done = wait_status(newcomer, mine["id"], {"running", "error"})
+        assert done["status"] == "running", done["status_reason"]
+        for client, project in sleepers.items():
+            assert sleeping(engine, project["id"]), "a sleeper stopped sleeping"
+            assert client.get(f"/api/projects/{project['id']}").json()["project"][
+                "status"] == "deploying"
+
+        # Past the release slots (two), a third sleeper's release phase waits its turn:
+        # only release phases wait, and it runs once a slot frees.
+        third = create(three, "sleeper", repo(sleeper()), "static")
+        wait_until(lambda: reason(three, third["id"]) == "waiting for a release slot",
+                   "the third sleeper waits for a release slot")
+        assert deployments(three, third["id"])[0]["step"] == "release"
+        assert release_containers(engine, third["id"]) == []
+        # Waiting between two pools, no worker has it: a redeploy ends it at once.
+        assert three.post(f"/api/projects/{third['id']}/deploy").status_code == 202
+        superseded = deployments(three, third["id"])[1]
+        assert (superseded["status"], superseded["reason"]) == \
+            ("failed", "superseded by a new deploy") and superseded["finished_at"]
+        wait_until(lambda: reason(three, third["id"]) == "waiting for a release slot",
+                   "the third sleeper's new deploy waits for a release slot")
+        first = sleepers[one]
+        assert one.delete(f"/api/projects/{first['id']}").status_code == 200
+        assert release_containers(engine, first["id"]) == []
+        wait_until(lambda: sleeping(engine, third["id"]), "the third sleeper's release runs")
+
+        for client, project in ((two, sleepers[two]), (three, third)):
+            assert client.delete(f"/api/projects/{project['id']}").status_code == 200
+            assert release_containers(engine, project["id"]) == []
+        for project in (first, sleepers[two], third):
+            wait_until(lambda p=project: left_on_engine(engine, p["id"]) == [],
+                       "the deleted sleeper's images and containers are gone", timeout=30)
+    logs = default_workers.logs()
+    assert "crashed" not in logs and "Traceback" not in logs
+
+
+def left_on_engine(engine: docker.DockerClient, project_id: str) -> list[str]:
+    """The project's containers (app and release) and images still on the engine."""
+    made = [c.id for c in engine.containers.list(
+        all=True, sparse=True, filters={"label": f"hostd.project={project_id}"})]
+    return made + [c.id for c in release_containers(engine, project_id)] + \
+        [i.id for i in engine.images.list(filters={"label": f"hostd.project={project_id}"})]

@@ -19,6 +19,7 @@ from hostd.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from hostd.control.job import DELETED
 from hostd.errors import ValidationError
 from hostd.services import Services
 from hostd.store import configvars, projects
@@ -94,7 +95,10 @@ def patch_project(
 @router.delete("/{project_id}", response_model=Message)
 def delete_project(project: OwnedProject, session: SessionDep, lifecycle: LifecycleDep,
                    services: ServicesDep) -> Message:
-    services.oneoffs.remove_for_project(project.id)  # a command still running goes too
+    # Its deploy first (a release phase's container goes with the cancel), then a
+    # command still running.
+    services.deployer.cancel(project.id, DELETED)
+    services.oneoffs.remove_for_project(project.id)
     return Message(message=lifecycle.delete(session, project))
 
 

@@ -130,7 +130,8 @@ class ProjectPublic(BaseModel):
     # A deploy of it is queued or under way; a running project stays `running` meanwhile.
     deploying: bool = False
     # The step of the deploy under way, named as in hostd.control.steps (`queued`,
-    # `clone`, `unpack`, `build`, `run`, `health_check`, `switch`); None when none runs.
+    # `clone`, `unpack`, `build`, `release`, `run`, `health_check`, `switch`; while it
+    # waits for a worker, the step it waits to run); None when none runs.
     deploy_step: str | None = None
     last_deploy: LastDeploy | None = None
     source: ProjectSource = ProjectSource.git

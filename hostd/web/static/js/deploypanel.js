@@ -8,7 +8,7 @@ const STEPS = [
   ["queued", "queued", ["queued"]],
   ["clone", "cloning the repository", ["clone", "unpack"]],
   ["build", "building the image", ["build"]],
-  ["run", "starting the container", ["run"]],
+  ["run", "starting the container", ["release", "run"]],
   ["health", "waiting for the app to answer", ["health_check"]],
   ["running", "running", ["switch"]],
 ];
