@@ -33,6 +33,7 @@ from hostd.api.routes import (
     session,
     source,
 )
+from hostd.api.session import SessionRenewalMiddleware
 from hostd.config import Settings
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(web_router(Assets("pages"), Assets("static")))
 
+    # A browser session used now gets its cookie renewed (hostd.api.session).
+    app.add_middleware(SessionRenewalMiddleware)
     if settings.frontend_url:
         app.add_middleware(
             JSONCORSMiddleware, allow_origins=[settings.frontend_url], allow_credentials=True,

@@ -30,6 +30,9 @@ INSTANCE_FILE_NAME = "instance-id"
 # then adopts it, so the containers it made stay its own.
 LEGACY_INSTANCE = "default"
 INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a DNS label: names a network too
+# The dashboard's own name (hostd.api.session): its cookie is host-only there, and the
+# router never routes it (nor `*.hostd.localhost`: no handle may be `hostd`).
+DASHBOARD_NAME = "hostd.localhost"
 
 
 def parse_duration(value: str | int) -> int:
@@ -243,6 +246,16 @@ class Settings(BaseSettings):
                                            validation_alias="HOSTD_REGISTRATIONS_PER_ADDRESS")
     registration_window_s: Annotated[int, NoDecode] = Field(
         60, validation_alias="HOSTD_REGISTRATION_WINDOW")
+
+    # Browser sessions (hostd.api.session): the dashboard's cookie lives this long unused,
+    # renewed as it is used, and JWT_EXPIRES_IN after its sign-in at most.
+    session_idle_s: Annotated[int, NoDecode] = Field(8 * 3600,
+                                                     validation_alias="HOSTD_SESSION_IDLE")
+
+    @field_validator("session_idle_s", mode="before")
+    @classmethod
+    def _session_idle(cls, value: str | int) -> int:
+        return parse_duration(value)
 
     @field_validator("jwt_expires_in", "login_window_s", "registration_window_s",
                      "tunnel_idle_timeout_s", mode="before")

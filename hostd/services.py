@@ -120,7 +120,8 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings, db=engine, loop_reader=loop_reader,
         hasher=PasswordHasher(settings.bcrypt_rounds),
-        tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in),
+        tokens=TokenService(settings.signing_secret(), settings.jwt_expires_in,
+                            settings.session_idle_s),
         token_cache=VerifiedTokenCache(), metrics=metrics,
         auth_limits=AuthLimits.from_settings(settings),
         streams=StreamSlots(settings.max_streams_per_user), hub=hub, docker=docker, board=board,

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, cast
 
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from hostd.api import session as browser
 from hostd.api.changes import ChangeRunner
 from hostd.api.followers import LogFollowers
 from hostd.api.ratelimit import AuthLimits
-from hostd.api.session import cookie_token
 from hostd.api.streams import StreamSlots
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
@@ -143,25 +143,24 @@ def parse_bearer(header: str) -> str:
     return token.strip()
 
 
-def request_token(request: Request, services: Services) -> str:
-    """The Bearer token, or without an Authorization header a browser session's cookie,
-    CSRF-checked (hostd.api.session)."""
+@dataclass(frozen=True)
+class Credential:
+    token: str
+    from_cookie: bool  # a browser session's cookie (hostd.api.session), not a Bearer token
+
+
+def request_credential(request: Request, query_token: str | None = None) -> Credential:
+    """The Bearer token (or a stream's `access_token`), or without an Authorization header
+    a browser session's cookie."""
     header = request.headers.get("authorization")
-    if header is None:
-        return cookie_token(request, services.tokens, services.token_cache)
-    return parse_bearer(header)
-
-
-async def bearer_token(request: Request) -> str:
-    return request_token(request, services_of(request))
-
-
-async def get_claims(token: Annotated[str, Depends(bearer_token)],
-                     tokens: TokensDep) -> TokenClaims:
-    return tokens.verify(token)  # HMAC over a few hundred bytes: microseconds
-
-
-ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
+    if header is not None:
+        return Credential(parse_bearer(header), from_cookie=False)
+    if query_token:
+        return Credential(query_token, from_cookie=False)
+    cookie = browser.session_cookie(request)
+    if cookie is None:
+        raise Unauthorized()
+    return Credential(cookie, from_cookie=True)
 
 
 def user_for_claims(db: Engine, claims: TokenClaims) -> User:
@@ -180,23 +179,57 @@ def user_for_claims(db: Engine, claims: TokenClaims) -> User:
     return user
 
 
-async def verified(services: Services, token: str) -> tuple[TokenClaims, User]:
-    """The token's claims and user: from the token cache, else verified and looked up (in
-    a thread: the database blocks) and cached."""
+async def verified(services: Services, token: str,
+                   claims: TokenClaims | None = None) -> tuple[TokenClaims, User]:
+    """The token's claims and user: from the token cache, else verified (unless `claims`
+    are its, just verified) and looked up (in a thread: the database blocks) and cached."""
     hit = services.token_cache.get(token)
     if hit is not None:
         return hit
-    claims = services.tokens.verify(token)
+    claims = claims or services.tokens.verify(token)
     user = await anyio.to_thread.run_sync(user_for_claims, services.db, claims)
     services.token_cache.put(token, claims, user)
     return claims, user
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    token: str
+    claims: TokenClaims
+    user: User
+
+
+AUTHENTICATED = "hostd.authenticated"  # scope key: the request's caller, found once
+
+
+async def authenticated(request: Request, query_token: str | None = None) -> Authenticated:
+    """The caller of this request: their token's kind fits how it came (a session's only
+    in the cookie, and then with its CSRF header: hostd.api.session), before the token's
+    revocation is looked up. Found once per request."""
+    known = request.scope.get(AUTHENTICATED)
+    if known is not None:
+        return cast(Authenticated, known)
+    services = services_of(request)
+    credential = request_credential(request, query_token)
+    hit = services.token_cache.get(credential.token)
+    claims = hit[0] if hit is not None else services.tokens.verify(credential.token)
+    browser.admit(request, services.tokens, claims, from_cookie=credential.from_cookie)
+    claims, user = await verified(services, credential.token, claims)
+    request.scope[AUTHENTICATED] = found = Authenticated(credential.token, claims, user)
+    return found
+
+
+async def get_claims(request: Request) -> TokenClaims:
+    return (await authenticated(request)).claims
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
+
+
 async def get_current_user(request: Request) -> User:
     """The caller, from their Bearer token or session cookie. One dependency with no
     dependencies of its own: each node FastAPI solves costs more than a cached lookup."""
-    services = services_of(request)
-    return (await verified(services, request_token(request, services)))[1]
+    return (await authenticated(request)).user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

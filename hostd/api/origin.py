@@ -4,8 +4,9 @@ changes from. Pure ASGI, like hostd.api.middleware, and before everything but th
 *DNS rebinding.* A page on attacker.example whose name is then re-pointed at 127.0.0.1 is,
 to the browser, same-origin with hostd: it may read hostd's answers. Its requests still say
 `Host: attacker.example`, so hostd answers only names it knows to be its own: loopback
-(`localhost`, `127.x.x.x`, `[::1]`) bare or with the API's port, and the entries of
-`HOSTD_ALLOWED_HOSTS`. Anything else, and an HTTP/1.1 request with no Host (or two), is a 400.
+(`localhost`, `127.x.x.x`, `[::1]`) and the dashboard's `hostd.localhost`, bare or with
+the API's port, and the entries of `HOSTD_ALLOWED_HOSTS`. Anything else, and an HTTP/1.1
+request with no Host (or two), is a 400.
 
 *Cross-site changes.* A page of any other origin — a tenant's app at
 `http://shop.alice.localhost:8080` included — may still *send* requests to hostd (a form,
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostd.api.middleware import send_json
-from hostd.config import split_host
+from hostd.config import DASHBOARD_NAME, split_host
 from hostd.errors import Forbidden, HostdError, ValidationError, error_body
 
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -83,7 +84,7 @@ class TrustedOriginMiddleware:
             return True
         if port not in (None, self.port):
             return False
-        return is_loopback(name) or (name, None) in self.allowed
+        return is_loopback(name) or name == DASHBOARD_NAME or (name, None) in self.allowed
 
     def _host_refusal(self, scope: Scope, hosts: list[str]) -> HostdError | None:
         if len(hosts) == 1 and self.host_allowed(hosts[0]):

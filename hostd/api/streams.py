@@ -1,4 +1,4 @@
-"""Open event streams per user: `GET /api/containers/events` and followed logs.
+"""Open streams per user: `GET /api/containers/events`, followed logs and one-off runs.
 
 Each stream holds a `Lease` from the moment its route admits it until its response ends,
 however it ends (the client leaves, the token is revoked, the container stops, the
@@ -45,7 +45,7 @@ class StreamSlots:
             count = self._open.get(user_id, 0)
             if self.per_user and count >= self.per_user:
                 raise RateLimited(
-                    f"You already have {count} event and log streams open, the most one "
+                    f"You already have {count} event, log and run streams open, the most one "
                     f"user may (HOSTD_MAX_STREAMS_PER_USER={self.per_user}): close one "
                     "first", retry_after=RETRY_AFTER_S)
             self._open[user_id] = count + 1

@@ -1,11 +1,14 @@
 """Host name → project: the router's view of the database, cached.
 
-`{name}.{handle}.localhost[:port]` names a project. The table is one dict read on the
-hot path; it is reloaded (one query, in a worker thread, one reload at a time) when a
-`status_changed` event marks it dirty, when it is older than `ttl_s` (host port changes
-written without an event, e.g. by the reconciler), or on an unknown host at most once
-per `miss_reload_s` (a project created a moment ago), so an unknown-host flood costs
-at most one query a second.
+`{name}.{handle}.localhost[:port]` names a project. The dashboard's name
+(`hostd.localhost`) and the names under it are never routed: no handle may be `hostd`
+(hostd.store.validation), and one from before that rule is refused here.
+
+The table is one dict read on the hot path; it is reloaded (one query, in a worker
+thread, one reload at a time) when a `status_changed` event marks it dirty, when it is
+older than `ttl_s` (host port changes written without an event, e.g. by the
+reconciler), or on an unknown host at most once per `miss_reload_s` (a project created
+a moment ago), so an unknown-host flood costs at most one query a second.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlmodel.sql.expression import Select
 from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import counted_since
 from hostd.store.models import Project, ProjectStatus, User
+from hostd.store.validation import RESERVED_HANDLES
 
 SUFFIX = ".localhost"
 
@@ -59,7 +63,7 @@ def parse_host(host: str) -> tuple[str, str] | None:
     if not host.endswith(SUFFIX):
         return None
     labels = host[: -len(SUFFIX)].split(".")
-    if len(labels) != 2 or not all(labels):
+    if len(labels) != 2 or not all(labels) or labels[1] in RESERVED_HANDLES:
         return None
     return labels[0], labels[1]
 

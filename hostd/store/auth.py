@@ -6,6 +6,11 @@ each token carries the one it was issued in (`gen`, 0 when absent), and a token 
 older generation is refused, except the user's `kept_jti` (the token that changed the
 password stays valid).
 
+A browser session's token (hostd.api.session) is a kind of its own: `kind: "session"`,
+and `sat`, when it was signed in. It lives `session_idle_s` and is renewed on use with the
+same `jti` (so revoking that `jti` revokes every renewal), never past `sat` plus the
+ordinary lifetime. A Bearer token has no `kind`; each path refuses the other's kind.
+
 Everything here is blocking (bcrypt is slow on purpose; revocation reads the DB),
 so callers run it in the thread pool: sync routes do.
 """
@@ -36,6 +41,9 @@ log = logging.getLogger("hostd.auth")
 ALGORITHM = "HS256"
 
 
+SESSION_KIND = "session"
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: str
@@ -43,6 +51,18 @@ class TokenClaims:
     jti: str
     expires_at: datetime
     generation: int = 0
+    issued_at: datetime | None = None
+    # A browser session's: when no renewal of it may live past (sign-in + lifetime).
+    session_ends_at: datetime | None = None
+
+    @property
+    def is_session(self) -> bool:
+        return self.session_ends_at is not None
+
+    @property
+    def revocable_until(self) -> datetime:
+        """How long a revocation of this `jti` must be kept: past every renewal's expiry."""
+        return self.session_ends_at or self.expires_at
 
 
 def _bcrypt_slots() -> int:
@@ -78,20 +98,47 @@ class PasswordHasher:
 
 
 class TokenService:
-    def __init__(self, secret: str, lifetime_s: int) -> None:
+    def __init__(self, secret: str, lifetime_s: int, session_idle_s: int = 8 * 3600) -> None:
         self._secret = secret
         self.lifetime_s = lifetime_s
+        self.session_idle_s = min(session_idle_s, lifetime_s)
+        # A session is renewed once its token is this old: not on every request.
+        self.renew_after_s = min(self.session_idle_s / 8, 600.0)
 
     def issue(self, user: User) -> str:
         now = datetime.now(UTC)
-        claims = {
-            "userId": user.id,
-            "email": user.email,
-            "jti": secrets.token_hex(16),
-            "gen": user.token_generation,
-            "iat": now,
-            "exp": now + timedelta(seconds=self.lifetime_s),
-        }
+        return self._encode(user.id, user.email, secrets.token_hex(16), user.token_generation,
+                            now, now + timedelta(seconds=self.lifetime_s))
+
+    def issue_session(self, user: User) -> str:
+        """A browser session's token (hostd.api.session): `session_idle_s` to live."""
+        now = datetime.now(UTC)
+        return self._encode(user.id, user.email, secrets.token_hex(16), user.token_generation,
+                            now, now + timedelta(seconds=self.session_idle_s), session_at=now)
+
+    def renewal(self, claims: TokenClaims) -> tuple[str, datetime] | None:
+        """A session token used now, renewed, and its expiry: the same session (`jti`),
+        `session_idle_s` from now but never past its end; None while it is young or
+        cannot live longer."""
+        now = datetime.now(UTC)
+        if claims.session_ends_at is None or claims.issued_at is None:
+            return None
+        if (now - claims.issued_at).total_seconds() < self.renew_after_s:
+            return None
+        expires = min(now + timedelta(seconds=self.session_idle_s), claims.session_ends_at)
+        if expires <= claims.expires_at:
+            return None
+        session_at = claims.session_ends_at - timedelta(seconds=self.lifetime_s)
+        token = self._encode(claims.user_id, claims.email, claims.jti, claims.generation, now,
+                             expires, session_at=session_at)
+        return token, expires
+
+    def _encode(self, user_id: str, email: str, jti: str, generation: int, now: datetime,
+                expires: datetime, session_at: datetime | None = None) -> str:
+        claims: dict[str, Any] = {"userId": user_id, "email": email, "jti": jti,
+                                  "gen": generation, "iat": now, "exp": expires}
+        if session_at is not None:
+            claims.update(kind=SESSION_KIND, sat=int(session_at.timestamp()))
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def csrf_token(self, jti: str) -> str:
@@ -117,7 +164,16 @@ class TokenService:
             raise Unauthorized("The token is not valid: log in again")
         expires = datetime.fromtimestamp(claims["exp"], UTC)
         return TokenClaims(claims["userId"], str(claims.get("email", "")), claims["jti"], expires,
-                           generation)
+                           generation, datetime.fromtimestamp(claims["iat"], UTC),
+                           self._session_end(claims))
+
+    def _session_end(self, claims: dict[str, Any]) -> datetime | None:
+        kind, signed_in = claims.get("kind"), claims.get("sat")
+        if kind is None:
+            return None
+        if kind != SESSION_KIND or type(signed_in) is not int:
+            raise Unauthorized("The token is not valid: log in again")
+        return datetime.fromtimestamp(signed_in, UTC) + timedelta(seconds=self.lifetime_s)
 
 
 def is_current(claims: TokenClaims, user: User) -> bool:
@@ -127,7 +183,7 @@ def is_current(claims: TokenClaims, user: User) -> bool:
 
 def revoke(session: Session, claims: TokenClaims) -> None:
     if session.get(RevokedToken, claims.jti) is None:
-        session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
+        session.add(RevokedToken(jti=claims.jti, expires_at=claims.revocable_until))
     # Expired tokens are refused by their signature already: their rows can go.
     session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < utcnow()))
     session.commit()

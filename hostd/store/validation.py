@@ -20,6 +20,9 @@ NAME_MAX = 100
 PROJECT_NAME_MAX = 40
 HANDLE_MAX = 30
 URL_MAX = 2048
+# `hostd.localhost` is the dashboard's name (hostd.config.DASHBOARD_NAME): a handle
+# `hostd` would put apps at `*.hostd.localhost`, the dashboard's own site.
+RESERVED_HANDLES = frozenset({"hostd"})
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -221,9 +224,11 @@ def handle_base(email: str) -> str:
 
 
 def handle_candidate(base: str, attempt: int) -> str:
-    """The first try is the base; then `base-2`, `base-3`, … kept within the length limit."""
-    if attempt <= 1:
+    """The first try is the base (unless reserved); then `base-2`, `base-3`, … kept within
+    the length limit."""
+    if attempt <= 1 and base not in RESERVED_HANDLES:
         return base
+    attempt = max(attempt, 2)
     suffix = f"-{attempt}"
     return base[: HANDLE_MAX - len(suffix)].strip("-") + suffix
 

@@ -7,6 +7,10 @@ inline event handler, no `eval`), connections to this origin only, no plugins, n
 framing, no `<base>`. The pages sign in and read data with `fetch` (hostd.api.session);
 the server adds nothing user-supplied to any of them.
 
+The dashboard lives on its own name, `hostd.localhost` (its session cookie is host-only
+there: hostd.api.session): its pages asked for on a loopback name (`127.0.0.1`,
+`localhost`, `[::1]`) redirect to the same path on that name and port.
+
 Swagger UI and ReDoc need inline styles (they set `<style>` elements and `style`
 attributes) and ReDoc a worker made from a `blob:`: their pages' policy allows those,
 and nothing more than the dashboard's for scripts.
@@ -14,10 +18,13 @@ and nothing more than the dashboard's for scripts.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
+from hostd.config import DASHBOARD_NAME, split_host
 from hostd.errors import NotFound
 from hostd.web.assets import Asset, Assets
 
@@ -39,6 +46,36 @@ PAGES = {  # route → (file under pages/, its policy)
     "/docs": ("docs.html", DOCS_CSP),
     "/redoc": ("redoc.html", DOCS_CSP),
 }
+DASHBOARD_PAGES = frozenset({"projects.html", "signin.html", "project.html"})
+# What stays as sent of a redirected path and query: the rest is percent-encoded.
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?"
+
+
+def _loopback_port(request: Request) -> tuple[bool, int | None]:
+    """Whether the request's Host is a loopback name, and its port."""
+    try:
+        name, port = split_host(request.headers.get("host", ""))
+    except ValueError:
+        return False, None
+    if name == "localhost":
+        return True, port
+    try:
+        return ipaddress.ip_address(name).is_loopback, port
+    except ValueError:
+        return False, port
+
+
+def _to_dashboard(request: Request) -> Response | None:
+    """The redirect of a dashboard page asked for on a loopback name, or None."""
+    loopback, port = _loopback_port(request)
+    if not loopback:
+        return None
+    path = quote(request.scope.get("raw_path", b"/").decode("latin-1"), safe=_URL_SAFE)
+    query = quote(request.scope.get("query_string", b"").decode("latin-1"), safe=_URL_SAFE)
+    netloc = DASHBOARD_NAME if port is None else f"{DASHBOARD_NAME}:{port}"
+    target = f"{request.url.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    return Response(status_code=307, headers={**SECURITY_HEADERS, "location": target,
+                                               "cache-control": "no-store"})
 
 
 def _answer(asset: Asset, request: Request, headers: dict[str, str]) -> Response:
@@ -50,6 +87,9 @@ def _answer(asset: Asset, request: Request, headers: dict[str, str]) -> Response
 
 def _page_route(pages: Assets, file: str, csp: str) -> Callable[[Request], Awaitable[Response]]:
     async def page(request: Request) -> Response:
+        redirect = _to_dashboard(request) if file in DASHBOARD_PAGES else None
+        if redirect is not None:
+            return redirect
         asset = pages.get(file)
         if asset is None:  # a broken install: say so as the API would
             raise NotFound(f"The page {file} is missing from this install")

@@ -1,7 +1,8 @@
 """The dashboard with real deploys: in headless Chromium against the deploy daemon and
-the real engine. One static project, created from the page, serves the whole module
-(tests in order): it deploys live, its requests/s rise, it stops and starts, a config var
-is set, it rolls back, and it is deleted with a typed confirmation."""
+the real engine, on the dashboard's own name (http://hostd.localhost:<port>). One static
+project, created from the page, serves the whole module (tests in order): it deploys
+live, its requests/s rise, it stops and starts, a config var is set, it rolls back, and
+it is deleted with a typed confirmation."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 from tests.deploy.conftest import make_repo
 from tests.plugins.browser import open_page, screenshots
 from tests.support import HostdServer, tls
-from tests.web.test_browser import HOSTILE, register_in_page
+from tests.web.dashboard import dashboard_host, dashboard_url
+from tests.web.test_browser import HOSTILE, csrf_of, register_in_page
 
 DEPLOY_MS = 240_000
 
@@ -37,11 +39,12 @@ def dash(browser, deploy_hostd: HostdServer, tmp_path_factory) -> Iterator[dict[
 
 def api(dash: dict[str, Any], method: str, path: str, **kwargs: Any) -> httpx.Response:
     """The API with the page's own session (cookie and CSRF token), as the page calls it."""
-    page = dash["page"]
-    csrf = page.evaluate("fetch('/api/auth/session').then(r => r.json())")["csrf_token"]
-    cookie = {c["name"]: c["value"] for c in page.context.cookies()}
-    with httpx.Client(base_url=dash["server"].url, verify=tls(), cookies=cookie) as client:
-        return client.request(method, path, headers={"X-CSRF-Token": csrf}, **kwargs)
+    page, server = dash["page"], dash["server"]
+    cookie = {c["name"]: c["value"] for c in page.context.cookies()}["hostd_session"]
+    headers = {**dashboard_host(server), "Cookie": f"hostd_session={cookie}",
+               "X-CSRF-Token": csrf_of(page)}
+    with httpx.Client(base_url=server.url, verify=tls()) as client:
+        return client.request(method, path, headers=headers, **kwargs)
 
 
 def test_create_a_static_project_and_watch_it_deploy(dash, artifacts):
@@ -140,7 +143,7 @@ def test_delete_needs_the_name_typed(dash):
     assert delete.is_disabled()
     confirm.fill("dash")
     delete.click()
-    page.wait_for_url(f"{dash['server'].url}/", timeout=60_000)
+    page.wait_for_url(f"{dashboard_url(dash['server'])}/", timeout=60_000)
     assert api(dash, "GET", f"/api/projects/{dash['id']}").status_code == 404
     del dash["id"]
     assert page.problems == [], page.problems

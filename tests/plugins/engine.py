@@ -121,14 +121,18 @@ def remove_instance_objects(client: docker.DockerClient, instance: str) -> None:
     from docker.errors import NotFound
 
     label = f"hostd.instance={instance}"
-    for container in client.containers.list(all=True, filters={"label": label}):
-        # A replaced container the daemon was retiring as it stopped may be gone already.
+    # Sparse listings, and NotFound tolerated: a container the daemon was retiring as it
+    # stopped, or an image another test's cleanup removed, may be gone by the time it is
+    # reached (a full listing inspects each one, and fails on the first that is gone).
+    for container in client.containers.list(all=True, sparse=True, filters={"label": label}):
         with contextlib.suppress(NotFound):
             container.remove(force=True, v=True)  # and its anonymous volumes
-    for image in client.images.list(filters={"label": label}):
-        client.images.remove(image.id, force=True)
+    for image_id in client.api.images(quiet=True, filters={"label": label}):
+        with contextlib.suppress(NotFound):
+            client.images.remove(image_id, force=True)
     for network in client.networks.list(filters={"label": label}):
-        network.remove()
+        with contextlib.suppress(NotFound):
+            network.remove()
     for volume in client.volumes.list(filters={"label": label}):  # projects' /data
         with contextlib.suppress(NotFound):
             volume.remove(force=True)
@@ -140,8 +144,8 @@ def remove_test_objects(client: docker.DockerClient) -> None:
 
     for state in list_labelled_containers(client, TEST_LABEL_KEY, SESSION):
         remove_container(client, state.id, force=True)
-    for image in client.images.list(filters={"label": f"{TEST_LABEL_KEY}={SESSION}"}):
-        remove_image(client, image.id, force=True)
+    for image_id in client.api.images(quiet=True, filters={"label": f"{TEST_LABEL_KEY}={SESSION}"}):
+        remove_image(client, image_id, force=True)
 
 
 def _ours(labels: dict[str, str] | None) -> bool:
@@ -165,10 +169,10 @@ def remove_session_objects() -> None:
         if _ours(summary.get("Labels")):
             with contextlib.suppress(docker.errors.NotFound):
                 client.api.remove_container(summary["Id"], force=True, v=True)
-    for image in client.images.list(filters={"label": "hostd.instance"}):
-        if _ours(image.labels):
+    for image in client.api.images(filters={"label": "hostd.instance"}):  # summaries too
+        if _ours(image.get("Labels")):
             with contextlib.suppress(docker.errors.NotFound):
-                client.images.remove(image.id, force=True)
+                client.images.remove(image["Id"], force=True)
     for network in client.networks.list(filters={"label": "hostd.instance"}):
         if _ours(network.attrs.get("Labels")):
             network.remove()

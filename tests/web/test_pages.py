@@ -1,6 +1,7 @@
-"""The dashboard's pages and files as served (hostd.web): security headers and the
-Content-Security-Policy on every page, every asset local (no CDN), only the package's
-files reachable, and none of it in the OpenAPI document. Plain HTTP: no browser."""
+"""The dashboard's pages and files as served (hostd.web): on its own name (a loopback name
+redirects there), security headers and the Content-Security-Policy on every page, every
+asset local (no CDN), only the package's files reachable, and none of it in the OpenAPI
+document. Plain HTTP: no browser."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_auth_api import assert_error
+from tests.web.dashboard import dashboard_host
 
 WEB = Path(__file__).resolve().parents[2] / "hostd" / "web"
 PAGES = ["/", "/signin", "/projects/abc123", "/docs", "/redoc"]
@@ -22,9 +24,34 @@ def csp(resp) -> dict[str, str]:
             for part in (p.strip() for p in policy.split(";")) if part}
 
 
+DASHBOARD_PAGES = ["/", "/signin", "/projects/abc123"]
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "[::1]", "127.0.0.2"])
+@pytest.mark.parametrize("path", DASHBOARD_PAGES)
+def test_a_dashboard_page_on_a_loopback_name_redirects_to_hostd_localhost(
+        client, hostd, name, path):
+    resp = client.get(f"{path}?next=%2Fx", headers={"Host": f"{name}:{hostd.port}"})
+    assert resp.status_code == 307
+    assert resp.headers["location"] == f"http://hostd.localhost:{hostd.port}{path}?next=%2Fx"
+    assert resp.headers["cache-control"] == "no-store"
+
+
+def test_the_redirect_keeps_the_path_as_sent_and_only_it(client, hostd):
+    resp = client.get("/projects/a%0d%0aSet-Cookie:%20x=1", headers={"Host": "localhost"})
+    assert resp.status_code == 307
+    assert resp.headers["location"] == "http://hostd.localhost/projects/a%0d%0aSet-Cookie:%20x=1"
+    assert "set-cookie" not in resp.headers
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/static/js/api.js", "/openapi.json"])
+def test_the_docs_and_files_answer_on_any_name_of_hostd(client, path):
+    assert client.get(path).status_code == 200
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_has_a_strict_policy_and_the_security_headers(client, path):
-    resp = client.get(path)
+def test_every_page_has_a_strict_policy_and_the_security_headers(client, hostd, path):
+    resp = client.get(path, headers=dashboard_host(hostd))
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "text/html; charset=utf-8"
     assert resp.headers["x-content-type-options"] == "nosniff"
@@ -42,8 +69,8 @@ def test_every_page_has_a_strict_policy_and_the_security_headers(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_hold_no_inline_script_and_load_only_local_files(client, path):
-    html = client.get(path).text
+def test_pages_hold_no_inline_script_and_load_only_local_files(client, hostd, path):
+    html = client.get(path, headers=dashboard_host(hostd)).text
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline script"
     assert not re.search(r"\son[a-z]+\s*=", html), "an inline event handler"
     assert "<style" not in html and "style=" not in html

@@ -14,8 +14,9 @@ after `connected`; metrics are not replayed, the next sample replaces them. A cl
 should still reload its project list on `connected`, as `hostctl top` does.
 
 Browsers' EventSource cannot send headers, so this route (and only this one) also takes
-the token as `?access_token=`; the access log never records query strings. The dashboard's
-EventSource sends its session cookie instead (hostd.api.session).
+a Bearer token as `?access_token=`; the access log never records query strings. The
+dashboard reads the stream with fetch instead: its session cookie and CSRF header, as on
+every request (hostd.api.session); a session's token is never taken in the URL.
 
 The stream ends with its token: within a second or two of a logout, logout-all or
 password change that revokes it, or when it expires, `end {reason, error, statusCode}`
@@ -32,7 +33,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import request_token, services_of, verified
+from hostd.api.deps import authenticated, services_of
 from hostd.api.sse import KEEPALIVE, STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch
 from hostd.events import CONNECTED, EventHub
@@ -48,22 +49,17 @@ class StreamCaller:
 
 
 async def stream_caller(request: Request) -> StreamCaller:
-    """The caller's token, by Bearer header, `access_token` or session cookie, checked as
-    every request's is (the token cache, else the database in a thread); the stream's
-    watch then starts from that check instead of looking again. One dependency: a connect
-    should cost what a read does."""
+    """The caller's token, by Bearer header, `access_token` or session cookie (with its
+    CSRF header), checked as every request's is (the token cache, else the database in a
+    thread); the stream's watch then starts from that check instead of looking again. One
+    dependency: a connect should cost what a read does."""
     services = services_of(request)
-    query_token = request.query_params.get("access_token")
-    if query_token and "authorization" not in request.headers:
-        token = query_token
-    else:
-        token = request_token(request, services)  # the header, else the session cookie
-    claims, _ = await verified(services, token)
+    found = await authenticated(request, request.query_params.get("access_token"))
     cache = services.token_cache
-    seen = cache.changes(claims.user_id)
+    seen = cache.changes(found.claims.user_id)
     # Still cached after `seen` was read: no revocation of it came between (one drops it).
-    fresh = cache.get(token) is not None
-    watch = TokenWatch(claims, services.db, cache, seen=seen if fresh else None)
+    fresh = cache.get(found.token) is not None
+    watch = TokenWatch(found.claims, services.db, cache, seen=seen if fresh else None)
     return StreamCaller(watch, services)
 
 

@@ -6,7 +6,10 @@ The body is `{command: [argv…], timeout?: seconds}`: an argv list, never a she
 {line}` for each line the command prints (stdout and stderr), then `exit {code,
 timed_out}`. Errors found before it starts (no release yet, too many runs, a bad body)
 are the contract's error body. The container is removed when the command ends, when it
-runs out of time (then killed) and when the client leaves.
+runs out of time (then killed), when the client leaves, and when the token that started
+it is revoked or expires (logout, logout-all, a password change: then `end {reason,
+error, statusCode}` is the last event, as on every stream: hostd.api.tokenwatch). A run
+is one of its user's streams (hostd.api.streams): past HOSTD_MAX_STREAMS_PER_USER, a 429.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pydantic import Field as PydanticField
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import CurrentUser, OwnedProject, ServicesDep, SessionDep
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
+from hostd.api.tokenwatch import TokenWatchDep
 from hostd.control.oneoff import OneOff
 from hostd.engine.logs import LogStream
 from hostd.errors import ValidationError
@@ -49,17 +53,23 @@ class RunBody(_Body):
 
 @router.post("/{project_id}/run", responses=STREAM_RESPONSES)
 async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
-              services: ServicesDep) -> EventStreamResponse:
+              watch: TokenWatchDep, services: ServicesDep) -> EventStreamResponse:
     """Run `command` once in a fresh container of the current release: its config vars,
-    data and limits, no router traffic. Streams `output` lines, then `exit`."""
+    data and limits, no router traffic. Streams `output` lines, then `exit`; ends with
+    its token."""
     limit = services.settings.run_timeout_s
     if body.timeout is not None and body.timeout > limit:
         raise ValidationError(f"timeout may be at most {limit} s (HOSTD_RUN_TIMEOUT)")
-    services.followers.check()  # its output is read on the log followers' threads
-    env = await anyio.to_thread.run_sync(configvars.load, session, project.id)
-    one = await anyio.to_thread.run_sync(partial(
-        services.oneoffs.start, project, user, body.command, env, body.timeout or limit))
-    return EventStreamResponse(_output(services, one))
+    lease = services.streams.acquire(user.id)  # 429 before any container is made
+    try:
+        services.followers.check()  # its output is read on the log followers' threads
+        env = await anyio.to_thread.run_sync(configvars.load, session, project.id)
+        one = await anyio.to_thread.run_sync(partial(
+            services.oneoffs.start, project, user, body.command, env, body.timeout or limit))
+    except BaseException:
+        lease.release()
+        raise
+    return EventStreamResponse(_output(services, one), watch=watch, lease=lease)
 
 
 async def _output(services: Services, one: OneOff) -> AsyncIterator[bytes]:

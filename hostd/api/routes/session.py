@@ -1,10 +1,11 @@
 """`/api/auth/session`: a browser's sign-in (the dashboard's), as a cookie.
 
 `POST` takes `{email, password}` as `/login` does (its limits, its `AuthError`) and sets
-the `hostd_session` cookie to a new token instead of answering it; `GET` tells a page
-that already has the cookie who it is; both answer `{user, csrf_token}`, the token a page
-sends as `X-CSRF-Token` on each change. `DELETE` revokes the session's token (as
-`/logout` does) and clears the cookie. The rules: hostd.api.session.
+the `hostd_session` cookie to a new session token instead of answering it, on the
+dashboard's own name only (a 403 on any other); it answers `{user, csrf_token}`, the token
+the page sends as `X-CSRF-Token` on every request, told nowhere else. `GET` (with the
+cookie and that header, like every request) tells a page who it is. `DELETE` revokes the
+session (as `/logout` does a token) and clears the cookie. The rules: hostd.api.session.
 """
 
 from __future__ import annotations
@@ -41,17 +42,19 @@ class SessionResponse(BaseModel):
 @router.post("/session", response_model=SessionResponse)
 def sign_in(body: LoginBody, session: SessionDep, hasher: HasherDep, tokens: TokensDep,
             limits: AuthLimitsDep, request: Request, response: Response) -> SessionResponse:
-    """Sign a browser in: the session cookie is set (HttpOnly, SameSite=Strict)."""
+    """Sign a browser in on http://hostd.localhost:<port>: the session cookie is set
+    (HttpOnly, SameSite=Strict, host-only), and the answer has its CSRF token."""
+    browser.require_dashboard(request)
     user = authenticate(body, session, hasher, limits, request)
-    token = tokens.issue(user)
-    browser.set_cookie(response, request, token, tokens.lifetime_s)
-    jti = tokens.verify(token).jti
-    return SessionResponse(user=UserPublic.of(user), csrf_token=tokens.csrf_token(jti))
+    token = tokens.issue_session(user)
+    claims = tokens.verify(token)
+    browser.set_cookie(response, request, token, claims.expires_at)
+    return SessionResponse(user=UserPublic.of(user), csrf_token=tokens.csrf_token(claims.jti))
 
 
 @router.get("/session", response_model=SessionResponse)
 def current(claims: ClaimsDep, user: CurrentUser, tokens: TokensDep) -> SessionResponse:
-    """Who this session is, and its CSRF token."""
+    """Who this session is (and its CSRF token, which the request had to send)."""
     return SessionResponse(user=UserPublic.of(user), csrf_token=tokens.csrf_token(claims.jti))
 
 

@@ -1,8 +1,10 @@
 // The API as the dashboard calls it: same-origin fetch with the session cookie (the
-// browser holds it; no script can read it), and the session's CSRF token on changes.
+// browser holds it; no script can read it) and, on every request, the session's CSRF
+// token. The sign-in's answer is the only place that tells the token: it is kept in this
+// origin's localStorage (http://hostd.localhost:<port>), which no other origin — no app
+// on another port — can read, so the cookie alone is worth nothing (hostd.api.session).
 
-const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-let csrfToken = null;
+const CSRF_KEY = "hostd.csrf";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -12,10 +14,26 @@ export class ApiError extends Error {
   }
 }
 
+export function csrfToken() {
+  try { return localStorage.getItem(CSRF_KEY); } catch { return null; }
+}
+
+function keepCsrf(token) {
+  try {
+    if (token) localStorage.setItem(CSRF_KEY, token);
+    else localStorage.removeItem(CSRF_KEY);
+  } catch { /* storage off: this page only */ }
+}
+
+// The headers of a request with the session: the CSRF token when there is one.
+export function sessionHeaders(extra = {}) {
+  const token = csrfToken();
+  return token ? { ...extra, "X-CSRF-Token": token } : { ...extra };
+}
+
 export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+  const headers = sessionHeaders({ Accept: "application/json" });
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (CHANGES.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   const response = await fetch(path, {
     method, headers, credentials: "same-origin", cache: "no-store",
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -26,21 +44,23 @@ export async function api(method, path, body) {
   return data;
 }
 
-// Who is signed in (and this session's CSRF token), or null.
+// Who is signed in, or null (no session, or one this page has no CSRF token for).
 export async function currentSession() {
+  if (!csrfToken()) return null;
   try {
-    const data = await api("GET", "/api/auth/session");
-    csrfToken = data.csrf_token;
-    return data.user;
+    return (await api("GET", "/api/auth/session")).user;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      keepCsrf(null);
+      return null;
+    }
     throw err;
   }
 }
 
 export async function signIn(email, password) {
   const data = await api("POST", "/api/auth/session", { email, password });
-  csrfToken = data.csrf_token;
+  keepCsrf(data.csrf_token);
   return data.user;
 }
 
@@ -55,11 +75,19 @@ export async function register(email, password, name) {
   return user;
 }
 
+let signingOut = false;  // the page goes to /signin itself: no stream sends it elsewhere
+
 export async function signOut() {
-  try { await api("DELETE", "/api/auth/session"); } finally { csrfToken = null; }
+  signingOut = true;
+  try { await api("DELETE", "/api/auth/session"); } finally { keepCsrf(null); }
 }
 
-// The page's user, or off to the sign-in page (which comes back here after).
+// Off to the sign-in page, which comes back here after (a stream's session ended).
+export function toSignIn() {
+  if (!signingOut) location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
+}
+
+// The page's user, or off to the sign-in page.
 export async function requireSession() {
   const user = await currentSession();
   if (user === null) {

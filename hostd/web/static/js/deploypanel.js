@@ -8,7 +8,8 @@ const STEPS = [
   ["queued", "queued", ["queued"]],
   ["clone", "cloning the repository", ["clone", "unpack"]],
   ["build", "building the image", ["build"]],
-  ["run", "starting the container", ["release", "run"]],
+  ["release", "running the release command", ["release"]],
+  ["run", "starting the container", ["run"]],
   ["health", "waiting for the app to answer", ["health_check"]],
   ["running", "running", ["switch"]],
 ];

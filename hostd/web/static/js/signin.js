@@ -1,11 +1,10 @@
 // Sign in, or register then sign in; then back to where the user was going.
 import { currentSession, register, signIn } from "./api.js";
 import { $, say, setText } from "./dom.js";
+import { safeNext } from "./nav.js";
 
 function next() {
-  const target = new URLSearchParams(location.search).get("next") || "/";
-  // Only a path of this site: never a redirect elsewhere.
-  return target.startsWith("/") && !target.startsWith("//") ? target : "/";
+  return safeNext(new URLSearchParams(location.search).get("next"));
 }
 
 function toggle() {
