@@ -14,10 +14,25 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from hostctl import __version__
 from hostctl.errors import NotFound, api_error_for
+from hostctl.shapes import (
+    AuthResult,
+    ContainerAction,
+    Deployment,
+    DesiredStatus,
+    EnvUpdate,
+    LastDeploy,
+    LastExit,
+    LogSource,
+    Metrics,
+    Project,
+    Release,
+    RollbackResult,
+    User,
+)
 from hostctl.transport import HttpxTransport, PlainHttp, Reply, plain_http_applies, reply_of
 
 if TYPE_CHECKING:
@@ -28,99 +43,16 @@ if TYPE_CHECKING:
     from hostctl.transport import Transport
     from hostctl.uploading import SourceUpload
 
+# The response shapes (hostctl.shapes) are re-exported: commands import them from here.
+__all__ = [
+    "HostdClient", "ServerEvent", "AuthResult", "ContainerAction", "Deployment",
+    "DesiredStatus", "EnvUpdate", "LastDeploy", "LastExit", "LogSource", "Metrics",
+    "Project", "Release", "RollbackResult", "User",
+]
+
 # A config change, restart or rollback answers once the new container is healthy, which
 # hostd waits for up to HOSTD_DEPLOY_TIMEOUT (60 s by default): the wait must outlast it.
 DEFAULT_TIMEOUT_S = 90.0
-ContainerAction = Literal["start", "stop", "restart"]
-LogSource = Literal["build", "runtime"]
-DesiredStatus = Literal["running", "stopped"]
-
-
-class User(TypedDict):
-    id: str
-    email: str
-    name: str
-    handle: str
-
-
-class Metrics(TypedDict):
-    cpu: float
-    memory: float
-    requests: int
-
-
-class LastExit(TypedDict):
-    """How the app's container last ended on its own (a crash, an OOM kill, a signal)."""
-
-    code: int | None
-    signal: str | None  # e.g. "SIGKILL", named from a code above 128
-    oom_killed: bool
-    at: str  # ISO 8601, UTC
-
-
-class Project(TypedDict):
-    id: str
-    userId: str
-    name: str
-    status: str
-    status_reason: str | None
-    url: str
-    template: str
-    github_url: str
-    created_at: str
-    metrics: Metrics
-    # Supervision: NotRequired because daemons before it omit them.
-    desired_status: NotRequired[DesiredStatus]  # what the owner asked for; status is observed
-    restarts: NotRequired[int]  # crash restarts since the release went live
-    last_exit: NotRequired[LastExit | None]
-    release: NotRequired[int | None]  # the current release's version; None before the first
-    # What hostd GETs to call a new container healthy (below 500 is); "/" when absent.
-    health_path: NotRequired[str]
-    deploying: NotRequired[bool]  # a deploy is queued or under way (status may stay running)
-
-
-class Deployment(TypedDict):
-    id: str
-    status: str
-    commit: str | None
-    image: str | None
-    started_at: str | None
-    finished_at: str | None
-    reason: str | None
-
-
-class Release(TypedDict):
-    """What the project ran at one point: an image and its config vars, numbered from 1.
-
-    The history only grows: a config change, a deploy and a rollback each add one.
-    """
-
-    version: int
-    image: str
-    commit: str | None  # the deployed commit, when hostd knows it
-    cause: str  # "deploy 3f2a1c9", "env: set FOO", "rollback to v1"
-    created_at: str  # ISO 8601, UTC
-    current: bool
-
-
-class RollbackResult(TypedDict):
-    """What a rollback answers: the new release (current now) and what happened."""
-
-    release: Release
-    message: str
-
-
-class AuthResult(TypedDict):
-    user: User
-    token: str
-
-
-class EnvUpdate(TypedDict):
-    """What a PATCH of the config vars answers: the whole map after it, and what happened."""
-
-    env: dict[str, str]
-    message: str
-
 
 @dataclass(frozen=True)
 class ServerEvent:

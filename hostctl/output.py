@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from hostctl.client import Deployment, LastExit, Project, Release
+    from hostctl.client import Deployment, LastDeploy, LastExit, Project, Release
 
 UNBOUNDED_WIDTH = 1 << 24  # wider than anything hostd can send
 STATUS_STYLES = {
@@ -82,6 +82,24 @@ def format_release(version: int | None) -> str:
     return "-" if version is None else f"v{version}"
 
 
+def format_source(project: Project) -> str:
+    """The repository, or for an upload project which archive it runs."""
+    if project.get("source") != "upload":
+        return project["github_url"]
+    digest = project.get("upload_digest")
+    return f"uploaded source (sha256 {digest[:12]}…)" if digest else "uploaded source (none yet)"
+
+
+def format_last_deploy(last: LastDeploy | None) -> Text:
+    """'succeeded', 'failed: <reason>' (Text: a reason may quote a build's output), '-'."""
+    from rich.text import Text
+
+    if not last:
+        return Text("-")
+    reason = last.get("reason")
+    return Text(terminal_safe(f"{last['status']}: {reason}" if reason else last["status"]))
+
+
 def format_last_exit(last_exit: LastExit | None) -> str:
     """'exit code 1 at …', 'SIGKILL (exit code 137) at …', 'out of memory (…) at …', or '-'."""
     if not last_exit:
@@ -142,7 +160,8 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         ("reason", Text(terminal_safe(project.get("status_reason") or "-"))),
         ("url", project["url"]),
         ("template", project["template"]),
-        ("repository", project["github_url"]),
+        ("repository", format_source(project)),
+        ("last deploy", format_last_deploy(project.get("last_deploy"))),
         # Text: a path like "/[x]" is data, not markup.
         ("health path", Text(terminal_safe(project.get("health_path") or DEFAULT_HEALTH_PATH))),
         ("release", format_release(project.get("release"))),

@@ -1,4 +1,7 @@
-"""Waiting for a deploy to finish, reporting each step as the daemon names it."""
+"""Waiting for a deploy to finish, reporting each step as the daemon names it.
+
+Decided from the project's fields (`deploying`, `status`, `deploy_step`, `last_deploy`),
+never from its `status_reason`, which is prose for people and may be reworded."""
 
 from __future__ import annotations
 
@@ -41,26 +44,45 @@ def wait_for_deploy(
         if clock() >= deadline:
             raise DeployTimeout(project["name"], timeout_s)
         sleep(POLL_INTERVAL_S)
-    reason = project.get("status_reason") or ""
-    if project["status"] == "error" or reason.startswith(FAILED_BUT_SERVING):
+    if project["status"] == "error" or _last_deploy_status(project) in FAILED:
         raise DeployFailed(_failure_message(client, project))
     return project
 
 
-FAILED_BUT_SERVING = "the last deploy failed"
+# How a deploy ended, in `last_deploy.status`, when it did not succeed: a redeploy that
+# failed leaves the old release serving (the project stays `running`).
+FAILED = frozenset({"failed", "interrupted"})
+# What each step of hostd.control.steps is called on the spinner (an unknown one: its name).
+STEP_WORDS = {
+    "queued": "queued",
+    "clone": "cloning the repository",
+    "unpack": "unpacking the uploaded source",
+    "build": "building the image",
+    "release": "running the release command",
+    "run": "starting the container",
+    "health_check": "waiting for the app to answer",
+    "switch": "switching traffic to the new container",
+}
 
 
 def _deploying(project: Project) -> bool:
     return bool(project.get("deploying")) or project["status"] == "deploying"
 
 
+def _last_deploy_status(project: Project) -> str | None:
+    last = project.get("last_deploy")
+    return last["status"] if last else None
+
+
 def _step(project: Project) -> str:
-    reason = project.get("status_reason") or "deploying"
-    return reason.removeprefix("deploying: ")
+    step = project.get("deploy_step")
+    return STEP_WORDS.get(step, step.replace("_", " ")) if step else "deploying"
 
 
 def _failure_message(client: HostdClient, project: Project) -> str:
-    reason = project.get("status_reason") or "no reason given"
+    last = project.get("last_deploy")
+    reason = last["reason"] if last and last["status"] in FAILED else None
+    reason = reason or project.get("status_reason") or "no reason given"
     try:
         lines = client.logs(project["id"], source="build", tail=BUILD_LOG_LINES)
     except NotFound:

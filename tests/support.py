@@ -253,9 +253,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-DEPLOY_FIELDS = ("status", "status_reason", "metrics", "deploying")
+DEPLOY_FIELDS = ("status", "status_reason", "metrics", "deploying", "deploy_step", "last_deploy")
 
 
 def stable(project: dict) -> dict:
-    """A project without what its deploy moves on its own (status, reason, metrics, deploying)."""
+    """A project without what its deploy moves on its own (status, reason, metrics, step…)."""
     return {k: v for k, v in project.items() if k not in DEPLOY_FIELDS}

@@ -103,11 +103,14 @@ def test_a_blocked_release_phase_holds_only_a_release_worker(deployer, monkeypat
     wait_until(lambda: read(deployer, Project, mine.id)["status"] == "running",
                "the newcomer's deploy went live")
     assert read(deployer, Deployment, my_deploy)["status"] == "succeeded"
+    live = read(deployer, Project, mine.id)  # the outcome in fields of its own
+    assert (live["deploy_step"], live["last_deploy_status"]) == (None, "succeeded")
 
     second, waiting = submit(deployer, "sleeper2")
     wait_until(lambda: read(deployer, Project, second.id)["status_reason"]
                == "waiting for a release slot", "the second release phase waits")
     assert read(deployer, Deployment, waiting)["step"] == "release"
+    assert read(deployer, Project, second.id)["deploy_step"] == "release"  # waits to run it
     deployer.cancel(second.id, DELETED)  # no worker has it: it ends here and now
     ended = read(deployer, Deployment, waiting)
     assert (ended["status"], ended["reason"]) == ("failed", DELETED) and ended["finished_at"]

@@ -1,7 +1,8 @@
 """A database from before supervision and releases (schema v2, the tables as that version
 made them) upgrades in place on a real SQLite file (with --db postgres, a real PostgreSQL
 database): nothing stored is lost, a stopped project stays stopped, and a project that
-runs an image gets it, with its config vars, as release v1."""
+runs an image gets it, with its config vars, as release v1; an upload project's digest
+moves from `github_url` to `upload_digest` (v8)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ INSERT INTO projects VALUES ('p2', 'u1', 'blog', 'static', 'https://example.com/
     'stopped', NULL, '2026-11-01 10:00:00', 'c2', NULL, 'hostd-app/p2:def');
 INSERT INTO projects VALUES ('p3', 'u1', 'new', 'static', 'https://example.com/n.git',
     'error', 'could not reach the repository', '2026-11-01 10:00:00', NULL, NULL, NULL);
+INSERT INTO projects VALUES ('p4', 'u1', 'up', 'static',
+    'upload:abababababababababababababababababababababababababababababababab', 'running', NULL,
+    '2026-11-01 10:00:00', 'c4', 40004, 'hostd-app/p4:abc');
+INSERT INTO projects VALUES ('p5', 'u1', 'later', 'static', 'upload:', 'stopped',
+    'waiting for its first upload (hostctl up)', '2026-11-01 10:00:00', NULL, NULL, NULL);
+INSERT INTO deployments VALUES ('d1', 'p1', 'succeeded', 'done', 'abc', 'hostd-app/p1:abc',
+    NULL, '2026-11-01 10:00:00', '2026-11-01 10:01:00');
+INSERT INTO deployments VALUES ('d2', 'p1', 'failed', 'build', 'abd', NULL,
+    'the build failed: no', '2026-11-02 10:00:00', '2026-11-02 10:01:00');
+INSERT INTO deployments VALUES ('d3', 'p4', 'succeeded', 'done', NULL, 'hostd-app/p4:abc',
+    NULL, '2026-11-01 10:00:00', '2026-11-01 10:01:00');
 INSERT INTO project_env VALUES ('p1', 'GREETING', 'hi');
 """
 
@@ -69,11 +81,27 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         assert (v1.version, v1.image) == (1, "hostd-app/p1:abc")
         assert releases.env_of(v1) == {"GREETING": "hi"}
         assert json.loads(v1.env_json) == {"GREETING": "hi"}
-        assert len(session.exec(select(Release)).all()) == 2
+        assert len(session.exec(select(Release)).all()) == 3
         assert session.exec(select(DeletedProject)).all() == []  # v6: none deleted yet
         user = session.get(User, "u1")  # v7: its tokens (no `gen` claim) stay valid
         assert user is not None and (user.token_generation, user.kept_jti) == (0, None)
+        _assert_v8_fields(session)
     engine.dispose()
+
+
+def _assert_v8_fields(session: Session) -> None:
+    """v8: an upload's digest left `github_url` for a column of its own; the newest
+    finished deploy's outcome is the project's `last_deploy`."""
+    shop, new, up, later = (session.get(Project, pid) for pid in ("p1", "p3", "p4", "p5"))
+    assert shop and new and up and later
+    assert (shop.source, shop.upload_digest, shop.github_url) == \
+        ("git", None, "https://example.com/r.git")
+    assert (up.source, up.upload_digest, up.github_url) == ("upload", "ab" * 32, "")
+    assert (later.source, later.upload_digest, later.github_url) == ("upload", None, "")
+    assert (shop.last_deploy_status, shop.last_deploy_reason) == \
+        ("failed", "the build failed: no")
+    assert (up.last_deploy_status, up.last_deploy_reason) == ("succeeded", None)
+    assert (new.last_deploy_status, new.deploy_step) == (None, None)
 
 
 def test_a_config_change_is_described_by_names_only() -> None:

@@ -45,8 +45,10 @@ def test_an_upload_project_waits_stopped_for_its_first_upload(client, user):
     project = upload_project(client, user["headers"])
     assert project["status"] == "stopped" and project["deploying"] is False
     assert "first upload" in project["status_reason"]
-    assert project["github_url"] == "upload:"
+    assert project["github_url"] == "upload:"  # the contract's value, as before `source`
+    assert (project["source"], project["upload_digest"]) == ("upload", None)
     assert project["release"] is None
+    assert (project["deploy_step"], project["last_deploy"]) == (None, None)
     resp = client.post(f"/api/projects/{project['id']}/deploy", headers=user["headers"])
     assert "hostctl up" in assert_error(resp, 409, "ConflictError")["message"]
 

@@ -60,6 +60,7 @@ from hostd.errors import RateLimited
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,
+    DeployOutcome,
     DesiredStatus,
     Project,
     ProjectStatus,
@@ -146,6 +147,7 @@ class Deployer:
                 project_id=project.id, user_id=owner.id, deployment_id=deployment.id,
                 name=project.name, handle=owner.handle, repo_url=project.github_url,
                 template=project.template, workdir=Path(), health_path=project.health_path,
+                source=project.source, upload_digest=project.upload_digest,
                 log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
                                                deployment.id)),
                 labels=labels_for(self.settings.instance_label, project.id, owner.id,
@@ -157,11 +159,12 @@ class Deployer:
             # the switch); any other is `deploying` with none, and the router says so.
             if project.status == ProjectStatus.running and project.host_port is not None:
                 self.board.set(project.id, ProjectStatus.running, "deploying: queued",
-                               desired_status=DesiredStatus.running, crash_streak=0)
+                               desired_status=DesiredStatus.running, crash_streak=0,
+                               deploy_step="queued")
             else:
                 self.board.set(project.id, ProjectStatus.deploying, "queued",
                                desired_status=DesiredStatus.running, crash_streak=0,
-                               host_port=None)
+                               host_port=None, deploy_step="queued")
             self._queue.put(held, project.id, job)
         return deployment
 
@@ -236,8 +239,9 @@ class Deployer:
         """Queue the job for a worker of `pool` (False: cancelled meanwhile, and ended)."""
         job = entry.job
         if self._queue.in_stage(pool) >= self._pools[pool]:  # every worker busy: say so
-            self._update_deployment(job, step=steps_for(job, STEPS)[job.next_step][0])
-            self._say_step(job, WAITING_TEXT[pool])
+            waiting = steps_for(job, STEPS)[job.next_step][0]
+            self._update_deployment(job, step=waiting)
+            self._say_step(job, waiting, WAITING_TEXT[pool])
         with self._lock:  # a cancel from now on finds it waiting (see cancel)
             if not job.cancel.cancelled:
                 self._queue.hand_over(entry, pool)
@@ -271,24 +275,41 @@ class Deployer:
         self._check_cancelled(job)
         job.log.step(step)
         self._update_deployment(job, step=step)
-        # The reason says which step runs: clients show it as progress.
-        self._say_step(job, STEP_TEXT[step])
+        self._say_step(job, step, STEP_TEXT[step])
 
-    def _say_step(self, job: DeployJob, text: str) -> None:
+    def _say_step(self, job: DeployJob, step: str, text: str) -> None:
+        """`deploy_step` names the step that runs or waits for a worker (clients show it as
+        progress), the reason says `text` to people; the step is written even when the
+        status has moved on."""
         if job.serving_before:
-            self._set_status(job, ProjectStatus.running, f"deploying: {text}",
-                             only_if=[ProjectStatus.running])
+            said = self._set_status(job, ProjectStatus.running, f"deploying: {text}",
+                                    only_if=[ProjectStatus.running], deploy_step=step)
         else:
-            self._set_status(job, ProjectStatus.deploying, text,
-                             only_if=[ProjectStatus.deploying])
+            said = self._set_status(job, ProjectStatus.deploying, text,
+                                    only_if=[ProjectStatus.deploying], deploy_step=step)
+        if not said:
+            self._set_fields(job, deploy_step=step)
 
     def _set_status(self, job: DeployJob, status: ProjectStatus, reason: str | None,
-                    **kwargs: Any) -> None:
+                    **kwargs: Any) -> bool:
         """The project's status, unless the job was cancelled: then the project is gone,
         or the deploy that superseded this one owns its status."""
         with self._lock:
+            return not job.cancel.cancelled and self.board.set(job.project_id, status, reason,
+                                                               **kwargs)
+
+    def _set_fields(self, job: DeployJob, **fields: Any) -> None:
+        """Columns other than the status, unless the job was cancelled (as _set_status)."""
+        with self._lock:
             if not job.cancel.cancelled:
-                self.board.set(job.project_id, status, reason, **kwargs)
+                self.board.update_fields(job.project_id, **fields)
+
+    def _over(self, job: DeployJob, outcome: DeployOutcome, reason: str | None) -> None:
+        """The deploy's outcome and no step, before its place in the queue is freed: a
+        client that sees it no longer deploying sees how it ended."""
+        self._set_fields(job, deploy_step=None, last_deploy_status=outcome,
+                         last_deploy_reason=reason[:2000] if reason else None)
+        _release(job)
 
     def _succeed(self, job: DeployJob) -> None:
         job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
@@ -296,7 +317,7 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
-        _release(job)
+        self._over(job, DeployOutcome.succeeded, None)
         self._set_status(job, ProjectStatus.running, None, only_if=SUCCEEDING_FROM,
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)
@@ -305,7 +326,7 @@ class Deployer:
         job.log(f"deploy failed: {reason}")
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
-        _release(job)
+        self._over(job, DeployOutcome.failed, reason)
         if job.serving_before and job.container_id is None:
             # The old container never stopped serving: a failed change changes nothing.
             self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",

@@ -57,7 +57,7 @@ class DeployJob:
     deployment_id: str
     name: str
     handle: str
-    repo_url: str
+    repo_url: str  # a git project's; an upload project's is empty
     template: str
     workdir: Path
     log: BuildLog
@@ -74,6 +74,8 @@ class DeployJob:
     # longer `deploying` to hostd either.
     finished: Callable[[], None] | None = None
     health_path: str = "/"
+    source: str = "git"  # or "upload": unpack the archive of `upload_digest` (its sha256)
+    upload_digest: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
     cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline

@@ -45,6 +45,7 @@ from hostd.store.models import (
     DesiredStatus,
     Project,
     ProjectCreate,
+    ProjectSource,
     ProjectStatus,
     Release,
     User,
@@ -97,8 +98,7 @@ class Lifecycle:
         image): a deploy of the project already under way (or waiting) is superseded.
         Without `slot` one is reserved first, so a full queue (429) leaves the running
         deploy alone. A deploy means "run this": the memory quota (403) applies."""
-        if upload.is_upload(project.github_url) and upload.upload_digest(
-                project.github_url) is None:
+        if project.source == ProjectSource.upload and project.upload_digest is None:
             raise Conflict(f"{project.name} has no source yet: upload it with hostctl up")
         with self._quota.starting(owner.id, project.id, project.name), \
                 slot or self._deployer.reserve(owner.id, replacing=project.id) as held:
@@ -112,7 +112,7 @@ class Lifecycle:
         queue slot comes first: a full queue (429) keeps the previous source."""
         with self._deployer.reserve(owner.id, replacing=project.id) as slot:
             staged.replace(upload.archive_path(self._settings.data_dir, project.id))
-            project.github_url = f"{projects.UPLOAD_PREFIX}{digest}"
+            project.upload_digest = digest
             session.add(project)
             session.commit()
             return self.deploy(session, project, owner, slot)

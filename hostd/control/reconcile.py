@@ -37,10 +37,21 @@ from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.project_images import instance_images
-from hostd.store.models import Deployment, DeploymentStatus, Project, ProjectStatus, User, utcnow
+from hostd.store.models import (
+    Deployment,
+    DeploymentStatus,
+    DeployOutcome,
+    Project,
+    ProjectStatus,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger("hostd.reconcile")
 INTERRUPTED = "interrupted: hostd stopped during the deploy; deploy again"
+# What a deploy cut short leaves on its project: no step, and how it ended.
+INTERRUPTED_FIELDS = {"deploy_step": None, "last_deploy_status": DeployOutcome.interrupted,
+                      "last_deploy_reason": INTERRUPTED}
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,9 @@ class Reconciler:
             session.commit()
             stuck = session.exec(select(Project).where(
                 Project.status == ProjectStatus.deploying)).all()
+        for project_id in cut_short | {project.id for project in stuck}:
+            if not self.deployer.is_deploying(project_id):
+                self.board.update_fields(project_id, **INTERRUPTED_FIELDS)
         for project in stuck:
             if self.deployer.is_deploying(project.id):
                 continue

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 
 from hostd.events import STATUS_CHANGED, EventHub
 from hostd.store.models import Project, ProjectStatus
-from hostd.store.projects import last_exit
+from hostd.store.projects import last_deploy, last_exit
 
 log = logging.getLogger("hostd.status")
 REASON_MAX = 2000
@@ -65,11 +65,15 @@ class StatusBoard:
 
 
 def status_event(project: Project) -> dict[str, Any]:
-    """A `status_changed` event's data: the status and how the app has fared."""
+    """A `status_changed` event's data: the status, how the app has fared, and the
+    deploy under way's step and the last one's outcome (as the project's JSON has them)."""
     exited = last_exit(project.last_exit_code, project.last_exit_oom, project.last_exit_at)
+    deployed = last_deploy(project.last_deploy_status, project.last_deploy_reason)
     return {
         "projectId": project.id, "status": project.status,
         "status_reason": project.status_reason, "desired_status": project.desired_status,
         "restarts": project.restarts, "release": project.release_version,
         "last_exit": exited.model_dump(mode="json") if exited else None,
+        "deploy_step": project.deploy_step,
+        "last_deploy": deployed.model_dump(mode="json") if deployed else None,
     }

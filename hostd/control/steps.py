@@ -41,7 +41,7 @@ from hostd.engine.templates import (
     prepare_build_context,
 )
 from hostd.store import configvars, releases
-from hostd.store.models import Project, ProjectStatus
+from hostd.store.models import Project, ProjectSource, ProjectStatus
 
 log = logging.getLogger("hostd.deploy")
 Step = Callable[[JobContext, DeployJob], None]
@@ -62,7 +62,7 @@ def clone(ctx: JobContext, job: DeployJob) -> None:
 def unpack(ctx: JobContext, job: DeployJob) -> None:
     """An uploaded project's clone: its last archive, checked again and unpacked into
     the job's fresh directory; from here on it is built exactly like a checkout."""
-    digest = upload.upload_digest(job.repo_url)
+    digest = job.upload_digest
     path = upload.archive_path(ctx.settings.data_dir, job.project_id)
     if digest is None or not path.is_file():
         raise StepFailed("no uploaded source to deploy: upload it again with hostctl up")
@@ -292,7 +292,7 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
             raise Cancelled(DELETED)
         project.container_id, project.host_port = job.container_id, job.host_port
         project.image = job.image
-        kind = "upload" if upload.is_upload(job.repo_url) else "deploy"
+        kind = "upload" if job.source == ProjectSource.upload else "deploy"
         cause = f"{kind} {job.commit[:7]}" if job.commit else kind
         release = releases.record(session, project, image=job.image,
                                   env=configvars.load(session, project.id), commit=job.commit,
@@ -318,7 +318,7 @@ STEPS: list[tuple[str, Step]] = [
 
 def steps_for(job: DeployJob, steps: list[tuple[str, Step]]) -> list[tuple[str, Step]]:
     """An uploaded project unpacks its archive where a git project clones."""
-    if not upload.is_upload(job.repo_url):
+    if job.source != ProjectSource.upload:
         return steps
     return [("unpack", unpack) if name == "clone" else (name, step) for name, step in steps]
 

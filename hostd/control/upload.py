@@ -33,7 +33,6 @@ from hostd.control.archive_stream import (
     TooSlow,
 )
 from hostd.control.archive_tree import TooManyPaths, Tree, components
-from hostd.store.projects import UPLOAD_PREFIX
 
 ARCHIVE_NAME = "source.tar.gz"
 
@@ -67,16 +66,6 @@ def sources_dir(data_dir: Path, project_id: str) -> Path:
 
 def archive_path(data_dir: Path, project_id: str) -> Path:
     return sources_dir(data_dir, project_id) / ARCHIVE_NAME
-
-
-def is_upload(github_url: str) -> bool:
-    return github_url.startswith(UPLOAD_PREFIX)
-
-
-def upload_digest(github_url: str) -> str | None:
-    """The sha256 of the project's current upload; None before the first one."""
-    digest = github_url.removeprefix(UPLOAD_PREFIX) if is_upload(github_url) else ""
-    return digest or None
 
 
 def check_archive(path: Path, limits: ArchiveLimits) -> ArchiveSummary:

@@ -151,10 +151,43 @@ def _v7_token_generations(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE users ADD COLUMN kept_jti VARCHAR(64)"))
 
 
+# Facts that traveled in other columns' text get their own (issue 25): an upload's
+# digest was `github_url` = "upload:<sha256>", a deploy's step and outcome were prose in
+# `status_reason`.
+_V8_COLUMNS = {
+    "source": "VARCHAR(16) NOT NULL DEFAULT 'git'",
+    "upload_digest": "VARCHAR(64)",
+    "deploy_step": "VARCHAR(32)",
+    "last_deploy_status": "VARCHAR(16)",
+    "last_deploy_reason": "VARCHAR(2000)",
+}
+_UPLOAD_PREFIX = "upload:"  # what such a github_url began with
+
+
+def _v8_source_and_deploy_fields(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    for name, kind in _V8_COLUMNS.items():
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE projects ADD COLUMN {name} {kind}"))
+    conn.execute(text(
+        "UPDATE projects SET source = 'upload', github_url = '', upload_digest = "
+        "NULLIF(SUBSTR(github_url, :start), '') WHERE github_url LIKE :prefix"),
+        {"start": len(_UPLOAD_PREFIX) + 1, "prefix": f"{_UPLOAD_PREFIX}%"})
+    # The outcome of each project's newest finished deploy, as the deployments say it.
+    finished = conn.execute(text(
+        "SELECT project_id, status, reason FROM deployments WHERE status <> 'running' "
+        "ORDER BY started_at")).all()
+    last = {project_id: (status, reason) for project_id, status, reason in finished}
+    for project_id, (status, reason) in last.items():
+        conn.execute(text("UPDATE projects SET last_deploy_status = :s, last_deploy_reason = :r"
+                          " WHERE id = :p"), {"s": status, "r": reason, "p": project_id})
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
                                                   _v5_health_path, _v6_deleted_projects,
-                                                  _v7_token_generations]
+                                                  _v7_token_generations,
+                                                  _v8_source_and_deploy_fields]
 
 
 def has_schema(engine: Engine) -> bool:

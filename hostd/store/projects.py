@@ -20,11 +20,13 @@ from hostd.store import addresses, configvars, localrepo, validation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
     DesiredStatus,
+    LastDeploy,
     LastExit,
     Metrics,
     Project,
     ProjectCreate,
     ProjectPublic,
+    ProjectSource,
     ProjectStatus,
     Template,
     User,
@@ -50,6 +52,18 @@ def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | No
     return LastExit(code=code, signal=signal_name, oom_killed=oom, at=at)
 
 
+def last_deploy(status: str | None, reason: str | None) -> LastDeploy | None:
+    return LastDeploy.model_construct(status=status, reason=reason) if status is not None else None
+
+
+def public_github_url(source: str, url: str, digest: str | None) -> str:
+    """The contract's `github_url`: the repository (credentials redacted), or for an
+    upload project `upload:<sha256>` as before `source` and `upload_digest` existed."""
+    if source == ProjectSource.upload:
+        return f"{UPLOAD_PREFIX}{digest or ''}"
+    return validation.redact(url)
+
+
 # Built once: composing the expression per request cost more than running it.
 # SQLAlchemy's own select: sqlmodel's is typed for up to four columns, and these queries
 # run on a Core connection anyway.
@@ -58,7 +72,8 @@ _PUBLIC_COLUMNS = (
     col(Project.template), col(Project.github_url), col(Project.created_at),
     col(Project.desired_status), col(Project.restarts), col(Project.last_exit_code),
     col(Project.last_exit_oom), col(Project.last_exit_at), col(Project.release_version),
-    col(Project.health_path),
+    col(Project.health_path), col(Project.source), col(Project.upload_digest),
+    col(Project.deploy_step), col(Project.last_deploy_status), col(Project.last_deploy_reason),
 )
 _OWNER = col(Project.user_id) == bindparam("user_id")
 _LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
@@ -105,11 +120,15 @@ class PublicView:
             id=c["id"], userId=user.id, name=c["name"], status=ProjectStatus(c["status"]),
             status_reason=c["status_reason"],
             url=project_url(c["name"], user.handle, self.router_port),
-            template=Template(c["template"]), github_url=validation.redact(c["github_url"]),
+            template=Template(c["template"]),
+            github_url=public_github_url(c["source"], c["github_url"], c["upload_digest"]),
             created_at=c["created_at"], metrics=sample or Metrics(),
             desired_status=DesiredStatus(c["desired_status"]), restarts=c["restarts"],
             last_exit=last_exit(c["last_exit_code"], c["last_exit_oom"], c["last_exit_at"]),
             release=c["release_version"], health_path=c["health_path"], deploying=deploying,
+            deploy_step=c["deploy_step"],
+            last_deploy=last_deploy(c["last_deploy_status"], c["last_deploy_reason"]),
+            source=ProjectSource(c["source"]), upload_digest=c["upload_digest"],
         )
 
 
@@ -186,7 +205,7 @@ def check_repo(value: str, *, allow_local: bool, allow_private: bool,
     return url
 
 
-UPLOAD_PREFIX = "upload:"  # github_url of a project deployed by upload: `upload:<sha256>`
+UPLOAD_PREFIX = "upload:"  # the public github_url of an upload project: `upload:<sha256>`
 WAITING_FOR_UPLOAD = "waiting for its first upload (hostctl up)"
 
 
@@ -196,7 +215,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     """A project from a git URL (`deploying`), or one waiting for its source upload
     (`stopped`, and wanted so, until the first upload deploys it)."""
     uploaded = body.source == "upload"
-    url = UPLOAD_PREFIX if uploaded else check_repo(
+    url = "" if uploaded else check_repo(
         body.github_url, allow_local=allow_local, allow_private=allow_private,
         local_root=local_root)
     env = configvars.check(dict(body.env), {})  # refused before anything is stored
@@ -205,6 +224,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
     project = Project(
         id=project_id or new_id(), user_id=user.id, name=body.name,
         template=body.template.value, github_url=url,
+        source=ProjectSource.upload if uploaded else ProjectSource.git,
         status=ProjectStatus.stopped if uploaded else ProjectStatus.deploying,
         status_reason=WAITING_FOR_UPLOAD if uploaded else None,
         desired_status=DesiredStatus.stopped if uploaded else DesiredStatus.running,

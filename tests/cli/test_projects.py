@@ -36,6 +36,21 @@ def test_create_list_show_by_name_and_id(logged_in):
         assert json.loads(shown.stdout)["project"]["id"] == project["id"]
 
 
+def test_a_failed_deploy_is_the_deploy_failed_exit_code_with_its_fields(logged_in, tmp_path):
+    """Waited on a real daemon: the clone of a missing repository fails (no engine
+    needed); hostctl's exit code follows `last_deploy`, and the project says how it ended."""
+    name = project_name()
+    created = logged_in("projects", "create", name, "--repo", f"file://{tmp_path}/none",
+                        "--template", "static", "--timeout", "60")
+    assert created.exit_code == ExitCode.DEPLOY_FAILED, created.stderr
+    assert f"deploy of {name} failed" in created.stderr
+    project = json.loads(logged_in("projects", "show", name, "--json").stdout)["project"]
+    assert project["status"] == "error" and project["deploy_step"] is None
+    assert project["last_deploy"]["status"] == "failed"
+    assert project["last_deploy"]["reason"] == project["status_reason"]
+    assert (project["source"], project["upload_digest"]) == ("git", None)
+
+
 def test_list_renders_a_table(logged_in):
     name = project_name()
     create(logged_in, name)
@@ -174,3 +189,14 @@ def test_show_names_the_desired_status_only_when_status_does_not_say_it():
                             ("stopped", "stopped")):
         assert "desired" not in details(supervised(status=status, desired_status=desired))
     assert details(supervised(status="running", desired_status="stopped"))["desired"] == "stopped"
+
+
+def test_show_names_an_upload_projects_source_and_the_last_deploy():
+    digest = "ab" * 32
+    rows = details({**OLD_DAEMON_PROJECT, "github_url": f"upload:{digest}", "source": "upload",
+                    "upload_digest": digest,
+                    "last_deploy": {"status": "failed", "reason": "the build failed: [red]"}})
+    assert rows["repository"] == "uploaded source (sha256 abababababab…)"
+    assert rows["last deploy"] == "failed: the build failed: [red]"
+    rows = details(OLD_DAEMON_PROJECT)  # a daemon before these fields
+    assert rows["repository"] == REPO and rows["last deploy"] == "-"

@@ -26,9 +26,12 @@ class Answers:
         return ["Step 3/3 : RUN exit 1"]
 
 
-def project(status: str, reason: str | None = None, deploying: bool = False) -> dict:
+def project(status: str, reason: str | None = None, deploying: bool = False,
+            step: str | None = None, last: str | None = None,
+            why: str | None = None) -> dict:
     return {"id": "p1", "name": "site", "status": status, "status_reason": reason,
-            "deploying": deploying}
+            "deploying": deploying, "deploy_step": step,
+            "last_deploy": {"status": last, "reason": why} if last else None}
 
 
 def wait(client: Answers) -> tuple[dict, list[str]]:
@@ -39,24 +42,40 @@ def wait(client: Answers) -> tuple[dict, list[str]]:
 
 
 def test_a_redeploy_of_a_running_project_is_waited_out_and_its_steps_shown() -> None:
-    client = Answers(project("running", "deploying: building the image", deploying=True),
-                     project("running", "deploying: switching traffic", deploying=True),
-                     project("running"))
+    client = Answers(project("running", "deploying: …", deploying=True, step="build"),
+                     project("running", "deploying: …", deploying=True, step="health_check"),
+                     project("running", deploying=True, step="a_new_step"),
+                     project("running", last="succeeded"))
     done, steps = wait(client)
-    assert done["status"] == "running" and client.polls == 3
-    assert steps == ["building the image", "switching traffic"]
+    assert done["status"] == "running" and client.polls == 4
+    assert steps == ["building the image", "waiting for the app to answer", "a new step"]
 
 
 def test_a_redeploy_that_failed_while_the_old_version_serves_is_a_failure() -> None:
-    client = Answers(project("running", "deploying: building the image", deploying=True),
-                     project("running", "the last deploy failed: the build failed"))
+    client = Answers(project("running", "deploying: …", deploying=True, step="build"),
+                     project("running", "the last deploy failed: the build failed",
+                             last="failed", why="the build failed"))
     with pytest.raises(DeployFailed) as failed:
         wait(client)
-    assert "the build failed" in str(failed.value) and "RUN exit 1" in str(failed.value)
+    assert "failed: the build failed" in str(failed.value)
+    assert "RUN exit 1" in str(failed.value)
+
+
+@pytest.mark.parametrize("reason", [None, "the last deploy failed: words", "deploying: x"])
+def test_the_outcome_is_read_from_fields_never_from_the_reason(reason) -> None:
+    """Rewording `status_reason` changes nothing: a success with any reason is one, a
+    failure (or an interrupted deploy) with any reason is one."""
+    assert wait(Answers(project("running", reason, last="succeeded")))[0]["status"] \
+        == "running"
+    for outcome in ("failed", "interrupted"):
+        with pytest.raises(DeployFailed) as failed:
+            wait(Answers(project("running", reason, last=outcome, why="it broke")))
+        assert "failed: it broke" in str(failed.value)
 
 
 def test_a_first_deploy_ends_in_running_or_error() -> None:
-    assert wait(Answers(project("deploying", "queued"), project("running")))[0]["status"] \
-        == "running"
+    assert wait(Answers(project("deploying", "queued", step="queued"),
+                        project("running", last="succeeded")))[0]["status"] == "running"
     with pytest.raises(DeployFailed):
-        wait(Answers(project("deploying", "cloning"), project("error", "clone failed")))
+        wait(Answers(project("deploying", "cloning", step="clone"),
+                     project("error", "clone failed", last="failed", why="clone failed")))

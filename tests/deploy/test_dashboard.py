@@ -57,11 +57,11 @@ def test_create_a_static_project_and_watch_it_deploy(dash, artifacts):
     form.get_by_role("button", name="Create and deploy").click()
     row = page.locator("#rows tr", has_text="dash")
     row.locator(".badge", has_text="deploying").wait_for()
-    assert page.locator("#steps li").count() == 6
+    assert page.locator("#steps li").count() == 7
     row.locator(".badge[data-status=running]").wait_for(timeout=DEPLOY_MS)
     page.locator("#deploy-title", has_text="Deployed").wait_for()
     assert page.evaluate("window.notReloaded") is True  # live, without a reload
-    assert page.locator("#steps li[data-state=done]").count() == 6
+    assert page.locator("#steps li[data-state=done]").count() == 7
     assert page.locator("#build-log").text_content()
     dash["id"] = row.get_attribute("data-id")
     dash["url"] = row.locator("td[data-label=URL] a").get_attribute("href")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -131,15 +132,54 @@ def test_build_log_follow_streams_until_the_deploy_ends(api, repo):
     assert events[-1][0] == "end"
 
 
+def status_changes(lines: Iterator[str], project_id: str, until, timeout: float = 30) -> list:
+    """The project's `status_changed` events' data from an open event stream, up to the
+    first for which `until(data)` holds."""
+    changes, frame = [], {}
+    deadline = time.monotonic() + timeout
+    for line in lines:
+        if line == "" and frame.get("event") == "status_changed":
+            data = json.loads(frame["data"])
+            if data["projectId"] == project_id:
+                changes.append(data)
+                if until(data):
+                    return changes
+        if line == "":
+            frame = {}
+        elif not line.startswith(":"):
+            key, _, value = line.partition(": ")
+            frame[key] = value
+        assert time.monotonic() < deadline, f"gave up waiting; got {changes}"
+    return changes
+
+
 def test_redeploy_latest_commit(api, repo, engine):
     project = wait_status(api, create(api, "again", repo(SITE), "static")["id"], {"running"})
-    resp = api.post(f"/api/projects/{project['id']}/deploy")
-    assert resp.status_code == 202, resp.text
-    # The serving version serves on while the new one is built: `running`, deploying.
-    answer = resp.json()["project"]
-    assert answer["status"] == "running" and answer["deploying"] is True, answer
-    assert answer["status_reason"].startswith("deploying: "), answer
-    assert wait_status(api, project["id"], {"running", "error"})["status"] == "running"
+    assert project["deploy_step"] is None
+    assert project["last_deploy"] == {"status": "succeeded", "reason": None}
+    assert (project["source"], project["upload_digest"]) == ("git", None)
+    # A client of its own: `api`'s response hook reads each body whole.
+    with httpx.Client(base_url=api.base_url, headers=api.headers, verify=tls(),
+                      timeout=httpx.Timeout(30, read=60)) as watcher, \
+            watcher.stream("GET", "/api/containers/events") as stream:
+        lines = stream.iter_lines()
+        assert "event: connected" in (next(lines), next(lines))  # subscribed
+        resp = api.post(f"/api/projects/{project['id']}/deploy")
+        assert resp.status_code == 202, resp.text
+        # The serving version serves on while the new one is built: `running`, deploying,
+        # at the step its field names.
+        answer = resp.json()["project"]
+        assert answer["status"] == "running" and answer["deploying"] is True, answer
+        assert answer["deploy_step"] == "queued", answer
+        assert answer["status_reason"].startswith("deploying: "), answer
+        done = wait_status(api, project["id"], {"running", "error"})
+        changes = status_changes(lines, project["id"], lambda data: data["deploy_step"] is None)
+    assert done["status"] == "running" and done["deploy_step"] is None, done
+    assert done["last_deploy"] == {"status": "succeeded", "reason": None}, done
+    steps = [data["deploy_step"] for data in changes]
+    assert steps[0] == "queued" and {"clone", "build", "health_check", "switch"} <= set(steps)
+    assert all(data["status"] == "running" for data in changes), changes
+    assert changes[-1]["last_deploy"] == {"status": "succeeded", "reason": None}
     runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
     # Both releases keep their images (rollback targets; tests/deploy/test_releases.py

@@ -38,6 +38,8 @@ def test_kill9_mid_deploy_leaves_no_deploying_project_and_no_orphan(
             client.base_url = server.url
             after = wait_status(client, project["id"], {"error", "running"}, timeout=30)
             assert after["status"] == "error" and "interrupted" in after["status_reason"]
+            assert after["deploy_step"] is None, after  # no deploy runs: no step left
+            assert after["last_deploy"]["status"] == "interrupted", after
             runs = client.get(f"/api/projects/{project['id']}/deployments").json()
             assert runs["deployments"][0]["status"] == "interrupted"
             deadline = time.monotonic() + 20

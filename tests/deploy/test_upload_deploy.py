@@ -66,12 +66,17 @@ def test_up_deploys_a_plain_directory_then_its_changes_and_not_the_same_again(
     assert "template: static (index.html)" in first.stderr  # detected, and said
     project = project_named(api, name)
     assert project["status"] == "running" and project["github_url"].startswith("upload:")
+    assert project["source"] == "upload" and len(project["upload_digest"]) == 64
+    assert project["github_url"] == f"upload:{project['upload_digest']}"
+    assert project["deploy_step"] is None
+    assert project["last_deploy"] == {"status": "succeeded", "reason": None}
     assert project["url"] in first.stdout
     assert served(deploy_hostd, project["url"]).text == "<h1>v1</h1>"
 
     (root / "index.html").write_text("<h1>v2</h1>")
     up(str(root))
     assert served(deploy_hostd, project["url"]).text == "<h1>v2</h1>"
+    assert project_named(api, name)["upload_digest"] not in (None, project["upload_digest"])
     after = releases(api, project["id"])
     assert [r["version"] for r in after] == [2, 1] and after[0]["cause"].startswith("upload ")
 

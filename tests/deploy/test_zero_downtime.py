@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.deploy.conftest import DEPLOY_TIMEOUT_S, make_repo
+from tests.deploy.conftest import DEPLOY_TIMEOUT_S, make_repo, wait_status
 from tests.support import HostdServer, tls
 
 SERVER_JS = """\
@@ -126,6 +126,11 @@ def test_a_deploy_whose_app_exits_at_start_changes_nothing(api, deploy_hostd, tm
     assert after["status"] == "running", after
     assert after["status_reason"].startswith("the last deploy failed: "), after
     assert "exited with code 3" in after["status_reason"]
+    # Its outcome in fields: over (no step), failed, the old release serving on.
+    over = wait_status(api, project["id"], {"running"})
+    assert over["deploy_step"] is None and over["release"] == project["release"], over
+    assert over["last_deploy"]["status"] == "failed", over
+    assert "exited with code 3" in over["last_deploy"]["reason"]
     runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
     assert [r["status"] for r in runs] == ["failed", "succeeded"]
     build_log = api.get(f"/api/projects/{project['id']}/logs",

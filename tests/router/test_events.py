@@ -101,6 +101,12 @@ def test_connected_then_status_changes_then_keep_alive(daemon, tmp_path):
         assert events[-1]["data"]["status"] == "error" or any(
             e["data"]["status"] == "error" for e in events)
         assert {"status", "status_reason", "projectId"} <= set(events[0]["data"])
+        # The deploy's step and outcome are fields of their own (status_reason is prose).
+        assert events[0]["data"]["deploy_step"] == "queued"
+        assert "clone" in [e["data"]["deploy_step"] for e in events]
+        failed = next(e["data"] for e in events if e["data"]["status"] == "error")
+        assert failed["deploy_step"] is None
+        assert failed["last_deploy"] == {"status": "failed", "reason": failed["status_reason"]}
         ids = [int(e["id"]) for e in [connected, *events]]
         assert ids == sorted(ids) and len(set(ids)) == len(ids)
         assert {"comment": "keep-alive"} in frames, "a quiet stream sends keep-alives"

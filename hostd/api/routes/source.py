@@ -32,6 +32,7 @@ from hostd.store.models import (
     DeploymentPublic,
     Project,
     ProjectPublic,
+    ProjectSource,
     ProjectStatus,
     SourceUploaded,
     User,
@@ -60,7 +61,7 @@ async def put_source(
 ) -> SourceUploaded:
     """Deploy a gzip'd tar of the project's code (202, with the deployment it started);
     the same archive as the current upload changes nothing (200, "unchanged")."""
-    if not upload.is_upload(project.github_url):
+    if project.source != ProjectSource.upload:
         raise Conflict(f"{project.name} deploys from a git repository, not from uploads")
     settings = services.settings
     with services.uploads.admit(user.id) as progress:  # 429 past HOSTD_UPLOADS_PER_USER
@@ -129,7 +130,7 @@ def _accept(session: SessionDep, project: Project, user: User, services: Service
     did not fail on)."""
     session.refresh(project)
     kept = upload.archive_path(services.settings.data_dir, project.id)
-    if upload.upload_digest(project.github_url) == digest and kept.is_file() \
+    if project.upload_digest == digest and kept.is_file() \
             and project.status != ProjectStatus.error:
         message = f"unchanged: {project.name} already has this source (nothing deployed)"
         return 200, SourceUploaded(project=_public(project, user, services), message=message)

@@ -1,16 +1,17 @@
-// A deploy shown live: its steps (from the project's status reason, as the event stream
+// A deploy shown live: its steps (from the project's `deploy_step`, as the event stream
 // tells it) and its build log (followed).
 import { el, link, setText } from "./dom.js";
 import { followLog } from "./events.js";
 
+// [key, what the row says, the deploy_step names (hostd.control.steps) it stands for]
 const STEPS = [
-  ["queued", "queued"],
-  ["clone", "cloning the repository"],
-  ["build", "building the image"],
-  ["release", "running the release command"],
-  ["run", "starting the container"],
-  ["health", "waiting for the app to answer"],
-  ["running", "running"],
+  ["queued", "queued", ["queued"]],
+  ["clone", "cloning the repository", ["clone", "unpack"]],
+  ["build", "building the image", ["build"]],
+  ["release", "running the release command", ["release"]],
+  ["run", "starting the container", ["run"]],
+  ["health", "waiting for the app to answer", ["health_check"]],
+  ["running", "running", ["switch"]],
 ];
 const MAX_LINES = 2000;
 
@@ -53,7 +54,7 @@ export class DeployPanel {
   // A status_changed event of the project being deployed.
   update(data) {
     if (data.projectId !== this.projectId) return;
-    if (data.status === "running" && !data.deploying) {
+    if (data.status === "running" && !data.deploying && !data.deploy_step) {
       this.mark(STEPS.length - 1, "done");
       setText(this.title, "Deployed: running");
       if (data.url) this.title.append(" at ", link(data.url));
@@ -65,8 +66,7 @@ export class DeployPanel {
       setText(this.title, `Deploy failed: ${data.status_reason || "see the build log"}`);
       return;
     }
-    const reason = data.status_reason || "";
-    const index = STEPS.findIndex(([, text]) => reason.includes(text));
+    const index = STEPS.findIndex(([, , names]) => names.includes(data.deploy_step));
     if (index >= 0) this.mark(index, "active");
   }
 

@@ -24,7 +24,8 @@ const ACTIONS = {
 function showStatus(data) {
   const status = data.status || "unknown";
   const badge = $("#status");
-  setText(badge, data.deploying && status === "running" ? "running · deploying" : status);
+  const deploying = data.deploying || Boolean(data.deploy_step);
+  setText(badge, deploying && status === "running" ? "running · deploying" : status);
   badge.dataset.status = status;
   setText($("#reason"), data.status_reason || "");
   if (typeof data.release === "number") setText($("#release"), release(data.release));
@@ -39,7 +40,10 @@ function showProject(p) {
   setText($("#name"), p.name);
   $("#url").replaceChildren(link(p.url));
   setText($("#template"), p.template);
-  setText($("#repo"), p.github_url);
+  // An upload project has no repository: its source is the archive of that sha256.
+  setText($("#repo"), p.source === "upload"
+    ? `uploaded source ${p.upload_digest ? `(sha256 ${p.upload_digest.slice(0, 12)}…)` : "(none yet)"}`
+    : p.github_url);
   setText($("#release"), release(p.release));
   if (sample === null) {
     setText($("#cpu"), percent(p.metrics?.cpu));

@@ -48,7 +48,8 @@ export function showProject(row, project) {
 
 export function showStatus(row, data) {
   const status = data.status || "unknown";
-  setText(row.cells.status, data.deploying && status === "running" ? "running · deploying" : status);
+  const deploying = data.deploying || Boolean(data.deploy_step);
+  setText(row.cells.status, deploying && status === "running" ? "running · deploying" : status);
   row.cells.status.dataset.status = status;
   const reason = status === "running" || status === "stopped" ? "" : data.status_reason || "";
   setText(row.cells.reason, reason);
