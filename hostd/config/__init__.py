@@ -6,11 +6,9 @@ command, and tests build their own with a private data directory.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
-import tempfile
 from functools import cached_property
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -19,17 +17,33 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hostd.config.instance import (
+    INSTANCE_FILE_NAME,
+    INSTANCE_PATTERN,
+    LEGACY_INSTANCE,
+    InstanceFileError,
+    install_instance,
+)
+from hostd.config.machine import (
+    MAX_DEFAULT_ROUTER_WORKERS,
+    default_data_dir,
+    default_router_workers,
+    host_ca_bundle,
+    physical_memory_mb,
+)
+
+__all__ = [
+    "DASHBOARD_NAME", "INSTANCE_FILE_NAME", "LEGACY_INSTANCE", "MAX_DEFAULT_ROUTER_WORKERS",
+    "InstanceFileError", "Settings", "default_router_workers", "describe_settings_error",
+    "install_instance", "parse_duration", "physical_memory_mb", "split_host",
+]
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 # A Host header's value or an HOSTD_ALLOWED_HOSTS entry: a name, an IPv4 address or a
 # bracketed IPv6 address, then an optional port.
 _HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(?P<port>[0-9]{1,5}))?")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SECRET_FILE_NAME = "jwt_secret"  # noqa: S105 - a file name, not a secret
-INSTANCE_FILE_NAME = "instance-id"
-# The label every install used before it kept an id of its own: an install upgraded from
-# then adopts it, so the containers it made stay its own.
-LEGACY_INSTANCE = "default"
-INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # a DNS label: names a network too
 # The dashboard's own name (hostd.api.session): its cookie is host-only there, and the
 # router never routes it (nor `*.hostd.localhost`: no handle may be `hostd`).
 DASHBOARD_NAME = "hostd.localhost"
@@ -57,45 +71,6 @@ def split_host(value: str) -> tuple[str, int | None]:
     if match is None or (port is not None and not 1 <= port <= 65535):
         raise ValueError(f"{value!r} is not a host name or address with an optional :port")
     return match["name"].strip("[]"), port
-
-
-def _host_ca_bundle() -> Path | None:
-    # The host's trust store: builds behind a TLS-intercepting proxy need it.
-    path = Path("/etc/ssl/certs/ca-certificates.crt")
-    return path if path.is_file() else None
-
-
-MAX_DEFAULT_ROUTER_WORKERS = 8
-
-
-def default_router_workers() -> int:
-    """One router worker per CPU this process may run on, at most 8.
-
-    The cap: a worker is ~85 MB of memory, and a big host (or a container that sees the
-    host's CPU count) would otherwise start dozens of them for a local daemon.
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT_ROUTER_WORKERS))
-
-
-FALLBACK_MEMORY_MB = 4096
-
-
-def physical_memory_mb() -> int:
-    """The machine's physical memory in MB (4096 where the OS does not say)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return FALLBACK_MEMORY_MB
-    return total // 2**20 if total > 0 else FALLBACK_MEMORY_MB
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "hostd"
 
 
 class Settings(BaseSettings):
@@ -139,7 +114,7 @@ class Settings(BaseSettings):
                                  validation_alias="HOSTD_INSTANCE")
     docker_host: str | None = Field(None, validation_alias="DOCKER_HOST")
     build_ca_bundle: Path | None = Field(
-        default_factory=_host_ca_bundle, validation_alias="HOSTD_BUILD_CA_BUNDLE"
+        default_factory=host_ca_bundle, validation_alias="HOSTD_BUILD_CA_BUNDLE"
     )
     container_memory_mb: int = Field(512, ge=16, validation_alias="HOSTD_CONTAINER_MEMORY_MB")
     container_cpus: float = Field(1.0, gt=0, le=64, validation_alias="HOSTD_CONTAINER_CPUS")
@@ -356,42 +331,6 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
         return path.read_text().strip()
-
-
-class InstanceFileError(ValueError):
-    """The data dir's instance id file holds something that is not an instance id."""
-
-
-def install_instance(data_dir: Path, existing_database: bool) -> str:
-    """The install's own instance label, kept in `<data_dir>/instance-id`.
-
-    Read when the file exists; else decided once and written: `default` when the database
-    was made before installs kept an id (its containers carry that label), a new random
-    `i-<12 hex>` for a fresh install, so two installs on one engine never share a label by
-    default. Written whole to a temporary file and linked into place: a reader never sees
-    half an id, and of two daemons starting on one data dir at once the first one wins.
-    """
-    path = data_dir / INSTANCE_FILE_NAME
-    if not path.exists():
-        chosen = LEGACY_INSTANCE if existing_database else f"i-{secrets.token_hex(6)}"
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".instance-id.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(chosen + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)  # a label on the engine for all to see: not a secret
-            # Another daemon on this data dir may have been first: its id is the install's.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    value = path.read_text().strip()
-    if not re.match(INSTANCE_PATTERN, value):
-        raise InstanceFileError(
-            f"{path} does not hold an instance id (a DNS label such as i-0123456789ab); "
-            "restore it, or set HOSTD_INSTANCE to the label this install's containers carry")
-    return value
 
 
 def describe_settings_error(exc: Exception) -> str:
