@@ -25,12 +25,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hostd.api import session as browser
-from hostd.api.changes import ChangeRunner
-from hostd.api.followers import LogFollowers
-from hostd.api.ratelimit import AuthLimits
-from hostd.api.streams import StreamSlots
 from hostd.config import Settings
+from hostd.control.change_runner import ChangeRunner
+from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
+from hostd.control.ratelimit import AuthLimits
+from hostd.control.streams import StreamSlots
 from hostd.engine.handle import DockerHandle
 from hostd.errors import Unauthorized
 from hostd.events import EventHub

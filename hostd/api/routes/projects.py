@@ -19,6 +19,7 @@ from hostd.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from hostd.api.reads import raw_json
 from hostd.control.job import DELETED
 from hostd.errors import ValidationError
 from hostd.services import Services
@@ -54,9 +55,9 @@ def _public(session: Session, project: Project, user: User, services: Services,
 
 @router.get("", response_model=ProjectList)
 async def list_projects(caller: CallerDep) -> Response:
-    """The hottest route, so it is lean (hostd.api.reads)."""
+    """The hottest route, so it is lean (hostd.store.reads)."""
     user, reads = caller.user, caller.services.reads
-    return reads.json.list_response(user, await projects.list_rows(reads.rows, user))
+    return raw_json(reads.json.list_body(user, await projects.list_rows(reads.rows, user)))
 
 
 @router.post("", status_code=201, response_model=ProjectResponse)
@@ -73,10 +74,10 @@ def create_project(
 
 @router.get("/{project_id}", response_model=ProjectResponse)
 async def get_project(project_id: str, caller: CallerDep) -> Response:
-    """Lean like the list (hostd.api.reads): the ownership rule is in the query."""
+    """Lean like the list (hostd.store.reads): the ownership rule is in the query."""
     user, reads = caller.user, caller.services.reads
-    return reads.json.one_response(user, await projects.owned_row(reads.rows, user,
-                                                                  project_id))
+    return raw_json(reads.json.one_body(user, await projects.owned_row(reads.rows, user,
+                                                                       project_id)))
 
 
 @router.patch("/{project_id}", response_model=ProjectResponse)

@@ -9,7 +9,7 @@ are the contract's error body. The container is removed when the command ends, w
 runs out of time (then killed), when the client leaves, and when the token that started
 it is revoked or expires (logout, logout-all, a password change: then `end {reason,
 error, statusCode}` is the last event, as on every stream: hostd.api.tokenwatch). A run
-is one of its user's streams (hostd.api.streams): past HOSTD_MAX_STREAMS_PER_USER, a 429.
+is one of its user's streams (hostd.control.streams): past HOSTD_MAX_STREAMS_PER_USER, a 429.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The body is streamed to a file in the project's sources directory in pieces (never held
 whole in memory) under its own cap, HOSTD_MAX_SOURCE_MB (the small JSON cap,
 HOSTD_MAX_BODY_BYTES, does not apply to this route: see hostd.api.middleware), and the
-user's (hostd.api.uploads: uploads at once, bytes staged at once). Every member is
+user's (hostd.control.upload_gate: uploads at once, bytes staged at once). Every member is
 checked before the archive is kept (hostd.control.upload), on the upload threads, under
 a deadline; the deploy then unpacks it into a fresh directory of its own.
 """
@@ -22,10 +22,10 @@ from fastapi import APIRouter, Request, Response
 
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, ServicesDep, SessionDep
-from hostd.api.uploads import Upload
 from hostd.control import upload
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.steps import upload_limits
+from hostd.control.upload_gate import Upload
 from hostd.errors import Conflict, PayloadTooLarge, ValidationError
 from hostd.services import Services
 from hostd.store.models import (
