@@ -27,10 +27,13 @@ from sqlmodel import Session, select
 from hostd.api import session as browser
 from hostd.config import Settings
 from hostd.control.change_runner import ChangeRunner
+from hostd.control.deployer import Deployer
 from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
+from hostd.control.oneoff import OneOffs
 from hostd.control.ratelimit import AuthLimits
 from hostd.control.streams import StreamSlots
+from hostd.control.upload_gate import UploadGate
 from hostd.engine.handle import DockerHandle
 from hostd.errors import Unauthorized
 from hostd.events import EventHub
@@ -45,6 +48,7 @@ from hostd.store.auth import (
 )
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, RevokedToken, User
+from hostd.store.projects import PublicView
 
 
 def services_of(request: Request) -> Services:
@@ -118,6 +122,22 @@ async def get_followers(request: Request) -> LogFollowers:
     return services_of(request).followers
 
 
+async def get_view(request: Request) -> PublicView:
+    return services_of(request).reads.view
+
+
+async def get_deployer(request: Request) -> Deployer:
+    return services_of(request).deployer
+
+
+async def get_oneoffs(request: Request) -> OneOffs:
+    return services_of(request).oneoffs
+
+
+async def get_uploads(request: Request) -> UploadGate:
+    return services_of(request).uploads
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Engine, Depends(get_db)]
@@ -133,6 +153,10 @@ DockerDep = Annotated[DockerHandle, Depends(get_docker)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 ChangesDep = Annotated[ChangeRunner, Depends(get_changes)]
 FollowersDep = Annotated[LogFollowers, Depends(get_followers)]
+ViewDep = Annotated[PublicView, Depends(get_view)]  # a project's public shape
+DeployerDep = Annotated[Deployer, Depends(get_deployer)]
+OneOffsDep = Annotated[OneOffs, Depends(get_oneoffs)]
+UploadsDep = Annotated[UploadGate, Depends(get_uploads)]
 
 
 def parse_bearer(header: str) -> str:
