@@ -27,7 +27,7 @@ router = APIRouter(route_class=BodyTypedRoute)
 @router.get("/{project_id}/status", response_model=ContainerStatus)
 async def container_status(project_id: str, caller: CallerDep) -> Response:
     """Lean (hostd.store.reads): two columns, the ownership rule in the query."""
-    status, reason = await projects.status_owned(caller.services.reads.rows, caller.user,
+    status, reason = await projects.status_owned(caller.reads.rows, caller.user,
                                                  project_id)
     return json_response(ContainerStatus.model_construct(status=ProjectStatus(status),
                                                          status_reason=reason))

@@ -58,7 +58,7 @@ def _public(session: Session, project: Project, user: User, view: PublicView,
 @router.get("", response_model=ProjectList)
 async def list_projects(caller: CallerDep) -> Response:
     """The hottest route, so it is lean (hostd.store.reads)."""
-    user, reads = caller.user, caller.services.reads
+    user, reads = caller.user, caller.reads
     return raw_json(reads.json.list_body(user, await projects.list_rows(reads.rows, user)))
 
 
@@ -77,7 +77,7 @@ def create_project(
 @router.get("/{project_id}", response_model=ProjectResponse)
 async def get_project(project_id: str, caller: CallerDep) -> Response:
     """Lean like the list (hostd.store.reads): the ownership rule is in the query."""
-    user, reads = caller.user, caller.services.reads
+    user, reads = caller.user, caller.reads
     return raw_json(reads.json.one_body(user, await projects.owned_row(reads.rows, user,
                                                                        project_id)))
 
