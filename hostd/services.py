@@ -13,24 +13,23 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from hostd.api.changes import ChangeRunner
-from hostd.api.followers import LogFollowers
-from hostd.api.ratelimit import AuthLimits
-from hostd.api.reads import Reads
-from hostd.api.streams import StreamSlots
-from hostd.api.uploads import UploadGate
 from hostd.config import Settings
+from hostd.control.change_runner import ChangeRunner
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer, worker_threads
 from hostd.control.exits import ExpectedExits
+from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.metrics import MetricsCollector
 from hostd.control.monitor import EngineMonitor
 from hostd.control.oneoff import OneOffs
+from hostd.control.ratelimit import AuthLimits
 from hostd.control.reconcile import Reconciler
 from hostd.control.retire import Retirer
 from hostd.control.status import StatusBoard
+from hostd.control.streams import StreamSlots
 from hostd.control.supervisor import Supervisor
+from hostd.control.upload_gate import UploadGate
 from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.events import EventHub
@@ -42,6 +41,7 @@ from hostd.store.auth import PasswordHasher, TokenService, VerifiedTokenCache
 from hostd.store.freshness import Freshness
 from hostd.store.metrics import MetricsStore
 from hostd.store.projects import PublicView
+from hostd.store.reads import Reads
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The changes that wait for an app run on threads of their own (hostd.api.changes): one
+"""The changes that wait for an app run on threads of their own (hostd.control.change_runner): one
 per project at a time (a second is a 409 at once), at most N threads in all and M per
 user, the rest waiting on the event loop without a thread."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hostd.api.changes import ChangeRunner
+from hostd.control.change_runner import ChangeRunner
 from hostd.errors import Conflict
 
 

@@ -147,10 +147,10 @@ def test_a_loaded_project_shows_as_a_read_does(database) -> None:
 
 
 def test_kept_json_is_the_models_json_and_follows_its_live_parts(database) -> None:
-    """hostd.api.reads.PublicJson answers the list and by-id routes: byte for byte what
+    """hostd.store.reads.PublicJson answers the list and by-id routes: byte for byte what
     the response models serialize to, and never an old sample or deploying flag."""
-    from hostd.api.reads import PublicJson
     from hostd.store.models import Metrics, ProjectList, ProjectResponse
+    from hostd.store.reads import PublicJson
 
     _, rows, alice, _ = database
     deploying: set[str] = set()
@@ -165,8 +165,8 @@ def test_kept_json_is_the_models_json_and_follows_its_live_parts(database) -> No
                 ProjectResponse.model_construct(project=public[0]).model_dump_json().encode())
 
     def kept_json() -> tuple[bytes, bytes]:
-        return (kept.list_response(alice, found).body,
-                kept.one_response(alice, found[0]).body)
+        return (kept.list_body(alice, found),
+                kept.one_body(alice, found[0]))
 
     assert kept_json() == models()
     deploying.add(WEB)
@@ -212,8 +212,8 @@ def test_public_fields_and_selected_columns_agree(database) -> None:
 def test_a_kept_list_follows_its_rows_and_owner(database) -> None:
     """The whole list body is kept per user: new rows (a write) or another handle give
     the body the models give, never the kept one."""
-    from hostd.api.reads import PublicJson
     from hostd.store.models import ProjectList
+    from hostd.store.reads import PublicJson
 
     _, rows, alice, _ = database
     view = projects.PublicView(8080, MetricsStore(), lambda pid: False)
@@ -224,14 +224,14 @@ def test_a_kept_list_follows_its_rows_and_owner(database) -> None:
         public = [view.of_row(user, row) for row in found]
         return ProjectList.model_construct(projects=public).model_dump_json().encode()
 
-    assert kept.list_response(alice, found).body == models(alice, found)
+    assert kept.list_body(alice, found) == models(alice, found)
     at = projects.PUBLIC_NAMES.index("status")
     changed = [(*row[:at], "error", *row[at + 1:]) for row in found]
-    assert kept.list_response(alice, changed).body == models(alice, changed)
-    assert b'"status":"error"' in kept.list_response(alice, changed).body
+    assert kept.list_body(alice, changed) == models(alice, changed)
+    assert b'"status":"error"' in kept.list_body(alice, changed)
     renamed = alice.model_copy(update={"handle": "alicia"})
-    assert b"web.alicia.localhost" in kept.list_response(renamed, changed).body
-    assert kept.list_response(alice, []).body == b'{"projects":[]}'
+    assert b"web.alicia.localhost" in kept.list_body(renamed, changed)
+    assert kept.list_body(alice, []) == b'{"projects":[]}'
 
 
 def test_a_read_survives_the_server_dropping_its_connections(database) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hostd.api.sse import EventStreamResponse
-from hostd.api.streams import StreamSlots
+from hostd.control.streams import StreamSlots
 from hostd.errors import HostdError, Unauthorized
 
 

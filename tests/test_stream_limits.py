@@ -1,4 +1,4 @@
-"""Open streams per user (hostd.api.streams): event streams and followed logs together,
+"""Open streams per user (hostd.control.streams): event streams and followed logs together,
 at most HOSTD_MAX_STREAMS_PER_USER (10); a place comes back however a stream ends."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hostd.api.uploads import UploadGate
+from hostd.control.upload_gate import UploadGate
 from hostd.errors import PayloadTooLarge, RateLimited
 from tests.archives import archive, hostile
 from tests.support import HostdServer, client_for, register
@@ -184,7 +184,7 @@ def test_a_50_mb_upload_keeps_the_daemon_flat(make_hostd, tmp_path):
 
 
 def test_checks_run_on_the_upload_threads_and_keep_the_users_slot_to_their_end():
-    """hostd.api.uploads on its own: a check runs on a thread of the upload pool, and an
+    """hostd.control.upload_gate on its own: a check runs on a thread of the upload pool, and an
     upload whose client left keeps its slot until its check has ended."""
     gate = UploadGate(threads=1, per_user=1, staging_bytes_per_user=10)
     started, release = threading.Event(), threading.Event()

@@ -1,8 +1,10 @@
 """Typed dependencies: the daemon's services, a DB session, the current user, the
 caller's project.
 
-The one place (with the app factory) that reads `app.state`: routes take what they need
-as `ServicesDep` or one of its parts (`SettingsDep`, `DbDep`, `HubDep`, `DockerDep` ...).
+The one place (with the app factory) that reads `app.state`: routes take only the parts
+of the services they name (`SettingsDep`, `DbDep`, `ChangesDep`, `ViewDep` ...), never the
+whole. The lean read routes' `CallerDep` is the caller and the reads in one node (the
+event stream's caller is its own), where each node per request counts.
 
 The ownership rule lives here once: `OwnedProject` loads a project by id *for the
 caller* or raises NotFound, so no route can forget it.
@@ -10,7 +12,8 @@ caller* or raises NotFound, so no route can forget it.
 Dependencies that only read `app.state` or headers are `async def`: FastAPI runs a
 sync dependency in the thread pool, and those hops were most of a request's cost.
 Only the ones that touch the database (blocking) stay sync. Each part is read straight
-from the services (no dependency on `get_services`): one node less per request.
+from the services (`services_of`), not through a dependency of its own: one node less
+per request.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hostd.api import session as browser
-from hostd.api.changes import ChangeRunner
-from hostd.api.followers import LogFollowers
-from hostd.api.ratelimit import AuthLimits
-from hostd.api.streams import StreamSlots
 from hostd.config import Settings
+from hostd.control.change_runner import ChangeRunner
+from hostd.control.deployer import Deployer
+from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
+from hostd.control.oneoff import OneOffs
+from hostd.control.ratelimit import AuthLimits
+from hostd.control.streams import StreamSlots
+from hostd.control.upload_gate import UploadGate
 from hostd.engine.handle import DockerHandle
 from hostd.errors import Unauthorized
 from hostd.events import EventHub
@@ -45,15 +51,13 @@ from hostd.store.auth import (
 )
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Project, RevokedToken, User
+from hostd.store.projects import PublicView
+from hostd.store.reads import Reads
 
 
 def services_of(request: Request) -> Services:
     """The daemon's services (for a dependency that is its own only node)."""
     return request.app.state.services
-
-
-async def get_services(request: Request) -> Services:
-    return services_of(request)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -118,7 +122,22 @@ async def get_followers(request: Request) -> LogFollowers:
     return services_of(request).followers
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def get_view(request: Request) -> PublicView:
+    return services_of(request).reads.view
+
+
+async def get_deployer(request: Request) -> Deployer:
+    return services_of(request).deployer
+
+
+async def get_oneoffs(request: Request) -> OneOffs:
+    return services_of(request).oneoffs
+
+
+async def get_uploads(request: Request) -> UploadGate:
+    return services_of(request).uploads
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Engine, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -133,6 +152,10 @@ DockerDep = Annotated[DockerHandle, Depends(get_docker)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 ChangesDep = Annotated[ChangeRunner, Depends(get_changes)]
 FollowersDep = Annotated[LogFollowers, Depends(get_followers)]
+ViewDep = Annotated[PublicView, Depends(get_view)]  # a project's public shape
+DeployerDep = Annotated[Deployer, Depends(get_deployer)]
+OneOffsDep = Annotated[OneOffs, Depends(get_oneoffs)]
+UploadsDep = Annotated[UploadGate, Depends(get_uploads)]
 
 
 def parse_bearer(header: str) -> str:
@@ -238,13 +261,13 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 @dataclass(frozen=True)
 class Caller:
     user: User
-    services: Services
+    reads: Reads
 
 
 async def get_caller(request: Request) -> Caller:
-    """The caller and the services in one dependency, for the read routes (each
+    """The caller and the reads in one dependency, for the read routes (each
     dependency is a node FastAPI solves per request)."""
-    return Caller(await get_current_user(request), services_of(request))
+    return Caller(await get_current_user(request), services_of(request).reads)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -7,7 +7,7 @@ at the next write, which on a quiet stream could be a keep-alive interval away. 
 a watch (hostd.api.tokenwatch), it also ends the stream once the watch says the token
 was revoked or has expired, with `end {reason, error, statusCode}`: the error the next
 request with that token would get, so a client can tell it from a stream that is done.
-However the response ends, it gives back its stream slot (hostd.api.streams).
+However the response ends, it gives back its stream slot (hostd.control.streams).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from hostd.api.streams import Lease
+from hostd.control.streams import Lease
 from hostd.errors import HostdError
 
 KEEPALIVE = b": keep-alive\n\n"

@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     # it goes once nothing is open to it (but not before drain_s), at most drain_timeout_s.
     drain_s: float = Field(0.5, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
     drain_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias="HOSTD_DRAIN_TIMEOUT")
-    # Changes that wait for an app run on threads of their own (hostd.api.changes).
+    # Changes that wait for an app run on threads of their own (hostd.control.change_runner).
     change_threads: int = Field(16, ge=1, le=256, validation_alias="HOSTD_CHANGE_THREADS")
     changes_per_user: int = Field(4, ge=1, le=256, validation_alias="HOSTD_CHANGES_PER_USER")
     log_followers: int = Field(64, ge=1, le=1024, validation_alias="HOSTD_LOG_FOLLOWERS")
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     max_queued_deploys: int = Field(5, ge=1, le=1000,
                                     validation_alias="HOSTD_MAX_QUEUED_DEPLOYS")
 
-    # Source uploads (hostd.api.uploads, hostd.control.upload): uploads in progress at
+    # Source uploads (hostd.control.upload_gate, hostd.control.upload): uploads in progress at
     # once per user, bytes they stage at once per user, the threads that check archives
     # (not the API's), and the check's deadline (the unpack has HOSTD_BUILD_TIMEOUT's).
     uploads_per_user: int = Field(2, ge=1, le=64, validation_alias="HOSTD_UPLOADS_PER_USER")
@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     # may be (with HOSTD_ALLOW_LOCAL_REPOS: only under this directory; unset, nowhere).
     registration: Literal["open", "closed"] = Field("open", validation_alias="HOSTD_REGISTRATION")
     local_repos_root: Path | None = Field(None, validation_alias="HOSTD_LOCAL_REPOS_ROOT")
-    # Event and log streams open at once per user (hostd.api.streams); 0: no limit.
+    # Event and log streams open at once per user (hostd.control.streams); 0: no limit.
     max_streams_per_user: int = Field(10, ge=0, validation_alias="HOSTD_MAX_STREAMS_PER_USER")
     # Router caps per project, counted in each router worker process on its own.
     router_connections_per_project: int = Field(
@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     tunnel_idle_timeout_s: Annotated[int, NoDecode] = Field(
         300, validation_alias="HOSTD_TUNNEL_IDLE_TIMEOUT")
 
-    # Abuse limits (hostd.api.ratelimit); 0 turns one off. The per-email limit counts an
+    # Abuse limits (hostd.control.ratelimit); 0 turns one off. The per-email limit counts an
     # account's failed logins from one address: a guesser locks the account for itself only.
     login_fails_per_email: int = Field(10, ge=0, validation_alias="HOSTD_LOGIN_FAILS_PER_EMAIL")
     login_fails_per_address: int = Field(100, ge=0,

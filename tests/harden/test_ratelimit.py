@@ -9,8 +9,8 @@ import httpx
 import pytest
 from pydantic import ValidationError as SettingsError
 
-from hostd.api.ratelimit import SlidingWindow
 from hostd.config import Settings
+from hostd.control.ratelimit import SlidingWindow
 from tests.support import client_for, register, unique_email
 
 PASSWORD = "s3cret-pass"

@@ -22,8 +22,8 @@ from hostd.api.deps import (
     TokenCacheDep,
     TokensDep,
 )
-from hostd.api.ratelimit import AuthLimits
 from hostd.api.reads import json_response
+from hostd.control.ratelimit import AuthLimits
 from hostd.errors import AuthError, Forbidden
 from hostd.store import auth, users
 from hostd.store.auth import PasswordHasher

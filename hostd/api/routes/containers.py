@@ -1,7 +1,7 @@
 """`/api/containers/:id`: a project's container status, start, stop, restart.
 
 Start, stop and restart wait for the engine and the app: they run on the changes'
-threads (hostd.api.changes), one per project at a time, never on the API's.
+threads (hostd.control.change_runner), one per project at a time, never on the API's.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ router = APIRouter(route_class=BodyTypedRoute)
 
 @router.get("/{project_id}/status", response_model=ContainerStatus)
 async def container_status(project_id: str, caller: CallerDep) -> Response:
-    """Lean (hostd.api.reads): two columns, the ownership rule in the query."""
-    status, reason = await projects.status_owned(caller.services.reads.rows, caller.user,
+    """Lean (hostd.store.reads): two columns, the ownership rule in the query."""
+    status, reason = await projects.status_owned(caller.reads.rows, caller.user,
                                                  project_id)
     return json_response(ContainerStatus.model_construct(status=ProjectStatus(status),
                                                          status_reason=reason))

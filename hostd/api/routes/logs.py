@@ -1,7 +1,7 @@
 """Build and runtime logs: a tail as JSON, or followed as Server-Sent Events (which end,
 like every stream, when their token is revoked or expires: hostd.api.tokenwatch).
 
-A followed log is one of the user's streams (hostd.api.streams): past
+A followed log is one of the user's streams (hostd.control.streams): past
 HOSTD_MAX_STREAMS_PER_USER open ones, a 429. Lines are bounded in length
 (hostd.engine.logs) and a tail in bytes, so an app's log cannot grow hostd's memory.
 """
@@ -28,11 +28,11 @@ from hostd.api.deps import (
     SettingsDep,
     StreamsDep,
 )
-from hostd.api.followers import LogFollowers
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
-from hostd.api.streams import StreamSlots
 from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
 from hostd.control import buildlog
+from hostd.control.followers import LogFollowers
+from hostd.control.streams import StreamSlots
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.logs import LogStream, last_lines

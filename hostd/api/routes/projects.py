@@ -14,14 +14,16 @@ from hostd.api.deps import (
     CallerDep,
     ChangesDep,
     CurrentUser,
+    DeployerDep,
     LifecycleDep,
+    OneOffsDep,
     OwnedProject,
-    ServicesDep,
     SessionDep,
+    ViewDep,
 )
+from hostd.api.reads import raw_json
 from hostd.control.job import DELETED
 from hostd.errors import ValidationError
-from hostd.services import Services
 from hostd.store import configvars, projects
 from hostd.store.models import (
     Deployment,
@@ -40,75 +42,75 @@ from hostd.store.models import (
     StatusBody,
     User,
 )
+from hostd.store.projects import PublicView
 
 router = APIRouter(route_class=BodyTypedRoute)
 DEPLOYMENTS_SHOWN = 50
 
 
-def _public(session: Session, project: Project, user: User, services: Services,
+def _public(session: Session, project: Project, user: User, view: PublicView,
             *, refresh: bool = True) -> ProjectResponse:
     if refresh:
         session.refresh(project)  # the deploy worker may have moved it on already
-    return ProjectResponse(project=services.reads.view.of_project(user, project))
+    return ProjectResponse(project=view.of_project(user, project))
 
 
 @router.get("", response_model=ProjectList)
 async def list_projects(caller: CallerDep) -> Response:
-    """The hottest route, so it is lean (hostd.api.reads)."""
-    user, reads = caller.user, caller.services.reads
-    return reads.json.list_response(user, await projects.list_rows(reads.rows, user))
+    """The hottest route, so it is lean (hostd.store.reads)."""
+    user, reads = caller.user, caller.reads
+    return raw_json(reads.json.list_body(user, await projects.list_rows(reads.rows, user)))
 
 
 @router.post("", status_code=201, response_model=ProjectResponse)
 def create_project(
-    body: ProjectCreate, session: SessionDep, user: CurrentUser, services: ServicesDep,
+    body: ProjectCreate, session: SessionDep, user: CurrentUser, view: ViewDep,
     lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Store the project and start its first deploy; it answers at once, `deploying`.
     A full deploy queue (429) stores nothing (see Lifecycle.create). A sync route (a
     worker thread): create may wait a few seconds on DNS."""
     project = lifecycle.create(session, user, body)
-    return _public(session, project, user, services, refresh=False)
+    return _public(session, project, user, view, refresh=False)
 
 
 @router.get("/{project_id}", response_model=ProjectResponse)
 async def get_project(project_id: str, caller: CallerDep) -> Response:
-    """Lean like the list (hostd.api.reads): the ownership rule is in the query."""
-    user, reads = caller.user, caller.services.reads
-    return reads.json.one_response(user, await projects.owned_row(reads.rows, user,
-                                                                  project_id))
+    """Lean like the list (hostd.store.reads): the ownership rule is in the query."""
+    user, reads = caller.user, caller.reads
+    return raw_json(reads.json.one_body(user, await projects.owned_row(reads.rows, user,
+                                                                       project_id)))
 
 
 @router.patch("/{project_id}", response_model=ProjectResponse)
 def patch_project(
     body: ProjectPatch, project: OwnedProject, session: SessionDep, user: CurrentUser,
-    services: ServicesDep,
+    view: ViewDep,
 ) -> ProjectResponse:
     """Change a project's settings: `health_path`, what hostd GETs to decide a new
     container is healthy (any answer below 500), from the next deploy or change on."""
     project.health_path = body.health_path
     session.add(project)
     session.commit()
-    return _public(session, project, user, services)
+    return _public(session, project, user, view)
 
 
 @router.delete("/{project_id}", response_model=Message)
 def delete_project(project: OwnedProject, session: SessionDep, lifecycle: LifecycleDep,
-                   services: ServicesDep) -> Message:
+                   deployer: DeployerDep, oneoffs: OneOffsDep) -> Message:
     # Its deploy first (a release phase's container goes with the cancel), then a
     # command still running.
-    services.deployer.cancel(project.id, DELETED)
-    services.oneoffs.remove_for_project(project.id)
+    deployer.cancel(project.id, DELETED)
+    oneoffs.remove_for_project(project.id)
     return Message(message=lifecycle.delete(session, project))
 
 
 @router.patch("/{project_id}/status", response_model=ProjectResponse)
 async def set_status(
     body: StatusBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
-    services: ServicesDep, lifecycle: LifecycleDep,
+    view: ViewDep, lifecycle: LifecycleDep, changes: ChangesDep,
 ) -> ProjectResponse:
     """`running` starts the container, `stopped` stops it (on the changes' threads)."""
-    changes = services.changes
     if body.status == ProjectStatus.running:
         await changes.run(project.id, user.id, project.name, lifecycle.start, session,
                           project, user)
@@ -116,17 +118,17 @@ async def set_status(
         await changes.run(project.id, user.id, project.name, lifecycle.stop, project)
     else:
         raise ValidationError("status must be 'running' or 'stopped'")
-    return await anyio.to_thread.run_sync(partial(_public, session, project, user, services))
+    return await anyio.to_thread.run_sync(partial(_public, session, project, user, view))
 
 
 @router.post("/{project_id}/deploy", status_code=202, response_model=ProjectResponse)
 def deploy(
-    project: OwnedProject, session: SessionDep, user: CurrentUser, services: ServicesDep,
+    project: OwnedProject, session: SessionDep, user: CurrentUser, view: ViewDep,
     lifecycle: LifecycleDep,
 ) -> ProjectResponse:
     """Deploy the repository's latest commit again (a deploy under way is superseded)."""
     lifecycle.deploy(session, project, user)
-    return _public(session, project, user, services)
+    return _public(session, project, user, view)
 
 
 @router.get("/{project_id}/deployments", response_model=DeploymentList)

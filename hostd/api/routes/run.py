@@ -9,7 +9,7 @@ are the contract's error body. The container is removed when the command ends, w
 runs out of time (then killed), when the client leaves, and when the token that started
 it is revoked or expires (logout, logout-all, a password change: then `end {reason,
 error, statusCode}` is the last event, as on every stream: hostd.api.tokenwatch). A run
-is one of its user's streams (hostd.api.streams): past HOSTD_MAX_STREAMS_PER_USER, a 429.
+is one of its user's streams (hostd.control.streams): past HOSTD_MAX_STREAMS_PER_USER, a 429.
 """
 
 from __future__ import annotations
@@ -24,13 +24,23 @@ from pydantic import ConfigDict, field_validator
 from pydantic import Field as PydanticField
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import CurrentUser, OwnedProject, ServicesDep, SessionDep
+from hostd.api.deps import (
+    CurrentUser,
+    DockerDep,
+    FollowersDep,
+    OneOffsDep,
+    OwnedProject,
+    SessionDep,
+    SettingsDep,
+    StreamsDep,
+)
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatchDep
-from hostd.control.oneoff import OneOff
+from hostd.control.followers import LogFollowers
+from hostd.control.oneoff import OneOff, OneOffs
+from hostd.engine.handle import DockerHandle
 from hostd.engine.logs import LogStream
 from hostd.errors import ValidationError
-from hostd.services import Services
 from hostd.store import configvars
 from hostd.store.models import _Body
 
@@ -53,45 +63,48 @@ class RunBody(_Body):
 
 @router.post("/{project_id}/run", responses=STREAM_RESPONSES)
 async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
-              watch: TokenWatchDep, services: ServicesDep) -> EventStreamResponse:
+              watch: TokenWatchDep, settings: SettingsDep, streams: StreamsDep,
+              followers: FollowersDep, oneoffs: OneOffsDep,
+              docker: DockerDep) -> EventStreamResponse:
     """Run `command` once in a fresh container of the current release: its config vars,
     data and limits, no router traffic. Streams `output` lines, then `exit`; ends with
     its token."""
-    limit = services.settings.run_timeout_s
+    limit = settings.run_timeout_s
     if body.timeout is not None and body.timeout > limit:
         raise ValidationError(f"timeout may be at most {limit} s (HOSTD_RUN_TIMEOUT)")
-    lease = services.streams.acquire(user.id)  # 429 before any container is made
+    lease = streams.acquire(user.id)  # 429 before any container is made
     try:
-        services.followers.check()  # its output is read on the log followers' threads
+        followers.check()  # its output is read on the log followers' threads
         env = await anyio.to_thread.run_sync(configvars.load, session, project.id)
         one = await anyio.to_thread.run_sync(partial(
-            services.oneoffs.start, project, user, body.command, env, body.timeout or limit))
+            oneoffs.start, project, user, body.command, env, body.timeout or limit))
     except BaseException:
         lease.release()
         raise
-    return EventStreamResponse(_output(services, one), watch=watch, lease=lease)
+    return EventStreamResponse(_output(docker, followers, oneoffs, one), watch=watch, lease=lease)
 
 
-async def _output(services: Services, one: OneOff) -> AsyncIterator[bytes]:
+async def _output(docker: DockerHandle, followers: LogFollowers, oneoffs: OneOffs,
+                  one: OneOff) -> AsyncIterator[bytes]:
     try:
         stream = await anyio.to_thread.run_sync(
-            LogStream, services.docker.client(), one.container_id, ALL_LINES)
+            LogStream, docker.client(), one.container_id, ALL_LINES)
         # The wait returns at the exit or the time limit; then the container goes, which
         # ends its log stream too.
-        waiter = asyncio.wrap_future(services.followers.start(partial(_wait, services, one)))
-        async for line in services.followers.lines(stream):
+        waiter = asyncio.wrap_future(followers.start(partial(_wait, oneoffs, one)))
+        async for line in followers.lines(stream):
             yield encode(None, "output", {"line": line})
         code = await waiter
         # Removed before its exit code is told: a client that leaves on the code (as
         # hostctl run does) finds nothing left. The `finally` covers every other end.
-        await anyio.to_thread.run_sync(services.oneoffs.finish, one)
+        await anyio.to_thread.run_sync(oneoffs.finish, one)
         yield encode(None, "exit", {"code": code, "timed_out": code is None})
     finally:
-        await anyio.to_thread.run_sync(services.oneoffs.finish, one)
+        await anyio.to_thread.run_sync(oneoffs.finish, one)
 
 
-def _wait(services: Services, one: OneOff) -> int | None:
-    code = services.oneoffs.wait(one)
+def _wait(oneoffs: OneOffs, one: OneOff) -> int | None:
+    code = oneoffs.wait(one)
     if code is None:  # out of time: killing it ends the output
-        services.oneoffs.finish(one)
+        oneoffs.finish(one)
     return code

@@ -3,7 +3,7 @@
 The body is streamed to a file in the project's sources directory in pieces (never held
 whole in memory) under its own cap, HOSTD_MAX_SOURCE_MB (the small JSON cap,
 HOSTD_MAX_BODY_BYTES, does not apply to this route: see hostd.api.middleware), and the
-user's (hostd.api.uploads: uploads at once, bytes staged at once). Every member is
+user's (hostd.control.upload_gate: uploads at once, bytes staged at once). Every member is
 checked before the archive is kept (hostd.control.upload), on the upload threads, under
 a deadline; the deploy then unpacks it into a fresh directory of its own.
 """
@@ -21,22 +21,29 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import CurrentUser, LifecycleDep, OwnedProject, ServicesDep, SessionDep
-from hostd.api.uploads import Upload
+from hostd.api.deps import (
+    CurrentUser,
+    LifecycleDep,
+    OwnedProject,
+    SessionDep,
+    SettingsDep,
+    UploadsDep,
+    ViewDep,
+)
 from hostd.control import upload
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.steps import upload_limits
+from hostd.control.upload_gate import Upload
 from hostd.errors import Conflict, PayloadTooLarge, ValidationError
-from hostd.services import Services
 from hostd.store.models import (
     DeploymentPublic,
     Project,
-    ProjectPublic,
     ProjectSource,
     ProjectStatus,
     SourceUploaded,
     User,
 )
+from hostd.store.projects import PublicView
 
 router = APIRouter(route_class=BodyTypedRoute)
 GZIP_TYPES = ("application/gzip", "application/x-gzip")
@@ -57,21 +64,22 @@ def is_upload_request(method: str, path: str) -> bool:
                              "description": "The same source as the current upload: unchanged"}})
 async def put_source(
     request: Request, response: Response, project: OwnedProject, session: SessionDep,
-    user: CurrentUser, services: ServicesDep, lifecycle: LifecycleDep,
+    user: CurrentUser, settings: SettingsDep, uploads: UploadsDep, view: ViewDep,
+    lifecycle: LifecycleDep,
 ) -> SourceUploaded:
     """Deploy a gzip'd tar of the project's code (202, with the deployment it started);
     the same archive as the current upload changes nothing (200, "unchanged")."""
     if project.source != ProjectSource.upload:
         raise Conflict(f"{project.name} deploys from a git repository, not from uploads")
-    settings = services.settings
-    with services.uploads.admit(user.id) as progress:  # 429 past HOSTD_UPLOADS_PER_USER
+    with uploads.admit(user.id) as progress:  # 429 past HOSTD_UPLOADS_PER_USER
         staged, digest = await _receive(request, upload.sources_dir(settings.data_dir,
                                                                     project.id),
                                         settings.max_source_mb * 2**20, progress)
         try:
             await progress.run(partial(_check, staged, upload_limits(settings)))
             status, answer = await anyio.to_thread.run_sync(partial(
-                _accept, session, project, user, services, lifecycle, staged, digest))
+                _accept, session, project, user, settings.data_dir, view, lifecycle, staged,
+                digest))
         finally:
             await anyio.to_thread.run_sync(partial(staged.unlink, missing_ok=True))
     response.status_code = status
@@ -124,22 +132,19 @@ def _check(staged: Path, limits: upload.ArchiveLimits) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def _accept(session: SessionDep, project: Project, user: User, services: Services,
-            lifecycle: Lifecycle, staged: Path, digest: str) -> tuple[int, SourceUploaded]:
+def _accept(session: SessionDep, project: Project, user: User, data_dir: Path,
+            view: PublicView, lifecycle: Lifecycle, staged: Path,
+            digest: str) -> tuple[int, SourceUploaded]:
     """Deploy the checked archive, unless it is the source the project has already (and
     did not fail on)."""
     session.refresh(project)
-    kept = upload.archive_path(services.settings.data_dir, project.id)
+    kept = upload.archive_path(data_dir, project.id)
     if project.upload_digest == digest and kept.is_file() \
             and project.status != ProjectStatus.error:
         message = f"unchanged: {project.name} already has this source (nothing deployed)"
-        return 200, SourceUploaded(project=_public(project, user, services), message=message)
+        return 200, SourceUploaded(project=view.of_project(user, project), message=message)
     deployment = lifecycle.deploy_upload(session, project, user, staged, digest)
     session.refresh(project)
-    return 202, SourceUploaded(project=_public(project, user, services),
+    return 202, SourceUploaded(project=view.of_project(user, project),
                                deployment=DeploymentPublic.of(deployment),
                                message=f"Deploying the uploaded source of {project.name}")
-
-
-def _public(project: Project, user: User, services: Services) -> ProjectPublic:
-    return services.reads.view.of_project(user, project)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio
 
 from hostd.errors import Conflict
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -32,16 +33,17 @@ class ChangeRunner:
     def busy(self, project_id: str) -> bool:
         return project_id in self._busy
 
-    async def run(self, project_id: str, user_id: str, what: str, fn: Callable[..., T],
-                  *args: object) -> T:
-        """`fn(*args)` on the changes' pool; Conflict (409) when the project is mid-change."""
+    async def run(self, project_id: str, user_id: str, what: str, fn: Callable[P, T], /,
+                  *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` on the changes' pool (typed: mypy checks the arguments
+        against `fn`); Conflict (409) when the project is mid-change."""
         if project_id in self._busy:
             raise Conflict(f"{what} is already being changed (started, stopped, restarted "
                            "or given new config): try again once that is done")
         self._busy.add(project_id)
         try:
             async with self._user_limit(user_id):
-                return await anyio.to_thread.run_sync(partial(fn, *args),
+                return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs),
                                                       limiter=self._shared())
         finally:
             self._busy.discard(project_id)
