@@ -11,6 +11,7 @@ Without a server the tests skip, saying how to get one; with CI set they fail in
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -74,8 +75,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for name in _State.created:
         # FORCE: a daemon killed by its test may have left a connection the server has
         # not noticed yet.
-        _admin(_State.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(_State.admin_url, name)
     _State.created.clear()
+
+
+def _drop(url: str, name: str, tries: int = 10) -> None:
+    """Drop a test database; tried again while the server refuses (an autovacuum worker
+    on it, which a role without pg_signal_backend may not end, finishes within seconds)."""
+    import psycopg
+
+    for attempt in range(tries):
+        try:
+            _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == tries - 1:
+                raise
+            time.sleep(1)
 
 
 def _admin(url: str, statement: str) -> None:
