@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, update
@@ -31,7 +32,7 @@ from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
 from hostd.engine import usernet, volumes
 from hostd.engine.client import EngineClient as DockerClient
-from hostd.engine.client import EngineError
+from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.datavol import DataImages
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
@@ -50,6 +51,7 @@ from hostd.store.models import (
 log = logging.getLogger("hostd.reconcile")
 INTERRUPTED = "interrupted: hostd stopped during the deploy; deploy again"
 # What a deploy cut short leaves on its project: no step, and how it ended.
+BUILD_NETWORK_TRIES, BUILD_NETWORK_RETRY_S = 30, 1.0  # bounded: half a minute
 INTERRUPTED_FIELDS = {"deploy_step": None, "last_deploy_status": DeployOutcome.interrupted,
                       "last_deploy_reason": INTERRUPTED}
 
@@ -129,8 +131,23 @@ class Reconciler:
         self._remove_unused_networks(client, {owner.id for _, owner in rows})
         # Left by a crash mid-build, or by a removal the engine refused: no build here
         # holds it, so it goes (the next build makes it again).
-        BUILD_NETWORKS.remove_unused(client, self.instance)
+        if not BUILD_NETWORKS.remove_unused(client, self.instance):
+            self._remove_build_network_later(BUILD_NETWORK_TRIES)
         self._remove_deleted_data(client, own)
+
+    def _remove_build_network_later(self, tries: int) -> None:
+        """A crash mid-build leaves the build's container on the network until the engine
+        notices its client went and kills it (a second or so): tried again, bounded."""
+        def again() -> None:
+            try:
+                gone = BUILD_NETWORKS.remove_unused(self.docker.client(), self.instance)
+            except (EngineError, EngineUnavailable):
+                gone = False  # the engine went away: the next reconcile tries
+            if not gone and tries > 1:
+                self._remove_build_network_later(tries - 1)
+        timer = threading.Timer(BUILD_NETWORK_RETRY_S, again)
+        timer.daemon = True
+        timer.start()
 
     def _remove_finished_runs(self, client: DockerClient,
                               runs: list[engine.ContainerState]) -> None:

@@ -69,12 +69,14 @@ class BuildNetworks:
         with self._lock:
             return self._holders.get(instance, 0)
 
-    def remove_unused(self, client: docker.DockerClient, instance: str) -> None:
+    def remove_unused(self, client: docker.DockerClient, instance: str) -> bool:
         """Remove the instance's build network unless a build here holds it (the
-        reconciler: one left by a crash, or by a removal the engine refused)."""
+        reconciler: one left by a crash, or by a removal the engine refused); True when
+        no unheld network is left."""
         with self._lock:
-            if not self._holders.get(instance):
-                remove_build_network(client, instance)
+            if self._holders.get(instance):
+                return True
+            return remove_build_network(client, instance)
 
 
 # One per process, like the network it counts (the control plane's builds and its
@@ -103,9 +105,9 @@ def ensure_build_network(client: docker.DockerClient, instance: str,
     return name
 
 
-def remove_build_network(client: docker.DockerClient, instance: str) -> None:
-    """Remove the instance's build network; kept (logged) when the engine refuses or
-    is away: never raised, since a build's own outcome is what its deploy reports."""
+def remove_build_network(client: docker.DockerClient, instance: str) -> bool:
+    """Remove the instance's build network; kept (logged, False) when the engine refuses
+    or is away: never raised, since a build's own outcome is what its deploy reports."""
     name = build_network_name(instance)
     try:
         with translate_errors(f"remove network {name}"):
@@ -120,6 +122,8 @@ def remove_build_network(client: docker.DockerClient, instance: str) -> None:
                         raise
     except (EngineError, EngineUnavailable) as exc:  # tried again when the next build ends
         log.warning("build network %s stays for now: %s", name, exc)
+        return False
+    return True
 
 
 def _exists(client: docker.DockerClient, name: str) -> bool:
