@@ -143,7 +143,7 @@ def uninstall(
     """
     from hostd.control.uninstall import DaemonRunning, NoInstance
     from hostd.control.uninstall import uninstall as run_uninstall
-    from hostd.engine.client import EngineError, EngineUnavailable
+    from hostd.engine.client import EngineError
 
     settings = load_settings()
     if not (yes or dry_run or typer.confirm(
@@ -153,7 +153,7 @@ def uninstall(
         outcome = run_uninstall(settings, typer.echo, dry_run=dry_run, bases=bases)
     except (DaemonRunning, NoInstance) as exc:
         _fail(str(exc))
-    except (EngineUnavailable, EngineError) as exc:
+    except EngineError as exc:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     verb = "would remove" if dry_run else "removed"
@@ -182,7 +182,7 @@ def images_bootstrap() -> None:
 
     Example: hostd images bootstrap
     """
-    from hostd.engine.client import EngineError, EngineUnavailable, connect
+    from hostd.engine.client import EngineError, connect
     from hostd.engine.images import bootstrap_base_images
 
     settings = load_settings()
@@ -190,7 +190,7 @@ def images_bootstrap() -> None:
         client = connect(settings.docker_host)
         built = bootstrap_base_images(client, typer.echo, settings.build_ca_bundle,
                                       node_cache=settings.data_dir / "cache" / "node")
-    except (EngineUnavailable, EngineError) as exc:
+    except EngineError as exc:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"built: {', '.join(built)}" if built else "all base images are present")
@@ -211,7 +211,7 @@ def images_prune(
     from sqlalchemy.exc import SQLAlchemyError
 
     from hostd.control.base_prune import prune_bases
-    from hostd.engine.client import EngineError, EngineUnavailable
+    from hostd.engine.client import EngineError
     from hostd.store.dburl import DatabaseUrlError
 
     settings = load_settings()
@@ -221,7 +221,7 @@ def images_prune(
         _fail(f"invalid setting DATABASE_URL: {exc}")
     except SQLAlchemyError as exc:
         _fail(f"cannot read the database: {_db_reason(exc, settings)}")
-    except (EngineUnavailable, EngineError) as exc:
+    except EngineError as exc:
         typer.secho(f"hostd: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     verb = "would remove" if dry_run else "removed"

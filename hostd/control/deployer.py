@@ -348,7 +348,7 @@ class Deployer:
                 engine.remove_container(client, job.container_id, force=True)
             if job.image:
                 engine.remove_image(client, job.image, force=True)
-        except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
+        except EngineError as exc:  # the reconciler removes it later
             log.warning("could not clean up cancelled deploy %s: %s", job.deployment_id, exc)
 
     def _project_exists(self, project_id: str) -> bool:

@@ -31,7 +31,7 @@ from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.engine import containers as engine
 from hostd.engine import usernet, volumes
-from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
+from hostd.engine.client import ContainerMissing, EngineError
 from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
@@ -207,7 +207,7 @@ class Lifecycle:
                                            self._settings.instance_label, project_id,
                                            data_images(self._settings))
                 return
-            except (EngineError, EngineUnavailable) as exc:
+            except EngineError as exc:
                 if attempt == DATA_REMOVAL_TRIES - 1:
                     log.warning("could not remove the data of project %s yet: %s",
                                 project_id, exc)
@@ -222,7 +222,7 @@ class Lifecycle:
         try:
             usernet.remove_user_network(self._docker.client(), self._settings.instance_label,
                                         user_id)
-        except (EngineError, EngineUnavailable) as exc:
+        except EngineError as exc:
             log.warning("could not remove the network of user %s: %s", user_id, exc)
 
     def recreate(self, project: Project, owner: User,

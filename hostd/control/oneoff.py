@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hostd.config import Settings
 from hostd.control.appcontainer import app_env, app_network
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineClient, EngineError, EngineUnavailable
+from hostd.engine.client import EngineClient, EngineError
 from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
@@ -97,7 +97,7 @@ class OneOffs:
             self._running.pop(run.container_id, None)
         try:
             engine.remove_container(self._docker.client(), run.container_id, force=True)
-        except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
+        except EngineError as exc:  # the reconciler removes it later
             log.warning("could not remove one-off container %s: %s", run.container_id, exc)
 
     def remove_for_project(self, project_id: str) -> None:

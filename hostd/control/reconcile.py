@@ -121,6 +121,8 @@ class Reconciler:
                 continue
             try:
                 self._reconcile_project(project, owner, by_id.get(project.container_id or ""))
+            except EngineUnavailable:
+                raise  # the monitor reconciles again when the engine is back
             except EngineError as exc:
                 log.warning("could not reconcile project %s: %s", project.id, exc)
         runs = [state for state in states if RUN_OF_LABEL in state.labels]
@@ -141,7 +143,7 @@ class Reconciler:
         def again() -> None:
             try:
                 gone = BUILD_NETWORKS.remove_unused(self.docker.client(), self.instance)
-            except (EngineError, EngineUnavailable):
+            except EngineError:
                 gone = False  # the engine went away: the next reconcile tries
             if not gone and tries > 1:
                 self._remove_build_network_later(tries - 1)

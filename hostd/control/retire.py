@@ -17,7 +17,7 @@ from collections.abc import Callable
 from hostd.config import Settings
 from hostd.control.exits import ExpectedExits
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
 from hostd.router.drain import DrainGate
 
@@ -58,7 +58,7 @@ class Retirer:
                 "were closed" if left else "")
         try:
             engine.remove_container(self._docker.client(), container_id, force=True)
-        except (EngineError, EngineUnavailable) as exc:  # the reconciler removes it later
+        except EngineError as exc:  # the reconciler removes it later
             log.warning("could not remove the replaced container %s: %s", container_id, exc)
             return
         log.info("retired container %s%s", container_id[:12], note)

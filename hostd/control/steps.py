@@ -25,7 +25,7 @@ from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
 from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.client import BuildFailed, EngineError, EngineUnavailable, ImageMissing
+from hostd.engine.client import BuildFailed, EngineError, ImageMissing
 from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.health import wait_until_serving
@@ -185,7 +185,7 @@ def note_stage_images(ctx: JobContext, job: DeployJob, steps: stages.StepImages)
     """Record what the build left untagged, even when it failed (see hostd.control.stages)."""
     try:
         job.stage_images = stages.leftovers(ctx.docker.client(), steps.ids)
-    except (EngineError, EngineUnavailable) as exc:
+    except EngineError as exc:
         job.log(f"could not list the build's stage images: {exc}")
         return
     stages.record(buildlog.project_dir(ctx.settings.data_dir, job.project_id),

@@ -34,7 +34,7 @@ from hostd.control.supervision import (
     supervised,
 )
 from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
+from hostd.engine.client import EngineError
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
 from hostd.store.models import Project, ProjectStatus, User, utcnow
@@ -151,7 +151,7 @@ class Supervisor:
             self._starting.add(project_id)
         try:
             self._start(project_id, crash)
-        except (EngineError, EngineUnavailable) as exc:
+        except EngineError as exc:
             log.warning("could not start project %s again: %s", project_id, exc)
         finally:
             with self._lock:

@@ -24,7 +24,7 @@ import docker
 import docker.errors
 
 from hostd.engine.bases import BASE_LABEL, BASE_REPOSITORIES, CURRENT_BASES
-from hostd.engine.client import EngineError, translate_errors
+from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
 from hostd.engine.containers import inspect_image
 from hostd.engine.naming import PROJECT_LABEL
 
@@ -113,6 +113,8 @@ def _remove(client: docker.DockerClient, tag: str, outcome: PruneOutcome, log: L
     try:
         with translate_errors(f"remove {tag}"):
             client.api.remove_image(tag)
+    except EngineUnavailable:
+        raise
     except EngineError as exc:  # the engine's refusal (a conflict): reported, not raised
         outcome.failed[tag] = str(exc)
         log(f"{tag}: not removed: {exc}")

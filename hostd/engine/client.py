@@ -4,10 +4,13 @@ Every call into the docker SDK goes through :func:`translate_errors`, the one pl
 turns ``docker.errors.*`` and ``requests`` failures into the classes below::
 
     EngineError                 any engine failure; the message is for humans
+    ├── EngineUnavailable       the engine does not answer (the web layer's 503)
     ├── BuildFailed             an image build failed (.log_tail, .oom)
     ├── ImageMissing            a base image is absent (.image, .command makes it)
     └── ContainerMissing        the container does not exist (any more)
-    EngineUnavailable           the engine does not answer (the web layer's 503)
+
+Catch EngineError for "the engine failed, whatever the cause"; catch EngineUnavailable
+before it where an engine that is away means something else (wait, 503, reconcile later).
 
 This module knows nothing of the web layer: ``hostd.errors`` maps these to HTTP statuses.
 """
@@ -26,12 +29,12 @@ ENSURE_DOCKER_HINT = "run scripts/ensure-docker"
 EngineClient = docker.DockerClient
 
 
-class EngineUnavailable(Exception):
-    """The Docker engine cannot be reached (not running, socket missing, timed out)."""
-
-
 class EngineError(Exception):
-    """The engine answered but the operation failed; ``str(err)`` is human-readable."""
+    """An engine operation failed; ``str(err)`` is human-readable."""
+
+
+class EngineUnavailable(EngineError):
+    """The Docker engine cannot be reached (not running, socket missing, timed out)."""
 
 
 class BuildFailed(EngineError):

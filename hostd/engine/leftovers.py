@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
-from hostd.engine.client import EngineError, translate_errors
+from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
 from hostd.engine.naming import INSTANCE_LABEL
 
 KINDS = ("container", "image", "network", "volume")  # the order they are removed in
@@ -76,6 +76,8 @@ def remove_leftover(client: docker.DockerClient, leftover: Leftover) -> str | No
                     api.remove_volume(leftover.ref, force=True)
             except docker.errors.NotFound:
                 return None
+    except EngineUnavailable:
+        raise
     except EngineError as exc:
         return str(exc)
     return None

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import docker
 import docker.errors
 
-from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
+from hostd.engine.client import EngineError, translate_errors
 from hostd.engine.naming import INSTANCE_LABEL
 from hostd.engine.usernet import DEFAULT_POOL, NETWORK_LABEL, create_in_pool
 
@@ -120,7 +120,7 @@ def remove_build_network(client: docker.DockerClient, instance: str) -> bool:
                 except docker.errors.APIError as exc:
                     if exc.status_code != 404:  # gone already: done
                         raise
-    except (EngineError, EngineUnavailable) as exc:  # tried again when the next build ends
+    except EngineError as exc:  # tried again when the next build ends
         log.warning("build network %s stays for now: %s", name, exc)
         return False
     return True
