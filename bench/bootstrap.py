@@ -23,8 +23,9 @@ from pathlib import Path
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hostd.engine import images, node_versions
-from hostd.engine.templates import default_build_ca_bundle
+from hostd.engine import images
+from hostd.source import node_versions
+from hostd.source.templates import default_build_ca_bundle
 
 _BUILT = re.compile(r"^(\S+): built in ([0-9.]+)s$")
 

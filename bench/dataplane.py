@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import docker
 import httpx
 
-from hostd.engine.bases import NGINX_IMAGE
+from hostd.source.bases import NGINX_IMAGE
 from tests.support import HostdServer, free_port, register, tls
 
 RUN_ID = uuid.uuid4().hex[:8]

@@ -33,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bootstrap import fresh_bootstrap
-from hostd.engine.bases import CURRENT_BASES
+from hostd.source.bases import CURRENT_BASES
 from tests import corpus
 from tests.plugins.engine import remove_instance_objects
 from tests.support import HostdServer, auth, register, tls

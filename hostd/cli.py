@@ -241,7 +241,7 @@ def templates_show(
 
     Example: hostd templates show flask
     """
-    from hostd.engine.templates import UnknownTemplate, show_template
+    from hostd.source.templates import UnknownTemplate, show_template
 
     try:
         typer.echo(show_template(name), nl=False)
@@ -256,7 +256,7 @@ def templates_list() -> None:
 
     Example: hostd templates list
     """
-    from hostd.engine.templates import template_names
+    from hostd.source.templates import template_names
 
     for name in template_names():
         typer.echo(name)

@@ -1,7 +1,7 @@
 """The project templates: the one list of their names, and the base images each needs.
 
 Pure data (no docker, nothing else of hostd), so every layer takes the names from here:
-the engine renders the templates (``hostd/engine/templates.py``), the store's
+the engine renders the templates (``hostd/source/templates.py``), the store's
 :data:`Template` enum validates a project's, ``hostd templates`` and hostctl's
 ``--template`` offer them, and hostctl's shell completions are generated from that option.
 """
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 # Template name -> the base image roles (see engine.images.resolve_base_images) it
 # builds on, in build order. Adding a template here adds it everywhere; its Dockerfile
-# renderer and example repository go in hostd/engine/templates.py.
+# renderer and example repository go in hostd/source/templates.py.
 TEMPLATE_BASES: dict[str, tuple[str, ...]] = {
     "static": ("nginx",),
     "react": ("node", "nginx"),

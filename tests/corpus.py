@@ -33,8 +33,8 @@ import docker
 import httpx
 import semantic_version
 
-from hostd.engine.bases import NODE_IMAGE
-from hostd.engine.templates import HOST_CA_BUNDLE
+from hostd.source.bases import NODE_IMAGE
+from hostd.source.templates import HOST_CA_BUNDLE
 from tests.plugins.engine import TEST_LABELS
 
 NPM = "https://registry.npmjs.org"

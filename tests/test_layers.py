@@ -14,16 +14,18 @@ SHARED = {"hostd.config", "hostd.errors", "hostd.events", "hostd.logs", "hostd.t
           "hostd"}
 TOP_SHARED = {"config", "errors", "events", "logs", "templates"}
 ALLOWED = {
-    "engine": set(),
-    "store": {"engine.templates"},
+    "source": set(),
+    "engine": {"source"},
+    "store": {"source.templates"},
     "router": {"store", "router"},
-    "control": {"store", "engine", "router.counts", "router.drain"},
+    "control": {"store", "source", "engine", "router.counts", "router.drain"},
     "api": {"control", "store", "engine", "router", "services"},
     "web": set(),  # pages and files only: the pages reach the API over HTTP, like any client
 }
 # The top modules that sit below the API: what each may import besides the shared ones.
 TOP_ALLOWED = {"services": {"control", "store", "engine", "router"}}
 FORBIDDEN_LIBRARIES = {"router": {"docker", "fastapi", "starlette"},
+                       "source": {"docker", "fastapi", "sqlmodel"},
                        "store": {"docker", "fastapi"}, "control": {"fastapi"},
                        "web": {"docker", "sqlmodel", "sqlalchemy"}}
 

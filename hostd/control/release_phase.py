@@ -16,11 +16,11 @@ from sqlmodel import Session
 from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.oneoff import start_project_oneoff
 from hostd.engine import containers as engine
-from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import EngineClient, EngineError
 from hostd.engine.naming import container_name
 from hostd.engine.oneoff import exit_code
-from hostd.engine.pyapp import procfile_command
+from hostd.source.checkout import Checkout, UnsafeCheckout
+from hostd.source.pyapp import procfile_command
 from hostd.store import configvars
 
 OUTPUT_LINES = 500  # of its output, into the build log

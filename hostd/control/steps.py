@@ -24,7 +24,6 @@ from hostd.control.release_phase import release, release_command
 from hostd.engine import containers as engine
 from hostd.engine.builds import BuildLimits, BuildStopped, build_context
 from hostd.engine.cgroups import build_cgroup
-from hostd.engine.checkout import Checkout, UnsafeCheckout
 from hostd.engine.client import BuildFailed, EngineError, ImageMissing
 from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
@@ -32,9 +31,10 @@ from hostd.engine.health import wait_until_serving
 from hostd.engine.images import node_base_for, resolve_base_images
 from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
 from hostd.engine.networks import BUILD_NETWORKS
-from hostd.engine.node_versions import NoNodeLine
 from hostd.engine.project_images import project_images
-from hostd.engine.templates import (
+from hostd.source.checkout import Checkout, UnsafeCheckout
+from hostd.source.node_versions import NoNodeLine
+from hostd.source.templates import (
     TEMPLATE_BASES,
     BuildPlan,
     has_own_dockerfile,

@@ -1,19 +1,15 @@
-"""hostd's Docker boundary: the only package that imports ``docker``.
+"""hostd's Docker boundary: the only package that imports ``docker`` (the user's source,
+read and planned without an engine, is hostd.source).
 
 Modules, each with one job:
 
 * ``client``            connect/ping, the error classes, the one docker-error translator
 * ``handle``            the daemon's one lazily connected client, reconnecting after outages
 * ``naming``            names and labels of what hostd creates (instance, project, user)
-* ``templates``         pure: template + repository directory -> Dockerfile text
-* ``nginx``             pure: the files baked into the nginx base image, and their digest
-* ``bases``             pure: the base images' names and recipes' ingredients (Debian 13)
 * ``images``            offline base images (bootstrap) and the per-deploy base choice
 * ``base_prune``        removing old base tags that nothing in use is built on
-* ``checkout``          reading a hostile tree without following links (no docker)
 * ``context``           the build context tar hostd makes itself, .dockerignore applied
 * ``dockerfile_policy`` which images a repository's own Dockerfile may build on
-  (``dockerfile_words``: FROM's variable expansion, ``imageref``: reference normalization)
 * ``networks``          the per-instance bridge builds run on, held only while they run
 * ``usernet``           a bridge per user's apps; subnets from hostd's own pool
 * ``leftovers``         everything an instance made, found by its label (uninstall)
@@ -62,7 +58,7 @@ from hostd.engine.images import (
     bootstrap_base_images,
     resolve_base_images,
 )
-from hostd.engine.templates import (
+from hostd.source.templates import (
     BaseImages,
     BuildPlan,
     UnknownTemplate,

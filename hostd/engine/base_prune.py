@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 
-from hostd.engine.bases import BASE_LABEL, BASE_REPOSITORIES, CURRENT_BASES
 from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
 from hostd.engine.containers import inspect_image
 from hostd.engine.naming import PROJECT_LABEL
+from hostd.source.bases import BASE_LABEL, BASE_REPOSITORIES, CURRENT_BASES
 
 Log = Callable[[str], None]
 

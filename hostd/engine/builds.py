@@ -27,9 +27,9 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from hostd.engine.checkout import Checkout
 from hostd.engine.client import BuildFailed, EngineError, translate_errors
 from hostd.engine.context import DOCKERFILE_MEMBER, SourceLimits, write_context
+from hostd.source.checkout import Checkout
 
 LOG_TAIL_LINES = 30
 LINE_CAP = 64 * 1024  # a line without a newline is cut into pieces of this size

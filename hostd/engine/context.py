@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from docker.utils.build import PatternMatcher
 
-from hostd.engine.checkout import Checkout, UnsafeCheckout
+from hostd.source.checkout import Checkout, UnsafeCheckout
 
 DOCKERFILE_MEMBER = ".hostd.Dockerfile"
 IGNORE_FILE = ".dockerignore"

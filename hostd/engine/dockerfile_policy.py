@@ -23,11 +23,11 @@ import docker
 import docker.errors
 import dockerfile
 
-from hostd.engine.bases import BASE_REPOSITORIES
 from hostd.engine.client import translate_errors
-from hostd.engine.dockerfile_words import Refused, collect_arg, expand, parse_directive_escape
-from hostd.engine.imageref import BadReference, looks_like_image_id, parse_reference
 from hostd.engine.naming import IMAGE_REPOSITORY, PROJECT_LABEL
+from hostd.source.bases import BASE_REPOSITORIES
+from hostd.source.dockerfile_words import Refused, collect_arg, expand, parse_directive_escape
+from hostd.source.imageref import BadReference, looks_like_image_id, parse_reference
 
 SCRATCH = "scratch"
 HOSTD_BASES = BASE_REPOSITORIES

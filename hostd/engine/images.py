@@ -2,7 +2,7 @@
 
 No registry is reachable here, so :func:`bootstrap_base_images` makes the bases locally
 (their names and recipes' ingredients: ``bases.py``): busybox from the host, a Debian
-minbase (``debootstrap`` of :data:`~hostd.engine.bases.DEBIAN_SUITE`) imported as an
+minbase (``debootstrap`` of :data:`~hostd.source.bases.DEBIAN_SUITE`) imported as an
 image, and on it nginx (hostd's site config, ``nginx.py``), Python and the official
 Node.js builds with npm from the npm registry (``node_dist.py``: newest release of the
 line, sha512 integrity checked, cached for offline rebuilds). A node base is labelled with
@@ -30,7 +30,17 @@ from typing import Literal
 
 import docker
 
-from hostd.engine.bases import (
+from hostd.engine.builds import build_image
+from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
+from hostd.engine.containers import image_exists, image_labels, inspect_image
+from hostd.engine.node_dist import (
+    DEFAULT_CACHE_DIR,
+    DOCKERFILE_LINES,
+    NothingCached,
+    fill_context,
+    resolve_dist,
+)
+from hostd.source.bases import (
     BASE_LABEL,
     BUSYBOX_IMAGE,
     DEBIAN_IMAGE,
@@ -44,20 +54,10 @@ from hostd.engine.bases import (
     PYTHON_VERSION,
     SUITE_LABEL,
 )
-from hostd.engine.builds import build_image
-from hostd.engine.checkout import Checkout
-from hostd.engine.client import BuildFailed, ImageMissing, translate_errors
-from hostd.engine.containers import image_exists, image_labels, inspect_image
-from hostd.engine.nginx import CONF_DIR, START_SCRIPT, image_files
-from hostd.engine.node_dist import (
-    DEFAULT_CACHE_DIR,
-    DOCKERFILE_LINES,
-    NothingCached,
-    fill_context,
-    resolve_dist,
-)
-from hostd.engine.node_versions import NODE_LINES, choose_line, node_image, requested_range
-from hostd.engine.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
+from hostd.source.checkout import Checkout
+from hostd.source.nginx import CONF_DIR, START_SCRIPT, image_files
+from hostd.source.node_versions import NODE_LINES, choose_line, node_image, requested_range
+from hostd.source.templates import CA_FILENAME, CA_PATH, PORT, BaseImages
 from hostd.templates import TEMPLATE_BASES
 
 NODE_VERSION_LABEL = "hostd.node.version"

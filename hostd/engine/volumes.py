@@ -2,7 +2,7 @@
 
 It outlives every container of the project (redeploys, restarts, rollbacks, config
 changes, one-off commands share it) and goes with the project. A new volume takes the
-owner of the image's /data (the templates make it the app user's, hostd.engine.pyapp);
+owner of the image's /data (the templates make it the app user's, hostd.source.pyapp);
 a repository's own Dockerfile decides for itself.
 
 With a size limit (hostd.engine.datavol) the volume binds the `data/` directory of the

@@ -11,9 +11,9 @@ from hostd.engine.dockerfile_policy import (
     check_repository_dockerfile,
     image_uses,
 )
-from hostd.engine.imageref import parse_reference
 from hostd.engine.images import OFFICIAL_IMAGES
-from hostd.engine.templates import BaseImages, show_template, template_names
+from hostd.source.imageref import parse_reference
+from hostd.source.templates import BaseImages, show_template, template_names
 
 DEFAULT = ("docker.io/library/*",)
 ID12 = "3f2a1c9e8b7d"

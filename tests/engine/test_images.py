@@ -18,7 +18,9 @@ from hostd.engine import (
     image_exists,
     resolve_base_images,
 )
-from hostd.engine.bases import (
+from hostd.engine.containers import image_labels
+from hostd.engine.images import LOCAL_IMAGES, OFFICIAL_IMAGES
+from hostd.source.bases import (
     BUSYBOX_IMAGE,
     CURRENT_BASES,
     DEBIAN_SUITE,
@@ -26,8 +28,6 @@ from hostd.engine.bases import (
     PYTHON_IMAGE,
     SUITE_LABEL,
 )
-from hostd.engine.containers import image_labels
-from hostd.engine.images import LOCAL_IMAGES, OFFICIAL_IMAGES
 
 
 def test_bootstrap_makes_every_base_image(docker_client: EngineClient,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hostd.engine import BaseImages, EngineClient, node_dist, node_versions
-from hostd.engine.checkout import Checkout
+from hostd.engine import BaseImages, EngineClient, node_dist
 from hostd.engine.containers import image_labels, inspect_image
 from hostd.engine.images import (
     NODE_VERSION_LABEL,
@@ -19,7 +18,9 @@ from hostd.engine.images import (
     node_lines_available,
 )
 from hostd.engine.node_dist import NothingCached
-from hostd.engine.node_versions import NODE_LINES, node_image
+from hostd.source import node_versions
+from hostd.source.checkout import Checkout
+from hostd.source.node_versions import NODE_LINES, node_image
 from tests.plugins.engine import SESSION
 
 

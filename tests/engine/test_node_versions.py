@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.node_versions import NoNodeLine, choose_line, requested_range
+from hostd.source.checkout import Checkout, UnsafeCheckout
+from hostd.source.node_versions import NoNodeLine, choose_line, requested_range
 
 HAVE = {22: "22.23.5", 24: "24.22.3"}
 

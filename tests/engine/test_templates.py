@@ -10,14 +10,14 @@ from hostd.engine import (
     BaseImages,
     UnknownTemplate,
     base_image_for,
-    nginx,
     prepare_build_context,
     render_dockerfile,
     show_template,
     template_names,
 )
-from hostd.engine.bases import DEBIAN_SUITE, NGINX_IMAGE, NGINX_PACKAGE
-from hostd.engine.templates import CA_FILENAME, flask_app_module
+from hostd.source import nginx
+from hostd.source.bases import DEBIAN_SUITE, NGINX_IMAGE, NGINX_PACKAGE
+from hostd.source.templates import CA_FILENAME, flask_app_module
 
 BASES = BaseImages(python="py:test", node="node:test", nginx="ngx:test")
 CA_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",

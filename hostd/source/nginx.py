@@ -12,7 +12,7 @@ rendered listen line), logs to stdout/stderr, and never binds a privileged port.
 nginx is the process docker-init signals. The image's STOPSIGNAL is SIGQUIT: nginx's
 graceful stop (in-flight requests finish); SIGTERM would be its fast stop.
 
-The image's tag (``hostd.engine.bases``) carries a :func:`digest` of these files and of
+The image's tag (``hostd.source.bases``) carries a :func:`digest` of these files and of
 its recipe: bootstrap skips images that exist, so a changed config must get a new tag to
 be built at all.
 """

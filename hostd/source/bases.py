@@ -21,8 +21,8 @@ tag in one of :data:`BASE_REPOSITORIES` does.
 
 from __future__ import annotations
 
-from hostd.engine.nginx import digest as nginx_digest
-from hostd.engine.node_versions import DEFAULT_NODE_LINE, NODE_LINES, NODE_REPOSITORY, node_image
+from hostd.source.nginx import digest as nginx_digest
+from hostd.source.node_versions import DEFAULT_NODE_LINE, NODE_LINES, NODE_REPOSITORY, node_image
 
 BASE_LABEL = "hostd.base"
 SUITE_LABEL = "hostd.debian.suite"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from hostd.engine.checkout import Checkout
+from hostd.source.checkout import Checkout
 
 WSGI_SHIM_NAME = "hostd_wsgi.py"
 SHIM_DIR = "/opt/hostd"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import semantic_version
 
-from hostd.engine.checkout import Checkout
+from hostd.source.checkout import Checkout
 
 NODE_LINES: tuple[int, ...] = (22, 24)
 DEFAULT_NODE_LINE = max(NODE_LINES)

@@ -5,7 +5,7 @@ engine here has no BuildKit: no ``--mount``, no heredocs). Every app listens on 
 (8000) inside its container. A repository's own ``Dockerfile`` always wins.
 
 The repository is hostile: it is only looked at through a
-:class:`~hostd.engine.checkout.Checkout` (no link is followed, files read are regular and
+:class:`~hostd.source.checkout.Checkout` (no link is followed, files read are regular and
 size-capped) and nothing is written into it.
 
 Build-time TLS: downloads inside a build (pip, npm) may pass through a TLS-intercepting
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from hostd.engine.bases import NGINX_IMAGE, NODE_IMAGE, PYTHON_IMAGE
-from hostd.engine.checkout import Checkout, UnsafeCheckout
-from hostd.engine.pyapp import (
+from hostd.source.bases import NGINX_IMAGE, NODE_IMAGE, PYTHON_IMAGE
+from hostd.source.checkout import Checkout, UnsafeCheckout
+from hostd.source.pyapp import (
     DATA_DIR,
     GUNICORN,
     SHIM_DIR,
@@ -50,7 +50,7 @@ NOBODY = "65534:65534"
 # the one list of the templates; a renderer and a `show_template` example per name are below.
 STATIC_DIRS = ("public", "dist", "build")
 # Templates whose image serves with hostd/nginx, made to write nothing but /tmp
-# (hostd.engine.nginx): their containers get a read-only root filesystem.
+# (hostd.source.nginx): their containers get a read-only root filesystem.
 READ_ONLY_TEMPLATES = ("static", "react")
 
 
@@ -262,7 +262,7 @@ def _react(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
 
 
 def _flask(repo: Checkout, bases: BaseImages, with_ca: bool) -> str:
-    # Always gunicorn, through hostd's shim (hostd.engine.pyapp): it finds the app the
+    # Always gunicorn, through hostd's shim (hostd.source.pyapp): it finds the app the
     # way `flask run` would, FLASK_APP (a config var) first, then what is found here.
     install, copied = install_lines(repo, repo.read_text("requirements.txt"))
     return _join([

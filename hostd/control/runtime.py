@@ -1,0 +1,207 @@
+"""The Runtime port: everything the control plane asks of an engine, in hostd's own terms.
+
+The control plane owns this protocol; adapters implement it beneath (the Docker engine in
+hostd.engine.docker_runtime, an in-memory engine for tests in tests/fakes/runtime.py). No
+engine SDK object crosses it: only the dataclasses below, strings and numbers, and the
+errors of the one engine error tree (hostd.engine.errors):
+
+    EngineError              an operation failed; the message is for humans
+    ├── EngineUnavailable    the engine does not answer
+    ├── BuildFailed          a build failed (.log_tail, .oom)
+    ├── BuildStopped         a build was stopped (time, output, or a cancel)
+    ├── ImageMissing         a base image is absent (.command makes it)
+    └── ContainerMissing     the replica does not exist (any more)
+
+The unit is a *process group*: one process type of one release, run as N replicas (N is
+1 today, and a replica is one container). Each replica reports the address the router
+should use: a loopback port here, a node's address and port on a cluster.
+
+Every method blocks; callers run it off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Set
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+WEB = "web"  # the process type that serves HTTP (the only one today)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the router reaches a replica."""
+
+    host: str
+    port: int
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One running (or stopped) copy of a process, as the engine sees it now."""
+
+    id: str
+    name: str
+    project_id: str | None  # None: not a project's (a build step, say)
+    process: str
+    image: str
+    state: str  # created | running | restarting | paused | exited | dead
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    address: Address | None  # None until it runs (and for one-off runs)
+    labels: Mapping[str, str]  # hostd's own metadata (instance, user, env fingerprint, run of)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def host_port(self) -> int | None:
+        """The loopback port, the one form of address the single-machine router takes."""
+        return self.address.port if self.address is not None else None
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process type of one release: what each of its replicas runs.
+
+    `labels` is hostd's metadata (instance, project, user, deployment, env fingerprint);
+    the runtime stores it on each replica and gives it back in `Replica.labels`."""
+
+    project_id: str
+    user_id: str
+    image: str
+    name: str  # a name for people (engine object names are made from it)
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    process: str = WEB
+    command: list[str] | None = None  # None: the image's own (the web process today)
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class ProcessGroup:
+    """The replicas of one process spec, just started."""
+
+    spec: ProcessSpec
+    replicas: tuple[Replica, ...]
+
+    @property
+    def first(self) -> Replica:
+        return self.replicas[0]
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A replica started, was signalled, died or ran out of memory."""
+
+    action: str  # start | kill | die | oom | stop
+    replica_id: str
+    project_id: str | None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One CPU and memory reading of a replica (cumulative CPU, so two make a rate)."""
+
+    cpu_ns: int
+    at_ns: int
+    memory_bytes: int
+    online_cpus: int = 1
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """A build of one image from a context hostd made itself."""
+
+    deployment_id: str
+    project_id: str
+    context: Path  # a tar file
+    tag: str
+    labels: Mapping[str, str]
+    on_log: Callable[[str], None]
+    on_cancel: Callable[[Callable[[], None]], Callable[[], None]] | None = None
+    step_ids: set[str] = field(default_factory=set)  # filled: its steps' intermediate images
+
+
+class LogFollower(Protocol):
+    """A replica's log, followed; `close` (from any thread) ends `lines`."""
+
+    def lines(self) -> Iterator[str]: ...
+    def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """The operations the control plane needs of an engine."""
+
+    # --- the engine itself ---------------------------------------------------------------
+    def reachable(self) -> bool:
+        """True when the engine answers now (never raises)."""
+    def reset(self) -> None:
+        """Forget the connection, so the next call connects again (after an outage)."""
+
+    # --- process groups --------------------------------------------------------------------
+    def run(self, spec: ProcessSpec) -> ProcessGroup:
+        """Start `spec.replicas` replicas of a process (restart policy: none; hostd's
+        supervisor restarts them). Raises ImageMissing, EngineError."""
+    def inspect(self, replica_id: str) -> Replica | None:
+        """The replica now; None when it is gone."""
+    def start(self, replica_id: str) -> None:
+        """Start a stopped replica again. Raises ContainerMissing."""
+    def stop(self, replica_id: str, timeout_s: int = 10) -> None:
+        """Stop it (SIGTERM, then SIGKILL after `timeout_s`). Raises ContainerMissing."""
+    def remove(self, replica_id: str) -> bool:
+        """Remove it, running or not; False when it was gone already."""
+    def replicas(self, project_id: str | None = None) -> list[Replica]:
+        """This instance's replicas (one project's, or all), one-off runs included."""
+    def wait_serving(self, replica_id: str, timeout_s: float,
+                     path: str = "/") -> tuple[str | None, Address | None]:
+        """(None, address) once it answers HTTP below 500 on `path`, else (why not, None)."""
+    def logs(self, replica_id: str, tail: int) -> Iterator[str]:
+        """Its last `tail` log lines. Raises ContainerMissing."""
+    def follow_logs(self, replica_id: str, tail: int) -> LogFollower:
+        """Its log from `tail` lines back, followed until it stops or `close`."""
+    def events(self) -> Iterator[RuntimeEvent]:
+        """This instance's replica events from now on; blocks; ends (or raises
+        EngineUnavailable) when the engine goes away."""
+    def usage(self, replica_ids: Set[str], deadline_s: float) -> dict[str, Usage]:
+        """A reading of each replica that has one within `deadline_s`."""
+
+    # --- one-off runs ----------------------------------------------------------------------
+    def run_once(self, spec: ProcessSpec) -> Replica:
+        """Start `spec.command` once in a fresh replica of the image, with no address."""
+    def wait_exit(self, replica_id: str, timeout_s: float) -> int | None:
+        """Its exit code; None when it still runs after `timeout_s`."""
+
+    # --- images ----------------------------------------------------------------------------
+    def build(self, request: BuildRequest) -> None:
+        """Build `request.tag`, bounded in time, memory, pids and output; its log lines go
+        to `on_log`. Raises BuildFailed, BuildStopped, ImageMissing."""
+    def image_exists(self, ref: str) -> bool: ...
+    def image_labels(self, ref: str) -> dict[str, str]: ...
+    def remove_image(self, ref: str, force: bool = False) -> bool:
+        """Remove it; False when it was gone. Raises EngineError when it is in use."""
+    def project_images(self, project_id: str) -> list[str]:
+        """The images built for the project by this instance."""
+    def instance_images(self) -> dict[str, list[str]]:
+        """Every project's images of this instance, by project id."""
+    def untagged_among(self, image_ids: Set[str]) -> list[str]:
+        """Those of `image_ids` that are still there and untagged (a build's stages)."""
+
+    # --- what apps keep: networks and data -------------------------------------------------
+    def remove_user_network(self, user_id: str) -> None: ...
+    def remove_unused_networks(self, user_ids: Set[str]) -> None:
+        """The networks of users who have no project any more."""
+    def remove_unused_build_network(self) -> bool:
+        """The build network when no build holds it; True when none is left."""
+    def mount_data(self, project_ids: Set[str]) -> None:
+        """Make the projects' /data filesystems ready (after a reboot)."""
+    def remove_data(self, project_id: str) -> None:
+        """The project's /data. Raises EngineError while a replica still holds it."""
+    def data_owners(self) -> set[str]:
+        """The projects of this instance that have /data on the engine."""
