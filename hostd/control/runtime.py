@@ -22,11 +22,25 @@ Every method blocks; callers run it off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from hostd.engine.errors import (
+    BuildFailed,
+    BuildRefused,
+    BuildStopped,
+    ContainerMissing,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+)
+
+__all__ = ["WEB", "Address", "BuildFailed", "BuildRefused", "BuildRequest", "BuildStopped",
+           "BuiltImage", "ContainerMissing", "EngineError", "EngineUnavailable",
+           "ImageMissing", "LogFollower", "ProcessGroup", "ProcessSpec", "Replica",
+           "Runtime", "RuntimeEvent", "Usage"]
 WEB = "web"  # the process type that serves HTTP (the only one today)
 
 
@@ -107,26 +121,38 @@ class RuntimeEvent:
 
 @dataclass(frozen=True)
 class Usage:
-    """One CPU and memory reading of a replica (cumulative CPU, so two make a rate)."""
+    """One instant of one replica: cumulative CPU ns (two make a rate), memory bytes, and
+    when (monotonic ns)."""
 
     cpu_ns: int
-    at_ns: int
     memory_bytes: int
-    online_cpus: int = 1
+    at_ns: int
 
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """A build of one image from a context hostd made itself."""
+    """One deploy's build: the checkout becomes the image `tag`.
+
+    The runtime chooses the Dockerfile (the repository's own, checked against the allowed
+    bases, or the template's), writes the context beside the checkout in `workdir`, and
+    builds it bounded in time, memory, pids and output."""
 
     deployment_id: str
     project_id: str
-    context: Path  # a tar file
+    checkout: Path  # a hostile tree: read without following a link out
+    workdir: Path  # the deploy's own directory, for the context file
+    template: str
     tag: str
     labels: Mapping[str, str]
     on_log: Callable[[str], None]
+    # Registers a hook a cancel calls (the build stops); returns its removal.
     on_cancel: Callable[[Callable[[], None]], Callable[[], None]] | None = None
-    step_ids: set[str] = field(default_factory=set)  # filled: its steps' intermediate images
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    uses_repo_dockerfile: bool
 
 
 class LogFollower(Protocol):
@@ -179,9 +205,10 @@ class Runtime(Protocol):
         """Its exit code; None when it still runs after `timeout_s`."""
 
     # --- images ----------------------------------------------------------------------------
-    def build(self, request: BuildRequest) -> None:
-        """Build `request.tag`, bounded in time, memory, pids and output; its log lines go
-        to `on_log`. Raises BuildFailed, BuildStopped, ImageMissing."""
+    def build(self, request: BuildRequest, stages: Callable[[list[str]], None]) -> BuiltImage:
+        """Build `request.tag`; its log lines go to `on_log`, and the untagged images
+        its steps left to `stages` (even when it fails). Raises BuildRefused, BuildFailed,
+        BuildStopped (.cancelled), ImageMissing."""
     def image_exists(self, ref: str) -> bool: ...
     def image_labels(self, ref: str) -> dict[str, str]: ...
     def remove_image(self, ref: str, force: bool = False) -> bool:

@@ -27,8 +27,9 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from hostd.engine.client import BuildFailed, EngineError, translate_errors
+from hostd.engine.client import BuildFailed, translate_errors
 from hostd.engine.context import DOCKERFILE_MEMBER, SourceLimits, write_context
+from hostd.engine.errors import BuildStopped
 from hostd.source.checkout import Checkout
 
 LOG_TAIL_LINES = 30
@@ -36,15 +37,6 @@ LINE_CAP = 64 * 1024  # a line without a newline is cut into pieces of this size
 OOM_EXIT_CODE = 137
 CPU_PERIOD_US = 100_000
 _TRUSTED_LIMITS = SourceLimits(max_bytes=2**40, max_files=10**7)
-
-
-class BuildStopped(EngineError):
-    """hostd stopped the build: its deadline passed, its output passed the cap, or it
-    was cancelled (``cancelled``). The message is the deploy's reason."""
-
-    def __init__(self, message: str, cancelled: bool = False) -> None:
-        super().__init__(message)
-        self.cancelled = cancelled
 
 
 class Cancellable(Protocol):

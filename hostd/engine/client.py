@@ -1,7 +1,8 @@
 """Connecting to the Docker engine, and the engine layer's errors.
 
 Every call into the docker SDK goes through :func:`translate_errors`, the one place that
-turns ``docker.errors.*`` and ``requests`` failures into the classes below::
+turns ``docker.errors.*`` and ``requests`` failures into the engine error tree
+(hostd.engine.errors, re-exported here)::
 
     EngineError                 any engine failure; the message is for humans
     ├── EngineUnavailable       the engine does not answer (the web layer's 503)
@@ -24,43 +25,19 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from hostd.engine.errors import (
+    BuildFailed,
+    ContainerMissing,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+)
+
+__all__ = ["BuildFailed", "ContainerMissing", "EngineError", "EngineUnavailable",
+           "ImageMissing", "connect", "ping", "translate_errors"]
 ENSURE_DOCKER_HINT = "run scripts/ensure-docker"
 # The client type for annotations outside this package, which must not import docker.
 EngineClient = docker.DockerClient
-
-
-class EngineError(Exception):
-    """An engine operation failed; ``str(err)`` is human-readable."""
-
-
-class EngineUnavailable(EngineError):
-    """The Docker engine cannot be reached (not running, socket missing, timed out)."""
-
-
-class BuildFailed(EngineError):
-    """An image build failed.
-
-    ``log_tail`` holds the last build output lines; ``oom`` is True when a build step
-    was killed for running out of memory (exit 137).
-    """
-
-    def __init__(self, message: str, log_tail: list[str], oom: bool = False) -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
-        self.oom = oom
-
-
-class ImageMissing(EngineError):
-    """A needed image is not in the local engine; ``command`` is what creates it."""
-
-    def __init__(self, image: str, command: str) -> None:
-        super().__init__(f"image {image} is missing: run `{command}`")
-        self.image = image
-        self.command = command
-
-
-class ContainerMissing(EngineError):
-    """The container does not exist (never created, or removed behind our back)."""
 
 
 @contextmanager
