@@ -15,8 +15,8 @@ from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError
 from hostd.engine.datavol import data_images
 from hostd.engine.egress import EgressError
-from hostd.engine.naming import PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL, USER_LABEL
 from hostd.engine.volumes import data_mount, ensure_data_volume
+from hostd.naming import PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL, USER_LABEL
 from hostd.store import configvars
 
 

@@ -55,8 +55,8 @@ from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.handle import DockerHandle
-from hostd.engine.naming import labels_for
 from hostd.errors import RateLimited
+from hostd.naming import labels_for
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,

@@ -35,9 +35,9 @@ from hostd.engine.client import ContainerMissing, EngineError
 from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
-from hostd.engine.naming import container_name, labels_for
 from hostd.engine.project_images import project_images
 from hostd.errors import Conflict, NotFound
+from hostd.naming import container_name, labels_for
 from hostd.store import configvars, projects, releases
 from hostd.store.models import (
     DeletedProject,

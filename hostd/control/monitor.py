@@ -22,7 +22,7 @@ from hostd.control.supervisor import Supervisor
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineUnavailable
 from hostd.engine.handle import DockerHandle
-from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.store.models import Project
 
 log = logging.getLogger("hostd.monitor")

@@ -19,10 +19,10 @@ from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient, EngineError
 from hostd.engine.datavol import data_images
 from hostd.engine.handle import DockerHandle
-from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL, container_name
 from hostd.engine.oneoff import exit_code, start_oneoff
 from hostd.engine.volumes import data_mount, ensure_data_volume
 from hostd.errors import Conflict, RateLimited
+from hostd.naming import INSTANCE_LABEL, USER_LABEL, container_name
 from hostd.store.models import Project, User, new_id
 
 log = logging.getLogger("hostd.run")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from hostd.engine.naming import PROJECT_LABEL
+from hostd.naming import PROJECT_LABEL
 from hostd.store.models import DeletedProject, Project
 
 

@@ -35,9 +35,9 @@ from hostd.engine.client import EngineClient as DockerClient
 from hostd.engine.client import EngineError, EngineUnavailable
 from hostd.engine.datavol import DataImages
 from hostd.engine.handle import DockerHandle
-from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.project_images import instance_images
+from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,

@@ -17,8 +17,8 @@ from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.oneoff import start_project_oneoff
 from hostd.engine import containers as engine
 from hostd.engine.client import EngineClient, EngineError
-from hostd.engine.naming import container_name
 from hostd.engine.oneoff import exit_code
+from hostd.naming import container_name
 from hostd.source.checkout import Checkout, UnsafeCheckout
 from hostd.source.pyapp import procfile_command
 from hostd.store import configvars

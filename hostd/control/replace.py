@@ -21,8 +21,8 @@ from hostd.control.status import StatusBoard
 from hostd.engine import containers as engine
 from hostd.engine.handle import DockerHandle
 from hostd.engine.health import wait_until_serving
-from hostd.engine.naming import container_name, labels_for
 from hostd.errors import Conflict
+from hostd.naming import container_name, labels_for
 from hostd.store.models import DesiredStatus, Project, ProjectStatus, User, new_id, utcnow
 
 log = logging.getLogger("hostd.replace")

@@ -38,7 +38,7 @@ from hostd.engine.errors import (
 )
 
 __all__ = ["WEB", "Address", "BuildFailed", "BuildRefused", "BuildRequest", "BuildStopped",
-           "BuiltImage", "ContainerMissing", "EngineError", "EngineUnavailable",
+           "BuiltImage", "CancelScope", "ContainerMissing", "EngineError", "EngineUnavailable",
            "ImageMissing", "LogFollower", "ProcessGroup", "ProcessSpec", "Replica",
            "Runtime", "RuntimeEvent", "Usage"]
 WEB = "web"  # the process type that serves HTTP (the only one today)
@@ -129,6 +129,15 @@ class Usage:
     at_ns: int
 
 
+class CancelScope(Protocol):
+    """What a long operation needs of its deploy's cancel scope (hostd.control.cancel)."""
+
+    reason: str | None
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` at a cancel (at once if it happened); returns its removal."""
+
+
 @dataclass(frozen=True)
 class BuildRequest:
     """One deploy's build: the checkout becomes the image `tag`.
@@ -145,8 +154,9 @@ class BuildRequest:
     tag: str
     labels: Mapping[str, str]
     on_log: Callable[[str], None]
-    # Registers a hook a cancel calls (the build stops); returns its removal.
-    on_cancel: Callable[[Callable[[], None]], Callable[[], None]] | None = None
+    cancel: CancelScope | None = None  # the deploy's: a cancel stops the build
+
+
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,9 @@ class Runtime(Protocol):
         """Remove it, running or not; False when it was gone already."""
     def replicas(self, project_id: str | None = None) -> list[Replica]:
         """This instance's replicas (one project's, or all), one-off runs included."""
+    def adopt(self, replica_id: str, user_id: str) -> Replica | None:
+        """A replica found running at start, made to follow today's rules (the engine
+        never restarts it; on its owner's network only); None when it is gone."""
     def wait_serving(self, replica_id: str, timeout_s: float,
                      path: str = "/") -> tuple[str | None, Address | None]:
         """(None, address) once it answers HTTP below 500 on `path`, else (why not, None)."""

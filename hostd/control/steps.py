@@ -29,9 +29,9 @@ from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
 from hostd.engine.health import wait_until_serving
 from hostd.engine.images import node_base_for, resolve_base_images
-from hostd.engine.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.project_images import project_images
+from hostd.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
 from hostd.source.checkout import Checkout, UnsafeCheckout
 from hostd.source.node_versions import NoNodeLine
 from hostd.source.templates import (

@@ -25,7 +25,7 @@ import docker.errors
 
 from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
 from hostd.engine.containers import inspect_image
-from hostd.engine.naming import PROJECT_LABEL
+from hostd.naming import PROJECT_LABEL
 from hostd.source.bases import BASE_LABEL, BASE_REPOSITORIES, CURRENT_BASES
 
 Log = Callable[[str], None]

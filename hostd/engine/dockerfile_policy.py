@@ -24,7 +24,7 @@ import docker.errors
 import dockerfile
 
 from hostd.engine.client import translate_errors
-from hostd.engine.naming import IMAGE_REPOSITORY, PROJECT_LABEL
+from hostd.naming import IMAGE_REPOSITORY, PROJECT_LABEL
 from hostd.source.bases import BASE_REPOSITORIES
 from hostd.source.dockerfile_words import Refused, collect_arg, expand, parse_directive_escape
 from hostd.source.imageref import BadReference, looks_like_image_id, parse_reference

@@ -15,7 +15,7 @@ import docker
 import docker.errors
 
 from hostd.engine.client import EngineError, EngineUnavailable, translate_errors
-from hostd.engine.naming import INSTANCE_LABEL
+from hostd.naming import INSTANCE_LABEL
 
 KINDS = ("container", "image", "network", "volume")  # the order they are removed in
 

@@ -23,8 +23,8 @@ import docker
 import docker.errors
 
 from hostd.engine.client import EngineError, translate_errors
-from hostd.engine.naming import INSTANCE_LABEL
 from hostd.engine.usernet import DEFAULT_POOL, NETWORK_LABEL, create_in_pool
+from hostd.naming import INSTANCE_LABEL
 
 log = logging.getLogger("hostd.engine")
 ICC_OPTION = "com.docker.network.bridge.enable_icc"

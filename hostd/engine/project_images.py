@@ -11,7 +11,7 @@ from typing import Any
 import docker
 
 from hostd.engine.client import translate_errors
-from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 
 
 def project_images(client: docker.DockerClient, instance: str, project_id: str) -> list[str]:

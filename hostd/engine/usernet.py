@@ -21,7 +21,7 @@ import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 
 from hostd.engine.client import EngineError, translate_errors
-from hostd.engine.naming import INSTANCE_LABEL, USER_LABEL
+from hostd.naming import INSTANCE_LABEL, USER_LABEL
 
 log = logging.getLogger("hostd.engine")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"

@@ -21,7 +21,7 @@ from docker.types import Mount
 
 from hostd.engine.client import translate_errors
 from hostd.engine.datavol import DataImages
-from hostd.engine.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 
 log = logging.getLogger("hostd.engine")
 MOUNT_POINT = "/data"

@@ -20,7 +20,7 @@ from hostd.control.base_prune import kept_release_images
 from hostd.engine.base_prune import prune_base_images
 from hostd.engine.containers import image_exists, inspect_image
 from hostd.engine.images import _keep_replaced
-from hostd.engine.naming import PROJECT_LABEL
+from hostd.naming import PROJECT_LABEL
 from hostd.source.bases import BASE_LABEL
 from hostd.store import db, releases
 from hostd.store.models import Project, User

@@ -10,6 +10,7 @@ INSTANCE_LABEL = "hostd.instance"
 PROJECT_LABEL = "hostd.project"
 USER_LABEL = "hostd.user"
 DEPLOYMENT_LABEL = "hostd.deployment"
+PROCESS_LABEL = "hostd.process"  # the process type a replica runs ("web")
 # On an image built from a template made for a read-only root filesystem (the nginx
 # ones): its containers run that way, with a tmpfs /tmp (hostd.control.appcontainer).
 ROOTFS_LABEL = "hostd.rootfs"
