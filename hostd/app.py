@@ -79,7 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.followers.close()
     services.uploads.close()
     services.supervisor.close()
-    services.docker.close()
+    services.runtime.close()
     await services.reads.close()
     if services.loop_reader is not None:
         services.loop_reader.dispose()

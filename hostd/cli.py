@@ -89,8 +89,8 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from sqlalchemy.exc import SQLAlchemyError
 
+    from hostd.admin.uninstall import DaemonRunning, hold_daemon_lock
     from hostd.config import InstanceFileError
-    from hostd.control.uninstall import DaemonRunning, hold_daemon_lock
     from hostd.store.dburl import DatabaseUrlError
 
     try:
@@ -141,8 +141,8 @@ def uninstall(
 
     Example: hostd uninstall --dry-run
     """
-    from hostd.control.uninstall import DaemonRunning, NoInstance
-    from hostd.control.uninstall import uninstall as run_uninstall
+    from hostd.admin.uninstall import DaemonRunning, NoInstance
+    from hostd.admin.uninstall import uninstall as run_uninstall
     from hostd.engine.client import EngineError
 
     settings = load_settings()
@@ -210,7 +210,7 @@ def images_prune(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hostd.control.base_prune import prune_bases
+    from hostd.admin.base_prune import prune_bases
     from hostd.engine.client import EngineError
     from hostd.store.dburl import DatabaseUrlError
 

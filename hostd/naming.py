@@ -12,7 +12,7 @@ USER_LABEL = "hostd.user"
 DEPLOYMENT_LABEL = "hostd.deployment"
 PROCESS_LABEL = "hostd.process"  # the process type a replica runs ("web")
 # On an image built from a template made for a read-only root filesystem (the nginx
-# ones): its containers run that way, with a tmpfs /tmp (hostd.control.appcontainer).
+# ones): its containers run that way, with a tmpfs /tmp (hostd.engine.docker_runtime).
 ROOTFS_LABEL = "hostd.rootfs"
 READ_ONLY = "read-only"
 IMAGE_REPOSITORY = "hostd-app"

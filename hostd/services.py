@@ -26,11 +26,13 @@ from hostd.control.oneoff import OneOffs
 from hostd.control.ratelimit import AuthLimits
 from hostd.control.reconcile import Reconciler
 from hostd.control.retire import Retirer
+from hostd.control.runtime import Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.streams import StreamSlots
 from hostd.control.supervisor import Supervisor
 from hostd.control.upload_gate import UploadGate
 from hostd.engine.datavol import data_images
+from hostd.engine.docker_runtime import DockerRuntime
 from hostd.engine.handle import DockerHandle
 from hostd.events import EventHub
 from hostd.router.counts import RequestCounter
@@ -56,7 +58,7 @@ class Services:
     auth_limits: AuthLimits
     streams: StreamSlots  # open event and log streams per user
     hub: EventHub
-    docker: DockerHandle
+    runtime: Runtime  # the engine, through the control plane's port
     board: StatusBoard
     expected_exits: ExpectedExits  # stops hostd causes: not crashes
     deployer: Deployer
@@ -94,26 +96,26 @@ def build_services(settings: Settings) -> Services:
     settings = settings.with_instance(existing_database=db.has_schema(engine))
     db.migrate(engine)
     hub = EventHub()
-    docker = DockerHandle(settings.docker_host)
+    runtime = DockerRuntime(settings, DockerHandle(settings.docker_host),
+                            data_images(settings))
     board = StatusBoard(engine, hub)
     expected = ExpectedExits()
     drains = DrainGate()
-    retirer = Retirer(settings, docker, expected, drains)
+    retirer = Retirer(settings, runtime, expected, drains)
     changes = ChangeLocks()  # one change of a project at a time
-    deployer = Deployer(settings, engine, docker, board, retirer, changes)
-    lifecycle = Lifecycle(settings, engine, docker, board, deployer, expected, retirer,
+    deployer = Deployer(settings, engine, runtime, board, retirer, changes)
+    lifecycle = Lifecycle(settings, engine, runtime, board, deployer, expected, retirer,
                           changes)
-    supervisor = Supervisor(settings, engine, docker, board, lifecycle)
-    label = settings.instance_label
-    oneoffs = OneOffs(settings, docker)
-    reconciler = Reconciler(engine, docker, label, board, expected, deployer, supervisor,
-                            str(settings.app_subnets), oneoffs, data=data_images(settings))
-    monitor = EngineMonitor(engine, docker, supervisor, expected, label,
+    supervisor = Supervisor(settings, engine, runtime, board, lifecycle)
+    oneoffs = OneOffs(settings, runtime)
+    reconciler = Reconciler(engine, runtime, settings.instance_label, board, expected,
+                            deployer, supervisor, oneoffs)
+    monitor = EngineMonitor(engine, runtime, supervisor, expected,
                             on_connect=reconciler.reconcile)
     metrics, requests = MetricsStore(), RequestCounter()
     routes = RouteTable(engine)
     hub.listen(routes.on_event)  # before the collector's listener, as it always was
-    collector = MetricsCollector(engine, docker, hub, metrics, requests,
+    collector = MetricsCollector(engine, runtime, hub, metrics, requests,
                                  settings.metrics_interval_s)
     loop_reader = db.make_loop_reader(url)
     view = PublicView(settings.router_port, metrics, deployer.is_deploying)
@@ -124,7 +126,7 @@ def build_services(settings: Settings) -> Services:
                             settings.session_idle_s),
         token_cache=VerifiedTokenCache(), metrics=metrics,
         auth_limits=AuthLimits.from_settings(settings),
-        streams=StreamSlots(settings.max_streams_per_user), hub=hub, docker=docker, board=board,
+        streams=StreamSlots(settings.max_streams_per_user), hub=hub, runtime=runtime, board=board,
         expected_exits=expected, deployer=deployer, lifecycle=lifecycle,
         supervisor=supervisor, reconciler=reconciler, monitor=monitor, requests=requests,
         routes=routes, collector=collector, drains=drains,

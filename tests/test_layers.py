@@ -18,8 +18,10 @@ ALLOWED = {
     "engine": {"source", "control.runtime"},  # the Docker adapter implements the port
     "store": {"source.templates"},
     "router": {"store", "router"},
-    "control": {"store", "source", "engine", "router.counts", "router.drain"},
-    "api": {"control", "store", "engine", "router", "services"},
+    # The engine only through the port (control.runtime, which re-exports its errors).
+    "control": {"store", "source", "router.counts", "router.drain"},
+    "api": {"control", "store", "router", "services"},
+    "admin": {"control", "store", "engine", "source"},  # `hostd` commands' maintenance
     "web": set(),  # pages and files only: the pages reach the API over HTTP, like any client
 }
 # The top modules that sit below the API: what each may import besides the shared ones.
@@ -28,6 +30,11 @@ FORBIDDEN_LIBRARIES = {"router": {"docker", "fastapi", "starlette"},
                        "source": {"docker", "fastapi", "sqlmodel"},
                        "store": {"docker", "fastapi"}, "control": {"fastapi"},
                        "web": {"docker", "sqlmodel", "sqlalchemy"}}
+
+
+# The one arrow from the control plane to engine/: the port re-exports the engine's
+# error tree, a module without docker (the transitive walk below keeps it so).
+PORT = ("control/runtime.py", "hostd.engine.errors")
 
 
 def hostd_imports(path: Path) -> set[str]:
@@ -56,6 +63,9 @@ def test_a_package_imports_only_the_layers_below(package: str) -> None:
     for path in sorted((HOSTD / package).rglob("*.py")):
         for name in sorted(hostd_imports(path)):
             top = name.split(".")[0]
+            if (str(path.relative_to(HOSTD)), name.rsplit(".", 1)[0]) == PORT or \
+                    (str(path.relative_to(HOSTD)), name) == PORT:
+                continue
             if not allowed(package, name) or top in FORBIDDEN_LIBRARIES.get(package, ()):
                 wrong.append(f"{path.relative_to(HOSTD.parent)}: {name}")
     assert wrong == []
@@ -78,3 +88,41 @@ def test_no_file_is_over_400_lines() -> None:
     long = [str(p.relative_to(HOSTD.parent)) for p in HOSTD.rglob("*.py")
             if len(p.read_text().splitlines()) > 400]
     assert long == []
+
+
+def module_path(name: str) -> Path | None:
+    parts = name.split(".")[1:]
+    for candidate in (HOSTD.joinpath(*parts).with_suffix(".py"),
+                      HOSTD.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def reachable_modules(start: Path) -> set[Path]:
+    """Every hostd module `start` imports, directly or through others (read, not run)."""
+    seen: set[Path] = set()
+    todo = [start]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in hostd_imports(path):
+            found = module_path(name) if name.startswith("hostd.") else None
+            if found is not None:
+                todo.append(found)
+    return seen
+
+
+@pytest.mark.parametrize("package", ["control", "store", "router", "source"])
+def test_the_docker_sdk_is_reached_only_beneath_the_runtime_port(package: str) -> None:
+    """No module of the control plane (or below it but engine/) reaches docker, even
+    through another module: only hostd.engine's adapters import it, behind the port."""
+    wrong = []
+    for path in sorted((HOSTD / package).rglob("*.py")):
+        for module in sorted(reachable_modules(path)):
+            if {"docker", "requests"} & {n.split(".")[0] for n in hostd_imports(module)}:
+                wrong.append(f"{path.relative_to(HOSTD.parent)} reaches "
+                             f"{module.relative_to(HOSTD.parent)}")
+    assert wrong == []

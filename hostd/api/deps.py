@@ -35,9 +35,9 @@ from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
 from hostd.control.oneoff import OneOffs
 from hostd.control.ratelimit import AuthLimits
+from hostd.control.runtime import Runtime
 from hostd.control.streams import StreamSlots
 from hostd.control.upload_gate import UploadGate
-from hostd.engine.handle import DockerHandle
 from hostd.errors import Unauthorized
 from hostd.events import EventHub
 from hostd.services import Services
@@ -106,8 +106,8 @@ async def get_hub(request: Request) -> EventHub:
     return services_of(request).hub
 
 
-async def get_docker(request: Request) -> DockerHandle:
-    return services_of(request).docker
+async def get_runtime(request: Request) -> Runtime:
+    return services_of(request).runtime
 
 
 async def get_lifecycle(request: Request) -> Lifecycle:
@@ -148,7 +148,7 @@ AuthLimitsDep = Annotated[AuthLimits, Depends(get_auth_limits)]
 MetricsDep = Annotated[MetricsStore, Depends(get_metrics)]
 StreamsDep = Annotated[StreamSlots, Depends(get_streams)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
-DockerDep = Annotated[DockerHandle, Depends(get_docker)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 ChangesDep = Annotated[ChangeRunner, Depends(get_changes)]
 FollowersDep = Annotated[LogFollowers, Depends(get_followers)]

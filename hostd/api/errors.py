@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hostd.engine.client import ContainerMissing, EngineError, EngineUnavailable
+from hostd.control.runtime import ContainerMissing, EngineError, EngineUnavailable
 from hostd.errors import (
     STATUS_TO_ERROR,
     Conflict,

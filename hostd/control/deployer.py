@@ -50,11 +50,9 @@ from hostd.control.changes import ChangeLocks
 from hostd.control.fairqueue import START, Entry, FairQueue, QueueFull, Reservation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.retire import Retirer
+from hostd.control.runtime import EngineError, EngineUnavailable, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images, steps_for
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineError, EngineUnavailable
-from hostd.engine.handle import DockerHandle
 from hostd.errors import RateLimited
 from hostd.naming import labels_for
 from hostd.store.models import (
@@ -94,13 +92,13 @@ def pool_of(step: str, job: DeployJob) -> str | None:
 
 
 class Deployer:
-    def __init__(self, settings: Settings, db_engine: Engine, docker: DockerHandle,
+    def __init__(self, settings: Settings, db_engine: Engine, runtime: Runtime,
                  board: StatusBoard, retirer: Retirer, changes: ChangeLocks) -> None:
         self.settings = settings
         self.db = db_engine
-        self.docker = docker
+        self.runtime = runtime
         self.board = board
-        self.context = JobContext(settings=settings, docker=docker, db=db_engine, board=board,
+        self.context = JobContext(settings=settings, runtime=runtime, db=db_engine, board=board,
                                   retirer=retirer, changes=changes)
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
         self._pools = {START: settings.deploy_concurrency, BUILD: settings.build_concurrency,
@@ -343,11 +341,10 @@ class Deployer:
         if not (job.container_id or job.image):
             return
         try:
-            client = self.docker.client()
             if job.container_id:
-                engine.remove_container(client, job.container_id, force=True)
+                self.runtime.remove(job.container_id)
             if job.image:
-                engine.remove_image(client, job.image, force=True)
+                self.runtime.remove_image(job.image, force=True)
         except EngineError as exc:  # the reconciler removes it later
             log.warning("could not clean up cancelled deploy %s: %s", job.deployment_id, exc)
 

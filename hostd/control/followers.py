@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from hostd.engine.logs import LogStream
+from hostd.control.runtime import LogFollower
 from hostd.errors import RateLimited
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class LogFollowers:
         with self._lock:
             self._active -= 1
 
-    async def lines(self, stream: LogStream) -> AsyncIterator[str]:
+    async def lines(self, stream: LogFollower) -> AsyncIterator[str]:
         """`stream`'s lines as they come, read on the pool (Docker's log stream blocks),
         handed over a bounded queue: a reader that falls behind loses the oldest lines.
         RateLimited before the first line when every thread is taken. The stream is

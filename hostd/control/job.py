@@ -19,8 +19,8 @@ from hostd.control.buildlog import BuildLog
 from hostd.control.cancel import CancelScope
 from hostd.control.changes import ChangeLocks
 from hostd.control.retire import Retirer
+from hostd.control.runtime import Runtime
 from hostd.control.status import StatusBoard
-from hostd.engine.handle import DockerHandle
 
 log = logging.getLogger("hostd.deploy")
 
@@ -43,7 +43,7 @@ class JobContext:
     """What a deploy step may use besides its job: built once by the Deployer."""
 
     settings: Settings
-    docker: DockerHandle
+    runtime: Runtime
     db: Engine
     board: StatusBoard
     retirer: Retirer

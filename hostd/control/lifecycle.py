@@ -27,15 +27,9 @@ from hostd.control.job import DELETED, SUPERSEDED
 from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
+from hostd.control.runtime import ContainerMissing, EngineError, Replica, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
-from hostd.engine import containers as engine
-from hostd.engine import usernet, volumes
-from hostd.engine.client import ContainerMissing, EngineError
-from hostd.engine.datavol import data_images
-from hostd.engine.handle import DockerHandle
-from hostd.engine.health import wait_until_serving
-from hostd.engine.project_images import project_images
 from hostd.errors import Conflict, NotFound
 from hostd.naming import container_name, labels_for
 from hostd.store import configvars, projects, releases
@@ -61,16 +55,16 @@ class Lifecycle:
     """What a project's owner asks of it: create, deploy, start, stop, restart, config
     vars, delete; and a new container from the current image (for the supervisor)."""
 
-    def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
+    def __init__(self, settings: Settings, db: Engine, runtime: Runtime,
                  board: StatusBoard, deployer: Deployer, expected: ExpectedExits,
                  retirer: Retirer, changes: ChangeLocks) -> None:
         self._settings = settings
         self._db = db
-        self._docker = docker
+        self._runtime = runtime
         self._board = board
         self._deployer = deployer
         self._expected = expected
-        self._replacer = Replacer(settings, docker, board, retirer, changes)
+        self._replacer = Replacer(settings, runtime, board, retirer, changes)
         self._quota = Quota(settings, db)
 
     def _refuse_while_deploying(self, project: Project) -> None:
@@ -127,10 +121,9 @@ class Lifecycle:
             return self._start(session, project, owner)
 
     def _start(self, session: Session, project: Project, owner: User) -> str:
-        client = self._docker.client()
-        state = engine.inspect_container(client, project.container_id) \
-            if project.container_id else None
-        if state is None and not (project.image and engine.image_exists(client, project.image)):
+        runtime = self._runtime
+        state = runtime.inspect(project.container_id) if project.container_id else None
+        if state is None and not (project.image and runtime.image_exists(project.image)):
             return self._redeploy(session, project, owner)
         env = configvars.load(session, project.id)
         if state is not None and _made_with_other_env(state, env):
@@ -140,8 +133,7 @@ class Lifecycle:
             assert project.image is not None
             state = self.recreate(project, owner, env)
         elif not state.running:
-            engine.set_restart_policy(client, state.id, "no")
-            engine.start_container(client, state.id)
+            runtime.start(state.id)
         return self._await_running(project, state.id, f"Started {project.name}")
 
     def stop(self, project: Project) -> str:
@@ -149,7 +141,7 @@ class Lifecycle:
         if project.container_id:
             self._expected.expect(project.container_id)
             try:
-                engine.stop_container(self._docker.client(), project.container_id)
+                self._runtime.stop(project.container_id)
             except ContainerMissing:
                 log.info("project %s had no container to stop", project.id)
         # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
@@ -177,15 +169,14 @@ class Lifecycle:
         the record."""
         self._deployer.cancel(project.id, DELETED)
         if project.container_id or project.image or self._deployer.is_deploying(project.id):
-            client = self._docker.client()
             if project.container_id:
                 self._expected.expect(project.container_id)
-            remove_project_containers(client, self._settings.instance_label, project.id)
-            for ref in project_images(client, self._settings.instance_label, project.id):
-                engine.remove_image(client, ref, force=True)
+            remove_project_containers(self._runtime, project.id)
+            for ref in self._runtime.project_images(project.id):
+                self._runtime.remove_image(ref, force=True)
         build_dir = buildlog.project_dir(self._settings.data_dir, project.id)
         if stages.read(build_dir):  # no engine call for a project that never built
-            stages.remove_all_but(self._docker.client(), build_dir, keep=())
+            stages.remove_all_but(self._runtime, build_dir, keep=())
         shutil.rmtree(build_dir, ignore_errors=True)
         shutil.rmtree(upload.sources_dir(self._settings.data_dir, project.id),
                       ignore_errors=True)
@@ -203,9 +194,7 @@ class Lifecycle:
         removed by the reconciler later)."""
         for attempt in range(DATA_REMOVAL_TRIES):
             try:
-                volumes.remove_data_volume(self._docker.client(),
-                                           self._settings.instance_label, project_id,
-                                           data_images(self._settings))
+                self._runtime.remove_data(project_id)
                 return
             except EngineError as exc:
                 if attempt == DATA_REMOVAL_TRIES - 1:
@@ -220,29 +209,25 @@ class Lifecycle:
         if session.exec(select(Project.id).where(Project.user_id == user_id)).first():
             return
         try:
-            usernet.remove_user_network(self._docker.client(), self._settings.instance_label,
-                                        user_id)
+            self._runtime.remove_user_network(user_id)
         except EngineError as exc:
             log.warning("could not remove the network of user %s: %s", user_id, exc)
 
     def recreate(self, project: Project, owner: User,
-                 env: dict[str, str] | None = None) -> engine.ContainerState:
+                 env: dict[str, str] | None = None) -> Replica:
         """A new container from the project's current image (its old one is gone), with
         `env` or else the config vars stored for it."""
-        client = self._docker.client()
         assert project.image is not None
         labels = labels_for(self._settings.instance_label, project.id, owner.id, "recreated")
         if env is None:
             with Session(self._db) as session:
                 env = configvars.load(session, project.id)
-        info = run_app_container(client, self._settings, project.image,
-                                 container_name(project.name, owner.handle, new_id()), labels,
-                                 env)
-        self._board.update_fields(project.id, container_id=info.id, host_port=info.host_port)
-        state = engine.inspect_container(client, info.id)
-        if state is None:
-            raise ContainerMissing(f"container {info.name} vanished right after it started")
-        return state
+        replica = run_app_container(self._runtime, self._settings, project.image,
+                                    container_name(project.name, owner.handle, new_id()),
+                                    labels, env)
+        self._board.update_fields(project.id, container_id=replica.id,
+                                  host_port=replica.host_port)
+        return replica
 
     def set_env(self, session: Session, project: Project, owner: User,
                 changes: dict[str, str | None]) -> tuple[dict[str, str], str]:
@@ -315,7 +300,7 @@ class Lifecycle:
         target = releases.get(session, project.id, wanted)
         if target is None:
             raise NotFound(f"{project.name} has no release v{wanted}")
-        if not engine.image_exists(self._docker.client(), target.image):
+        if not self._runtime.image_exists(target.image):
             raise Conflict(f"the image of v{wanted} was pruned (the newest "
                            f"{self._settings.releases_kept} releases keep theirs): deploy "
                            "the commit you want instead")
@@ -332,24 +317,23 @@ class Lifecycle:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
             self._expected.expect(project.container_id)
-        remove_project_containers(self._docker.client(), self._settings.instance_label, project.id)
+        remove_project_containers(self._runtime, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
         """Watch the container until it serves; the owner asked for it to run, so a crash
         count starts again from nothing."""
-        client = self._docker.client()
-        problem, port = wait_until_serving(client, container_id, self._settings.health_timeout_s,
-                                           project.health_path)
+        problem, address = self._runtime.wait_serving(
+            container_id, self._settings.health_timeout_s, project.health_path)
         wanted: dict[str, Any] = {"desired_status": DesiredStatus.running, "crash_streak": 0}
-        if problem is not None:
+        if problem is not None or address is None:
             self._board.set(project.id, ProjectStatus.error, problem, **wanted)
             raise Conflict(f"{project.name} did not come up: {problem}")
-        self._board.set(project.id, ProjectStatus.running, None, host_port=port,
+        self._board.set(project.id, ProjectStatus.running, None, host_port=address.port,
                         running_since=utcnow(), **wanted)
         return done
 
 
-def _made_with_other_env(state: engine.ContainerState, env: dict[str, str]) -> bool:
+def _made_with_other_env(state: Replica, env: dict[str, str]) -> bool:
     """The container was created with other config vars than `env` (label `hostd.env`)."""
     made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
     return made_with != configvars.fingerprint(env)

@@ -29,9 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy import select as core_select
 from sqlmodel import col
 
-from hostd.engine.client import EngineUnavailable
-from hostd.engine.handle import DockerHandle
-from hostd.engine.stats import ApiSampler, Reading, cpu_percent, memory_mb, read_cgroups
+from hostd.control.runtime import EngineError, Runtime, Usage
 from hostd.events import METRICS_UPDATED, STATUS_CHANGED, Event, EventHub
 from hostd.router.counts import RequestCounter, counted_since
 from hostd.store.metrics import MetricsStore
@@ -61,16 +59,28 @@ def running_projects(db: Engine) -> list[RunningProject]:
                 if container_id is not None]
 
 
+def cpu_percent(before: Usage, after: Usage) -> float:
+    """Percent of one core used between two readings of the same replica."""
+    wall = after.at_ns - before.at_ns
+    used = after.cpu_ns - before.cpu_ns
+    if wall <= 0 or used < 0:  # a counter that went back: the container restarted
+        return 0.0
+    return used / wall * 100
+
+
+def memory_mb(reading: Usage) -> float:
+    return reading.memory_bytes / 2**20
+
+
 class MetricsCollector:
     """One asyncio task that samples every running project each interval; started and
     stopped by the app's lifespan. A status change drops the project's stored sample."""
 
-    def __init__(self, db: Engine, docker: DockerHandle, hub: EventHub, store: MetricsStore,
+    def __init__(self, db: Engine, runtime: Runtime, hub: EventHub, store: MetricsStore,
                  counter: RequestCounter, interval_s: float) -> None:
-        self.db, self.docker, self.hub = db, docker, hub
+        self.db, self.runtime, self.hub = db, runtime, hub
         self.store, self.counter, self.interval_s = store, counter, interval_s
-        self._previous: dict[str, Reading] = {}
-        self._api = ApiSampler()
+        self._previous: dict[str, Usage] = {}
         self._task: asyncio.Task[None] | None = None
         hub.listen(self._on_event)
 
@@ -81,7 +91,6 @@ class MetricsCollector:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self._api.close()
 
     def _on_event(self, event: Event) -> None:
         # Whatever the new status, the old numbers no longer describe a running container.
@@ -112,21 +121,16 @@ class MetricsCollector:
                           if cid in current}
         self.store.retain(p.id for p in projects)
 
-    async def _read(self, container_ids: list[str]) -> dict[str, Reading]:
-        readings = await anyio.to_thread.run_sync(read_cgroups, container_ids)
-        missing = [cid for cid in container_ids if cid not in readings]
-        if missing:
-            readings.update(await anyio.to_thread.run_sync(self._read_api, missing))
-        return readings
+    async def _read(self, container_ids: list[str]) -> dict[str, Usage]:
+        return await anyio.to_thread.run_sync(self._usage, set(container_ids))
 
-    def _read_api(self, container_ids: list[str]) -> dict[str, Reading]:
+    def _usage(self, container_ids: set[str]) -> dict[str, Usage]:
         try:
-            client = self.docker.client()
-        except EngineUnavailable:
+            return self.runtime.usage(container_ids, self.interval_s * API_DEADLINE_SHARE)
+        except EngineError:  # away: no sample this tick
             return {}
-        return self._api.read(client, container_ids, self.interval_s * API_DEADLINE_SHARE)
 
-    def _publish(self, project: RunningProject, reading: Reading) -> None:
+    def _publish(self, project: RunningProject, reading: Usage) -> None:
         before = self._previous.get(project.container_id)
         metrics = Metrics(
             cpu=round(cpu_percent(before, reading), 2) if before else 0.0,

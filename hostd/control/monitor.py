@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hostd.control.exits import ExpectedExits
+from hostd.control.runtime import EngineUnavailable, Runtime, RuntimeEvent
 from hostd.control.supervisor import Supervisor
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineUnavailable
-from hostd.engine.handle import DockerHandle
-from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.store.models import Project
 
 log = logging.getLogger("hostd.monitor")
@@ -33,14 +28,12 @@ class EngineMonitor:
     """Follows the engine's events of this instance's containers on a thread of its own;
     `on_connect` runs each time it (re)connects (the reconciler)."""
 
-    def __init__(self, db: Engine, docker: DockerHandle, supervisor: Supervisor,
-                 expected: ExpectedExits, instance: str,
-                 on_connect: Callable[[], None]) -> None:
+    def __init__(self, db: Engine, runtime: Runtime, supervisor: Supervisor,
+                 expected: ExpectedExits, on_connect: Callable[[], None]) -> None:
         self.db = db
-        self.docker = docker
+        self.runtime = runtime
         self.supervisor = supervisor
         self.expected = expected
-        self.instance = instance
         self.on_connect = on_connect
         self.connected = threading.Event()
         self._gone_reported = False
@@ -76,13 +69,11 @@ class EngineMonitor:
             except Exception:
                 log.exception("could not mark the projects as waiting for the engine")
         self.connected.clear()
-        self.docker.reset()
+        self.runtime.reset()
 
     def _follow(self) -> None:
-        client = self.docker.client()
-        label = f"{INSTANCE_LABEL}={self.instance}"
         # Subscribe before reconciling, so nothing that happens in between is missed.
-        events = engine.engine_events(client, label, since=int(time.time()))
+        events = self.runtime.events()
         self.on_connect()
         self.connected.set()
         self._gone_reported = False
@@ -90,28 +81,26 @@ class EngineMonitor:
         for event in events:
             if self._stop.is_set():
                 return
-            action = event.get("Action") or event.get("status")
-            if action == "kill":
-                self._killed.add(str(event.get("id", "")))
-            elif action == "die":
+            if event.action == "kill":
+                self._killed.add(event.replica_id)
+            elif event.action == "die":
                 self._on_die(event)
         raise EngineUnavailable("the engine's event stream ended")
 
-    def _on_die(self, event: dict[str, Any]) -> None:
-        container_id = str(event.get("id", ""))
+    def _on_die(self, event: RuntimeEvent) -> None:
+        container_id = event.replica_id
         # A kill before the die: someone signalled it, maybe the engine shutting down.
         killed = container_id in self._killed
         self._killed.discard(container_id)
-        attrs = (event.get("Actor") or {}).get("Attributes") or {}
-        project_id = attrs.get(PROJECT_LABEL)
+        project_id = event.project_id
         if not project_id or self.expected.consume(container_id):
             return
         with Session(self.db) as session:
             project = session.get(Project, project_id)
         if project is None or project.container_id != container_id:
             return
-        client = self.docker.client()
-        state = engine.inspect_container(client, container_id)
-        code = attrs.get("exitCode") or (state.exit_code if state else None)
-        self.supervisor.crashed(project_id, container_id, int(code) if code is not None else None,
+        state = self.runtime.inspect(container_id)
+        code = event.exit_code if event.exit_code is not None else (
+            state.exit_code if state else None)
+        self.supervisor.crashed(project_id, container_id, code,
                                 bool(state and state.oom_killed), killed=killed)

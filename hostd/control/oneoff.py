@@ -14,36 +14,26 @@ import threading
 from dataclasses import dataclass
 
 from hostd.config import Settings
-from hostd.control.appcontainer import app_env, app_network
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineClient, EngineError
-from hostd.engine.datavol import data_images
-from hostd.engine.handle import DockerHandle
-from hostd.engine.oneoff import exit_code, start_oneoff
-from hostd.engine.volumes import data_mount, ensure_data_volume
+from hostd.control.appcontainer import app_env
+from hostd.control.runtime import EngineError, ProcessSpec, Runtime
 from hostd.errors import Conflict, RateLimited
-from hostd.naming import INSTANCE_LABEL, USER_LABEL, container_name
+from hostd.naming import USER_LABEL, container_name
 from hostd.store.models import Project, User, new_id
 
 log = logging.getLogger("hostd.run")
 RUN_OF_LABEL = "hostd.run-of"
 
 
-def start_project_oneoff(client: EngineClient, settings: Settings, image: str, name: str,
+def start_project_oneoff(runtime: Runtime, settings: Settings, image: str, name: str,
                          argv: list[str], *, env: dict[str, str], user_id: str,
                          project_id: str) -> str:
-    """A one-off container of a project's image (a `run`, or a Procfile's `release:`):
-    the app containers' config vars, limits, network, /data and rotated log; its id."""
-    labels = {INSTANCE_LABEL: settings.instance_label, USER_LABEL: user_id,
-              RUN_OF_LABEL: project_id}
-    return start_oneoff(
-        client, image, name, argv, labels=labels, env=app_env(settings, env),
-        memory_bytes=settings.container_memory_mb * 1024**2,
-        nano_cpus=int(settings.container_cpus * 1e9), pids_limit=settings.container_pids,
-        log_max_mb=settings.container_log_mb, log_files=settings.container_log_files,
-        network=app_network(client, settings, user_id),
-        mounts=data_mount(ensure_data_volume(client, settings.instance_label, project_id,
-                                             data_images(settings))))
+    """A one-off run of a project's image (a `run`, or a Procfile's `release:`): the app's
+    config vars, limits, network and /data, and a rotated log; its replica's id."""
+    labels = {USER_LABEL: user_id, RUN_OF_LABEL: project_id}
+    spec = ProcessSpec(project_id=project_id, user_id=user_id, image=image, name=name,
+                       env=app_env(settings, env), labels=labels, process="run",
+                       command=argv)
+    return runtime.run_once(spec).id
 
 
 @dataclass(frozen=True)
@@ -54,9 +44,9 @@ class OneOff:
 
 
 class OneOffs:
-    def __init__(self, settings: Settings, docker: DockerHandle) -> None:
+    def __init__(self, settings: Settings, runtime: Runtime) -> None:
         self._settings = settings
-        self._docker = docker
+        self._runtime = runtime
         self._lock = threading.Lock()
         self._running: dict[str, OneOff] = {}  # container id → the run
 
@@ -73,7 +63,7 @@ class OneOffs:
         place = self._take_place(owner.id)
         try:
             container_id = start_project_oneoff(
-                self._docker.client(), self._settings, project.image,
+                self._runtime, self._settings, project.image,
                 container_name(project.name, owner.handle, f"run-{new_id()[:8]}"), argv,
                 env=env, user_id=owner.id, project_id=project.id)
         except BaseException:
@@ -89,22 +79,21 @@ class OneOffs:
 
     def wait(self, run: OneOff) -> int | None:
         """Its exit code; None when it ran out of time (it is then killed). Blocks."""
-        return exit_code(self._docker.client(), run.container_id, run.timeout_s)
+        return self._runtime.wait_exit(run.container_id, run.timeout_s)
 
     def finish(self, run: OneOff) -> None:
         """Kill (if it still runs) and remove it: a run leaves nothing behind."""
         with self._lock:
             self._running.pop(run.container_id, None)
         try:
-            engine.remove_container(self._docker.client(), run.container_id, force=True)
+            self._runtime.remove(run.container_id)
         except EngineError as exc:  # the reconciler removes it later
             log.warning("could not remove one-off container %s: %s", run.container_id, exc)
 
     def remove_for_project(self, project_id: str) -> None:
-        client = self._docker.client()
-        for state in engine.list_labelled_containers(client, RUN_OF_LABEL, project_id):
-            if state.labels.get(INSTANCE_LABEL) == self._settings.instance_label:
-                engine.remove_container(client, state.id, force=True)
+        for replica in self._runtime.replicas():
+            if replica.labels.get(RUN_OF_LABEL) == project_id:
+                self._runtime.remove(replica.id)
 
     def _take_place(self, user_id: str) -> str:
         """A place among the user's runs, held under a key of its own until the

@@ -26,17 +26,10 @@ from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.oneoff import RUN_OF_LABEL, OneOffs
 from hostd.control.ownership import Action, Ownership, load_ownership
+from hostd.control.runtime import EngineError, EngineUnavailable, Replica, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
-from hostd.engine import containers as engine
-from hostd.engine import usernet, volumes
-from hostd.engine.client import EngineClient as DockerClient
-from hostd.engine.client import EngineError, EngineUnavailable
-from hostd.engine.datavol import DataImages
-from hostd.engine.handle import DockerHandle
-from hostd.engine.networks import BUILD_NETWORKS
-from hostd.engine.project_images import instance_images
 from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
 from hostd.store.models import (
     Deployment,
@@ -59,15 +52,13 @@ INTERRUPTED_FIELDS = {"deploy_step": None, "last_deploy_status": DeployOutcome.i
 @dataclass(frozen=True)
 class Reconciler:
     db: Engine
-    docker: DockerHandle
+    runtime: Runtime
     instance: str  # this daemon's containers and images carry its label
     board: StatusBoard
     expected: ExpectedExits
     deployer: Deployer  # projects it is deploying are left to it
     supervisor: Supervisor  # starts what should run and does not
-    subnets: str = usernet.DEFAULT_POOL  # where users' networks take their subnets
     oneoffs: OneOffs | None = None  # the one-off commands running now
-    data: DataImages | None = None  # the projects' /data filesystems (None: no size limit)
 
     def mark_interrupted(self) -> None:
         """Work that was running when the daemon stopped cannot be running now."""
@@ -108,13 +99,13 @@ class Reconciler:
                                only_if=[ProjectStatus.running])
 
     def reconcile(self) -> None:
-        client = self.docker.client()
-        states = engine.list_labelled_containers(client, INSTANCE_LABEL, self.instance)
+        runtime = self.runtime
+        states = runtime.replicas()
         with Session(self.db) as session:
             rows = session.exec(select(Project, User).join(User)).all()
         busy = frozenset(p.id for p, _ in rows if self.deployer.is_deploying(p.id))
-        if self.data is not None:  # after a reboot, before a container of theirs starts
-            self.data.mount_existing({project.id for project, _ in rows})
+        # After a reboot, before a container of theirs starts.
+        runtime.mount_data({project.id for project, _ in rows})
         by_id = {state.id: state for state in states}
         for project, owner in rows:
             if project.id in busy:
@@ -126,23 +117,24 @@ class Reconciler:
             except EngineError as exc:
                 log.warning("could not reconcile project %s: %s", project.id, exc)
         runs = [state for state in states if RUN_OF_LABEL in state.labels]
-        self._remove_finished_runs(client, runs)
+        self._remove_finished_runs(runs)
         apps = [state for state in states if RUN_OF_LABEL not in state.labels]
         own = load_ownership(self.db, busy)
-        self._remove_strays(client, apps, own)
-        self._remove_unused_networks(client, {owner.id for _, owner in rows})
+        self._remove_strays(apps, own)
+        # Left when a user's last delete found a draining container still on it.
+        runtime.remove_unused_networks({owner.id for _, owner in rows})
         # Left by a crash mid-build, or by a removal the engine refused: no build here
         # holds it, so it goes (the next build makes it again).
-        if not BUILD_NETWORKS.remove_unused(client, self.instance):
+        if not runtime.remove_unused_build_network():
             self._remove_build_network_later(BUILD_NETWORK_TRIES)
-        self._remove_deleted_data(client, own)
+        self._remove_deleted_data(own)
 
     def _remove_build_network_later(self, tries: int) -> None:
         """A crash mid-build leaves the build's container on the network until the engine
         notices its client went and kills it (a second or so): tried again, bounded."""
         def again() -> None:
             try:
-                gone = BUILD_NETWORKS.remove_unused(self.docker.client(), self.instance)
+                gone = self.runtime.remove_unused_build_network()
             except EngineError:
                 gone = False  # the engine went away: the next reconcile tries
             if not gone and tries > 1:
@@ -151,38 +143,26 @@ class Reconciler:
         timer.daemon = True
         timer.start()
 
-    def _remove_finished_runs(self, client: DockerClient,
-                              runs: list[engine.ContainerState]) -> None:
+    def _remove_finished_runs(self, runs: list[Replica]) -> None:
         """One-off containers no run of this daemon follows (it stopped mid-run)."""
         active = self.oneoffs.active() if self.oneoffs is not None else set()
         for state in runs:
             if state.id not in active:
                 log.info("removing one-off container %s: no run follows it", state.name)
-                engine.remove_container(client, state.id, force=True)
+                self.runtime.remove(state.id)
 
-    def _remove_deleted_data(self, client: DockerClient, own: Ownership) -> None:
+    def _remove_deleted_data(self, own: Ownership) -> None:
         """The /data volumes of projects this install deleted (still in use then); never
         one it can't tell is its own (another install's with the same label)."""
-        left = set(volumes.data_volumes(client, self.instance))
-        if self.data is not None:  # a filesystem whose volume went, but not it (busy)
-            left |= self.data.project_ids()
-        for project_id in sorted(left):
+        for project_id in sorted(self.runtime.data_owners()):
             verdict = own.image(project_id)  # the same rule as its images'
             if verdict.action is not Action.remove:
                 continue
             log.info("removing the data volume of project %s: %s", project_id, verdict.reason)
             with contextlib.suppress(EngineError):  # still in use: next time
-                volumes.remove_data_volume(client, self.instance, project_id, self.data)
+                self.runtime.remove_data(project_id)
 
-    def _remove_unused_networks(self, client: DockerClient, users: set[str]) -> None:
-        """The networks of users with no project left (their last delete found a
-        draining container still on it)."""
-        for user_id in set(usernet.user_networks(client, self.instance)) - users:
-            log.info("removing the network of user %s: no project of theirs is left", user_id)
-            usernet.remove_user_network(client, self.instance, user_id)
-
-    def _remove_strays(self, client: DockerClient, states: list[engine.ContainerState],
-                       own: Ownership) -> None:
+    def _remove_strays(self, states: list[Replica], own: Ownership) -> None:
         """Remove the containers and images this install made that nothing needs (a
         deleted project's, or one left by a deploy cut short), each logged with why;
         another install's that carry the same label are left alone."""
@@ -192,15 +172,15 @@ class Reconciler:
             if verdict.action is Action.remove:
                 log.info("removing container %s (%s): %s", state.name, state.id[:12],
                          verdict.reason)
-                engine.remove_container(client, state.id, force=True)
+                self.runtime.remove(state.id)
             elif verdict.action is Action.foreign:
                 foreign.append(state.labels.get(PROJECT_LABEL) or "(none)")
-        for project_id, refs in instance_images(client, self.instance).items():
+        for project_id, refs in self.runtime.instance_images().items():
             verdict = own.image(project_id)
             for ref in refs:
                 if verdict.action is Action.remove:
                     log.info("removing image %s: %s", ref, verdict.reason)
-                    engine.remove_image(client, ref, force=True)
+                    self.runtime.remove_image(ref, force=True)
                 elif verdict.action is Action.foreign:
                     foreign.append(project_id)
         if foreign:
@@ -210,22 +190,18 @@ class Reconciler:
                         ", ".join(sorted(set(foreign))[:10]))
 
     def _reconcile_project(self, project: Project, owner: User,
-                           state: engine.ContainerState | None) -> None:
-        client = self.docker.client()
+                           state: Replica | None) -> None:
         if not supervised(project):
             if state is not None and state.running:
                 self.expected.expect(state.id)
-                engine.stop_container(client, state.id)
+                self.runtime.stop(state.id)
             return
         if state is None or not state.running:
             self.supervisor.start_soon(project.id)
             return
-        if state.restart_policy not in ("", "no"):
-            # Made by an older hostd: the engine would restart it behind the supervisor.
-            engine.set_restart_policy(client, state.id, "no")
-        usernet.ensure_user_network(client, self.instance, owner.id, self.subnets)
-        if usernet.move_onto_user_network(client, state.id, self.instance, owner.id):
-            state = engine.inspect_container(client, state.id) or state  # its port moved
+        # Made by an older hostd, it may carry an engine restart policy or sit on the
+        # shared network: adopted, it follows today's rules (its port may move).
+        state = self.runtime.adopt(state.id, owner.id) or state
         if project.status != ProjectStatus.running:
             self.board.set(project.id, ProjectStatus.running, None, host_port=state.host_port,
                            running_since=state.started_at or utcnow(),

@@ -3,7 +3,7 @@ container starts (Heroku's release phase: database migrations, asset uploads). I
 deploy's `release` step, run by a release worker of its own (hostd.control.deployer):
 however long it waits for its container, it holds no worker another user's deploy needs.
 
-It runs as a one-off command does (hostd.engine.oneoff): the new image, the config
+It runs as a one-off command does (hostd.control.oneoff): the new image, the config
 vars, the project's /data, its network and limits, no router traffic, at most
 HOSTD_RUN_TIMEOUT. Its output goes to the build log. If it fails (a non-zero exit, or out
 of time), the deploy fails and the release that was serving serves on.
@@ -15,9 +15,7 @@ from sqlmodel import Session
 
 from hostd.control.job import Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.oneoff import start_project_oneoff
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineClient, EngineError
-from hostd.engine.oneoff import exit_code
+from hostd.control.runtime import EngineError, Runtime
 from hostd.naming import container_name
 from hostd.source.checkout import Checkout, UnsafeCheckout
 from hostd.source.pyapp import procfile_command
@@ -44,24 +42,25 @@ def release(ctx: JobContext, job: DeployJob) -> None:
 def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
     """Run it to its end; StepFailed unless it exits 0 in time."""
     assert job.image is not None
-    client, settings = ctx.docker.client(), ctx.settings
+    runtime, settings = ctx.runtime, ctx.settings
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
     job.log(f"release command: {command}")
     container_id = start_project_oneoff(
-        client, settings, job.image,
+        runtime, settings, job.image,
         container_name(job.name, job.handle, f"release-{job.deployment_id}"),
         ["sh", "-c", command], env=env, user_id=job.user_id, project_id=job.project_id)
+
     def stop() -> None:  # a cancelled deploy's release command ends at once
-        engine.remove_container(client, container_id, force=True)
+        runtime.remove(container_id)
 
     forget = job.cancel.on_cancel(stop)
     try:
-        code = exit_code(client, container_id, settings.run_timeout_s)
-        _copy_output(client, container_id, job)
+        code = runtime.wait_exit(container_id, settings.run_timeout_s)
+        _copy_output(runtime, container_id, job)
     finally:
         forget()
-        engine.remove_container(client, container_id, force=True)
+        runtime.remove(container_id)
     if job.cancel.cancelled:
         raise Cancelled(job.cancel.reason)
     if code is None:
@@ -70,10 +69,10 @@ def run_release_command(ctx: JobContext, job: DeployJob, command: str) -> None:
         raise StepFailed(f"the release command exited with code {code}")
 
 
-def _copy_output(client: EngineClient, container_id: str, job: DeployJob) -> None:
+def _copy_output(runtime: Runtime, container_id: str, job: DeployJob) -> None:
     """Its last lines into the build log; none when it is gone already (a cancel)."""
     try:
-        lines = list(engine.container_logs(client, container_id, tail=OUTPUT_LINES))
+        lines = list(runtime.logs(container_id, tail=OUTPUT_LINES))
     except EngineError:
         if job.cancel.cancelled:
             return

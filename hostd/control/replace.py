@@ -17,10 +17,8 @@ from hostd.config import Settings
 from hostd.control.appcontainer import run_app_container
 from hostd.control.changes import ChangeLocks
 from hostd.control.retire import Retirer
+from hostd.control.runtime import Runtime
 from hostd.control.status import StatusBoard
-from hostd.engine import containers as engine
-from hostd.engine.handle import DockerHandle
-from hostd.engine.health import wait_until_serving
 from hostd.errors import Conflict
 from hostd.naming import container_name, labels_for
 from hostd.store.models import DesiredStatus, Project, ProjectStatus, User, new_id, utcnow
@@ -29,10 +27,10 @@ log = logging.getLogger("hostd.replace")
 
 
 class Replacer:
-    def __init__(self, settings: Settings, docker: DockerHandle, board: StatusBoard,
+    def __init__(self, settings: Settings, runtime: Runtime, board: StatusBoard,
                  retirer: Retirer, changes: ChangeLocks) -> None:
         self._settings = settings
-        self._docker = docker
+        self._runtime = runtime
         self._board = board
         self._retirer = retirer
         self._changes = changes
@@ -48,20 +46,19 @@ class Replacer:
         image = image or project.image
         assert image is not None
         with self._changes.of(project.id):
-            client = self._docker.client()
             labels = labels_for(self._settings.instance_label, project.id, owner.id, why)
-            info = run_app_container(client, self._settings, image,
+            info = run_app_container(self._runtime, self._settings, image,
                                      container_name(project.name, owner.handle, new_id()),
                                      labels, env)
-            problem, port = wait_until_serving(client, info.id, self._settings.health_timeout_s,
-                                               project.health_path)
-            if problem is not None:
-                engine.remove_container(client, info.id, force=True)
+            problem, address = self._runtime.wait_serving(
+                info.id, self._settings.health_timeout_s, project.health_path)
+            if problem is not None or address is None:
+                self._runtime.remove(info.id)
                 raise Conflict(f"{project.name} did not come up ({problem}); the running "
                                "version is untouched")
             old_port = project.host_port
             self._board.set(project.id, ProjectStatus.running, None, container_id=info.id,
-                            host_port=port, image=image, running_since=utcnow(),
+                            host_port=address.port, image=image, running_since=utcnow(),
                             crash_streak=0, desired_status=DesiredStatus.running)
             # Inside the lock: once the next change may start, the router's table (in
             # every worker) no longer points here; the drain itself goes on, on a thread.

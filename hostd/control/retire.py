@@ -16,19 +16,17 @@ from collections.abc import Callable
 
 from hostd.config import Settings
 from hostd.control.exits import ExpectedExits
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineError
-from hostd.engine.handle import DockerHandle
+from hostd.control.runtime import EngineError, Runtime
 from hostd.router.drain import DrainGate
 
 log = logging.getLogger("hostd.replace")
 
 
 class Retirer:
-    def __init__(self, settings: Settings, docker: DockerHandle, expected: ExpectedExits,
+    def __init__(self, settings: Settings, runtime: Runtime, expected: ExpectedExits,
                  gate: DrainGate) -> None:
         self._settings = settings
-        self._docker = docker
+        self._runtime = runtime
         self._expected = expected
         self.gate = gate
 
@@ -57,7 +55,7 @@ class Retirer:
         note = (f"; {left} connection(s) still open after {settings.drain_timeout_s:g}s "
                 "were closed" if left else "")
         try:
-            engine.remove_container(self._docker.client(), container_id, force=True)
+            self._runtime.remove(container_id)
         except EngineError as exc:  # the reconciler removes it later
             log.warning("could not remove the replaced container %s: %s", container_id, exc)
             return

@@ -180,6 +180,8 @@ class Runtime(Protocol):
         """True when the engine answers now (never raises)."""
     def reset(self) -> None:
         """Forget the connection, so the next call connects again (after an outage)."""
+    def close(self) -> None:
+        """Let go of connections and threads (the daemon stops)."""
 
     # --- process groups --------------------------------------------------------------------
     def run(self, spec: ProcessSpec) -> ProcessGroup:
@@ -201,8 +203,9 @@ class Runtime(Protocol):
     def wait_serving(self, replica_id: str, timeout_s: float,
                      path: str = "/") -> tuple[str | None, Address | None]:
         """(None, address) once it answers HTTP below 500 on `path`, else (why not, None)."""
-    def logs(self, replica_id: str, tail: int) -> Iterator[str]:
-        """Its last `tail` log lines. Raises ContainerMissing."""
+    def logs(self, replica_id: str, tail: int) -> list[str]:
+        """Its last `tail` log lines, at most a bounded size in all (the newest kept).
+        Raises ContainerMissing."""
     def follow_logs(self, replica_id: str, tail: int) -> LogFollower:
         """Its log from `tail` lines back, followed until it stops or `close`."""
     def events(self) -> Iterator[RuntimeEvent]:

@@ -13,35 +13,13 @@ refused by the engine (it has children) and stays; that is fine: it is in use.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineClient, EngineError, EngineUnavailable
-from hostd.engine.project_images import untagged_among
+from hostd.control.runtime import EngineError, EngineUnavailable, Runtime
 
 log = logging.getLogger("hostd.deploy")
 RECORD = "stage-images"
-# The classic builder prints the image of each finished step as " ---> 0123456789ab".
-STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
-
-
-class StepImages:
-    """Collects the step image ids from build output lines, passing each line on."""
-
-    def __init__(self) -> None:
-        self.ids: set[str] = set()
-
-    def see(self, line: str) -> None:
-        match = STEP_IMAGE.match(line)
-        if match:
-            self.ids.add(match.group(1))
-
-
-def leftovers(client: EngineClient, step_ids: set[str]) -> list[str]:
-    """The untagged leaf images among a build's steps: its earlier stages' results."""
-    return untagged_among(client, step_ids)
 
 
 def record(build_dir: Path, ids: Iterable[str]) -> None:
@@ -61,20 +39,20 @@ def read(build_dir: Path) -> list[str]:
         return []
 
 
-def remove_all_but(client: EngineClient, build_dir: Path, keep: Iterable[str]) -> None:
+def remove_all_but(runtime: Runtime, build_dir: Path, keep: Iterable[str]) -> None:
     """Remove the recorded leftovers except `keep`; the record then holds what stays."""
     recorded = read(build_dir)
     if not recorded:
         return
     kept = set(keep)
-    stays = [i for i in recorded if i in kept or not _remove(client, i)]
+    stays = [i for i in recorded if i in kept or not _remove(runtime, i)]
     (build_dir / RECORD).write_text("".join(f"{i}\n" for i in stays))
 
 
-def _remove(client: EngineClient, image: str) -> bool:
+def _remove(runtime: Runtime, image: str) -> bool:
     """True when the image is gone (removed now, or already)."""
     try:
-        engine.remove_image(client, image, force=False)
+        runtime.remove_image(image, force=False)
     except EngineUnavailable:
         return False
     except EngineError as exc:  # in use: another build started on it meanwhile

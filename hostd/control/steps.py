@@ -8,11 +8,8 @@ with a reason, or Cancelled.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from collections.abc import Callable
 
 from sqlmodel import Session
 
@@ -21,25 +18,8 @@ from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.release_phase import release, release_command
-from hostd.engine import containers as engine
-from hostd.engine.builds import BuildLimits, BuildStopped, build_context
-from hostd.engine.cgroups import build_cgroup
-from hostd.engine.client import BuildFailed, EngineError, ImageMissing
-from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
-from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
-from hostd.engine.health import wait_until_serving
-from hostd.engine.images import node_base_for, resolve_base_images
-from hostd.engine.networks import BUILD_NETWORKS
-from hostd.engine.project_images import project_images
-from hostd.naming import READ_ONLY, ROOTFS_LABEL, container_name, image_tag
-from hostd.source.checkout import Checkout, UnsafeCheckout
-from hostd.source.node_versions import NoNodeLine
-from hostd.source.templates import (
-    TEMPLATE_BASES,
-    BuildPlan,
-    has_own_dockerfile,
-    prepare_build_context,
-)
+from hostd.control.runtime import BuildFailed, BuildRefused, BuildRequest, BuildStopped
+from hostd.naming import container_name, image_tag
 from hostd.store import configvars, releases
 from hostd.store.models import Project, ProjectSource, ProjectStatus
 
@@ -83,94 +63,22 @@ def upload_limits(settings: Settings) -> upload.ArchiveLimits:
 
 
 def build(ctx: JobContext, job: DeployJob) -> None:
-    client = ctx.docker.client()
-    settings = ctx.settings
-    plan = _plan_build(ctx, job, Checkout(job.repo_dir))
-    job.log("using the repository's own Dockerfile" if plan.uses_repo_dockerfile
-            else f"using the {job.template} template")
     tag = image_tag(job.project_id, job.deployment_id)
-    steps = stages.StepImages()
-
-    def on_log(line: str) -> None:
-        steps.see(line)
-        job.log(line)
-
+    request = BuildRequest(deployment_id=job.deployment_id, project_id=job.project_id,
+                           checkout=job.repo_dir, workdir=job.workdir, template=job.template,
+                           tag=tag, labels=job.labels, on_log=job.log, cancel=job.cancel)
     try:
-        with _context_file(job, plan, settings) as context, \
-                build_cgroup(client, f"hostd-build-{job.deployment_id}",
-                             settings.build_pids) as cgroup, \
-                BUILD_NETWORKS.held(client, settings.instance_label,
-                                    str(settings.app_subnets)) as network:
-            limits = BuildLimits(
-                memory_bytes=settings.build_memory_mb * 2**20, cpus=settings.build_cpus,
-                timeout_s=settings.build_timeout_s, log_bytes=settings.build_log_mb * 2**20,
-                network=network, cgroup_parent=cgroup)
-            build_context(client, context, tag, _image_labels(job, plan), limits, on_log,
-                          job.cancel)
+        ctx.runtime.build(request, lambda left: note_stage_images(ctx, job, left))
     except BuildStopped as exc:
         if exc.cancelled:
             raise Cancelled() from None
         raise StepFailed(str(exc)) from None
+    except BuildRefused as exc:
+        raise StepFailed(str(exc)) from None
     except BuildFailed as exc:
-        raise StepFailed(_build_failure(exc, settings)) from None
-    finally:
-        note_stage_images(ctx, job, steps)
+        raise StepFailed(_build_failure(exc, ctx.settings)) from None
     job.image = tag
     job.release_command = release_command(job)
-
-
-def _image_labels(job: DeployJob, plan: BuildPlan) -> dict[str, str]:
-    # The image says how its containers may run: read-only when its template allows.
-    return {**job.labels, ROOTFS_LABEL: READ_ONLY} if plan.read_only_rootfs else job.labels
-
-
-def _plan_build(ctx: JobContext, job: DeployJob, checkout: Checkout) -> BuildPlan:
-    """Choose the Dockerfile (links refused); StepFailed if unfit. The source caps hold
-    twice already: on the checkout while git writes it (clonewatch), and on the context
-    while it is written (write_context)."""
-    try:
-        needed = () if has_own_dockerfile(checkout) else TEMPLATE_BASES[job.template]
-        bases = resolve_base_images(ctx.docker.client(), log=job.log, needed=needed)
-        if "node" in needed:  # the project's line (engines.node, .nvmrc), newest by default
-            bases["node"] = node_base_for(ctx.docker.client(), checkout, job.log)
-        plan = prepare_build_context(job.template, checkout, bases,
-                                     ctx.settings.build_ca_bundle)
-        if plan.uses_repo_dockerfile:
-            # Its bases, --from and ADD sources must be allowed (see dockerfile_policy);
-            # the text checked is the text built: it goes into the context as read.
-            check_repository_dockerfile(ctx.docker.client(), plan.dockerfile,
-                                        ctx.settings.allowed_images)
-        return plan
-    except (DisallowedDockerfile, NoNodeLine) as exc:
-        raise StepFailed(str(exc)) from None
-    except (UnsafeCheckout, SourceTooLarge) as exc:
-        raise StepFailed(f"the repository can't be built: {exc}") from None
-    except ImageMissing as exc:
-        raise StepFailed(f"{exc}, then deploy again") from None
-
-
-def _source_limits(settings: Settings) -> SourceLimits:
-    return SourceLimits(max_bytes=settings.max_source_mb * 2**20,
-                        max_files=settings.max_source_files)
-
-
-@contextlib.contextmanager
-def _context_file(job: DeployJob, plan: BuildPlan, settings: Settings) -> Iterator[BinaryIO]:
-    """The build context, written beside (never into) the checkout, then read back."""
-    started = time.monotonic()
-    path = job.workdir / "context.tar"
-    try:
-        with path.open("w+b") as out:
-            summary = write_context(Checkout(job.repo_dir), out, plan.dockerfile, plan.extra,
-                                    _source_limits(settings))
-            job.log(f"build context: {summary.files} files, {summary.bytes / 2**20:.1f} MB "
-                    f"in {(time.monotonic() - started) * 1000:.1f} ms")
-            out.seek(0)
-            yield out
-    except (UnsafeCheckout, SourceTooLarge) as exc:
-        raise StepFailed(f"the repository can't be built: {exc}") from None
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def _build_failure(exc: BuildFailed, settings: Settings) -> str:
@@ -181,26 +89,19 @@ def _build_failure(exc: BuildFailed, settings: Settings) -> str:
     return f"the build failed: {last}"
 
 
-def note_stage_images(ctx: JobContext, job: DeployJob, steps: stages.StepImages) -> None:
+def note_stage_images(ctx: JobContext, job: DeployJob, left: list[str]) -> None:
     """Record what the build left untagged, even when it failed (see hostd.control.stages)."""
-    try:
-        job.stage_images = stages.leftovers(ctx.docker.client(), steps.ids)
-    except EngineError as exc:
-        job.log(f"could not list the build's stage images: {exc}")
-        return
-    stages.record(buildlog.project_dir(ctx.settings.data_dir, job.project_id),
-                  job.stage_images)
+    job.stage_images = left
+    stages.record(buildlog.project_dir(ctx.settings.data_dir, job.project_id), left)
 
 
 def run(ctx: JobContext, job: DeployJob) -> None:
     """The new container beside the one serving (if any): the router keeps sending traffic
     to the old one until `switch`."""
-    client = ctx.docker.client()
-    settings = ctx.settings
     assert job.image is not None
     with Session(ctx.db) as session:
         env = configvars.load(session, job.project_id)
-    info = run_app_container(client, settings, job.image,
+    info = run_app_container(ctx.runtime, ctx.settings, job.image,
                              container_name(job.name, job.handle, job.deployment_id), job.labels,
                              env)
     job.container_id, job.host_port = info.id, info.host_port
@@ -218,45 +119,45 @@ def _serving_container(ctx: JobContext, job: DeployJob) -> tuple[str | None, int
         project = session.get(Project, job.project_id)
     if project is None or not project.container_id or project.host_port is None:
         return None, None
-    state = engine.inspect_container(ctx.docker.client(), project.container_id)
+    state = ctx.runtime.inspect(project.container_id)
     if state is None or not state.running:
         return None, None
     return state.id, project.host_port
 
 
 def health_check(ctx: JobContext, job: DeployJob) -> None:
-    client = ctx.docker.client()
+    runtime = ctx.runtime
     assert job.container_id is not None
     timeout = ctx.settings.health_timeout_s
     job.log(f"waiting up to {timeout}s for HTTP on $PORT")
     container_id = job.container_id
 
     def stop_waiting() -> None:  # the wait polls the container: gone, it ends at once
-        engine.remove_container(client, container_id, force=True)
+        runtime.remove(container_id)
 
     forget = job.cancel.on_cancel(stop_waiting)
     try:
-        problem, port = wait_until_serving(client, job.container_id, timeout, job.health_path)
+        problem, address = runtime.wait_serving(job.container_id, timeout, job.health_path)
     finally:
         forget()
     if job.cancel.cancelled:
         raise Cancelled(job.cancel.reason)
-    if problem is None:
-        job.host_port = port
+    if problem is None and address is not None:
+        job.host_port = address.port
         return
-    for line in engine.container_logs(client, job.container_id, tail=20):
+    for line in runtime.logs(job.container_id, tail=20):
         job.log(f"app: {line}")
     if job.serving_before:
         # The old container serves on, untouched; the failed one goes (its last lines are
         # in the build log).
-        engine.remove_container(client, job.container_id, force=True)
+        runtime.remove(job.container_id)
         job.container_id = None
     else:
         # A first deploy: stopped, not removed, so its logs stay readable.
-        engine.stop_container(client, job.container_id, timeout=2)
+        runtime.stop(job.container_id, timeout_s=2)
         ctx.board.update_fields(job.project_id, container_id=job.container_id,
                                 host_port=None, image=job.image)
-    raise StepFailed(problem)
+    raise StepFailed(problem or "the app has no address")
 
 
 def switch(ctx: JobContext, job: DeployJob) -> None:
@@ -274,12 +175,11 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
             ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
                           only_if=[ProjectStatus.deploying])
     job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
-    client = ctx.docker.client()
     if job.serving_before:
         # Once every router worker has the new route, the old container drains (what it
         # was sent may finish) and goes, on a thread: the deploy is done already.
         ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
-    remove_project_containers(client, ctx.settings.instance_label, job.project_id, job.log,
+    remove_project_containers(ctx.runtime, job.project_id, job.log,
                               keep={job.container_id, job.serving_before})
 
 
@@ -329,11 +229,11 @@ def steps_for(job: DeployJob, steps: list[tuple[str, Step]]) -> list[tuple[str, 
 def prune_old_images(ctx: JobContext, job: DeployJob) -> None:
     """Keep the images of the newest HOSTD_RELEASES_KEPT releases (rollback targets) and
     this build's stages; earlier ones go."""
-    client = ctx.docker.client()
+    runtime = ctx.runtime
     with Session(ctx.db) as session:
         kept = releases.kept_images(session, job.project_id, ctx.settings.releases_kept)
-    for ref in project_images(client, ctx.settings.instance_label, job.project_id):
+    for ref in runtime.project_images(job.project_id):
         if ref != job.image and ref not in kept:
-            engine.remove_image(client, ref, force=False)
-    stages.remove_all_but(client, buildlog.project_dir(ctx.settings.data_dir, job.project_id),
+            runtime.remove_image(ref, force=False)
+    stages.remove_all_but(runtime, buildlog.project_dir(ctx.settings.data_dir, job.project_id),
                           job.stage_images)

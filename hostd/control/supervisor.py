@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
+from hostd.control.runtime import EngineError, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import (
     ENGINE_UNAVAILABLE,
@@ -33,10 +34,6 @@ from hostd.control.supervision import (
     streak_after_crash,
     supervised,
 )
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineError
-from hostd.engine.handle import DockerHandle
-from hostd.engine.health import wait_until_serving
 from hostd.store.models import Project, ProjectStatus, User, utcnow
 
 log = logging.getLogger("hostd.supervisor")
@@ -51,11 +48,11 @@ CONFIRM_SIGNALLED_S = 5.0
 class Supervisor:
     """Crash restarts on timers of their own; `start_soon` for the reconciler."""
 
-    def __init__(self, settings: Settings, db: Engine, docker: DockerHandle,
+    def __init__(self, settings: Settings, db: Engine, runtime: Runtime,
                  board: StatusBoard, lifecycle: Lifecycle) -> None:
         self._settings = settings
         self._db = db
-        self._docker = docker
+        self._runtime = runtime
         self._board = board
         self._lifecycle = lifecycle
         self._lock = threading.Lock()
@@ -101,13 +98,13 @@ class Supervisor:
 
     def _confirm_crash(self, project_id: str, container_id: str, code: int | None,
                        oom: bool) -> None:
-        if project_id in self._starting or not self._docker.reachable():
+        if project_id in self._starting or not self._runtime.reachable():
             return  # a start under way sees its own exit; an engine going away is no crash
         project = self._project(project_id)
         if (project is None or project.container_id != container_id or not supervised(project)
                 or project.status != ProjectStatus.running):
             return
-        state = engine.inspect_container(self._docker.client(), container_id)
+        state = self._runtime.inspect(container_id)
         if state is not None and state.running:
             return  # started again meanwhile (the engine came back, and the reconciler ran)
         self._record_crash(project, code, oom, was=ProjectStatus.running)
@@ -164,11 +161,10 @@ class Supervisor:
         project, owner = loaded
         if not supervised(project):
             return  # stopped, deleted or redeployed meanwhile
-        client = self._docker.client()
-        state = engine.inspect_container(client, project.container_id) \
-            if project.container_id else None
+        runtime = self._runtime
+        state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None:
-            if not (project.image and engine.image_exists(client, project.image)):
+            if not (project.image and runtime.image_exists(project.image)):
                 self._board.set(project.id, ProjectStatus.error, GONE, crash_streak=0,
                                 only_if=[ProjectStatus(project.status)])
                 return
@@ -178,24 +174,23 @@ class Supervisor:
         elif state.running and project.status == ProjectStatus.running:
             return  # its owner started it meanwhile
         elif not state.running:
-            engine.start_container(client, state.id)
+            runtime.start(state.id)
         if crash:
             self._board.update_fields(project.id, restarts=project.restarts + 1)
         self._await_serving(project, state.id)
 
     def _await_serving(self, project: Project, container_id: str) -> None:
-        client = self._docker.client()
-        problem, port = wait_until_serving(client, container_id,
-                                           self._settings.health_timeout_s, project.health_path)
+        problem, address = self._runtime.wait_serving(
+            container_id, self._settings.health_timeout_s, project.health_path)
         status = ProjectStatus(project.status)
-        if problem is None:
-            self._board.set(project.id, ProjectStatus.running, None, host_port=port,
+        if problem is None and address is not None:
+            self._board.set(project.id, ProjectStatus.running, None, host_port=address.port,
                             running_since=utcnow(), only_if=[status])
             return
         after = self._project(project.id)
         if after is None or not supervised(after) or after.status != status:
             return  # stopped or redeployed while it came up
-        state = engine.inspect_container(client, container_id)
+        state = self._runtime.inspect(container_id)
         self._record_crash(after, state.exit_code if state else None,
                            bool(state and state.oom_killed), was=status)
 

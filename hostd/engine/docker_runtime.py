@@ -8,6 +8,7 @@ with its project's /data, and read-only when its image was built for it.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Set
@@ -33,11 +34,12 @@ from hostd.engine.docker_build import build_release
 from hostd.engine.egress import EgressError
 from hostd.engine.errors import ContainerMissing, EngineError
 from hostd.engine.handle import DockerHandle
-from hostd.engine.logs import LogStream
+from hostd.engine.logs import LogStream, last_lines
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.stats import ApiSampler, read_cgroups
 from hostd.naming import INSTANCE_LABEL, PROCESS_LABEL, PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL
 
+log = logging.getLogger("hostd.reconcile")
 LOOPBACK = "127.0.0.1"  # where the engine publishes every app's port
 
 
@@ -59,6 +61,7 @@ class DockerRuntime:
 
     def close(self) -> None:
         self._sampler.close()
+        self._handle.close()
 
     # --- the engine itself -------------------------------------------------------------------
     def reachable(self) -> bool:
@@ -132,8 +135,9 @@ class DockerRuntime:
                                                   timeout_s, path)
         return problem, None if port is None else Address(LOOPBACK, port)
 
-    def logs(self, replica_id: str, tail: int) -> Iterator[str]:
-        return containers.container_logs(self._handle.client(), replica_id, tail=tail)
+    def logs(self, replica_id: str, tail: int) -> list[str]:
+        return last_lines(containers.container_logs(self._handle.client(), replica_id,
+                                                    tail=tail), tail)
 
     def follow_logs(self, replica_id: str, tail: int) -> LogFollower:
         return LogStream(self._handle.client(), replica_id, tail)
@@ -150,8 +154,7 @@ class DockerRuntime:
         missing = [rid for rid in replica_ids if rid not in readings]
         if missing and self._handle.reachable():
             readings.update(self._sampler.read(self._handle.client(), missing, deadline_s))
-        return {rid: Usage(cpu_ns=r.cpu_ns, memory_bytes=r.memory_bytes, at_ns=r.at_ns)
-                for rid, r in readings.items()}
+        return readings
 
     # --- one-off runs --------------------------------------------------------------------------
     def run_once(self, spec: ProcessSpec) -> Replica:
@@ -198,6 +201,7 @@ class DockerRuntime:
     def remove_unused_networks(self, user_ids: Set[str]) -> None:
         client = self._handle.client()
         for user_id in set(usernet.user_networks(client, self._instance)) - set(user_ids):
+            log.info("removing the network of user %s: no project of theirs is left", user_id)
             usernet.remove_user_network(client, self._instance, user_id)
 
     def remove_unused_build_network(self) -> bool:

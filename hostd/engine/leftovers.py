@@ -1,6 +1,6 @@
 """Everything on the engine that one instance made, found by its label, and removed.
 
-`hostd uninstall` (hostd.control.uninstall) is the caller: containers first (the
+`hostd uninstall` (hostd.admin.uninstall) is the caller: containers first (the
 networks and volumes they hold are then free), then images, networks, volumes. Each
 object is one `Leftover`; a removal the engine refuses is reported, never raised, so one
 stubborn object leaves the rest to go.

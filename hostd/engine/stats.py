@@ -1,7 +1,7 @@
 """Raw CPU and memory readings of running containers: cgroup files first, the stats API last.
 
 A reading is cumulative CPU time and current memory at one instant; percentages need two
-(see :func:`cpu_percent`). Formulas, the same numbers ``docker stats`` shows:
+(hostd.control.metrics.cpu_percent). Formulas, the same numbers ``docker stats`` shows:
 
 * CPU % of one core = Δ container CPU time (ns) / Δ wall time (ns) × 100, over the
   interval between two readings of the same container. A container busy on two cores
@@ -27,7 +27,6 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,30 +34,10 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from hostd.control.runtime import Usage
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One instant of one container: cumulative CPU ns, memory bytes, monotonic ns."""
-
-    cpu_ns: int
-    memory_bytes: int
-    at_ns: int
-
-
-def cpu_percent(before: Reading, after: Reading) -> float:
-    """Percent of one core used between two readings of the same container."""
-    wall = after.at_ns - before.at_ns
-    used = after.cpu_ns - before.cpu_ns
-    if wall <= 0 or used < 0:  # a counter that went back: the container restarted
-        return 0.0
-    return used / wall * 100
-
-
-def memory_mb(reading: Reading) -> float:
-    return reading.memory_bytes / MIB
 
 
 # --- cgroup files ---------------------------------------------------------------------
@@ -72,7 +51,7 @@ def _stat_value(text: str, key: str) -> int | None:
     return None
 
 
-def _read_v1(root: Path, container_id: str) -> Reading | None:
+def _read_v1(root: Path, container_id: str) -> Usage | None:
     cpu = root / "cpuacct" / "docker" / container_id / "cpuacct.usage"
     mem = root / "memory" / "docker" / container_id
     try:
@@ -83,10 +62,10 @@ def _read_v1(root: Path, container_id: str) -> Reading | None:
     except (OSError, ValueError):
         return None
     inactive = _stat_value(stat, "total_inactive_file") or 0
-    return Reading(cpu_ns, max(0, usage - inactive), at)
+    return Usage(cpu_ns, max(0, usage - inactive), at)
 
 
-def _read_v2(root: Path, container_id: str) -> Reading | None:
+def _read_v2(root: Path, container_id: str) -> Usage | None:
     for group in (root / "system.slice" / f"docker-{container_id}.scope",
                   root / "docker" / container_id):
         try:
@@ -99,16 +78,16 @@ def _read_v2(root: Path, container_id: str) -> Reading | None:
         if usec is None:
             continue
         inactive = _stat_value(stat, "inactive_file") or 0
-        return Reading(usec * 1000, max(0, usage - inactive), at)
+        return Usage(usec * 1000, max(0, usage - inactive), at)
     return None
 
 
-def read_cgroup(container_id: str, root: Path = CGROUP_ROOT) -> Reading | None:
+def read_cgroup(container_id: str, root: Path = CGROUP_ROOT) -> Usage | None:
     """The container's reading from its cgroup files; None where they are absent."""
     return _read_v1(root, container_id) or _read_v2(root, container_id)
 
 
-def read_cgroups(container_ids: Iterable[str], root: Path = CGROUP_ROOT) -> dict[str, Reading]:
+def read_cgroups(container_ids: Iterable[str], root: Path = CGROUP_ROOT) -> dict[str, Usage]:
     """Readings of every container whose cgroup files exist (the others are left out)."""
     found = {}
     for container_id in container_ids:
@@ -121,8 +100,8 @@ def read_cgroups(container_ids: Iterable[str], root: Path = CGROUP_ROOT) -> dict
 # --- the engine's stats API (the fallback) ----------------------------------------------
 
 
-def reading_from_stats(stats: dict[str, Any], at_ns: int) -> Reading | None:
-    """A Reading from one ``/containers/<id>/stats`` document; None when it has no data."""
+def reading_from_stats(stats: dict[str, Any], at_ns: int) -> Usage | None:
+    """A Usage from one ``/containers/<id>/stats`` document; None when it has no data."""
     cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
     memory = stats.get("memory_stats") or {}
     usage = memory.get("usage")
@@ -130,10 +109,10 @@ def reading_from_stats(stats: dict[str, Any], at_ns: int) -> Reading | None:
         return None  # a container that stopped between listing and sampling
     detail = memory.get("stats") or {}
     inactive = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-    return Reading(int(cpu), max(0, int(usage) - int(inactive)), at_ns)
+    return Usage(int(cpu), max(0, int(usage) - int(inactive)), at_ns)
 
 
-def read_api(client: docker.DockerClient, container_id: str) -> Reading | None:
+def read_api(client: docker.DockerClient, container_id: str) -> Usage | None:
     """One reading from the engine (blocks ~1 s); None when the container is gone."""
     try:
         stats = client.api.stats(container_id, stream=False, one_shot=True)
@@ -151,10 +130,10 @@ class ApiSampler:
 
     def __init__(self, workers: int = 8) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="stats")
-        self._pending: dict[str, concurrent.futures.Future[Reading | None]] = {}
+        self._pending: dict[str, concurrent.futures.Future[Usage | None]] = {}
 
     def read(self, client: docker.DockerClient, container_ids: Iterable[str],
-             deadline_s: float) -> dict[str, Reading]:
+             deadline_s: float) -> dict[str, Usage]:
         """Blocks up to `deadline_s`; returns the readings that arrived in time."""
         futures = {}
         for container_id in container_ids:

@@ -15,8 +15,8 @@ from pathlib import Path
 import docker
 from sqlmodel import Session
 
+from hostd.admin.base_prune import kept_release_images
 from hostd.config import Settings
-from hostd.control.base_prune import kept_release_images
 from hostd.engine.base_prune import prune_base_images
 from hostd.engine.containers import image_exists, inspect_image
 from hostd.engine.images import _keep_replaced

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostd.engine.stats import (
-    MIB,
-    Reading,
-    cpu_percent,
-    memory_mb,
-    read_cgroup,
-    read_cgroups,
-    reading_from_stats,
-)
+from hostd.control.metrics import cpu_percent, memory_mb
+from hostd.control.runtime import Usage as Reading
+from hostd.engine.stats import MIB, read_cgroup, read_cgroups, reading_from_stats
 
 CID = "ab" * 32
 

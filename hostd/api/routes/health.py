@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from hostd.api.bodies import BodyTypedRoute
-from hostd.api.deps import DbDep, DockerDep, HubDep
+from hostd.api.deps import DbDep, HubDep, RuntimeDep
 from hostd.store.db import database_ok
 
 router = APIRouter(route_class=BodyTypedRoute)
@@ -20,10 +20,10 @@ class Health(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(db: DbDep, docker: DockerDep, hub: HubDep) -> Health:
+def healthz(db: DbDep, runtime: RuntimeDep, hub: HubDep) -> Health:
     """`ok` when both the database and the Docker engine answer, else `degraded`."""
     db_up = database_ok(db)
-    docker_up = docker.reachable()
+    docker_up = runtime.reachable()
     return Health(
         status="ok" if db_up and docker_up else "degraded",
         database="ok" if db_up else "unreachable",

@@ -21,9 +21,9 @@ from sqlmodel import Session, col, select
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
     DbDep,
-    DockerDep,
     FollowersDep,
     OwnedProject,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
     StreamsDep,
@@ -32,10 +32,8 @@ from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
 from hostd.control import buildlog
 from hostd.control.followers import LogFollowers
+from hostd.control.runtime import EngineUnavailable, Runtime
 from hostd.control.streams import StreamSlots
-from hostd.engine import containers as engine
-from hostd.engine.client import EngineClient as DockerClient
-from hostd.engine.logs import LogStream, last_lines
 from hostd.errors import NotFound, RateLimited
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
@@ -59,7 +57,7 @@ def latest_deployment(session: Session, project: Project) -> Deployment | None:
                                          **STREAM_RESPONSES[200]["content"]}}})
 def logs(
     project: OwnedProject, session: SessionDep, settings: SettingsDep, db: DbDep,
-    docker: DockerDep, followers: FollowersDep, watch: TokenWatchDep, streams: StreamsDep,
+    runtime: RuntimeDep, followers: FollowersDep, watch: TokenWatchDep, streams: StreamsDep,
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
@@ -76,13 +74,13 @@ def logs(
         return LogLines(source=source, lines=buildlog.tail(path, tail))
     if not project.container_id:
         raise NotFound("This project has no container yet: see its build log (source=build)")
-    client = docker.client()
+    if not runtime.reachable():
+        raise EngineUnavailable("the Docker engine does not answer")
     if follow:
         followers.check()  # 429 now, while an error can still be the answer
         return _stream(streams, project, _follow_runtime(
-            client, project.container_id, tail, followers), watch)
-    return LogLines(source=source, lines=last_lines(
-        engine.container_logs(client, project.container_id, tail=tail), tail))
+            runtime, project.container_id, tail, followers), watch)
+    return LogLines(source=source, lines=list(runtime.logs(project.container_id, tail=tail)))
 
 
 def _stream(streams: StreamSlots, project: Project, events: AsyncIterator[bytes],
@@ -116,9 +114,9 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
         return row is None or row.status != DeploymentStatus.running
 
 
-async def _follow_runtime(client: DockerClient, container_id: str, tail: int,
+async def _follow_runtime(runtime: Runtime, container_id: str, tail: int,
                           followers: LogFollowers) -> AsyncIterator[bytes]:
-    stream = await anyio.to_thread.run_sync(LogStream, client, container_id, tail)
+    stream = await anyio.to_thread.run_sync(runtime.follow_logs, container_id, tail)
     try:
         async for line in followers.lines(stream):
             yield sse("log", {"line": line})

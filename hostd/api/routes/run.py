@@ -26,10 +26,10 @@ from pydantic import Field as PydanticField
 from hostd.api.bodies import BodyTypedRoute
 from hostd.api.deps import (
     CurrentUser,
-    DockerDep,
     FollowersDep,
     OneOffsDep,
     OwnedProject,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
     StreamsDep,
@@ -38,8 +38,7 @@ from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatchDep
 from hostd.control.followers import LogFollowers
 from hostd.control.oneoff import OneOff, OneOffs
-from hostd.engine.handle import DockerHandle
-from hostd.engine.logs import LogStream
+from hostd.control.runtime import Runtime
 from hostd.errors import ValidationError
 from hostd.store import configvars
 from hostd.store.models import _Body
@@ -65,7 +64,7 @@ class RunBody(_Body):
 async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: CurrentUser,
               watch: TokenWatchDep, settings: SettingsDep, streams: StreamsDep,
               followers: FollowersDep, oneoffs: OneOffsDep,
-              docker: DockerDep) -> EventStreamResponse:
+              runtime: RuntimeDep) -> EventStreamResponse:
     """Run `command` once in a fresh container of the current release: its config vars,
     data and limits, no router traffic. Streams `output` lines, then `exit`; ends with
     its token."""
@@ -81,14 +80,14 @@ async def run(body: RunBody, project: OwnedProject, session: SessionDep, user: C
     except BaseException:
         lease.release()
         raise
-    return EventStreamResponse(_output(docker, followers, oneoffs, one), watch=watch, lease=lease)
+    return EventStreamResponse(_output(runtime, followers, oneoffs, one), watch=watch, lease=lease)
 
 
-async def _output(docker: DockerHandle, followers: LogFollowers, oneoffs: OneOffs,
+async def _output(runtime: Runtime, followers: LogFollowers, oneoffs: OneOffs,
                   one: OneOff) -> AsyncIterator[bytes]:
     try:
-        stream = await anyio.to_thread.run_sync(
-            LogStream, docker.client(), one.container_id, ALL_LINES)
+        stream = await anyio.to_thread.run_sync(runtime.follow_logs, one.container_id,
+                                                ALL_LINES)
         # The wait returns at the exit or the time limit; then the container goes, which
         # ends its log stream too.
         waiter = asyncio.wrap_future(followers.start(partial(_wait, oneoffs, one)))
