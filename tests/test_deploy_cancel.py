@@ -37,7 +37,7 @@ def deployer(tmp_path: Path) -> Iterator[Deployer]:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'hostd.db'}")
     db.migrate(engine)
     board = StatusBoard(engine, EventHub())
-    yield Deployer(settings, engine, docker=None, board=board,  # type: ignore[arg-type]
+    yield Deployer(settings, engine, runtime=None, board=board,  # type: ignore[arg-type]
                    retirer=None, changes=ChangeLocks())  # type: ignore[arg-type]
     engine.dispose()
 

@@ -35,7 +35,7 @@ def deployer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy
     db.migrate(engine)
     monkeypatch.setattr(deploy, "prune_old_images", lambda ctx, job: None)  # no engine
     board = StatusBoard(engine, EventHub())
-    made = Deployer(settings, engine, docker=None, board=board,  # type: ignore[arg-type]
+    made = Deployer(settings, engine, runtime=None, board=board,  # type: ignore[arg-type]
                     retirer=None, changes=ChangeLocks())  # type: ignore[arg-type]
     yield made
     made._queue.close()

@@ -27,7 +27,13 @@ from hostd.control.job import DELETED, SUPERSEDED
 from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
-from hostd.control.runtime import ContainerMissing, EngineError, Replica, Runtime
+from hostd.control.runtime import (
+    ContainerMissing,
+    EngineError,
+    EngineUnavailable,
+    Replica,
+    Runtime,
+)
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.errors import Conflict, NotFound
@@ -66,6 +72,13 @@ class Lifecycle:
         self._expected = expected
         self._replacer = Replacer(settings, runtime, board, retirer, changes)
         self._quota = Quota(settings, db)
+
+    def _require_engine(self) -> None:
+        """A start needs the engine now: without it, a 503 rather than a redeploy queued
+        to fail."""
+        if not self._runtime.reachable():
+            raise EngineUnavailable("the engine does not answer; "
+                                    "start the project again once it is back")
 
     def _refuse_while_deploying(self, project: Project) -> None:
         if project.status == ProjectStatus.deploying or self._deployer.is_deploying(project.id):
@@ -117,6 +130,7 @@ class Lifecycle:
 
     def start(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
+        self._require_engine()
         with self._quota.starting(owner.id, project.id, project.name):
             return self._start(session, project, owner)
 
@@ -153,6 +167,7 @@ class Lifecycle:
 
     def restart(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
+        self._require_engine()
         if project.status == ProjectStatus.error and not supervised(project):
             return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:

@@ -3,7 +3,8 @@
 The control plane owns this protocol; adapters implement it beneath (the Docker engine in
 hostd.engine.docker_runtime, an in-memory engine for tests in tests/fakes/runtime.py). No
 engine SDK object crosses it: only the dataclasses below, strings and numbers, and the
-errors of the one engine error tree (hostd.engine.errors):
+errors of the one engine error tree, defined here (adapters translate their SDK's
+failures into it at one place each: hostd.engine.client for Docker):
 
     EngineError              an operation failed; the message is for humans
     ├── EngineUnavailable    the engine does not answer
@@ -16,6 +17,8 @@ The unit is a *process group*: one process type of one release, run as N replica
 1 today, and a replica is one container). Each replica reports the address the router
 should use: a loopback port here, a node's address and port on a cluster.
 
+Catch EngineError for "the engine failed, whatever the cause"; catch EngineUnavailable
+before it where an engine that is away means something else (wait, 503, reconcile later).
 Every method blocks; callers run it off the event loop.
 """
 
@@ -27,20 +30,63 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from hostd.engine.errors import (
-    BuildFailed,
-    BuildRefused,
-    BuildStopped,
-    ContainerMissing,
-    EngineError,
-    EngineUnavailable,
-    ImageMissing,
-)
-
 __all__ = ["WEB", "Address", "BuildFailed", "BuildRefused", "BuildRequest", "BuildStopped",
            "BuiltImage", "CancelScope", "ContainerMissing", "EngineError", "EngineUnavailable",
            "ImageMissing", "LogFollower", "ProcessGroup", "ProcessSpec", "Replica",
            "Runtime", "RuntimeEvent", "Usage"]
+# --- the engine error tree ----------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """An engine operation failed; ``str(err)`` is human-readable."""
+
+
+class EngineUnavailable(EngineError):
+    """The Docker engine cannot be reached (not running, socket missing, timed out)."""
+
+
+class BuildFailed(EngineError):
+    """An image build failed.
+
+    ``log_tail`` holds the last build output lines; ``oom`` is True when a build step
+    was killed for running out of memory (exit 137).
+    """
+
+    def __init__(self, message: str, log_tail: list[str], oom: bool = False) -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+        self.oom = oom
+
+
+class ImageMissing(EngineError):
+    """A needed image is not in the local engine; ``command`` is what creates it."""
+
+    def __init__(self, image: str, command: str) -> None:
+        super().__init__(f"image {image} is missing: run `{command}`")
+        self.image = image
+        self.command = command
+
+
+class ContainerMissing(EngineError):
+    """The container does not exist (never created, or removed behind our back)."""
+
+
+class BuildStopped(EngineError):
+    """hostd stopped the build: its deadline passed, its output passed the cap, or it
+    was cancelled (``cancelled``). The message is the deploy's reason."""
+
+    def __init__(self, message: str, cancelled: bool = False) -> None:
+        super().__init__(message)
+        self.cancelled = cancelled
+
+
+class BuildRefused(EngineError):
+    """The source can't be built as it is: a link out of the checkout, too large, a
+    Dockerfile on a base it may not use, a Node.js line hostd has no image of."""
+
+
+# --- what crosses the port ----------------------------------------------------------------
+
 WEB = "web"  # the process type that serves HTTP (the only one today)
 
 

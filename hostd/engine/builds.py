@@ -27,9 +27,9 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from hostd.control.runtime import BuildStopped
 from hostd.engine.client import BuildFailed, translate_errors
 from hostd.engine.context import DOCKERFILE_MEMBER, SourceLimits, write_context
-from hostd.engine.errors import BuildStopped
 from hostd.source.checkout import Checkout
 
 LOG_TAIL_LINES = 30

@@ -25,7 +25,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from hostd.engine.errors import (
+from hostd.control.runtime import (
     BuildFailed,
     ContainerMissing,
     EngineError,

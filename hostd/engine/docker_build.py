@@ -17,12 +17,11 @@ from typing import BinaryIO
 import docker
 
 from hostd.config import Settings
-from hostd.control.runtime import BuildRequest, BuiltImage
+from hostd.control.runtime import BuildRefused, BuildRequest, BuiltImage, EngineError, ImageMissing
 from hostd.engine.builds import BuildLimits, build_context
 from hostd.engine.cgroups import build_cgroup
 from hostd.engine.context import SourceLimits, SourceTooLarge, write_context
 from hostd.engine.dockerfile_policy import DisallowedDockerfile, check_repository_dockerfile
-from hostd.engine.errors import BuildRefused, EngineError, ImageMissing
 from hostd.engine.images import node_base_for, resolve_base_images
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.project_images import untagged_among

@@ -21,6 +21,8 @@ from hostd.control.runtime import (
     Address,
     BuildRequest,
     BuiltImage,
+    ContainerMissing,
+    EngineError,
     LogFollower,
     ProcessGroup,
     ProcessSpec,
@@ -32,7 +34,6 @@ from hostd.engine import containers, egress, health, oneoff, project_images, use
 from hostd.engine.datavol import DataImages
 from hostd.engine.docker_build import build_release
 from hostd.engine.egress import EgressError
-from hostd.engine.errors import ContainerMissing, EngineError
 from hostd.engine.handle import DockerHandle
 from hostd.engine.logs import LogStream, last_lines
 from hostd.engine.networks import BUILD_NETWORKS
