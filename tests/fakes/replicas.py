@@ -27,7 +27,7 @@ class _StartRule:
     """A fault for replicas started from now on; `target` is an image or a project id
     (None: every replica)."""
 
-    kind: str  # exit | slow | never
+    kind: str  # exit | slow | never | status
     target: str | None
     value: float = 0.0
 
@@ -155,6 +155,10 @@ class FakeReplicas(FakeImages):
         """Replicas started from now on run but never answer HTTP."""
         self._add_rule(_StartRule("never", image_or_project))
 
+    def answers_with(self, status: int, image_or_project: str | None = None) -> None:
+        """Replicas started from now on answer HTTP, but with `status` (500 or more)."""
+        self._add_rule(_StartRule("status", image_or_project, status))
+
     def clear_faults(self) -> None:
         """Forget the start rules and scripted commands (queued build faults stay)."""
         with self._lock:
@@ -251,9 +255,11 @@ class FakeReplicas(FakeImages):
     def _begin(self, rec: FakeReplica) -> Replica:
         rec.state, rec.exit_code, rec.oom_killed = "running", None, False
         rec.started_at = utcnow()
-        rec.serves_at = time.monotonic()
-        for rule in self._rules_for(rec, ("slow", "never")):
-            rec.serves_at = None if rule.kind == "never" else time.monotonic() + rule.value
+        now = time.monotonic()
+        rec.serves_at, rec.answers = now, None
+        for rule in self._rules_for(rec, ("slow", "never", "status")):  # the newest only
+            rec.serves_at = now + rule.value if rule.kind == "slow" else None
+            rec.answers = int(rule.value) if rule.kind == "status" else None
         self._emit("start", rec)
         return rec.snapshot()
 

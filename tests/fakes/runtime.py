@@ -2,10 +2,11 @@
 
 It runs the control plane's branches in the unit tier (no engine): replicas start and
 stop with Docker's events, builds add images, and a test makes things go wrong —
-`crash`, `exit_on_start`, `slow_start`, `never_serves`, `vanish`, `go_away`/`come_back`,
-`fail_next_build`, `refuse_next_build`, `slow_next_build`, `script_command`,
-`fail_next`. Every Runtime call is kept in `calls`. Thread-safe: one lock, and one
-condition every wait (serving, exit, logs, events) sleeps on, bounded by its timeout.
+`crash`, `exit_on_start`, `slow_start`, `never_serves`, `answers_with`, `vanish`,
+`ignores_sigterm`, `go_away`/`come_back`, `fail_next_build`, `refuse_next_build`,
+`slow_next_build`, `script_command`, `finish`, `fail_next`. Every Runtime call is kept
+in `calls`. Thread-safe: one lock, and one condition every wait (serving, exit, logs,
+events) sleeps on, bounded by its timeout.
 The real-engine tests stay the proof of DockerRuntime; see tests/fakes/README.md.
 
 Built in layers, each a module: base (lock, calls, outage), images (images, builds),

@@ -45,6 +45,12 @@ def silent_reason(timeout_s: float) -> str:
             "make it listen on 0.0.0.0:$PORT")
 
 
+def failing_reason(status: int, path: str, timeout_s: float) -> str:
+    """As hostd.engine.health.wait_until_serving when the app answered 500 or more."""
+    return (f"the app answered {status} on {path} for {timeout_s:.0f}s: "
+            "a health check needs an answer below 500")
+
+
 @dataclass
 class FakeReplica:
     """One replica as the fake engine holds it (mutable, under the engine's lock)."""
@@ -60,7 +66,8 @@ class FakeReplica:
     oom_killed: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    serves_at: float | None = None  # monotonic seconds; None: never answers HTTP
+    serves_at: float | None = None  # monotonic seconds; None: never answers below 500
+    answers: int | None = None  # the status it answers instead (answers_with), if any
     stop_code: int = 0  # what a stop gives: 137 when it ignores SIGTERM
     log: list[str] = field(default_factory=list)
     cpu_ns: int = 0

@@ -9,7 +9,14 @@ from collections.abc import Iterator, Set
 
 from hostd.control.runtime import Address, EngineUnavailable, RuntimeEvent, Usage
 from tests.fakes.replicas import FakeReplicas
-from tests.fakes.state import STOPPED, UNREACHABLE, exit_reason, missing, silent_reason
+from tests.fakes.state import (
+    STOPPED,
+    UNREACHABLE,
+    exit_reason,
+    failing_reason,
+    missing,
+    silent_reason,
+)
 
 
 class FakeLogFollower:
@@ -39,7 +46,7 @@ class FakeStreams(FakeReplicas):
     def wait_serving(self, replica_id: str, timeout_s: float,
                      path: str = "/") -> tuple[str | None, Address | None]:
         """As the Docker adapter: (None, address) once it serves; else why not: it
-        exited, it disappeared, or nothing answered within `timeout_s`."""
+        exited, it disappeared, or nothing answered below 500 within `timeout_s`."""
         self._op("wait_serving", replica_id, timeout_s, path)
         deadline = time.monotonic() + timeout_s
         with self._changed:
@@ -54,6 +61,8 @@ class FakeStreams(FakeReplicas):
                 if rec.running and rec.serves_at is not None and now >= rec.serves_at:
                     return None, rec.address
                 if now >= deadline:
+                    if rec.answers is not None:
+                        return failing_reason(rec.answers, path, timeout_s), None
                     return silent_reason(timeout_s), None
                 wake = deadline if rec.serves_at is None else min(deadline, rec.serves_at)
                 self._changed.wait(wake - now)

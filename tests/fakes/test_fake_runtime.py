@@ -189,6 +189,11 @@ def test_wait_serving_says_why_a_replica_never_served(fake: FakeRuntime) -> None
     assert fake.wait_serving(silent.id, 0.3) == (
         "the app did not answer HTTP on $PORT (8000) within 0s: make it listen on "
         "0.0.0.0:$PORT", None)
+    fake.answers_with(503, "p1")
+    failing = fake.run(spec(name="d")).first
+    assert fake.wait_serving(failing.id, 0.2, "/health") == (
+        "the app answered 503 on /health for 0s: a health check needs an answer below 500",
+        None)
     threading.Timer(0.05, fake.vanish, [silent.id]).start()
     assert fake.wait_serving(silent.id, 1.0) == (
         "the container disappeared while starting", None)
