@@ -104,10 +104,12 @@ class FakeImages(FakeEngineBase):
 
     def _build_slowly(self, request: BuildRequest, seconds: float) -> None:
         cancelled = threading.Event()
-        unhook = request.on_cancel(cancelled.set) if request.on_cancel else (lambda: None)
+        scope = request.cancel
+        unhook = scope.on_cancel(cancelled.set) if scope is not None else (lambda: None)
         try:
             if cancelled.wait(seconds):
-                raise BuildStopped("the deploy was cancelled", cancelled=True)
+                assert scope is not None
+                raise BuildStopped(scope.reason or "the deploy was cancelled", cancelled=True)
         finally:
             unhook()
 

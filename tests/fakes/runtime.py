@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from hostd.control.runtime import EngineError
+from hostd.control.runtime import EngineError, Replica
 from tests.fakes.streams import FakeStreams
 
 
@@ -29,6 +29,16 @@ class FakeRuntime(FakeStreams):
         for ref in images:
             self.add_image(ref)
         self.mounted: set[str] = set()  # the projects mount_data was asked for
+
+    def adopt(self, replica_id: str, user_id: str) -> Replica | None:
+        """A replica found at start: on the fake it follows today's rules already."""
+        self._op("adopt", replica_id, user_id)
+        with self._lock:
+            self._networks.add(user_id)
+        return self.inspect(replica_id)
+
+    def close(self) -> None:
+        self._op("close")
 
     # --- networks and data (the Runtime port) ---------------------------------------------
     def remove_user_network(self, user_id: str) -> None:

@@ -83,11 +83,11 @@ class FakeStreams(FakeReplicas):
                     return None
                 self._changed.wait(remaining)
 
-    def logs(self, replica_id: str, tail: int) -> Iterator[str]:
+    def logs(self, replica_id: str, tail: int) -> list[str]:
         self._op("logs", replica_id, tail)
         with self._lock:
             log = self._get("logs of container", replica_id).log
-            return iter(log[-tail:] if tail > 0 else [])
+            return list(log[-tail:] if tail > 0 else [])
 
     def follow_logs(self, replica_id: str, tail: int) -> FakeLogFollower:
         self._op("follow_logs", replica_id, tail)

@@ -224,15 +224,12 @@ def test_one_off_runs_exit_as_scripted_or_when_finished(fake: FakeRuntime) -> No
     assert {release.id, job.id} <= {r.id for r in fake.replicas()}
 
 
-CancelHook = Callable[[Callable[[], None]], Callable[[], None]]
-
-
-def build_request(tmp_path: Path, log: list[str], on_cancel: CancelHook | None = None,
+def build_request(tmp_path: Path, log: list[str], cancel: CancelScope | None = None,
                   ) -> BuildRequest:
     return BuildRequest(deployment_id="d1", project_id="p1", checkout=tmp_path,
                         workdir=tmp_path, template="flask", tag="hostd-app/p1:d1",
                         labels={"hostd.project": "p1"}, on_log=log.append,
-                        on_cancel=on_cancel)
+                        cancel=cancel)
 
 
 def test_a_build_adds_its_image_and_reports_its_stages(fake: FakeRuntime, tmp_path: Path) -> None:
@@ -270,8 +267,8 @@ def test_a_slow_build_stops_when_its_deploy_is_cancelled(
     fake.slow_next_build(3.0)
     threading.Timer(0.05, scope.cancel, ["redeployed"]).start()
     with pytest.raises(BuildStopped) as stopped:
-        fake.build(build_request(tmp_path, [], scope.on_cancel), lambda ids: None)
-    assert stopped.value.cancelled
+        fake.build(build_request(tmp_path, [], scope), lambda ids: None)
+    assert stopped.value.cancelled and str(stopped.value) == "redeployed"
 
 
 def test_images_and_data_in_use_are_kept(fake: FakeRuntime) -> None:
