@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -35,6 +35,7 @@ from hostd.api.routes import (
 )
 from hostd.api.session import SessionRenewalMiddleware
 from hostd.config import Settings
+from hostd.control.runtime import Runtime
 from hostd.router import serve as dataplane
 from hostd.services import Services, build_services
 from hostd.store import dburl
@@ -86,11 +87,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.db.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None,
+               make_runtime: Callable[[Settings], Runtime] | None = None) -> FastAPI:
     """The API for `settings` (else read from the environment), its services built once
-    and kept as `app.state.services`; nothing runs until the lifespan starts."""
+    and kept as `app.state.services`; nothing runs until the lifespan starts. The engine:
+    see build_services."""
     settings = settings or Settings()
-    services = build_services(settings)
+    services = build_services(settings, make_runtime)
     app = FastAPI(
         title="hostd", version=__version__, lifespan=_lifespan,
         description="A PaaS on your own machine: users, projects and their containers.",

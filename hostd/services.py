@@ -9,6 +9,7 @@ and connects to nothing else (the Docker client connects on first use).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -77,15 +78,21 @@ class Services:
     uploads: UploadGate  # source uploads in progress, and the threads that check them
 
 
+def docker_runtime(settings: Settings) -> Runtime:
+    return DockerRuntime(settings, DockerHandle(settings.docker_host), data_images(settings))
+
+
 def pool_threads(settings: Settings) -> int:
     """The threads that may use the database at once: anyio's and the daemon's own
     (hostd.store.db), the change threads (their own limiter) and the deployer's workers."""
     return db.DEFAULT_POOL_THREADS + settings.change_threads + worker_threads(settings)
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings,
+                   make_runtime: Callable[[Settings], Runtime] | None = None) -> Services:
     """All of the daemon's parts for `settings`, wired to each other (nothing started);
-    `Services.settings` is `settings` with the instance label decided."""
+    `Services.settings` is `settings` with the instance label decided. The engine is the
+    local Docker one unless `make_runtime` makes another (tests: an in-memory one)."""
     settings.ensure_data_dir()
     url = dburl.parse(settings.database_uri)  # DatabaseUrlError before anything opens
     engine = db.make_engine(url, pool_threads(settings))
@@ -96,8 +103,7 @@ def build_services(settings: Settings) -> Services:
     settings = settings.with_instance(existing_database=db.has_schema(engine))
     db.migrate(engine)
     hub = EventHub()
-    runtime = DockerRuntime(settings, DockerHandle(settings.docker_host),
-                            data_images(settings))
+    runtime = (make_runtime or docker_runtime)(settings)
     board = StatusBoard(engine, hub)
     expected = ExpectedExits()
     drains = DrainGate()
