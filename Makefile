@@ -40,8 +40,12 @@ postgres:
 browser:
 	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
 
+# The tests that need no engine first, one process per core (as `make unit`); then those
+# that do, one at a time (they share the engine, and the `engine_restart` ones, last, stop
+# it), naming the slowest; then the database modules again on PostgreSQL.
 test: engine postgres browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not docker and not installs" -n auto --dist loadfile
+	$(BIN)/python -m pytest -m "docker and not installs" --durations=20
 	$(BIN)/python -m pytest --db postgres $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
