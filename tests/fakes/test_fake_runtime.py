@@ -222,6 +222,9 @@ def test_one_off_runs_exit_as_scripted_or_when_finished(fake: FakeRuntime) -> No
     threading.Timer(0.05, fake.finish, [job.id, 0]).start()
     assert fake.wait_exit(job.id, JOIN_S) == 0
     assert {release.id, job.id} <= {r.id for r in fake.replicas()}
+    # As on the engine (they carry hostd.run-of, not hostd.project): no project's replicas.
+    assert release.project_id is None and fake.replicas("p1") == []
+    assert {e.project_id for e in fake.history()} == {None}
 
 
 def build_request(tmp_path: Path, log: list[str], cancel: CancelScope | None = None,
