@@ -94,7 +94,7 @@ def test_a_run_past_its_time_limit_is_killed_and_removed(daemon, repo):
         assert runs_of(daemon.fake, pid) == []
         (web,) = daemon.fake.replicas(pid)
         killed = [(e.action, e.exit_code) for e in daemon.fake.history()
-                  if e.project_id == pid and e.replica_id != web.id]
+                  if e.replica_id != web.id]
         assert killed == [("start", None), ("kill", None), ("die", 137)], "killed, not waited"
 
 
@@ -157,3 +157,20 @@ def test_a_run_whose_client_leaves_is_killed_and_removed(daemon, repo):
             time.sleep(0.02)
         assert [e.action for e in daemon.fake.history() if e.replica_id == one.id] == [
             "start", "kill", "die"]
+
+
+def test_a_redeploy_leaves_a_run_under_way_alone(daemon, repo):
+    with daemon.logged_in() as client:
+        project = deployed(client, repo)
+        (web,) = daemon.fake.replicas(project["id"])
+        with started(client, project["id"], {"command": ["sleep", "600"]}) as events:
+            (one,) = until_started(daemon.fake, project["id"])
+            assert client.post(f"/api/projects/{project['id']}/deploy").status_code == 202
+            until(client, project["id"], lambda p: p["release"] > project["release"]
+                  and not p["deploying"])
+            assert one.id not in {r.id for r in daemon.fake.replicas(project["id"])}, \
+                "not one of the project's web replicas"
+            assert daemon.fake.inspect(one.id).running, "the deploy's switch left it alone"
+            daemon.fake.finish(one.id, exit_code=0)
+            assert list(events) == [("exit", {"code": 0, "timed_out": False})]
+        assert daemon.fake.inspect(web.id) is None, "the old release retired"
