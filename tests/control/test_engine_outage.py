@@ -12,7 +12,8 @@ import pytest
 
 from hostd.control.supervision import ENGINE_UNAVAILABLE
 from tests.control.conftest import deployed, until
-from tests.fakes.daemon import FakeDaemon
+from tests.fakes.daemon import FakeDaemon, fake_daemon
+from tests.fakes.runtime import FakeRuntime
 from tests.test_auth_api import assert_error
 
 
@@ -40,11 +41,11 @@ def test_projects_read_error_while_the_engine_is_away_and_run_again_after(daemon
         assert client.get("/healthz").json()["docker"] == "ok"
 
 
-def test_start_and_restart_answer_503_while_the_engine_is_away(daemon, repo):
+def test_start_stop_and_restart_answer_503_while_the_engine_is_away(daemon, repo):
     with daemon.logged_in() as client:
         project = deployed(client, repo)
         engine_gone(client, daemon, project["id"])
-        for action in ("start", "restart"):
+        for action in ("start", "restart", "stop"):
             body = assert_error(client.post(f"/api/containers/{project['id']}/{action}"),
                                 503, "ServiceUnavailable")
             assert "engine" in body["message"]
@@ -88,3 +89,22 @@ def test_a_crash_during_an_outage_is_not_counted(daemon, repo, when):
         assert daemon.fake.inspect(replica.id).running
         assert daemon.fake.calls_of("start") == [(replica.id,)]
 
+
+
+def test_a_daemon_that_starts_without_the_engine_waits_for_it(tmp_path, repo):
+    fake, data = FakeRuntime(), tmp_path / "data"
+    with fake_daemon(data, fake, HOSTD_INSTANCE="outage-test") as first, \
+            first.logged_in() as client:
+        token = client.headers["Authorization"].removeprefix("Bearer ")
+        project = deployed(client, repo)
+    (replica,) = fake.replicas(project["id"])
+    fake.go_away(kill_replicas=True)  # the machine rebooted; the engine is slow to come up
+    with fake_daemon(data, fake, HOSTD_INSTANCE="outage-test") as second, \
+            second.client(token) as client:
+        down = until(client, project["id"], lambda p: p["status_reason"] == ENGINE_UNAVAILABLE)
+        assert down["status"] == "error"
+        assert client.get("/healthz").json()["docker"] == "unreachable"
+        fake.come_back()
+        back = until(client, project["id"], lambda p: p["status"] == "running")
+        assert back["status_reason"] is None and back["restarts"] == 0
+        assert fake.inspect(replica.id).running, "the same replica, started again"
