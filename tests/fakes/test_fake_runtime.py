@@ -134,6 +134,18 @@ def test_an_engine_that_goes_away_ends_events_and_answers_nothing_until_back(
     assert next(events).action == "kill"
 
 
+def test_a_wait_under_way_when_the_engine_goes_away_ends_with_no_code(
+        fake: FakeRuntime) -> None:
+    job = fake.run_once(spec(name="job", command=["sleep", "60"]))
+    thread, out = in_thread(lambda: fake.wait_exit(job.id, 30.0))
+    until_waiting = time.monotonic() + JOIN_S
+    while len(fake.calls_of("wait_exit")) < 1 and time.monotonic() < until_waiting:
+        time.sleep(0.01)
+    fake.go_away()
+    thread.join(JOIN_S)
+    assert not thread.is_alive() and out == [None]
+
+
 def test_an_engine_restart_can_take_the_replicas_with_it(fake: FakeRuntime) -> None:
     replica = fake.run(spec()).first
     fake.go_away(kill_replicas=True)
