@@ -174,3 +174,22 @@ def test_a_redeploy_leaves_a_run_under_way_alone(daemon, repo):
             daemon.fake.finish(one.id, exit_code=0)
             assert list(events) == [("exit", {"code": 0, "timed_out": False})]
         assert daemon.fake.inspect(web.id) is None, "the old release retired"
+
+
+def test_a_run_the_engine_left_mid_way_is_removed_once_it_is_back(daemon, repo):
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo)["id"]
+        with started(client, pid, {"command": ["sleep", "600"]}) as events:
+            (one,) = until_started(daemon.fake, pid)
+            daemon.fake.write_log(one.id, "working")
+            assert next(events) == ("output", {"line": "working"})  # followed by now
+            daemon.fake.go_away()
+            # How it ended, nobody can say (Docker's wait loses its connection as at the
+            # time limit); the stream still ends in order.
+            assert list(events) == [("exit", {"code": None, "timed_out": True})]
+        daemon.fake.come_back()  # the removal failed meanwhile: the reconciler does it
+        deadline = time.monotonic() + WAIT_S
+        while runs_of(daemon.fake, pid):
+            assert time.monotonic() < deadline, "the run was left behind"
+            time.sleep(0.02)
+        assert daemon.fake.inspect(one.id) is None
