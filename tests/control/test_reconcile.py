@@ -17,7 +17,7 @@ from sqlalchemy import event
 from hostd.control.oneoff import RUN_OF_LABEL
 from hostd.control.reconcile import INTERRUPTED
 from hostd.control.runtime import ProcessSpec
-from hostd.naming import USER_LABEL, labels_for
+from hostd.naming import PROJECT_LABEL, USER_LABEL, labels_for
 from tests.control.conftest import WAIT_S, deployed, until
 from tests.fakes.daemon import FakeDaemon, fake_daemon
 from tests.fakes.runtime import FakeRuntime
@@ -63,6 +63,8 @@ def test_the_next_start_makes_the_engine_agree_with_the_database(tmp_path, repo)
     own = stray(fake, kept["id"], user, image, "left-by-a-switch")
     of_deleted = stray(fake, deleted["id"], user, image, "of-a-deleted-project")
     foreign = stray(fake, "p-of-another-install", "u-other", image, "another-install")
+    fake.add_image(f"hostd-app/{deleted['id']}:left", {PROJECT_LABEL: deleted["id"]})
+    fake.add_image("hostd-app/p-of-another-install:v1", {PROJECT_LABEL: "p-of-another-install"})
     run = fake.run_once(ProcessSpec(
         project_id=kept["id"], user_id=user, image=image, name="a-run", env={},
         labels={USER_LABEL: user, RUN_OF_LABEL: kept["id"]}, process="run",
@@ -88,6 +90,11 @@ def test_the_next_start_makes_the_engine_agree_with_the_database(tmp_path, repo)
         assert fake.replicas(vanished["id"])[0].id != replica["vanished"].id
         assert fake.inspect(replica["kept"].id).running
         assert fake.inspect(foreign).running, "another install's replica is left alone"
+        until_true(lambda: deleted["id"] not in fake.data_owners(),
+                   "the deleted project's /data removed, once its stray was")
+        assert not fake.image_exists(f"hostd-app/{deleted['id']}:left")
+        assert fake.image_exists("hostd-app/p-of-another-install:v1")
+        assert "p-of-another-install" in fake.data_owners()
         assert client.get(f"/api/projects/{deleted['id']}").status_code == 404
 
 
