@@ -128,7 +128,7 @@ class FakeReplicas(FakeImages):
         self._op("replicas", project_id)
         with self._lock:
             return [rec.snapshot() for rec in self._replicas.values()
-                    if project_id is None or rec.spec.project_id == project_id]
+                    if project_id is None or rec.project_id == project_id]
 
     # --- faults ---------------------------------------------------------------------------
     def crash(self, replica_id: str, exit_code: int = 1, oom: bool = False) -> None:
@@ -280,7 +280,7 @@ class FakeReplicas(FakeImages):
         self._emit("die", rec, code)
 
     def _emit(self, action: str, rec: FakeReplica, exit_code: int | None = None) -> None:
-        self._events.append(RuntimeEvent(action, rec.id, rec.spec.project_id, exit_code))
+        self._events.append(RuntimeEvent(action, rec.id, rec.project_id, exit_code))
         self._changed.notify_all()
 
     def _add_rule(self, rule: _StartRule) -> None:

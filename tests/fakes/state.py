@@ -77,9 +77,15 @@ class FakeReplica:
     def running(self) -> bool:
         return self.state == "running"
 
+    @property
+    def project_id(self) -> str | None:
+        """As the engine tells it (the `hostd.project` label): a one-off run carries
+        `hostd.run-of` instead, so it is no project's replica."""
+        return None if self.one_off else self.spec.project_id
+
     def snapshot(self) -> Replica:
         return Replica(
-            id=self.id, name=self.name, project_id=self.spec.project_id,
+            id=self.id, name=self.name, project_id=self.project_id,
             process=self.spec.process, image=self.spec.image, state=self.state,
             running=self.running, exit_code=self.exit_code, oom_killed=self.oom_killed,
             address=self.address, labels=dict(self.spec.labels),

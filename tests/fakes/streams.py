@@ -68,11 +68,14 @@ class FakeStreams(FakeReplicas):
                 self._changed.wait(wake - now)
 
     def wait_exit(self, replica_id: str, timeout_s: float) -> int | None:
+        """As the Docker adapter: None also when the engine goes away during the wait
+        (its long-poll's connection drops, which it cannot tell from its read timeout)."""
         self._op("wait_exit", replica_id, timeout_s)
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while True:
-                self._answering(f"wait for container {replica_id}")
+                if self._away:
+                    return None
                 rec = self._replicas.get(replica_id)
                 if rec is None:
                     raise missing("wait for container", replica_id)

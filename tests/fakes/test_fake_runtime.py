@@ -134,6 +134,18 @@ def test_an_engine_that_goes_away_ends_events_and_answers_nothing_until_back(
     assert next(events).action == "kill"
 
 
+def test_a_wait_under_way_when_the_engine_goes_away_ends_with_no_code(
+        fake: FakeRuntime) -> None:
+    job = fake.run_once(spec(name="job", command=["sleep", "60"]))
+    thread, out = in_thread(lambda: fake.wait_exit(job.id, 30.0))
+    until_waiting = time.monotonic() + JOIN_S
+    while len(fake.calls_of("wait_exit")) < 1 and time.monotonic() < until_waiting:
+        time.sleep(0.01)
+    fake.go_away()
+    thread.join(JOIN_S)
+    assert not thread.is_alive() and out == [None]
+
+
 def test_an_engine_restart_can_take_the_replicas_with_it(fake: FakeRuntime) -> None:
     replica = fake.run(spec()).first
     fake.go_away(kill_replicas=True)
@@ -222,6 +234,9 @@ def test_one_off_runs_exit_as_scripted_or_when_finished(fake: FakeRuntime) -> No
     threading.Timer(0.05, fake.finish, [job.id, 0]).start()
     assert fake.wait_exit(job.id, JOIN_S) == 0
     assert {release.id, job.id} <= {r.id for r in fake.replicas()}
+    # As on the engine (they carry hostd.run-of, not hostd.project): no project's replicas.
+    assert release.project_id is None and fake.replicas("p1") == []
+    assert {e.project_id for e in fake.history()} == {None}
 
 
 def build_request(tmp_path: Path, log: list[str], cancel: CancelScope | None = None,
