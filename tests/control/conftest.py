@@ -68,11 +68,17 @@ def created(client: httpx.Client, repo: Callable[[dict[str, str]], str], name: s
 
 
 def deploy_over(client: httpx.Client, project_id: str, deployments: int = 1) -> dict[str, Any]:
-    """The project once `deployments` deploys of it have ended (succeeded or failed)."""
+    """The project once `deployments` deploys of it have ended (succeeded or failed) and
+    the last one's status write is in. That write comes just after `deploying` turns
+    false (hostd.control.deployer: the queue frees the project first), so the status is
+    waited out too, as hostctl does, and a redeploy's step prose ("deploying: …", which
+    the final write replaces) as well."""
     def over(project: dict[str, Any]) -> bool:
+        if project["deploying"] or project["status"] == "deploying" or \
+                (project["status_reason"] or "").startswith("deploying: "):
+            return False
         runs = client.get(f"/api/projects/{project_id}/deployments").json()["deployments"]
-        return (not project["deploying"] and len(runs) == deployments
-                and all(r["status"] != "running" for r in runs))
+        return len(runs) == deployments and all(r["status"] != "running" for r in runs)
     return until(client, project_id, over)
 
 
