@@ -186,3 +186,26 @@ def test_a_superseded_deploy_ends_cancelled_and_leaves_nothing(daemon, repo):
 def open_log(daemon: FakeDaemon, project_id: str, deployment_id: str) -> str:
     """A deployment's build log, read from the data dir (the route shows the newest)."""
     return buildlog.log_path(daemon.data_dir, project_id, deployment_id).read_text()
+
+
+def test_a_deploy_superseded_during_its_health_check_removes_its_replica_and_image(
+        tmp_path, repo):
+    with fake_daemon(tmp_path / "data", HOSTD_HEALTH_TIMEOUT=60) as daemon, \
+            daemon.logged_in() as client:
+        pid = deployed(client, repo)["id"]
+        daemon.fake.never_serves(pid)
+        assert client.post(f"/api/projects/{pid}/deploy").status_code == 202
+        until(client, pid, lambda p: p["deploy_step"] == "health_check")
+        daemon.fake.clear_faults()  # the deploy that supersedes it serves
+        after = redeployed(client, pid)
+        assert (after["status"], after["release"]) == ("running", 2), after
+        newest, cancelled, _ = client.get(
+            f"/api/projects/{pid}/deployments").json()["deployments"]
+        assert (cancelled["status"], cancelled["reason"]) == ("failed",
+                                                             "superseded by a new deploy")
+        assert cancelled["image"] and not daemon.fake.image_exists(cancelled["image"])
+        (replica,) = until_one_replica(daemon, client, pid)
+        assert replica.labels["hostd.deployment"] == newest["id"]
+        made = [r for r in daemon.fake.calls_of("run")
+                if r[0].labels["hostd.deployment"] == cancelled["id"]]
+        assert len(made) == 1, "it had started a replica, removed with the cancel"
