@@ -74,6 +74,32 @@ def test_a_first_deploy_whose_source_is_refused_ends_in_error(daemon, repo):
         assert daemon.fake.replicas(pid) == []
 
 
+def test_a_first_deploy_whose_repository_is_missing_ends_in_error(daemon):
+    with daemon.logged_in() as client:
+        resp = client.post("/api/projects", json={
+            "name": "nowhere", "github_url": "file:///nonexistent/repo.git",
+            "template": "static"})
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["project"]["id"]
+        project = deploy_over(client, pid)
+        assert project["status"] == "error", project
+        assert "could not reach the repository" in project["last_deploy"]["reason"], project
+        assert any("could not reach the repository" in line for line in build_log(client, pid))
+        assert daemon.fake.calls_of("build") == []
+
+
+def test_a_restart_of_a_project_whose_first_deploy_failed_deploys_it_again(daemon, repo):
+    daemon.fake.fail_next_build()
+    with daemon.logged_in() as client:
+        pid = created(client, repo)
+        assert deploy_over(client, pid)["status"] == "error"
+        resp = client.post(f"/api/containers/{pid}/restart")
+        assert resp.status_code == 200, resp.text
+        project = deploy_over(client, pid, deployments=2)
+        assert (project["status"], project["release"]) == ("running", 1), project
+        assert project["last_deploy"] == {"status": "succeeded", "reason": None}
+
+
 def start_fails(daemon: FakeDaemon, client: httpx.Client, repo: Callable[[dict[str, str]], str],
                 fault: Callable[[str], None], reason: str) -> str:
     """A first deploy whose replica starts but never serves, for `fault(project id)`; the

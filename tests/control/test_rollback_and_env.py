@@ -86,6 +86,23 @@ def test_a_rollback_to_a_pruned_image_is_a_conflict(tmp_path, repo):
         assert client.get(f"/api/projects/{pid}").json()["project"]["release"] == 3
 
 
+def test_rollbacks_that_cannot_be_are_clear_errors(daemon, repo):
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo)["id"]
+        runs = len(daemon.fake.calls_of("run"))
+        for body, status, name, words in [
+                ({}, 409, "ConflictError", "first release"),
+                ({"version": 1}, 409, "ConflictError", "already"),
+                ({"version": 7}, 404, "NotFound", "no release v7"),
+                ({"version": 0}, 400, "ValidationError", "version"),
+                ({"version": "1"}, 400, "ValidationError", "version")]:
+            error = assert_error(client.post(f"/api/projects/{pid}/rollback", json=body),
+                                 status, name)
+            assert words in error["message"], (body, error)
+        assert [r["version"] for r in releases(client, pid)] == [1]
+        assert len(daemon.fake.calls_of("run")) == runs
+
+
 def test_a_config_change_replaces_the_replica_with_one_that_has_it(daemon, repo):
     with daemon.logged_in() as client:
         pid = deployed(client, repo)["id"]
