@@ -18,7 +18,14 @@ from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.release_phase import release, release_command
-from hostd.control.runtime import BuildFailed, BuildRefused, BuildRequest, BuildStopped
+from hostd.control.runtime import (
+    BuildFailed,
+    BuildRefused,
+    BuildRequest,
+    BuildStopped,
+    EngineError,
+    EngineUnavailable,
+)
 from hostd.naming import container_name, image_tag
 from hostd.store import configvars, releases
 from hostd.store.models import Project, ProjectSource, ProjectStatus
@@ -234,6 +241,13 @@ def prune_old_images(ctx: JobContext, job: DeployJob) -> None:
         kept = releases.kept_images(session, job.project_id, ctx.settings.releases_kept)
     for ref in runtime.project_images(job.project_id):
         if ref != job.image and ref not in kept:
-            runtime.remove_image(ref, force=False)
+            try:
+                runtime.remove_image(ref, force=False)
+            except EngineUnavailable:
+                raise
+            except EngineError as exc:
+                # In use: the replaced replica still drains on it. The deploy has switched
+                # already, so it must not fail for this; the next deploy prunes it.
+                log.info("image %s kept for now: %s", ref, exc)
     stages.remove_all_but(runtime, buildlog.project_dir(ctx.settings.data_dir, job.project_id),
                           job.stage_images)
