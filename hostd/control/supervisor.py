@@ -110,7 +110,9 @@ class Supervisor:
         self._record_crash(project, code, oom, was=ProjectStatus.running)
 
     def _record_crash(self, project: Project, code: int | None, oom: bool,
-                      was: ProjectStatus) -> None:
+                      was: ProjectStatus) -> float | None:
+        """Say it crashed and schedule its next start; the wait, or None when its status
+        had moved on (then nothing is scheduled)."""
         now = utcnow()
         streak = streak_after_crash(project, now)
         delay = backoff_s(streak)
@@ -120,6 +122,8 @@ class Supervisor:
             log.warning("project %s crashed (%s); starting it again in %g s", project.id,
                         describe_exit(code, oom), delay)
             self._schedule(project.id, delay, crash=True)
+            return delay
+        return None
 
     # --- starts -----------------------------------------------------------------------------
 
@@ -146,53 +150,57 @@ class Supervisor:
             if self._closed or project_id in self._starting:
                 return
             self._starting.add(project_id)
+        again: float | None = None
         try:
-            self._start(project_id, crash)
+            again = self._start(project_id, crash)
         except EngineError as exc:
             log.warning("could not start project %s again: %s", project_id, exc)
         finally:
             with self._lock:
                 self._starting.discard(project_id)
+        if again is not None:  # it crashed while starting: scheduled only now that the
+            self._schedule(project_id, again, crash=True)  # start under way is over
 
-    def _start(self, project_id: str, crash: bool) -> None:
+    def _start(self, project_id: str, crash: bool) -> float | None:
+        """Start it now; the wait before the next try when it crashed while starting."""
         loaded = self._project_and_owner(project_id)
         if loaded is None:
-            return
+            return None
         project, owner = loaded
         if not supervised(project):
-            return  # stopped, deleted or redeployed meanwhile
+            return None  # stopped, deleted or redeployed meanwhile
         runtime = self._runtime
         state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None:
             if not (project.image and runtime.image_exists(project.image)):
                 self._board.set(project.id, ProjectStatus.error, GONE, crash_streak=0,
                                 only_if=[ProjectStatus(project.status)])
-                return
+                return None
             log.info("project %s lost its container: recreating it from %s", project.id,
                      project.image)
             state = self._lifecycle.recreate(project, owner)
         elif state.running and project.status == ProjectStatus.running:
-            return  # its owner started it meanwhile
+            return None  # its owner started it meanwhile
         elif not state.running:
             runtime.start(state.id)
         if crash:
             self._board.update_fields(project.id, restarts=project.restarts + 1)
-        self._await_serving(project, state.id)
+        return self._await_serving(project, state.id)
 
-    def _await_serving(self, project: Project, container_id: str) -> None:
+    def _await_serving(self, project: Project, container_id: str) -> float | None:
         problem, address = self._runtime.wait_serving(
             container_id, self._settings.health_timeout_s, project.health_path)
         status = ProjectStatus(project.status)
         if problem is None and address is not None:
             self._board.set(project.id, ProjectStatus.running, None, host_port=address.port,
                             running_since=utcnow(), only_if=[status])
-            return
+            return None
         after = self._project(project.id)
         if after is None or not supervised(after) or after.status != status:
-            return  # stopped or redeployed while it came up
+            return None  # stopped or redeployed while it came up
         state = self._runtime.inspect(container_id)
-        self._record_crash(after, state.exit_code if state else None,
-                           bool(state and state.oom_killed), was=status)
+        return self._record_crash(after, state.exit_code if state else None,
+                                  bool(state and state.oom_killed), was=status)
 
     # --- reading ----------------------------------------------------------------------------
 

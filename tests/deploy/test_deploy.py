@@ -74,45 +74,6 @@ def test_container_security(api, repo, engine):
     assert {b["HostIp"] for b in host["PortBindings"]["8000/tcp"]} == {"127.0.0.1"}
 
 
-def test_missing_repository_ends_in_error_with_its_log(api):
-    project = create(api, "nowhere", "file:///nonexistent/repo.git", "static")
-    project = wait_status(api, project["id"], {"error", "running"})
-    assert project["status"] == "error"
-    assert "could not reach the repository" in project["status_reason"]
-    log = api.get(f"/api/projects/{project['id']}/logs", params={"source": "build"}).json()
-    assert any("could not reach the repository" in line for line in log["lines"])
-
-
-def test_failing_build_ends_in_error(api, repo):
-    url = repo({"Dockerfile": "FROM hostd/busybox:1\nRUN echo compiling && false\n"})
-    project = wait_status(api, create(api, "broken", url, "static")["id"], {"error", "running"})
-    assert project["status"] == "error"
-    assert "build failed" in project["status_reason"]
-    lines = api.get(f"/api/projects/{project['id']}/logs",
-                    params={"source": "build", "tail": 200}).json()["lines"]
-    assert any("compiling" in line for line in lines)
-    runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
-    assert runs[0]["status"] == "failed" and runs[0]["commit"]
-
-
-def test_app_that_exits_at_start(api, repo):
-    url = repo({"Dockerfile": 'FROM hostd/busybox:1\nCMD ["sh", "-c", "echo boom; exit 3"]\n'})
-    project = wait_status(api, create(api, "crasher", url, "static")["id"], {"error", "running"})
-    assert project["status"] == "error"
-    assert "exited with code 3" in project["status_reason"]
-    runtime = api.get(f"/api/projects/{project['id']}/logs").json()
-    assert "boom" in runtime["lines"]
-
-
-def test_a_restart_of_a_project_in_error_redeploys_it(api, repo):
-    url = repo({"Dockerfile": 'FROM hostd/busybox:1\nCMD ["sh", "-c", "exit 3"]\n'})
-    project = wait_status(api, create(api, "redo", url, "static")["id"], {"error", "running"})
-    assert project["status"] == "error"
-    assert api.post(f"/api/containers/{project['id']}/restart").status_code == 200
-    runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
-    assert len(runs) == 2
-
-
 def test_build_log_follow_streams_until_the_deploy_ends(api, repo):
     project = create(api, "followed", repo(SITE), "static")
     events = []

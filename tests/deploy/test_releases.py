@@ -14,7 +14,6 @@ from tests.deploy.conftest import make_repo
 from tests.deploy.test_zero_downtime import SteadyClient, commit, deployed, first_release
 from tests.plugins.engine import own_daemon
 from tests.support import auth, register, tls
-from tests.test_auth_api import assert_error
 
 
 def releases(api: httpx.Client, pid: str) -> list[dict]:
@@ -62,20 +61,6 @@ def steady_body(server, project: dict) -> str:
     host = project["url"].removeprefix("http://").split(":")[0]
     return httpx.get(f"http://127.0.0.1:{server.router_port}/", headers={"Host": host},
                      timeout=10, verify=tls()).text
-
-
-def test_rollbacks_that_cannot_be_are_clear_errors(api, tmp_path):
-    project, _ = first_release(api, tmp_path, "lonely")
-    pid = project["id"]
-    for body, status, name, words in [
-            ({}, 409, "ConflictError", "first release"),
-            ({"version": 1}, 409, "ConflictError", "already"),
-            ({"version": 7}, 404, "NotFound", "no release v7"),
-            ({"version": 0}, 400, "ValidationError", "version"),
-            ({"version": "1"}, 400, "ValidationError", "version")]:
-        error = assert_error(api.post(f"/api/projects/{pid}/rollback", json=body), status, name)
-        assert words in error["message"], (body, error)
-    assert [r["version"] for r in releases(api, pid)] == [1]
 
 
 def test_pruning_keeps_the_newest_releases_images(engine, base_images, tmp_path: Path):
