@@ -67,6 +67,13 @@ def until_started(fake: FakeRuntime, project_id: str, count: int = 1) -> list[Re
     return runs
 
 
+def until_no_runs(fake: FakeRuntime, project_id: str, failure: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while runs_of(fake, project_id):
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
 def test_output_lines_then_the_exit_code_and_nothing_left(daemon, repo):
     daemon.fake.script_command(["./manage.py", "migrate"], exit_code=0,
                                output=["Applying 0001_initial... OK", "done"])
@@ -151,10 +158,7 @@ def test_a_run_whose_client_leaves_is_killed_and_removed(daemon, repo):
             (one,) = until_started(daemon.fake, pid)
             daemon.fake.write_log(one.id, "started")
             assert next(events) == ("output", {"line": "started"})
-        deadline = time.monotonic() + WAIT_S
-        while runs_of(daemon.fake, pid):
-            assert time.monotonic() < deadline, "the run outlived its client"
-            time.sleep(0.02)
+        until_no_runs(daemon.fake, pid, "the run outlived its client")
         assert [e.action for e in daemon.fake.history() if e.replica_id == one.id] == [
             "start", "kill", "die"]
 
@@ -188,8 +192,5 @@ def test_a_run_the_engine_left_mid_way_is_removed_once_it_is_back(daemon, repo):
             # time limit); the stream still ends in order.
             assert list(events) == [("exit", {"code": None, "timed_out": True})]
         daemon.fake.come_back()  # the removal failed meanwhile: the reconciler does it
-        deadline = time.monotonic() + WAIT_S
-        while runs_of(daemon.fake, pid):
-            assert time.monotonic() < deadline, "the run was left behind"
-            time.sleep(0.02)
+        until_no_runs(daemon.fake, pid, "the run was left behind")
         assert daemon.fake.inspect(one.id) is None

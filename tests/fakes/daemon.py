@@ -70,7 +70,7 @@ def fake_daemon(data_dir: Path, fake: FakeRuntime | None = None,
     values = {**DEFAULTS, "HOSTD_DATA_DIR": str(data_dir), "PORT": port,
               "HOSTD_ROUTER_PORT": free_port(), **settings}
     values.setdefault("HOSTD_INSTANCE", f"fake-{uuid.uuid4().hex[:8]}")
-    app = create_app(Settings(_env_file=None, **values), lambda _: fake)  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None, **values), lambda _: fake)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, name="fake-daemon", daemon=True)

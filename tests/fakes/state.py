@@ -28,17 +28,6 @@ def missing(what: str, replica_id: str) -> ContainerMissing:
     return ContainerMissing(f"{what} {replica_id}: No such container: {replica_id}")
 
 
-def exit_reason(exit_code: int | None, oom_killed: bool) -> str:
-    """As hostd.engine.health.exit_reason."""
-    if oom_killed:
-        return f"the app ran out of memory and was killed (exit code {exit_code})"
-    if exit_code == 137:
-        return "the app was killed (exit code 137)"
-    if exit_code is None:
-        return "the app exited"
-    return f"the app exited with code {exit_code}"
-
-
 def silent_reason(timeout_s: float) -> str:
     """As hostd.engine.health.wait_until_serving when nothing answered in time."""
     return (f"the app did not answer HTTP on $PORT (8000) within {timeout_s:.0f}s: "

@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator, Set
 
 from hostd.control.runtime import Address, EngineUnavailable, RuntimeEvent, Usage
+from hostd.engine.health import exit_reason  # the adapter's own sentences
 from tests.fakes.replicas import FakeReplicas
 from tests.fakes.state import (
     STOPPED,
     UNREACHABLE,
-    exit_reason,
     failing_reason,
     missing,
     silent_reason,
