@@ -46,7 +46,7 @@ browser:
 test: engine postgres browser
 	$(BIN)/python -m pytest -m "not docker and not installs" -n auto --dist loadfile
 	$(BIN)/python -m pytest -m "docker and not installs" --durations=20
-	$(BIN)/python -m pytest --db postgres $(PG_TESTS)
+	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
 # behind), then a new one deploys and a plain network is still made: a few minutes, so

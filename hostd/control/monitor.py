@@ -53,6 +53,8 @@ class EngineMonitor:
                 self._follow()
                 backoff = 0.5
             except EngineUnavailable:
+                if self.connected.is_set():  # it was up until now: the outage starts here
+                    backoff = 0.5
                 self._engine_gone()
             except Exception:
                 log.exception("engine monitor failed; retrying")
