@@ -130,11 +130,11 @@ class Lifecycle:
 
     def start(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
-        self._require_engine()
         with self._quota.starting(owner.id, project.id, project.name):
             return self._start(session, project, owner)
 
     def _start(self, session: Session, project: Project, owner: User) -> str:
+        self._require_engine()  # after the quota: a refusal needs no engine to be told
         runtime = self._runtime
         state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None and not (project.image and runtime.image_exists(project.image)):
@@ -167,7 +167,6 @@ class Lifecycle:
 
     def restart(self, session: Session, project: Project, owner: User) -> str:
         self._refuse_while_deploying(project)
-        self._require_engine()
         if project.status == ProjectStatus.error and not supervised(project):
             return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:
