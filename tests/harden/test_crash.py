@@ -90,7 +90,7 @@ def test_kill9_during_concurrent_creates_and_deploys(
         engine: docker.DockerClient, base_images: None,
         repo: Callable[[dict[str, str]], str], tmp_path: Path) -> None:
     # One user's 50 creates: room for all of them in the queue and the quotas (the
-    # per-user caps are tests/deploy/test_fair_deploys.py's and tests/test_quotas.py's
+    # per-user caps are tests/control/test_fair_deploys.py's and tests/test_quotas.py's
     # subject, not this test's).
     with own_daemon(engine, tmp_path / "data", HOSTD_MAX_QUEUED_DEPLOYS=str(CREATES),
                     HOSTD_MAX_PROJECTS_PER_USER="0", HOSTD_MAX_MEMORY_MB_PER_USER="0") as server:
