@@ -121,13 +121,16 @@ def report(results: Results, seconds: float, lost: int) -> str:
     ])
 
 
+# Quotas off: each user creates projects for the whole run, far past 20 (or 8 that
+# should run); a 403 after the first seconds would measure refusals, not the API.
+# tests/harden/test_load.py runs its daemon with the same.
+SETTINGS = {"HOSTD_CLONE_TIMEOUT": "5", "HOSTD_MAX_PROJECTS_PER_USER": "0",
+            "HOSTD_MAX_MEMORY_MB_PER_USER": "0"}
+
+
 def start_server(data_dir: Path) -> HostdServer:
-    # Quotas off: each user creates projects for the whole run, far past 20 (or 8 that
-    # should run); a 403 after the first seconds would measure refusals, not the API.
     return HostdServer(data_dir=data_dir, env_overrides={
-        "HOSTD_INSTANCE": f"bench-{uuid.uuid4().hex[:12]}", "HOSTD_CLONE_TIMEOUT": "5",
-        "HOSTD_MAX_PROJECTS_PER_USER": "0", "HOSTD_MAX_MEMORY_MB_PER_USER": "0",
-    }).start()
+        "HOSTD_INSTANCE": f"bench-{uuid.uuid4().hex[:12]}", **SETTINGS}).start()
 
 
 def main() -> None:

@@ -113,31 +113,6 @@ def test_a_redeploy_of_a_new_commit_drops_nothing(api, deploy_hostd, tmp_path):
     assert len(steady.results) > 100
 
 
-def test_a_deploy_whose_app_exits_at_start_changes_nothing(api, deploy_hostd, tmp_path):
-    project, root = first_release(api, tmp_path, "keeps")
-    commit(root, {"server.js": EXITS_AT_START, "VERSION": "v2"})
-    with SteadyClient(deploy_hostd, project).running() as steady:
-        time.sleep(0.3)
-        assert api.post(f"/api/projects/{project['id']}/deploy").status_code == 202
-        after = deployed(api, project["id"])
-        time.sleep(0.5)
-    assert steady.failures() == [], steady.failures()[:5]
-    assert steady.bodies() == ["v1"]
-    assert after["status"] == "running", after
-    assert after["status_reason"].startswith("the last deploy failed: "), after
-    assert "exited with code 3" in after["status_reason"]
-    # Its outcome in fields: over (no step), failed, the old release serving on.
-    over = wait_status(api, project["id"], {"running"})
-    assert over["deploy_step"] is None and over["release"] == project["release"], over
-    assert over["last_deploy"]["status"] == "failed", over
-    assert "exited with code 3" in over["last_deploy"]["reason"]
-    runs = api.get(f"/api/projects/{project['id']}/deployments").json()["deployments"]
-    assert [r["status"] for r in runs] == ["failed", "succeeded"]
-    build_log = api.get(f"/api/projects/{project['id']}/logs",
-                        params={"source": "build", "tail": 200}).json()["lines"]
-    assert any("boom" in line for line in build_log)
-
-
 def test_a_config_change_and_a_restart_drop_nothing(api, deploy_hostd, tmp_path):
     project, _ = first_release(api, tmp_path, "configured")
     pid = project["id"]
@@ -153,17 +128,35 @@ def test_a_config_change_and_a_restart_drop_nothing(api, deploy_hostd, tmp_path)
     assert api.get(f"/api/projects/{pid}").json()["project"]["status"] == "running"
 
 
-def test_a_config_change_whose_app_exits_changes_nothing(api, deploy_hostd, tmp_path, engine):
-    project, _ = first_release(api, tmp_path, "unchanged")
+def test_a_deploy_and_a_config_change_whose_app_exits_change_nothing(api, deploy_hostd,
+                                                                     tmp_path, engine):
+    """Both on the engine, one after the other, while the steady client asks through the
+    real router: not one request fails, v1 serves on, the app's own output (it exits at
+    start) reaches the build log, and neither failed container stays. What a failed
+    change leaves in the project's fields and deployments is a branch, on FakeRuntime:
+    tests/control/test_deploy_failures.py, test_rollback_and_env.py."""
+    project, root = first_release(api, tmp_path, "keeps")
     pid = project["id"]
+    commit(root, {"server.js": EXITS_AT_START, "VERSION": "v2"})
     with SteadyClient(deploy_hostd, project).running() as steady:
         time.sleep(0.3)
+        assert api.post(f"/api/projects/{pid}/deploy").status_code == 202
+        deployed(api, pid)
+        after = wait_status(api, pid, {"running"})  # the failed deploy's outcome is in
+        # The running release's own image, told to crash by a config var.
         resp = api.patch(f"/api/projects/{pid}/env", json={"env": {"CRASH": "1"}})
         time.sleep(0.3)
+    assert steady.failures() == [], steady.failures()[:5]
+    assert steady.bodies() == ["v1"]
+    assert after["status_reason"].startswith("the last deploy failed: "), after
+    assert "exited with code 3" in after["status_reason"]
+    assert after["release"] == project["release"], after
+    build_log = api.get(f"/api/projects/{pid}/logs",
+                        params={"source": "build", "tail": 200}).json()["lines"]
+    assert any("boom" in line for line in build_log)
     assert resp.status_code == 409, resp.text
     assert "the running version is untouched" in resp.json()["message"]
-    assert steady.failures() == [] and steady.bodies() == ["v1"]
     assert api.get(f"/api/projects/{pid}/env").json()["env"] == {}
     assert api.get(f"/api/projects/{pid}").json()["project"]["status"] == "running"
     containers = engine.containers.list(all=True, filters={"label": f"hostd.project={pid}"})
-    assert len(containers) == 1  # the failed one is gone
+    assert len(containers) == 1  # the failed ones are gone

@@ -1,32 +1,35 @@
 """Mixed load for a bounded time (bench/load.py, scaled down): no 5xx, no transport
-error, and no lost write: every 201 is in its owner's list afterwards."""
+error, and no lost write: every 201 is in its owner's list afterwards.
+
+The daemon is the real one on FakeRuntime (tests/fakes), in this process: the load is
+the API, the database and the deploy queue (every deploy fails at its clone, and a
+start or stop of a project with no container asks the engine nothing), so it runs in
+the unit tier. bench/load.py measures the same load on a daemon of its own, on the
+real engine.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
-import httpx
 import pytest
 
-from bench.load import lost_writes, report, run_load, start_server
-from tests.plugins.engine import remove_instance_objects
-from tests.support import HostdServer, register, tls
+from bench.load import SETTINGS, lost_writes, report, run_load
+from tests.fakes.daemon import FakeDaemon, fake_daemon
+from tests.support import register
 
 CLIENTS, USERS, SECONDS = 20, 4, 15.0
 
 
 @pytest.fixture
-def load_hostd(engine: docker.DockerClient, tmp_path: Path) -> Iterator[HostdServer]:
-    server = start_server(tmp_path / "data")
-    yield server
-    server.stop()
-    remove_instance_objects(engine, server.env_overrides["HOSTD_INSTANCE"])
+def load_hostd(tmp_path: Path) -> Iterator[FakeDaemon]:
+    with fake_daemon(tmp_path / "data", **SETTINGS) as daemon:
+        yield daemon
 
 
-def test_mixed_load_has_no_5xx_and_loses_no_write(load_hostd: HostdServer) -> None:
-    with httpx.Client(base_url=load_hostd.url, timeout=60, verify=tls()) as client:
+def test_mixed_load_has_no_5xx_and_loses_no_write(load_hostd: FakeDaemon) -> None:
+    with load_hostd.client() as client:
         tokens = [register(client)[0] for _ in range(USERS)]
     results = run_load(load_hostd.url, tokens, CLIENTS, SECONDS)
     lost = lost_writes(load_hostd.url, results)
