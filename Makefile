@@ -40,11 +40,13 @@ postgres:
 browser:
 	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
 
-# The tests that need no engine first, one process per core (as `make unit`); then those
-# that do, one at a time (they share the engine, and the `engine_restart` ones, last, stop
-# it), naming the slowest; then the database modules again on PostgreSQL.
+# The tests that need no engine first, four processes at once (as `make unit`: most of
+# their time is daemons starting and timers running out, so more processes than cores
+# help); then those that do, one at a time (they share the engine, and the
+# `engine_restart` ones, last, stop it), naming the slowest; then the database modules
+# again on PostgreSQL.
 test: engine postgres browser
-	$(BIN)/python -m pytest -m "not docker and not installs" -n auto --dist loadfile
+	$(BIN)/python -m pytest -m "not docker and not installs" -n 4 --dist worksteal
 	$(BIN)/python -m pytest -m "docker and not installs" --durations=20
 	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
 
@@ -55,9 +57,9 @@ installs: engine
 	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
 # The tests that need no Docker engine (tests/plugins/engine.py marks the others `docker`),
-# one process per core: most of their time is daemons starting and timers running out.
+# four processes at once: most of their time is daemons starting and timers running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker" -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -m "not docker" -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
