@@ -11,6 +11,7 @@ import pytest
 
 from hostd.source.checkout import Checkout, UnsafeCheckout
 from hostd.source.procfile import PROCFILE_CAP_BYTES, ProcfileError, parse, read
+from tests.source.trees import linked_out
 
 DOKKU_STYLE = """\
 # the sample app's processes
@@ -88,13 +89,9 @@ def test_a_non_utf8_procfile_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_procfile_that_is_a_link_is_never_followed(tmp_path: Path) -> None:
-    secret = tmp_path / "secret"
-    secret.write_text("web: cat /etc/shadow\n")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    os.symlink(secret, repo / "Procfile")
+    repo = linked_out(tmp_path, "Procfile", "web: cat /etc/shadow\n")
     with pytest.raises(UnsafeCheckout, match="symbolic link"):
-        read(Checkout(repo))
+        read(repo)
 
 
 def test_a_procfile_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
