@@ -207,7 +207,8 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
         cause = f"{kind} {job.commit[:7]}" if job.commit else kind
         release = releases.record(session, project, image=job.image,
                                   env=configvars.load(session, project.id), commit=job.commit,
-                                  cause=cause, user_id=job.user_id)
+                                  cause=cause, user_id=job.user_id,
+                                  processes=job.processes)
         session.commit()
         job.log(f"release v{release.version}")
 
