@@ -87,6 +87,7 @@ class Release(TypedDict):
     cause: str  # "deploy 3f2a1c9", "env: set FOO", "rollback to v1"
     created_at: str  # ISO 8601, UTC
     current: bool
+    processes: NotRequired[dict[str, str]]  # its process types → commands (issue 26)
 
 
 class RollbackResult(TypedDict):

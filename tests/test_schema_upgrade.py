@@ -2,14 +2,15 @@
 made them) upgrades in place on a real SQLite file (with --db postgres, a real PostgreSQL
 database): nothing stored is lost, a stopped project stays stopped, and a project that
 runs an image gets it, with its config vars, as release v1; an upload project's digest
-moves from `github_url` to `upload_digest` (v8)."""
+moves from `github_url` to `upload_digest` (v8); releases made before process types
+were recorded have none (v9)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from hostd.store import db, releases
@@ -58,7 +59,7 @@ INSERT INTO project_env VALUES ('p1', 'GREETING', 'hi');
 """
 
 
-def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
+def _v2_database(tmp_path: Path) -> Engine:
     # Under --db postgres, a PostgreSQL database as that version made it there.
     url = postgres.new_database()
     engine = db.make_engine(url or f"sqlite:///{tmp_path / 'hostd.db'}")
@@ -67,6 +68,11 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         for statement in tables.split(";"):
             if statement.strip():
                 conn.execute(text(statement))
+    return engine
+
+
+def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
+    engine = _v2_database(tmp_path)
     assert db.migrate(engine) == len(db.MIGRATIONS)
     assert db.migrate(engine) == len(db.MIGRATIONS)  # a second start changes nothing
     with Session(engine) as session:
@@ -86,6 +92,22 @@ def test_a_v2_database_upgrades_keeping_everything(tmp_path: Path) -> None:
         user = session.get(User, "u1")  # v7: its tokens (no `gen` claim) stay valid
         assert user is not None and (user.token_generation, user.kept_jti) == (0, None)
         _assert_v8_fields(session)
+    engine.dispose()
+
+
+def test_the_releases_before_process_types_have_none(tmp_path: Path) -> None:
+    """v9: `releases.processes_json`; a release made before it has no process types."""
+    engine = _v2_database(tmp_path)
+    db.migrate(engine)
+    v9 = db.MIGRATIONS.index(db._v9_release_processes) + 1
+    with engine.begin() as conn:  # back to the version before: its releases table
+        conn.execute(text("ALTER TABLE releases DROP COLUMN processes_json"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= :v"), {"v": v9})
+    assert db.migrate(engine) == len(db.MIGRATIONS)
+    with Session(engine) as session:
+        (v1,) = releases.newest(session, "p1", 10)
+        assert releases.processes_of(v1) == {}
+        assert releases.to_public(v1, current=1).processes == {}
     engine.dispose()
 
 

@@ -68,6 +68,7 @@ class DeployJob:
     serving_before: str | None = None  # the project's running container, kept until the switch
     serving_port: int | None = None  # and its port on 127.0.0.1
     release_command: str | None = None  # the Procfile's `release:`, run before `run`
+    processes: dict[str, str] = field(default_factory=dict)  # the Procfile's types → commands
     next_step: int = 0  # of its steps, the one to run next (a job walks them in stages)
     # Frees the job's place in the queue (set by the worker that runs it): called just
     # before its last status write, so once a client sees that status the project is no

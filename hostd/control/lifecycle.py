@@ -267,9 +267,11 @@ class Lifecycle:
         configvars.store(session, project.id, after)
         if project.image:
             session.refresh(project)
+            current = self._current_release(session, project)
             releases.record(session, project, image=project.image, env=after,
-                            commit=self._current_commit(session, project),
-                            cause=releases.env_cause(changes, before), user_id=owner.id)
+                            commit=current.commit if current else None,
+                            cause=releases.env_cause(changes, before), user_id=owner.id,
+                            processes=releases.processes_of(current) if current else {})
         session.commit()
         if running and project.image:
             return f"{done.capitalize()}; {project.name} restarted with them"
@@ -297,7 +299,9 @@ class Lifecycle:
         configvars.store(session, project.id, env)
         release = releases.record(session, project, image=target.image, env=env,
                                   commit=target.commit, cause=f"rollback to v{target.version}",
-                                  user_id=owner.id)
+                                  user_id=owner.id,
+                                  # vN's image: its Procfile's types, not the current one's.
+                                  processes=releases.processes_of(target))
         session.commit()
         return release, f"Rolled back to v{target.version}: now v{release.version}"
 
@@ -321,11 +325,10 @@ class Lifecycle:
         return target
 
     @staticmethod
-    def _current_commit(session: Session, project: Project) -> str | None:
+    def _current_release(session: Session, project: Project) -> Release | None:
         if project.release_version is None:
             return None
-        current = releases.get(session, project.id, project.release_version)
-        return current.commit if current else None
+        return releases.get(session, project.id, project.release_version)
 
     def _discard(self, project: Project) -> None:
         """Remove the project's container (a new one replaces it); not a crash."""

@@ -18,19 +18,20 @@ from hostd.control.oneoff import start_project_oneoff
 from hostd.control.runtime import EngineError, Runtime
 from hostd.naming import container_name
 from hostd.source.checkout import Checkout, UnsafeCheckout
-from hostd.source.pyapp import procfile_command
+from hostd.source.procfile import Procfile
+from hostd.source.procfile import read as read_procfile
 from hostd.store import configvars
 
 OUTPUT_LINES = 500  # of its output, into the build log
 
 
-def release_command(job: DeployJob) -> str | None:
-    """The checkout's Procfile `release:` line (read as any file hostd reads: regular,
-    size-capped, never through a link)."""
+def checkout_procfile(job: DeployJob) -> Procfile | None:
+    """The checkout's Procfile (read as any file hostd reads: regular, size-capped, never
+    through a link): its `release:` line and its process types."""
     try:
-        return procfile_command(Checkout(job.repo_dir), "release")
-    except UnsafeCheckout as exc:
-        raise StepFailed(f"Procfile: {exc}") from None
+        return read_procfile(Checkout(job.repo_dir))
+    except UnsafeCheckout as exc:  # ProcfileError included; each message names the Procfile
+        raise StepFailed(str(exc)) from None
 
 
 def release(ctx: JobContext, job: DeployJob) -> None:

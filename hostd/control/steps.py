@@ -17,7 +17,7 @@ from hostd.config import Settings
 from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
-from hostd.control.release_phase import release, release_command
+from hostd.control.release_phase import checkout_procfile, release
 from hostd.control.runtime import (
     BuildFailed,
     BuildRefused,
@@ -85,7 +85,11 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     except BuildFailed as exc:
         raise StepFailed(_build_failure(exc, ctx.settings)) from None
     job.image = tag
-    job.release_command = release_command(job)
+    procfile = checkout_procfile(job)
+    job.release_command = procfile.release if procfile else None
+    # Without a Procfile the image's own command is `web`; which command that is (the
+    # template's or a Dockerfile's CMD) is not known here: #26's next step fills it in.
+    job.processes = procfile.processes if procfile else {}
 
 
 def _build_failure(exc: BuildFailed, settings: Settings) -> str:
@@ -203,7 +207,8 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
         cause = f"{kind} {job.commit[:7]}" if job.commit else kind
         release = releases.record(session, project, image=job.image,
                                   env=configvars.load(session, project.id), commit=job.commit,
-                                  cause=cause, user_id=job.user_id)
+                                  cause=cause, user_id=job.user_id,
+                                  processes=job.processes)
         session.commit()
         job.log(f"release v{release.version}")
 

@@ -1,4 +1,4 @@
-"""Python web apps as people write them, for the flask template; and a Procfile's `web:`.
+"""Python web apps as people write them, for the flask template.
 
 * Dependencies from `requirements.txt`, else the project itself (`pip install .` from a
   `pyproject.toml`), else just Flask; gunicorn is added when the project does not list it.
@@ -37,7 +37,6 @@ app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP")
 '''
 GUNICORN = ("gunicorn -b 0.0.0.0:$PORT --access-logfile - --chdir /app "
             f"--pythonpath {SHIM_DIR} hostd_wsgi:app")
-PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+?)\s*$")
 
 
 def install_lines(repo: Checkout, requirements: str | None) -> tuple[list[str], bool]:
@@ -68,15 +67,6 @@ def instance_link(repo: Checkout) -> str | None:
     if repo.kind("instance") is not None:
         return None
     return f"ln -s {DATA_DIR}/instance /app/instance"
-
-
-def procfile_command(repo: Checkout, process: str = "web") -> str | None:
-    """The Procfile's command for `process` (`web: gunicorn app:app`), if any."""
-    for line in (repo.read_text("Procfile") or "").splitlines():
-        match = PROCFILE_LINE.match(line.strip())
-        if match and match.group(1) == process:
-            return match.group(2)
-    return None
 
 
 def cmd_line(command: str, *, exec_it: bool = True) -> str:

@@ -28,6 +28,8 @@ from typing import TypedDict
 
 from hostd.source.bases import NGINX_IMAGE, NODE_IMAGE, PYTHON_IMAGE
 from hostd.source.checkout import Checkout, UnsafeCheckout
+from hostd.source.procfile import WEB
+from hostd.source.procfile import read as read_procfile
 from hostd.source.pyapp import (
     DATA_DIR,
     GUNICORN,
@@ -37,7 +39,6 @@ from hostd.source.pyapp import (
     cmd_line,
     install_lines,
     instance_link,
-    procfile_command,
 )
 from hostd.templates import TEMPLATE_BASES, TEMPLATE_NAMES
 
@@ -190,7 +191,8 @@ def _data_lines(app_dir: bool = False, then: str | None = None) -> list[str]:
 
 def _runtime_lines(cmd: str, repo: Checkout) -> list[str]:
     # Through sh so $PORT expands; a Procfile's `web:` replaces the template's command.
-    web = procfile_command(repo)
+    procfile = read_procfile(repo)
+    web = procfile.processes.get(WEB) if procfile else None
     return [
         f"ENV PORT={PORT}",
         f"EXPOSE {PORT}",

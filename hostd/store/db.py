@@ -183,11 +183,20 @@ def _v8_source_and_deploy_fields(conn: Connection) -> None:
                           " WHERE id = :p"), {"s": status, "r": reason, "p": project_id})
 
 
+def _v9_release_processes(conn: Connection) -> None:
+    # A release's process types (issue 26); the releases before it recorded none: {}.
+    present = {column["name"] for column in inspect(conn).get_columns("releases")}
+    if "processes_json" not in present:
+        conn.execute(text("ALTER TABLE releases ADD COLUMN processes_json TEXT "
+                          "NOT NULL DEFAULT '{}'"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
                                                   _v5_health_path, _v6_deleted_projects,
                                                   _v7_token_generations,
-                                                  _v8_source_and_deploy_fields]
+                                                  _v8_source_and_deploy_fields,
+                                                  _v9_release_processes]
 
 
 def has_schema(engine: Engine) -> bool:

@@ -14,13 +14,16 @@ RELEASES_SHOWN = 100
 
 
 def record(session: Session, project: Project, *, image: str, env: dict[str, str],
-           commit: str | None, cause: str, user_id: str | None) -> Release:
-    """The project's next release, made current; the caller commits."""
+           commit: str | None, cause: str, user_id: str | None,
+           processes: dict[str, str]) -> Release:
+    """The project's next release, made current; the caller commits. `processes`: its
+    process types and their commands, in the Procfile's order."""
     newest = session.exec(select(func.max(Release.version))
                           .where(Release.project_id == project.id)).one()
     release = Release(project_id=project.id, version=(newest or 0) + 1, image=image,
                       env_json=json.dumps(env, sort_keys=True), commit=commit,
-                      cause=cause[:300], created_by=user_id)
+                      cause=cause[:300], created_by=user_id,
+                      processes_json=json.dumps(processes))
     session.add(release)
     project.release_version = release.version
     session.add(project)
@@ -30,6 +33,11 @@ def record(session: Session, project: Project, *, image: str, env: dict[str, str
 def env_of(release: Release) -> dict[str, str]:
     env = json.loads(release.env_json)
     return {str(name): str(value) for name, value in env.items()}
+
+
+def processes_of(release: Release) -> dict[str, str]:
+    processes = json.loads(release.processes_json)
+    return {str(name): str(command) for name, command in processes.items()}
 
 
 def get(session: Session, project_id: str, version: int) -> Release | None:
@@ -59,7 +67,8 @@ def kept_images_everywhere(session: Session, kept: int) -> set[str]:
 def to_public(release: Release, current: int | None) -> ReleasePublic:
     return ReleasePublic(version=release.version, image=release.image, commit=release.commit,
                          cause=release.cause, created_at=release.created_at,
-                         current=release.version == current)
+                         current=release.version == current,
+                         processes=processes_of(release))
 
 
 def env_cause(changes: dict[str, str | None], before: dict[str, str]) -> str:

@@ -53,6 +53,11 @@ class Release(SQLModel, table=True):
     cause: str = Field(max_length=300)
     created_by: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+    # Its process types → commands (the Procfile's, `release:` aside); {} before they
+    # were recorded (schema v9) and when the image's own command is the only process.
+    # A server default: schema v4 inserts releases without it (into today's table).
+    processes_json: str = Field(default="{}", max_length=1_000_000,
+                                sa_column_kwargs={"server_default": "{}"})
 
 
 class ReleasePublic(BaseModel):
@@ -62,6 +67,7 @@ class ReleasePublic(BaseModel):
     cause: str
     created_at: datetime
     current: bool
+    processes: dict[str, str] = {}
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:
