@@ -67,6 +67,17 @@ def until_started(fake: FakeRuntime, project_id: str, count: int = 1) -> list[Re
     return runs
 
 
+@contextlib.contextmanager
+def followed_run(daemon: FakeDaemon, client: httpx.Client,
+                 project_id: str) -> Iterator[tuple[Replica, Iterator[Event]]]:
+    """A long run started, its first output line followed by the client."""
+    with started(client, project_id, {"command": ["sleep", "600"]}) as events:
+        (one,) = until_started(daemon.fake, project_id)
+        daemon.fake.write_log(one.id, "working")
+        assert next(events) == ("output", {"line": "working"})  # followed by now
+        yield one, events
+
+
 def until_no_runs(fake: FakeRuntime, project_id: str, failure: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while runs_of(fake, project_id):
@@ -154,10 +165,8 @@ def test_a_user_runs_at_most_their_cap_at_once(capped, repo):
 def test_a_run_whose_client_leaves_is_killed_and_removed(daemon, repo):
     with daemon.logged_in() as client:
         pid = deployed(client, repo)["id"]
-        with started(client, pid, {"command": ["sleep", "600"]}) as events:
-            (one,) = until_started(daemon.fake, pid)
-            daemon.fake.write_log(one.id, "started")
-            assert next(events) == ("output", {"line": "started"})
+        with followed_run(daemon, client, pid) as (one, _):
+            pass
         until_no_runs(daemon.fake, pid, "the run outlived its client")
         assert [e.action for e in daemon.fake.history() if e.replica_id == one.id] == [
             "start", "kill", "die"]
@@ -183,10 +192,7 @@ def test_a_redeploy_leaves_a_run_under_way_alone(daemon, repo):
 def test_a_run_the_engine_left_mid_way_is_removed_once_it_is_back(daemon, repo):
     with daemon.logged_in() as client:
         pid = deployed(client, repo)["id"]
-        with started(client, pid, {"command": ["sleep", "600"]}) as events:
-            (one,) = until_started(daemon.fake, pid)
-            daemon.fake.write_log(one.id, "working")
-            assert next(events) == ("output", {"line": "working"})  # followed by now
+        with followed_run(daemon, client, pid) as (one, events):
             daemon.fake.go_away()
             # How it ended, nobody can say (Docker's wait loses its connection as at the
             # time limit); the stream still ends in order.
