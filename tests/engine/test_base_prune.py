@@ -96,7 +96,8 @@ def test_the_kept_release_images_come_from_every_projects_newest(tmp_path: Path)
             session.add(project)
             for version in range(1, 8):
                 releases.record(session, project, image=f"hostd-app/{name}:{version}",
-                                env={}, commit=None, cause="deploy", user_id=user.id)
+                                env={}, commit=None, cause="deploy", user_id=user.id,
+                                processes={})
                 session.commit()
     engine.dispose()
     kept = settings.releases_kept
