@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 # (name, kind, payload): kind "file" (payload = content, text or bytes), "dir",
@@ -60,24 +62,39 @@ def extension_bomb(kind: bytes, declared: int, fill: bytes = b"\0") -> bytes:
     """A gzip'd tar whose first header is an extension header of `kind` (b"L", b"K"
     GNU long name/link; b"x", b"g" pax) declaring `declared` bytes, all of them there
     (an "x", then `fill`: 512 MiB of zeros is a 0.5 MB body), then a member and a
-    `../late` one (refused by any hostd, however early)."""
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
-        header = tarfile.TarInfo("././@LongLink")
-        header.type, header.size = kind, declared
-        gz.write(header.tobuf(tarfile.GNU_FORMAT))
-        gz.write(b"x")
-        filler, left = fill * 2**20, declared - 1
-        while left > 0:
-            gz.write(filler[:min(left, len(filler))])
-            left -= len(filler)
-        gz.write(bytes(-declared % tarfile.BLOCKSIZE))
-        tail = io.BytesIO()
-        with tarfile.open(fileobj=tail, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for name in ("ok.txt", "../late"):
-                tar.addfile(tarfile.TarInfo(name))
-        gz.write(tail.getvalue())
-    return raw.getvalue()
+    `../late` one (refused by any hostd, however early).
+
+    The filler is one MiB compressed once and its deflate blocks repeated: each piece
+    ends in a full flush, so none refers back across it, and the stream is the one a
+    single compressor would write, for a hundredth of the CPU."""
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = kind, declared
+    tail = io.BytesIO()
+    with tarfile.open(fileobj=tail, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in ("ok.txt", "../late"):
+            tar.addfile(tarfile.TarInfo(name))
+    mib = fill * 2**20
+    whole, part = divmod(declared - 1, len(mib))
+    piece = _deflated(mib)
+    body = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = [body.compress(header.tobuf(tarfile.GNU_FORMAT) + b"x"),
+                body.flush(zlib.Z_FULL_FLUSH), piece * whole]
+    rest = mib[:part] + bytes(-declared % tarfile.BLOCKSIZE) + tail.getvalue()
+    deflated += [body.compress(rest), body.flush()]
+    crc = zlib.crc32(header.tobuf(tarfile.GNU_FORMAT) + b"x")
+    for _ in range(whole):
+        crc = zlib.crc32(mib, crc)
+    crc = zlib.crc32(rest, crc)
+    size = len(header.tobuf(tarfile.GNU_FORMAT)) + 1 + whole * len(mib) + len(rest)
+    gzip_header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, mtime 0, best
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return gzip_header + b"".join(deflated) + trailer
+
+
+def _deflated(data: bytes) -> bytes:
+    """`data` as raw deflate blocks that end at a full flush (a piece to repeat)."""
+    piece = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return piece.compress(data) + piece.flush(zlib.Z_FULL_FLUSH)
 
 
 def pathological_names() -> dict[str, tuple[list[Member], str]]:
