@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from hostd.store import db, releases
-from hostd.store.models import DeletedProject, Project, Release, User
+from hostd.store.models import DeletedProject, ProcessReplica, Project, Release, User
 from tests.plugins import postgres
 
 V2_TABLES = """
@@ -108,6 +108,24 @@ def test_the_releases_before_process_types_have_none(tmp_path: Path) -> None:
         (v1,) = releases.newest(session, "p1", 10)
         assert releases.processes_of(v1) == {}
         assert releases.to_public(v1, current=1).processes == {}
+    engine.dispose()
+
+
+def test_a_project_from_before_process_types_has_the_default_formation(tmp_path: Path) -> None:
+    """v10: `projects.formation_json` ({}: every type at its default) and a table of
+    replicas, empty until the daemon starts (its reconciler finds what runs)."""
+    engine = _v2_database(tmp_path)
+    db.migrate(engine)
+    v10 = db.MIGRATIONS.index(db._v10_process_replicas) + 1
+    with engine.begin() as conn:  # back to the version before
+        conn.execute(text("DROP TABLE process_replicas"))
+        conn.execute(text("ALTER TABLE projects DROP COLUMN formation_json"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= :v"), {"v": v10})
+    assert db.migrate(engine) == len(db.MIGRATIONS)
+    with Session(engine) as session:
+        shop = session.get(Project, "p1")
+        assert shop is not None and shop.formation_json == "{}"
+        assert session.exec(select(ProcessReplica)).all() == []
     engine.dispose()
 
 

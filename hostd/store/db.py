@@ -191,12 +191,23 @@ def _v9_release_processes(conn: Connection) -> None:
                           "NOT NULL DEFAULT '{}'"))
 
 
+def _v10_process_replicas(conn: Connection) -> None:
+    # Every process type, N replicas each (issue 26): the formation on the project, a row
+    # per replica. What runs now is its web.1, found by the reconciler at the next start.
+    SQLModel.metadata.create_all(conn, tables=[models.ProcessReplica.__table__])  # type: ignore[attr-defined]
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    if "formation_json" not in present:
+        conn.execute(text("ALTER TABLE projects ADD COLUMN formation_json TEXT "
+                          "NOT NULL DEFAULT '{}'"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
                                                   _v5_health_path, _v6_deleted_projects,
                                                   _v7_token_generations,
                                                   _v8_source_and_deploy_fields,
-                                                  _v9_release_processes]
+                                                  _v9_release_processes,
+                                                  _v10_process_replicas]
 
 
 def has_schema(engine: Engine) -> bool:

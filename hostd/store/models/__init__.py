@@ -31,6 +31,7 @@ from hostd.store.models.deployments import (
     RollbackResponse,
     SourceUploaded,
 )
+from hostd.store.models.processes import DEFAULT_QUANTITY, ProcessReplica
 from hostd.store.models.projects import (
     ContainerStatus,
     DeletedProject,
@@ -62,12 +63,13 @@ from hostd.store.models.users import (
 from hostd.templates import Template
 
 __all__ = [
-    "AuthResponse", "ContainerStatus", "DeletedProject", "Deployment", "DeploymentList",
-    "DeploymentPublic", "DeploymentStatus", "DeployOutcome", "DesiredStatus", "EnvChanged",
-    "EnvPatch", "EnvResponse", "LastDeploy", "LastExit", "LogLines", "LoginBody", "Message",
-    "Metrics", "PasswordChange", "Project", "ProjectCreate", "ProjectEnv", "ProjectList",
-    "ProjectPatch", "ProjectPublic", "ProjectResponse", "ProjectSource", "ProjectStatus",
-    "RegisterBody", "Release", "ReleaseList", "ReleasePublic", "RevokedToken",
-    "RollbackBody", "RollbackResponse", "SourceUploaded", "StatusBody", "Template", "User",
-    "UserPublic", "UserResponse", "_Body", "as_utc", "iso_utc", "new_id", "utcnow",
+    "DEFAULT_QUANTITY", "AuthResponse", "ContainerStatus", "DeletedProject", "Deployment",
+    "DeploymentList", "DeploymentPublic", "DeploymentStatus", "DeployOutcome", "DesiredStatus",
+    "EnvChanged", "EnvPatch", "EnvResponse", "LastDeploy", "LastExit", "LogLines", "LoginBody",
+    "Message", "Metrics", "PasswordChange", "ProcessReplica", "Project", "ProjectCreate",
+    "ProjectEnv", "ProjectList", "ProjectPatch", "ProjectPublic", "ProjectResponse",
+    "ProjectSource", "ProjectStatus", "RegisterBody", "Release", "ReleaseList", "ReleasePublic",
+    "RevokedToken", "RollbackBody", "RollbackResponse", "SourceUploaded", "StatusBody",
+    "Template", "User", "UserPublic", "UserResponse", "_Body", "as_utc", "iso_utc", "new_id",
+    "utcnow",
 ]

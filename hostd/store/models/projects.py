@@ -58,6 +58,10 @@ class Project(SQLModel, table=True):
     deploy_step: str | None = Field(default=None, max_length=32)
     last_deploy_status: str | None = Field(default=None, max_length=16)
     last_deploy_reason: str | None = Field(default=None, max_length=2000)
+    # Replicas per process type that its owner set ({"web": 3, "worker": 1}); a type
+    # not named runs its default (hostd.store.models.processes.DEFAULT_QUANTITY).
+    formation_json: str = Field(default="{}", max_length=10_000,
+                                sa_column_kwargs={"server_default": "{}"})
 
 
 class ProjectEnv(SQLModel, table=True):
