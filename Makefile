@@ -40,15 +40,12 @@ postgres:
 browser:
 	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
 
-# The tests that need no engine first, four processes at once (as `make unit`: most of
-# their time is daemons starting and timers running out, so more processes than cores
-# help); then those that do, one at a time (they share the engine, and the
-# `engine_restart` ones, last, stop it), naming the slowest; then the database modules
-# again on PostgreSQL.
+# Everything but the installs scenario: the engine's tests one at a time (they share the
+# engine) beside the tests that need no engine (three processes: their time is mostly
+# daemons starting and timers running out, the engine's mostly waiting on it), then the
+# database modules again on PostgreSQL; scripts/test-suite says how.
 test: engine postgres browser
-	$(BIN)/python -m pytest -m "not docker and not installs" -n 4 --dist worksteal
-	$(BIN)/python -m pytest -m "docker and not installs" --durations=20
-	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
+	PYTHON=$(BIN)/python scripts/test-suite $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
 # behind), then a new one deploys and a plain network is still made: a few minutes, so
@@ -56,10 +53,12 @@ test: engine postgres browser
 installs: engine
 	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
-# The tests that need no Docker engine (tests/plugins/engine.py marks the others `docker`),
-# four processes at once: most of their time is daemons starting and timers running out.
+# The fast tier: the tests that need no Docker engine (tests/plugins/engine.py marks the
+# others `docker`) and no browser (tests/plugins/browser.py: `browser`; `make test` runs
+# them), four processes at once: most of their time is daemons starting and timers
+# running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker" -q -n 4 --dist worksteal
+	$(BIN)/python -m pytest -m "not docker and not browser" -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

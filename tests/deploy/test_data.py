@@ -199,8 +199,9 @@ def log_config_while_running(engine: docker.DockerClient, project_id: str, work)
     worker.start()
     deadline = time.monotonic() + 240
     while not seen and worker.is_alive() and time.monotonic() < deadline:
+        # sparse: a plain list inspects each container, and one may end in between.
         for container in engine.containers.list(
-                all=True, filters={"label": f"hostd.run-of={project_id}"}):
+                all=True, sparse=True, filters={"label": f"hostd.run-of={project_id}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 container.reload()
                 seen.append(container.attrs["HostConfig"]["LogConfig"])
