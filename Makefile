@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit installs engine postgres browser lint bench bench-dashboard clean
+.PHONY: run test unit installs scenarios engine postgres browser lint bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -46,8 +46,8 @@ browser:
 # `engine_restart` ones, last, stop it), naming the slowest; then the database modules
 # again on PostgreSQL.
 test: engine postgres browser
-	$(BIN)/python -m pytest -m "not docker and not installs" -n 4 --dist worksteal
-	$(BIN)/python -m pytest -m "docker and not installs" --durations=20
+	$(BIN)/python -m pytest -m "not docker and not installs and not scenario" -n 4 --dist worksteal
+	$(BIN)/python -m pytest -m "docker and not installs and not scenario" --durations=20
 	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
@@ -56,10 +56,15 @@ test: engine postgres browser
 installs: engine
 	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
+# Real-engine scenarios of minutes (pytest's `-m scenario`), not in `make test`: cron jobs
+# on `* * * * *` run at their times (tests/deploy/test_cron.py, about two minutes).
+scenarios: engine
+	$(BIN)/python -m pytest -m scenario tests/deploy/test_cron.py
+
 # The tests that need no Docker engine (tests/plugins/engine.py marks the others `docker`),
 # four processes at once: most of their time is daemons starting and timers running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker" -q -n 4 --dist worksteal
+	$(BIN)/python -m pytest -m "not docker and not scenario" -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
