@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from hostd.control import schedule
 from hostd.control.oneoff import RUN_OF_LABEL
 from hostd.control.runtime import Replica
 from hostd.events import CRON_RUN, STATUS_CHANGED, Event
 from hostd.store.cron import job_id
+from hostd.store.models import CronRun
 from tests.control.conftest import SITE, WAIT_S, commit_files, deployed, redeployed, until
 from tests.fakes.daemon import FakeDaemon, fake_daemon
 from tests.fakes.runtime import FakeRuntime
@@ -297,3 +299,34 @@ def test_cron_routes_are_the_owners_only(daemon, repo, clock):
         assert_error(client.post(f"/api/projects/{pid}/cron/nope/run"), 404, "NotFound")
         assert_error(client.get(f"/api/projects/{pid}/cron/nope/runs"), 404, "NotFound")
         assert daemon.fake.calls_of("run_once") == []
+
+
+def test_runs_are_bounded_in_number_output_and_at_once(tmp_path, repo, clock):
+    settings = {"HOSTD_CRON_LOG_KB": 1, "HOSTD_CRON_RUNS_KEPT": 2,
+                "HOSTD_CRON_RUNS_PER_USER": 1}
+    with start(tmp_path, clock, **settings) as daemon, daemon.logged_in() as client:
+        daemon.services.cron.clock = clock
+        daemon.fake.script_command(["sh", "-c", "./chatty"],
+                                   output=[f"line {n:04} " + "x" * 90 for n in range(3000)])
+        pid = with_jobs(client, repo, job("./chatty"), job("./long"))
+        chatty, long = job_id("./chatty", EVERY_MINUTE), job_id("./long", EVERY_MINUTE)
+        daemon.fake.script_command(["sh", "-c", "./long"])  # the first time, it ends at once
+        for _ in range(3):
+            clock.to_next()
+            daemon.services.cron.tick()
+            until_runs(client, pid, chatty, lambda r: r[0]["finished_at"])
+        found = runs(client, pid, chatty)
+        with Session(daemon.services.db) as session:
+            stored = session.exec(select(CronRun).where(CronRun.job_id == chatty)).all()
+        assert len(found) == len(stored) == 2, "the newest HOSTD_CRON_RUNS_KEPT only"
+        kept = "\n".join(found[0]["log"]).encode()
+        assert 900 < len(kept) <= 1024 and found[0]["log"][-1].startswith("line 2999 ")
+        daemon.fake.clear_faults()  # ./chatty and ./long run on from now
+        clock.to_next()
+        daemon.services.cron.tick()
+        (busy,) = cron_runs_of(daemon.fake, pid)
+        newest = [runs(client, pid, chatty)[0], runs(client, pid, long)[0]]
+        assert sorted(statuses(newest)) == ["running", "skipped"]
+        skipped = next(run for run in newest if run["status"] == "skipped")
+        assert "HOSTD_CRON_RUNS_PER_USER" in skipped["reason"]
+        daemon.fake.finish(busy.id)
