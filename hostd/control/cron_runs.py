@@ -84,7 +84,9 @@ class CronRunner:
                 raise Conflict(f"job {job.id} is running and its concurrency_policy is forbid: "
                                "wait for that run to end")
             return self._record_skipped(project, job, scheduled_for, why)
-        cap = self._over_cap(owner.id)
+        # The runs a replace stops make room for the new one.
+        leaving = len(earlier) if job.concurrency_policy == "replace" else 0
+        cap = self._over_cap(owner.id, leaving)
         if cap is not None:
             if manual:
                 raise RateLimited(cap, retry_after=30)
@@ -224,10 +226,10 @@ class CronRunner:
     def announce(self, project_id: str) -> None:
         self._board.announce(project_id)
 
-    def _over_cap(self, user_id: str) -> str | None:
+    def _over_cap(self, user_id: str, leaving: int) -> str | None:
         with self._lock:
-            mine = sum(1 for a in self._active.values() if a.user_id == user_id)
-            every = len(self._active)
+            mine = sum(1 for a in self._active.values() if a.user_id == user_id) - leaving
+            every = len(self._active) - leaving
         settings = self._settings
         if mine >= settings.cron_runs_per_user:
             return (f"{mine} of your cron runs are under way, the most at once "

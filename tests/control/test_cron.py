@@ -41,7 +41,10 @@ class Clock:
         return self.now
 
     def to_next(self, cron_schedule: str = EVERY_MINUTE) -> datetime:
-        """A second past the schedule's next time; that time."""
+        """A second past the schedule's next time; that time. Never behind the real
+        clock: a release made (at the real time) after this clock's time must not be
+        newer than the time it is asked to run at."""
+        self.now = max(self.now, datetime.now(UTC))
         due = schedule.next_after(cron_schedule, self.now)
         self.now = due + timedelta(seconds=1)
         return due
