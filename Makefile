@@ -28,7 +28,7 @@ PG_TESTS := tests/test_auth_api.py tests/test_projects_api.py tests/test_persist
 	tests/test_validation.py tests/test_env_api.py tests/test_pool_pressure.py \
 	tests/test_schema_upgrade.py tests/test_database_url.py tests/harden/test_crash.py \
 	tests/test_lean_reads.py tests/test_read_cache.py tests/contract tests/test_quotas.py \
-	tests/test_registration.py
+	tests/test_registration.py tests/test_cron_store.py
 
 # A throwaway PostgreSQL on 127.0.0.1 for the second backend. When it cannot start, the
 # PostgreSQL tests say so: they fail under CI and skip elsewhere.
