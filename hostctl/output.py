@@ -269,7 +269,9 @@ def cron_table(jobs: Iterable[CronJob]) -> Table:
     table.add_column("NEXT RUN", no_wrap=True)
     for job in jobs:
         policy = job.get("concurrency_policy", "allow")
-        command = job["command"] + ("" if policy == "allow" else f"  [{policy}]")
+        marks = ([] if policy == "allow" else [policy]) + \
+            (["maintenance"] if job.get("maintenance") else [])
+        command = job["command"] + "".join(f"  [{mark}]" for mark in marks)
         # Text throughout: a command is the repository's, data and never markup.
         table.add_row(Text(terminal_safe(job["id"])), Text(terminal_safe(job["schedule"])),
                       Text(terminal_safe(command)), format_run(job.get("last_run")),

@@ -136,6 +136,7 @@ class CronJob(TypedDict):
     command: str
     schedule: str
     concurrency_policy: str  # allow | forbid | replace
+    maintenance: NotRequired[bool]  # suspended: run only by hand
     last_run: CronRun | None
     next_run: str | None  # None while the project is stopped
     running: int

@@ -145,6 +145,8 @@ class Scheduler:
                       release_at: datetime, now: datetime) -> None:
         last: dict[str, CronRun] | None = None
         for job in jobs:
+            if job.maintenance:
+                continue
             track = self._tracks.get((project.id, job.id))
             if track is None:
                 if last is None:
@@ -227,7 +229,9 @@ class Scheduler:
             id=job.id, command=job.command, schedule=job.schedule,
             concurrency_policy=job.concurrency_policy,
             last_run=cron.to_public(last[job.id]) if job.id in last else None,
-            next_run=schedule.next_after(job.schedule, now) if scheduled else None,
+            maintenance=job.maintenance,
+            next_run=(schedule.next_after(job.schedule, now)
+                      if scheduled and not job.maintenance else None),
             running=len(self.runner.running(project.id, job.id))) for job in jobs]
 
     def job(self, project: Project, job_id: str) -> Job:

@@ -31,8 +31,9 @@ def keep_release_jobs(ctx: JobContext, job: DeployJob) -> None:
         cron.keep_jobs(session, job.project_id, job.image, jobs)
         session.commit()
     for entry in jobs:
+        suspended = ", maintenance: not scheduled" if entry.maintenance else ""
         job.log(f"cron job {entry.id}: {entry.schedule} {entry.command[:200]}"
-                f" ({entry.concurrency_policy})")
+                f" ({entry.concurrency_policy}{suspended})")
 
 
 def jobs_of(entries: list[appjson.CronJob]) -> list[Job]:
@@ -51,5 +52,6 @@ def jobs_of(entries: list[appjson.CronJob]) -> list[Job]:
                              "(the same schedule and command)")
         seen[job_id] = index
         jobs.append(Job(id=job_id, command=entry.command, schedule=entry.schedule,
-                        concurrency_policy=entry.concurrency_policy))
+                        concurrency_policy=entry.concurrency_policy,
+                        maintenance=entry.maintenance))
     return jobs

@@ -30,6 +30,7 @@ class Job:
     command: str
     schedule: str
     concurrency_policy: str = "allow"
+    maintenance: bool = False  # suspended: not run at its times (`cron run` still runs it)
 
 
 def job_id(command: str, schedule: str) -> str:

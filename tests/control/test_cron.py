@@ -50,11 +50,11 @@ class Clock:
         return due
 
 
-def app_json(*jobs: dict[str, str]) -> str:
+def app_json(*jobs: dict[str, Any]) -> str:
     return "// Dokku reads comments\n" + json.dumps({"cron": list(jobs)})
 
 
-def job(command: str, policy: str = "allow", when: str = EVERY_MINUTE) -> dict[str, str]:
+def job(command: str, policy: str = "allow", when: str = EVERY_MINUTE) -> dict[str, Any]:
     return {"command": command, "schedule": when, "concurrency_policy": policy}
 
 
@@ -76,7 +76,7 @@ def daemon(tmp_path: Path, clock: Clock) -> Iterator[FakeDaemon]:
 
 
 def with_jobs(client: httpx.Client, repo: Callable[[dict[str, str]], str],
-              *jobs: dict[str, str], name: str = "site") -> str:
+              *jobs: dict[str, Any], name: str = "site") -> str:
     """A project deployed with these cron jobs: its id."""
     return str(deployed(client, repo, name, {**SITE, "app.json": app_json(*jobs)})["id"])
 
@@ -333,3 +333,17 @@ def test_runs_are_bounded_in_number_output_and_at_once(tmp_path, repo, clock):
         skipped = next(run for run in newest if run["status"] == "skipped")
         assert "HOSTD_CRON_RUNS_PER_USER" in skipped["reason"]
         daemon.fake.finish(busy.id)
+
+
+def test_a_job_in_maintenance_waits_for_a_hand(daemon, repo, clock):
+    daemon.fake.script_command(["sh", "-c", "./paused"])
+    with daemon.logged_in() as client:
+        pid = with_jobs(client, repo, {**job("./paused"), "maintenance": True})
+        jid = job_id("./paused", EVERY_MINUTE)
+        (listed,) = client.get(f"/api/projects/{pid}/cron").json()["jobs"]
+        assert (listed["maintenance"], listed["next_run"]) == (True, None)
+        clock.to_next()
+        daemon.services.cron.tick()
+        assert runs(client, pid, jid) == [], "not at its times"
+        assert client.post(f"/api/projects/{pid}/cron/{jid}/run").status_code == 202
+        until_runs(client, pid, jid, lambda r: statuses(r) == ["ok"])

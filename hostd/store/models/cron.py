@@ -83,8 +83,9 @@ class CronJobPublic(BaseModel):
     command: str
     schedule: str
     concurrency_policy: str
+    maintenance: bool  # suspended (app.json): not run at its times, only by hand
     last_run: CronRunPublic | None
-    next_run: datetime | None  # None while the project is not meant to run
+    next_run: datetime | None  # None while the project is not meant to run, or suspended
     running: int  # its runs under way now
 
     @field_serializer("next_run")
