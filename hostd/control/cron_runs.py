@@ -65,6 +65,9 @@ class CronRunner:
         self.clock = clock
         self._lock = threading.Lock()
         self._active: dict[str, Active] = {}  # run id → the run
+        # One launch at a time: a run by hand and one at its time never both pass a
+        # `forbid` or a cap.
+        self._launching = threading.Lock()
 
     def running(self, project_id: str, job_id: str | None = None) -> list[Active]:
         with self._lock:
@@ -76,6 +79,11 @@ class CronRunner:
         """Run `job` now (its time: `scheduled_for`), as its policy says. Raises
         EngineUnavailable (nothing recorded: the scheduler tries again); a manual run
         raises Conflict (forbid) or RateLimited (a cap) where a scheduled one is skipped."""
+        with self._launching:
+            return self._launch(project, owner, job, scheduled_for, manual)
+
+    def _launch(self, project: Project, owner: User, job: Job, scheduled_for: datetime,
+                manual: bool) -> CronRun:
         earlier = self.running(project.id, job.id)
         if earlier and job.concurrency_policy == "forbid":
             why = (f"the run of {cron.when(self._started_at(earlier[0]))} still runs "
