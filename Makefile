@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit installs engine postgres browser lint bench bench-dashboard clean
+.PHONY: run test unit installs scenarios engine postgres browser lint bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -28,7 +28,7 @@ PG_TESTS := tests/test_auth_api.py tests/test_projects_api.py tests/test_persist
 	tests/test_validation.py tests/test_env_api.py tests/test_pool_pressure.py \
 	tests/test_schema_upgrade.py tests/test_database_url.py tests/harden/test_crash.py \
 	tests/test_lean_reads.py tests/test_read_cache.py tests/contract tests/test_quotas.py \
-	tests/test_registration.py
+	tests/test_registration.py tests/test_cron_store.py
 
 # A throwaway PostgreSQL on 127.0.0.1 for the second backend. When it cannot start, the
 # PostgreSQL tests say so: they fail under CI and skip elsewhere.
@@ -40,7 +40,7 @@ postgres:
 browser:
 	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
 
-# Everything but the installs scenario: the engine's tests one at a time (they share the
+# Everything but the long scenarios: the engine's tests one at a time (they share the
 # engine) beside the tests that need no engine (three processes: their time is mostly
 # daemons starting and timers running out, the engine's mostly waiting on it), then the
 # database modules again on PostgreSQL; scripts/test-suite says how.
@@ -53,12 +53,18 @@ test: engine postgres browser
 installs: engine
 	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
+# Real-engine scenarios of minutes (pytest's `-m scenario`), not in `make test`: cron jobs
+# on `* * * * *` run at their times (tests/deploy/test_cron.py, about two minutes).
+scenarios: engine
+	$(BIN)/python -m pytest -m scenario tests/deploy/test_cron.py
+
 # The fast tier: the tests that need no Docker engine (tests/plugins/engine.py marks the
 # others `docker`) and no browser (tests/plugins/browser.py: `browser`; `make test` runs
 # them), four processes at once: most of their time is daemons starting and timers
 # running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker and not browser" -q -n 4 --dist worksteal
+	$(BIN)/python -m pytest -m "not docker and not browser and not scenario" -q -n 4 \
+		--dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from hostctl import __version__
 from hostctl.errors import NotFound, api_error_for
 from hostctl.shapes import (
     AuthResult,
     ContainerAction,
+    CronJob,
+    CronRun,
     Deployment,
     DesiredStatus,
     EnvUpdate,
@@ -45,7 +48,8 @@ if TYPE_CHECKING:
 
 # The response shapes (hostctl.shapes) are re-exported: commands import them from here.
 __all__ = [
-    "HostdClient", "ServerEvent", "AuthResult", "ContainerAction", "Deployment",
+    "HostdClient", "ServerEvent", "AuthResult", "ContainerAction", "CronJob", "CronRun",
+    "Deployment",
     "DesiredStatus", "EnvUpdate", "LastDeploy", "LastExit", "LogSource", "Metrics",
     "Project", "Release", "RollbackResult", "User",
 ]
@@ -254,6 +258,19 @@ class HostdClient:
         return {"env": body["env"], "message": body["message"]}
 
     # --- containers -----------------------------------------------------------------
+
+    def cron_jobs(self, project_id: str) -> list[CronJob]:
+        return self._request("GET", f"/api/projects/{project_id}/cron")["jobs"]
+
+    def cron_runs(self, project_id: str, job_id: str) -> list[CronRun]:
+        """The job's kept runs, newest first, each with its output's last lines."""
+        path = f"/api/projects/{project_id}/cron/{quote(job_id, safe='')}/runs"
+        return self._request("GET", path)["runs"]
+
+    def run_cron(self, project_id: str, job_id: str) -> CronRun:
+        """Start the job once now (202); `cron_runs` tells how it ends."""
+        path = f"/api/projects/{project_id}/cron/{quote(job_id, safe='')}/run"
+        return self._request("POST", path)["run"]
 
     def container_status(self, project_id: str) -> str:
         return self._request("GET", f"/api/containers/{project_id}/status")["status"]

@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from hostctl.client import Deployment, LastDeploy, LastExit, Project, Release
+    from hostctl.client import (
+        CronJob,
+        CronRun,
+        Deployment,
+        LastDeploy,
+        LastExit,
+        Project,
+        Release,
+    )
 
 UNBOUNDED_WIDTH = 1 << 24  # wider than anything hostd can send
 STATUS_STYLES = {
@@ -172,6 +180,12 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         ("restarts", str(project.get("restarts", 0))),
         ("last exit", format_last_exit(project.get("last_exit"))),
     ]
+    jobs = project.get("cron")
+    failing = jobs["failing"] if jobs else []
+    if failing:  # a job that fails is never silent (issue 26)
+        rows.append(("cron", Text(terminal_safe(f"failing: {', '.join(failing)} "
+                                                f"(hostctl cron {project['name']})"),
+                                  style="red")))
     desired = desired_mismatch(project)
     if desired is not None:
         # Right under status, so "error, but hostd still means to run it" reads as one thought;
@@ -221,4 +235,45 @@ def releases_table(releases: Iterable[Release]) -> Table:
             Text(commit[:SHORT_COMMIT] if commit else "-"),
             Text(release.get("created_at") or "-"),
         )
+    return table
+
+
+RUN_STYLES = {"ok": "green", "failed": "red", "killed": "red", "running": "yellow",
+              "skipped": "dim", "missed": "yellow"}
+
+
+def format_run(run: CronRun | None) -> Text:
+    """`ok (exit 0) 2026-12-07T23:59:00.000Z`, `failed (exit 2) …`, `-` before the first."""
+    from rich.text import Text
+
+    if run is None:
+        return Text("-")
+    status = run["status"]
+    exit_code = run.get("exit_code")
+    shown = status if exit_code is None else f"{status} (exit {exit_code})"
+    text = Text(terminal_safe(shown), style=RUN_STYLES.get(status, ""))
+    text.append(" " + terminal_safe(run.get("started_at") or run["scheduled_for"]))
+    return text
+
+
+def cron_table(jobs: Iterable[CronJob]) -> Table:
+    """ID / SCHEDULE / COMMAND / LAST RUN / NEXT RUN, one row per job."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("SCHEDULE", no_wrap=True)
+    table.add_column("COMMAND", overflow="fold")
+    table.add_column("LAST RUN", no_wrap=True)
+    table.add_column("NEXT RUN", no_wrap=True)
+    for job in jobs:
+        policy = job.get("concurrency_policy", "allow")
+        marks = ([] if policy == "allow" else [policy]) + \
+            (["maintenance"] if job.get("maintenance") else [])
+        command = job["command"] + "".join(f"  [{mark}]" for mark in marks)
+        # Text throughout: a command is the repository's, data and never markup.
+        table.add_row(Text(terminal_safe(job["id"])), Text(terminal_safe(job["schedule"])),
+                      Text(terminal_safe(command)), format_run(job.get("last_run")),
+                      Text(terminal_safe(job.get("next_run") or "-")))
     return table

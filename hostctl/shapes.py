@@ -39,6 +39,10 @@ class LastDeploy(TypedDict):
     reason: str | None
 
 
+class CronSummary(TypedDict):
+    failing: list[str]  # the ids of the cron jobs whose last run failed (or was killed)
+
+
 class Project(TypedDict):
     id: str
     userId: str
@@ -63,6 +67,7 @@ class Project(TypedDict):
     last_deploy: NotRequired[LastDeploy | None]  # how the last deploy to finish ended
     source: NotRequired[Literal["git", "upload"]]  # where the code comes from
     upload_digest: NotRequired[str | None]  # an upload project's current source (sha256)
+    cron: NotRequired[CronSummary]  # scheduled jobs (issue 26)
 
 
 class Deployment(TypedDict):
@@ -107,3 +112,31 @@ class EnvUpdate(TypedDict):
 
     env: dict[str, str]
     message: str
+
+
+class CronRun(TypedDict):
+    """One run of a scheduled job (or a time it skipped or missed)."""
+
+    id: str
+    job: str
+    trigger: str  # "schedule" or "manual"
+    scheduled_for: str  # ISO 8601, UTC
+    started_at: str | None
+    finished_at: str | None
+    status: str  # running | ok | failed | killed | skipped | missed
+    exit_code: int | None
+    reason: str | None
+    log: NotRequired[list[str]]  # its output's last lines (in a job's runs)
+
+
+class CronJob(TypedDict):
+    """A scheduled job of the project's current release (its app.json `cron`)."""
+
+    id: str
+    command: str
+    schedule: str
+    concurrency_policy: str  # allow | forbid | replace
+    maintenance: NotRequired[bool]  # suspended: run only by hand
+    last_run: CronRun | None
+    next_run: str | None  # None while the project is stopped
+    running: int

@@ -24,6 +24,7 @@ from hostd.api.origin import TrustedOriginMiddleware
 from hostd.api.routes import (
     auth,
     containers,
+    cron,
     events,
     health,
     logs,
@@ -69,6 +70,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await services.reads.open()
     services.deployer.start()
     services.monitor.start()
+    await anyio.to_thread.run_sync(services.cron.start)
     async with dataplane.running(settings, services.routes, services.requests, services.hub,
                                  services.drains):
         services.collector.start()
@@ -77,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         finally:
             await services.collector.stop()
     services.monitor.stop()
+    await anyio.to_thread.run_sync(services.cron.stop)
     services.followers.close()
     services.uploads.close()
     services.supervisor.close()
@@ -132,6 +135,8 @@ def create_app(settings: Settings | None = None,
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 429, 500, 503))
     app.include_router(run.router, prefix="/api/projects", tags=["run"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
+    app.include_router(cron.router, prefix="/api/projects", tags=["cron"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(health.router, tags=["health"])
 

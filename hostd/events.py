@@ -31,6 +31,7 @@ from typing import Any
 CONNECTED = "connected"  # first on every stream: `{userId}`
 STATUS_CHANGED = "status_changed"  # `{projectId, status, status_reason}`
 METRICS_UPDATED = "metrics_updated"  # `{projectId, metrics}`
+CRON_RUN = "cron_run"  # `{projectId, run}`: a scheduled job's run ended (or was skipped)
 
 DEFAULT_QUEUE_SIZE = 256
 REPLAYED_NAMES = frozenset({STATUS_CHANGED})

@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from hostd.config import Settings
 from hostd.control.change_runner import ChangeRunner
 from hostd.control.changes import ChangeLocks
+from hostd.control.cron import Scheduler, system_clock
+from hostd.control.cron_runs import CronRunner
 from hostd.control.deployer import Deployer, worker_threads
 from hostd.control.exits import ExpectedExits
 from hostd.control.followers import LogFollowers
@@ -76,6 +78,7 @@ class Services:
     oneoffs: OneOffs  # one-off commands running in fresh containers
     reads: Reads  # the read routes' lean way to the database
     uploads: UploadGate  # source uploads in progress, and the threads that check them
+    cron: Scheduler  # app.json `cron` jobs, run at their times
 
 
 def docker_runtime(settings: Settings) -> Runtime:
@@ -124,6 +127,7 @@ def build_services(settings: Settings,
     collector = MetricsCollector(engine, runtime, hub, metrics, requests,
                                  settings.metrics_interval_s)
     loop_reader = db.make_loop_reader(url)
+    runner = CronRunner(settings, engine, runtime, oneoffs, board, hub, system_clock)
     view = PublicView(settings.router_port, metrics, deployer.is_deploying)
     return Services(
         settings=settings, db=engine, loop_reader=loop_reader,
@@ -141,4 +145,5 @@ def build_services(settings: Settings,
         reads=Reads(engine, loop_reader, view, freshness),
         uploads=UploadGate(settings.upload_threads, settings.uploads_per_user,
                            settings.upload_staging_mb_per_user * 2**20),
+        cron=Scheduler(settings, engine, runner),
     )

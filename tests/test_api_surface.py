@@ -213,6 +213,9 @@ ROUTES = {
     ("post", "/api/projects"): ("ProjectCreate", "201", "ProjectResponse"),
     ("get", "/api/projects/{project_id}"): (None, "200", "ProjectResponse"),
     ("delete", "/api/projects/{project_id}"): (None, "200", "Message"),
+    ("get", "/api/projects/{project_id}/cron"): (None, "200", "CronJobList"),
+    ("get", "/api/projects/{project_id}/cron/{job_id}/runs"): (None, "200", "CronRunList"),
+    ("post", "/api/projects/{project_id}/cron/{job_id}/run"): (None, "202", "CronRunStarted"),
     ("get", "/healthz"): (None, "200", "Health"),
 }
 

@@ -3,7 +3,7 @@ made them) upgrades in place on a real SQLite file (with --db postgres, a real P
 database): nothing stored is lost, a stopped project stays stopped, and a project that
 runs an image gets it, with its config vars, as release v1; an upload project's digest
 moves from `github_url` to `upload_digest` (v8); releases made before process types
-were recorded have none (v9)."""
+were recorded have none (v9); and before cron, none has jobs or failing ones (v11)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from hostd.store import db, releases
-from hostd.store.models import DeletedProject, ProcessReplica, Project, Release, User
+from hostd.store import cron, db, releases
+from hostd.store.models import CronRun, DeletedProject, ProcessReplica, Project, Release, User
+from hostd.store.projects import cron_summary
 from tests.plugins import postgres
 
 V2_TABLES = """
@@ -126,6 +127,30 @@ def test_a_project_from_before_process_types_has_the_default_formation(tmp_path:
         shop = session.get(Project, "p1")
         assert shop is not None and shop.formation_json == "{}"
         assert session.exec(select(ProcessReplica)).all() == []
+    engine.dispose()
+
+
+def test_the_releases_before_cron_have_no_jobs_and_nothing_failing(tmp_path: Path) -> None:
+    """v11: a release's cron jobs by its image (`release_cron`), a row per run
+    (`cron_runs`), and the project's failing jobs (none: nothing ran before)."""
+    engine = _v2_database(tmp_path)
+    db.migrate(engine)
+    v11 = db.MIGRATIONS.index(db._v11_cron) + 1
+    with engine.begin() as conn:  # back to the version before
+        conn.execute(text("DROP TABLE cron_runs"))
+        conn.execute(text("DROP TABLE release_cron"))
+        conn.execute(text("ALTER TABLE projects DROP COLUMN cron_failing_json"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= :v"), {"v": v11})
+    assert db.migrate(engine) == len(db.MIGRATIONS)
+    with Session(engine) as session:
+        shop = session.get(Project, "p1")
+        assert shop is not None and cron_summary(shop.cron_failing_json).failing == []
+        (v1,) = releases.newest(session, "p1", 10)
+        assert cron.release_jobs(session, v1) == []
+        assert session.exec(select(CronRun)).all() == []
+        cron.keep_jobs(session, "p1", v1.image, [cron.Job("0a1b2c3d", "./x", "@daily")])
+        session.commit()
+        assert cron.release_jobs(session, v1) == [cron.Job("0a1b2c3d", "./x", "@daily")]
     engine.dispose()
 
 

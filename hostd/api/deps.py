@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 from hostd.api import session as browser
 from hostd.config import Settings
 from hostd.control.change_runner import ChangeRunner
+from hostd.control.cron import Scheduler
 from hostd.control.deployer import Deployer
 from hostd.control.followers import LogFollowers
 from hostd.control.lifecycle import Lifecycle
@@ -134,6 +135,10 @@ async def get_oneoffs(request: Request) -> OneOffs:
     return services_of(request).oneoffs
 
 
+async def get_cron(request: Request) -> Scheduler:
+    return services_of(request).cron
+
+
 async def get_uploads(request: Request) -> UploadGate:
     return services_of(request).uploads
 
@@ -156,6 +161,7 @@ ViewDep = Annotated[PublicView, Depends(get_view)]  # a project's public shape
 DeployerDep = Annotated[Deployer, Depends(get_deployer)]
 OneOffsDep = Annotated[OneOffs, Depends(get_oneoffs)]
 UploadsDep = Annotated[UploadGate, Depends(get_uploads)]
+CronDep = Annotated[Scheduler, Depends(get_cron)]
 
 
 def parse_bearer(header: str) -> str:

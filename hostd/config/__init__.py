@@ -190,6 +190,16 @@ class Settings(BaseSettings):
     upload_threads: int = Field(2, ge=1, le=64, validation_alias="HOSTD_UPLOAD_THREADS")
     upload_timeout_s: int = Field(30, ge=1, le=3600, validation_alias="HOSTD_UPLOAD_TIMEOUT")
 
+    # Scheduled jobs (app.json `cron`, hostd.control.cron): the longest a run may take
+    # (Dokku's 24 h), runs at once per user and in all, the output kept with each run,
+    # the runs kept per job, and how often the scheduler looks at the clock.
+    cron_timeout_s: int = Field(86400, ge=1, le=7 * 86400, validation_alias="HOSTD_CRON_TIMEOUT")
+    cron_runs_per_user: int = Field(4, ge=1, le=64, validation_alias="HOSTD_CRON_RUNS_PER_USER")
+    cron_concurrency: int = Field(32, ge=1, le=1024, validation_alias="HOSTD_CRON_CONCURRENCY")
+    cron_log_kb: int = Field(64, ge=1, le=1024, validation_alias="HOSTD_CRON_LOG_KB")
+    cron_runs_kept: int = Field(20, ge=1, le=1000, validation_alias="HOSTD_CRON_RUNS_KEPT")
+    cron_tick_s: float = Field(1.0, gt=0, le=60, validation_alias="HOSTD_CRON_TICK")
+
     # Per-user quotas (hostd.control.quota); 0 turns one off. Memory is reserved by every
     # project that runs or is being started, at HOSTD_CONTAINER_MEMORY_MB each; by default
     # one user may reserve the machine's memory and have Heroku's 100 apps. Operators of

@@ -49,10 +49,34 @@ class OneOffs:
         self._runtime = runtime
         self._lock = threading.Lock()
         self._running: dict[str, OneOff] = {}  # container id → the run
+        self._jobs: set[str] = set()  # scheduled jobs' runs (hostd.control.cron)
 
     def active(self) -> set[str]:
         with self._lock:
-            return set(self._running)
+            return set(self._running) | self._jobs
+
+    def start_job(self, project: Project, owner: User, argv: list[str], env: dict[str, str],
+                  tag: str) -> str:
+        """A scheduled job's run (hostd.control.cron, which has caps of its own): a one-off
+        container as `start`'s, followed here so the reconciler leaves it alone."""
+        if not project.image:
+            raise Conflict(f"{project.name} has no release to run a job in yet: deploy it first")
+        container_id = start_project_oneoff(
+            self._runtime, self._settings, project.image,
+            container_name(project.name, owner.handle, f"{tag}-{new_id()[:8]}"), argv,
+            env=env, user_id=owner.id, project_id=project.id)
+        with self._lock:
+            self._jobs.add(container_id)
+        return container_id
+
+    def end_job(self, container_id: str) -> None:
+        """Remove a job's run (killed if it still runs)."""
+        with self._lock:
+            self._jobs.discard(container_id)
+        try:
+            self._runtime.remove(container_id)
+        except EngineError as exc:  # the reconciler removes it later
+            log.warning("could not remove cron container %s: %s", container_id, exc)
 
     def start(self, project: Project, owner: User, argv: list[str], env: dict[str, str],
               timeout_s: float) -> OneOff:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 
 from hostd.events import STATUS_CHANGED, EventHub
 from hostd.store.models import Project, ProjectStatus
-from hostd.store.projects import last_deploy, last_exit
+from hostd.store.projects import cron_summary, last_deploy, last_exit
 
 log = logging.getLogger("hostd.status")
 REASON_MAX = 2000
@@ -57,6 +57,14 @@ class StatusBoard:
             self._hub.publish(project.user_id, STATUS_CHANGED, status_event(project))
         return changed
 
+    def announce(self, project_id: str) -> None:
+        """A `status_changed` event of the project as it is (a field beside the status
+        changed: its failing cron jobs)."""
+        with Session(self._db) as session:
+            project = session.get(Project, project_id)
+        if project is not None:
+            self._hub.publish(project.user_id, STATUS_CHANGED, status_event(project))
+
     def update_fields(self, project_id: str, **fields: Any) -> None:
         """Columns that are not the status (container id, host port, image)."""
         with Session(self._db) as session:
@@ -76,4 +84,5 @@ def status_event(project: Project) -> dict[str, Any]:
         "last_exit": exited.model_dump(mode="json") if exited else None,
         "deploy_step": project.deploy_step,
         "last_deploy": deployed.model_dump(mode="json") if deployed else None,
+        "cron": cron_summary(project.cron_failing_json).model_dump(mode="json"),
     }

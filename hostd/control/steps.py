@@ -16,6 +16,7 @@ from sqlmodel import Session
 from hostd.config import Settings
 from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.cron_release import keep_release_jobs
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
 from hostd.control.release_phase import checkout_procfile, release
 from hostd.control.runtime import (
@@ -90,6 +91,7 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     # Without a Procfile the image's own command is `web`; which command that is (the
     # template's or a Dockerfile's CMD) is not known here: #26's next step fills it in.
     job.processes = procfile.processes if procfile else {}
+    keep_release_jobs(ctx, job)  # app.json `cron`, checked and kept with the image
 
 
 def _build_failure(exc: BuildFailed, settings: Settings) -> str:

@@ -7,8 +7,9 @@ Dokku's format (dokku.com/docs/appendices/file-formats/app-json, based on Heroku
   1 for `web`, 0 for the others); every other key (`max_parallel`, `autoscaling`,
   `service`…) is ignored.
 * `cron`: `[{"command": …, "schedule": …, "concurrency_policy": …}]` — `command` and
-  `schedule` required, `concurrency_policy` one of allow (the default) | forbid | replace;
-  other keys (`maintenance`) ignored. A schedule is five fields (minute hour day-of-month
+  `schedule` required, `concurrency_policy` one of allow (the default) | forbid | replace,
+  `maintenance` a boolean (true: the job is suspended, not run at its times); other keys
+  ignored. A schedule is five fields (minute hour day-of-month
   month day-of-week, names allowed for months and days) or a macro (`@daily`…), as
   Dokku's docs show; seconds are not supported (Dokku: "generally not supported").
 
@@ -47,6 +48,7 @@ class CronJob:
     command: str
     schedule: str
     concurrency_policy: str = "allow"
+    maintenance: bool = False  # Dokku's: suspended, run only by hand
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,11 @@ def _cron_job(entry: Any, where: str) -> CronJob:
     if policy not in POLICIES:
         raise AppJsonError(f"app.json `{where}.concurrency_policy` must be one of "
                            f"{', '.join(POLICIES)}")
+    maintenance = entry.get("maintenance", False)
+    if not isinstance(maintenance, bool):
+        raise AppJsonError(f"app.json `{where}.maintenance` must be true or false")
     return CronJob(command=command.strip(), schedule=" ".join(schedule.split()),
-                   concurrency_policy=policy)
+                   concurrency_policy=policy, maintenance=maintenance)
 
 
 def _reason(exc: Exception) -> str:

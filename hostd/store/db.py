@@ -201,13 +201,25 @@ def _v10_process_replicas(conn: Connection) -> None:
                           "NOT NULL DEFAULT '{}'"))
 
 
+def _v11_cron(conn: Connection) -> None:
+    # Scheduled jobs (issue 26): a release's app.json `cron` by its image, a row per run,
+    # and on the project the jobs whose last run failed (none before: nothing ran).
+    SQLModel.metadata.create_all(conn, tables=[models.ReleaseCron.__table__,  # type: ignore[attr-defined]
+                                               models.CronRun.__table__])  # type: ignore[attr-defined]
+    present = {column["name"] for column in inspect(conn).get_columns("projects")}
+    if "cron_failing_json" not in present:
+        conn.execute(text("ALTER TABLE projects ADD COLUMN cron_failing_json TEXT "
+                          "NOT NULL DEFAULT '[]'"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_project_env,
                                                   _v3_supervision, _v4_releases,
                                                   _v5_health_path, _v6_deleted_projects,
                                                   _v7_token_generations,
                                                   _v8_source_and_deploy_fields,
                                                   _v9_release_processes,
-                                                  _v10_process_replicas]
+                                                  _v10_process_replicas,
+                                                  _v11_cron]
 
 
 def has_schema(engine: Engine) -> bool:

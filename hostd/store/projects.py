@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from hostd.errors import Conflict, NotFound, ValidationError
 from hostd.store import addresses, configvars, localrepo, validation
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import (
+    CronSummary,
     DesiredStatus,
     LastDeploy,
     LastExit,
@@ -56,6 +58,10 @@ def last_deploy(status: str | None, reason: str | None) -> LastDeploy | None:
     return LastDeploy.model_construct(status=status, reason=reason) if status is not None else None
 
 
+def cron_summary(failing_json: str) -> CronSummary:
+    return CronSummary.model_construct(failing=[str(job) for job in json.loads(failing_json)])
+
+
 def public_github_url(source: str, url: str, digest: str | None) -> str:
     """The contract's `github_url`: the repository (credentials redacted), or for an
     upload project `upload:<sha256>` as before `source` and `upload_digest` existed."""
@@ -74,6 +80,7 @@ _PUBLIC_COLUMNS = (
     col(Project.last_exit_oom), col(Project.last_exit_at), col(Project.release_version),
     col(Project.health_path), col(Project.source), col(Project.upload_digest),
     col(Project.deploy_step), col(Project.last_deploy_status), col(Project.last_deploy_reason),
+    col(Project.cron_failing_json),
 )
 _OWNER = col(Project.user_id) == bindparam("user_id")
 _LIST_PUBLIC = core_select(*_PUBLIC_COLUMNS).where(_OWNER).order_by(col(Project.created_at))
@@ -129,6 +136,7 @@ class PublicView:
             deploy_step=c["deploy_step"],
             last_deploy=last_deploy(c["last_deploy_status"], c["last_deploy_reason"]),
             source=ProjectSource(c["source"]), upload_digest=c["upload_digest"],
+            cron=cron_summary(c["cron_failing_json"]),
         )
 
 

@@ -46,6 +46,11 @@ def test_formation_and_cron_are_read_with_comments_and_unknown_keys_ignored() ->
                         CronJob("./nightly", "@daily", "forbid")]
 
 
+def test_a_job_in_maintenance_is_read_so() -> None:
+    app = parse(b'{"cron": [{"command": "x", "schedule": "@daily", "maintenance": true}]}')
+    assert app.cron == [CronJob("x", "@daily", "allow", maintenance=True)]
+
+
 def test_comments_are_cut_outside_strings_only() -> None:
     text = '{"url": "http://x//y", "q": "say \\"//no\\"", // gone\n"n": 1}'
     assert strip_line_comments(text) == '{"url": "http://x//y", "q": "say \\"//no\\"", \n"n": 1}'
@@ -75,6 +80,8 @@ def test_an_app_json_without_those_fields_has_none() -> None:
     (b'{"cron": [{"command": "x\\u0000y", "schedule": "@daily"}]}', "`cron[0].command`"),
     (b'{"cron": [{"command": "x", "schedule": "@daily", "concurrency_policy": "queue"}]}',
      "`cron[0].concurrency_policy`"),
+    (b'{"cron": [{"command": "x", "schedule": "@daily", "maintenance": "yes"}]}',
+     "`cron[0].maintenance`"),
 ])
 def test_a_bad_app_json_is_refused_naming_the_field(data: bytes, says: str) -> None:
     with pytest.raises(AppJsonError, match=re.escape(says)):

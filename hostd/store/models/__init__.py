@@ -18,6 +18,19 @@ from hostd.store.models.common import (
     new_id,
     utcnow,
 )
+from hostd.store.models.cron import (
+    FAILING_STATUSES,
+    CronJobList,
+    CronJobPublic,
+    CronRun,
+    CronRunList,
+    CronRunPublic,
+    CronRunStarted,
+    CronRunWithLog,
+    CronSummary,
+    ReleaseCron,
+    RunStatus,
+)
 from hostd.store.models.deployments import (
     Deployment,
     DeploymentList,
@@ -63,7 +76,10 @@ from hostd.store.models.users import (
 from hostd.templates import Template
 
 __all__ = [
-    "DEFAULT_QUANTITY", "AuthResponse", "ContainerStatus", "DeletedProject", "Deployment",
+    "DEFAULT_QUANTITY", "FAILING_STATUSES", "AuthResponse", "ContainerStatus", "CronJobList",
+    "CronJobPublic",
+    "CronRun", "CronRunList", "CronRunPublic", "CronRunStarted", "CronRunWithLog",
+    "CronSummary", "ReleaseCron", "RunStatus", "DeletedProject", "Deployment",
     "DeploymentList", "DeploymentPublic", "DeploymentStatus", "DeployOutcome", "DesiredStatus",
     "EnvChanged", "EnvPatch", "EnvResponse", "LastDeploy", "LastExit", "LogLines", "LoginBody",
     "Message", "Metrics", "PasswordChange", "ProcessReplica", "Project", "ProjectCreate",

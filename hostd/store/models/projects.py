@@ -20,6 +20,7 @@ from hostd.store.models.common import (
     new_id,
     utcnow,
 )
+from hostd.store.models.cron import CronSummary
 from hostd.templates import Template
 
 
@@ -62,6 +63,9 @@ class Project(SQLModel, table=True):
     # not named runs its default (hostd.store.models.processes.DEFAULT_QUANTITY).
     formation_json: str = Field(default="{}", max_length=10_000,
                                 sa_column_kwargs={"server_default": "{}"})
+    # Scheduled jobs (hostd.control.cron): the ids of those whose last run failed.
+    cron_failing_json: str = Field(default="[]", max_length=10_000,
+                                   sa_column_kwargs={"server_default": "[]"})
 
 
 class ProjectEnv(SQLModel, table=True):
@@ -140,6 +144,7 @@ class ProjectPublic(BaseModel):
     last_deploy: LastDeploy | None = None
     source: ProjectSource = ProjectSource.git
     upload_digest: str | None = None  # the sha256 of an upload project's current source
+    cron: CronSummary = PydanticField(default_factory=CronSummary)  # its failing jobs
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:

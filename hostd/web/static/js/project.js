@@ -2,6 +2,7 @@
 import { ApiError, api, requireSession } from "./api.js";
 import { $, link, say, setText } from "./dom.js";
 import { followEvents } from "./events.js";
+import { CronView } from "./cron.js";
 import { megabytes, percent, rate, release } from "./format.js";
 import { LogView } from "./logview.js";
 import { ReleasesView } from "./releases.js";
@@ -29,6 +30,10 @@ function showStatus(data) {
   badge.dataset.status = status;
   setText($("#reason"), data.status_reason || "");
   if (typeof data.release === "number") setText($("#release"), release(data.release));
+  const failing = data.cron?.failing || [];
+  const cron = $("#cron-failing");
+  setText(cron, failing.length ? `failing: ${failing.join(", ")}` : "–");
+  cron.dataset.kind = failing.length ? "error" : "";
   const want = data.desired_status || (status === "stopped" ? "stopped" : "running");
   document.querySelector("[data-action=start]").disabled = status === "running" && want === "running";
   document.querySelector("[data-action=stop]").disabled = status === "stopped" && want === "stopped";
@@ -126,7 +131,8 @@ if (project) {
   }
   setUpDelete();
   logs.show(project.status === "running" || project.container_id ? "runtime" : "build");
-  await Promise.all([vars.load(), releases.load()]).catch((err) => say(message, err.message, "error"));
+  const cron = new CronView(projectId, message);
+  await Promise.all([vars.load(), releases.load(), cron.load()]).catch((err) => say(message, err.message, "error"));
   document.body.dataset.loaded = "true";
   followEvents({
     connected: () => reload(),
@@ -135,8 +141,12 @@ if (project) {
       if (data.projectId !== projectId) return;
       showStatus(data);
       logs.statusChanged(data.status);
-      if (data.status === "running") releases.load().catch(() => {});
+      if (data.status === "running") {
+        releases.load().catch(() => {});
+        cron.load().catch(() => {});  // a deploy or rollback brings its release's jobs
+      }
     },
+    cron_run: (data) => { if (data.projectId === projectId) cron.load().catch(() => {}); },
   }, (state) => {
     const live = $("#live");
     live.dataset.state = state;
