@@ -86,11 +86,15 @@ def newest_runs(session: Session, project_id: str, job: str, limit: int) -> list
 
 
 def prune(session: Session, project_id: str, job: str, kept: int) -> None:
-    """Only the job's newest `kept` runs stay."""
-    keep = [run.id for run in newest_runs(session, project_id, job, kept)]
-    session.exec(delete(CronRun).where(col(CronRun.project_id) == project_id,
-                                       col(CronRun.job_id) == job,
-                                       col(CronRun.id).not_in(keep)))
+    """Only the job's newest `kept` runs stay. The rows removed are those seen beyond
+    them, by id: a run another thread records meanwhile (a replace's new run while the
+    run it stopped is recorded) is never among them."""
+    older = (select(CronRun.id).where(CronRun.project_id == project_id, CronRun.job_id == job)
+             .order_by(col(CronRun.scheduled_for).desc(), col(CronRun.started_at).desc())
+             .offset(kept))
+    ids = list(session.exec(older))
+    if ids:
+        session.exec(delete(CronRun).where(col(CronRun.id).in_(ids)))
 
 
 def unfinished(session: Session) -> list[CronRun]:
