@@ -23,22 +23,26 @@ from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
+from hostd.control.formation import Formation, made_with_other_env, owner_of
 from hostd.control.job import DELETED, SUPERSEDED
+from hostd.control.process_steps import NO_WEB
 from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
 from hostd.control.runtime import (
+    WEB,
     ContainerMissing,
     EngineError,
     EngineUnavailable,
     Replica,
     Runtime,
 )
+from hostd.control.scale import Scaler
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.errors import Conflict, NotFound
 from hostd.naming import container_name, labels_for
-from hostd.store import configvars, projects, releases
+from hostd.store import configvars, formation, projects, releases
 from hostd.store.models import (
     DeletedProject,
     Deployment,
@@ -71,7 +75,9 @@ class Lifecycle:
         self._deployer = deployer
         self._expected = expected
         self._replacer = Replacer(settings, runtime, board, retirer, changes)
+        self.formation = Formation(settings, db, runtime, board, retirer)
         self._quota = Quota(settings, db)
+        self.scaler = Scaler(self.formation, runtime, self._quota, changes)  # the formation
 
     def _require_engine(self) -> None:
         """A start needs the engine now: without it, a 503 rather than a redeploy queued
@@ -135,12 +141,26 @@ class Lifecycle:
 
     def _start(self, session: Session, project: Project, owner: User) -> str:
         self._require_engine()  # after the quota: a refusal needs no engine to be told
+        target = self.formation.target(project)
+        if target is not None and not target.has_web \
+                and self._runtime.image_exists(target.image):
+            self.formation.bring_back(project, owner_of(project, owner), target)
+            self._board.set(project.id, ProjectStatus.running, NO_WEB,
+                            desired_status=DesiredStatus.running, crash_streak=0,
+                            running_since=utcnow())
+            return f"Started {project.name}"
+        done = self._start_web(session, project, owner)
+        if target is not None and not done.startswith("Redeploying"):
+            self.formation.bring_back(project, owner_of(project, owner), target)
+        return done
+
+    def _start_web(self, session: Session, project: Project, owner: User) -> str:
         runtime = self._runtime
         state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None and not (project.image and runtime.image_exists(project.image)):
             return self._redeploy(session, project, owner)
         env = configvars.load(session, project.id)
-        if state is not None and _made_with_other_env(state, env):
+        if state is not None and made_with_other_env(state, env):
             self._discard(project)
             state = None
         if state is None:
@@ -158,6 +178,7 @@ class Lifecycle:
                 self._runtime.stop(project.container_id)
             except ContainerMissing:
                 log.info("project %s had no container to stop", project.id)
+        self.formation.stop_all(project.id, keep=project.container_id)
         # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
         # must leave the project as it was, or reconciliation would never restart it.
         # The owner's stop ends any crash-restart cycle (hostd.control.supervisor).
@@ -171,11 +192,17 @@ class Lifecycle:
             return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:
             return self.start(session, project, owner)  # waiting out a crash: start it now
-        if project.status == ProjectStatus.stopped or not project.container_id \
-                or not project.image:
+        if project.status == ProjectStatus.stopped or not project.image \
+                or not (project.container_id or self.formation.without_web(project)):
             return self.start(session, project, owner)
-        # Running: a fresh container of the same image and config, traffic switched to it.
-        self._replacer.replace(project, owner, configvars.load(session, project.id), "restart")
+        # Running: a fresh container of the same image and config, traffic switched to it;
+        # the other replicas are made again.
+        if project.container_id:
+            self._replacer.replace(project, owner, configvars.load(session, project.id),
+                                   "restart")
+        session.refresh(project)
+        self.formation.remove_all(project.id, keep=project.container_id)
+        self._roll_processes(session, project, owner)
         return f"Restarted {project.name}"
 
     def delete(self, session: Session, project: Project) -> str:
@@ -260,8 +287,9 @@ class Lifecycle:
     def _change_env(self, session: Session, project: Project, owner: User,
                     changes: dict[str, str | None], before: dict[str, str],
                     after: dict[str, str], done: str) -> str:
-        running = project.status == ProjectStatus.running and project.container_id
-        if running and project.image:
+        running = project.status == ProjectStatus.running and \
+            (project.container_id or self.formation.without_web(project))
+        if running and project.image and project.container_id:
             # Switched to a container made with them; if it never serves, nothing changes.
             self._replacer.replace(project, owner, after, "env")
         configvars.store(session, project.id, after)
@@ -274,6 +302,7 @@ class Lifecycle:
                             processes=releases.processes_of(current) if current else {})
         session.commit()
         if running and project.image:
+            self._roll_processes(session, project, owner)
             return f"{done.capitalize()}; {project.name} restarted with them"
         return f"{done.capitalize()}; {project.name} gets them when it next starts"
 
@@ -290,9 +319,11 @@ class Lifecycle:
         session.refresh(project)  # a change that held the lock before may have moved it on
         target = self._rollback_target(session, project, version)
         env = releases.env_of(target)
-        if project.status == ProjectStatus.running and project.container_id:
+        running = project.status == ProjectStatus.running
+        if running and project.container_id and WEB in formation.types_of(
+                releases.processes_of(target)):
             self._replacer.replace(project, owner, env, "rollback", image=target.image)
-        else:
+        elif not running:
             self._discard(project)  # it starts from the rolled-back image next time
         session.refresh(project)
         project.image = target.image
@@ -303,6 +334,8 @@ class Lifecycle:
                                   # vN's image: its Procfile's types, not the current one's.
                                   processes=releases.processes_of(target))
         session.commit()
+        if running:
+            self._roll_processes(session, project, owner)
         return release, f"Rolled back to v{target.version}: now v{release.version}"
 
     def _rollback_target(self, session: Session, project: Project,
@@ -324,6 +357,21 @@ class Lifecycle:
                            "the commit you want instead")
         return target
 
+    def _roll_processes(self, session: Session, project: Project, owner: User) -> None:
+        """The current release's replicas (web.1 aside) start, then the previous
+        releases' go (a config change, a rollback, a restart)."""
+        session.refresh(project)
+        self._board.update_fields(project.id, release_version=project.release_version)
+        if (target := self.formation.target(project)) is None:
+            return
+        if not target.has_web and project.container_id:  # a release without web: no route
+            self._discard(project)
+            self._board.set(project.id, ProjectStatus.running, NO_WEB, container_id=None,
+                            host_port=None)
+            session.refresh(project)
+        self.formation.converge(project, owner_of(project, owner), target)
+        self.formation.retire_others(project, target.version)
+
     @staticmethod
     def _current_release(session: Session, project: Project) -> Release | None:
         if project.release_version is None:
@@ -334,6 +382,7 @@ class Lifecycle:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
             self._expected.expect(project.container_id)
+        self.formation.expect_all(project.id)  # its other replicas' exits too
         remove_project_containers(self._runtime, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
@@ -348,9 +397,3 @@ class Lifecycle:
         self._board.set(project.id, ProjectStatus.running, None, host_port=address.port,
                         running_since=utcnow(), **wanted)
         return done
-
-
-def _made_with_other_env(state: Replica, env: dict[str, str]) -> bool:
-    """The container was created with other config vars than `env` (label `hostd.env`)."""
-    made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
-    return made_with != configvars.fingerprint(env)
