@@ -107,6 +107,7 @@ def root(
 # Command bodies live in their own modules, registered here so the tree reads in one place.
 from hostctl.commands import auth as _auth  # noqa: E402
 from hostctl.commands import env as _env  # noqa: E402
+from hostctl.commands import processes as _processes  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
 from hostctl.commands import releases as _releases  # noqa: E402
 from hostctl.commands import run as _run  # noqa: E402
@@ -120,6 +121,7 @@ _top.register_commands(app)
 _releases.register_commands(app)
 _up.register_commands(app)
 _run.register_commands(app)
+_processes.register_commands(app)
 
 
 def main() -> None:

@@ -24,10 +24,12 @@ from hostctl.shapes import (
     Deployment,
     DesiredStatus,
     EnvUpdate,
+    FormationResult,
     LastDeploy,
     LastExit,
     LogSource,
     Metrics,
+    ProcessInfo,
     Project,
     Release,
     RollbackResult,
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HostdClient", "ServerEvent", "AuthResult", "ContainerAction", "Deployment",
     "DesiredStatus", "EnvUpdate", "LastDeploy", "LastExit", "LogSource", "Metrics",
-    "Project", "Release", "RollbackResult", "User",
+    "Project", "Release", "RollbackResult", "User", "ProcessInfo", "FormationResult",
 ]
 
 # A config change, restart or rollback answers once the new container is healthy, which
@@ -238,6 +240,19 @@ class HostdClient:
         body = {} if version is None else {"version": version}
         answer = self._request("POST", f"/api/projects/{project_id}/rollback", json=body)
         return {"release": answer["release"], "message": answer["message"]}
+
+    # --- process types ----------------------------------------------------------------
+
+    def processes(self, project_id: str) -> list[ProcessInfo]:
+        """Every replica of every process type (`hostctl ps`)."""
+        return self._request("GET", f"/api/projects/{project_id}/processes")["processes"]
+
+    def scale(self, project_id: str, quantities: Mapping[str, int]) -> FormationResult:
+        """Change the quantities of the types named; hostd answers once they run."""
+        answer = self._request("PATCH", f"/api/projects/{project_id}/formation",
+                               json=dict(quantities))
+        return {"formation": answer["formation"], "processes": answer["processes"],
+                "message": answer.get("message")}
 
     # --- config vars ----------------------------------------------------------------
 

@@ -191,3 +191,23 @@ def test_the_memory_quota_counts_every_replica(tmp_path, repo):
         assert "384 MB" in resp.json()["message"]
         assert scale(client, pid, worker=0).status_code == 200
         assert scale(client, pid, web=2).status_code == 200
+
+
+def test_the_reconciler_brings_back_every_replica_at_start(tmp_path, repo):
+    from tests.fakes.daemon import fake_daemon
+    from tests.fakes.runtime import FakeRuntime
+    fake, data = FakeRuntime(), tmp_path / "data"
+    with fake_daemon(data, fake) as daemon, daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        assert scale(client, pid, web=2).status_code == 200
+        token = client.headers["Authorization"]
+    down = [r for r in fake.replicas(pid) if r.running]
+    assert len(down) == 3
+    for replica in down:  # the daemon is away: nobody sees them go
+        fake.crash(replica.id, exit_code=137)
+    with fake_daemon(data, fake) as daemon, daemon.client() as client:
+        client.headers["Authorization"] = token
+        settled(daemon, client, pid, 2, 1)
+        assert {r.id for r in fake.replicas(pid) if r.running} == {r.id for r in down}
+        assert {n: p["state"] for n, p in processes(client, pid).items()} == \
+            {"web.1": "running", "web.2": "running", "worker.1": "running"}
