@@ -211,3 +211,29 @@ def test_the_reconciler_brings_back_every_replica_at_start(tmp_path, repo):
         assert {r.id for r in fake.replicas(pid) if r.running} == {r.id for r in down}
         assert {n: p["state"] for n, p in processes(client, pid).items()} == \
             {"web.1": "running", "web.2": "running", "worker.1": "running"}
+
+
+def test_an_engine_outage_brings_every_replica_back_with_no_crash_counted(daemon, repo):
+    from hostd.control.supervision import ENGINE_UNAVAILABLE
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        settled(daemon, client, pid, 1, 1)
+        daemon.fake.go_away(kill_replicas=True)
+        until(client, pid, lambda p: p["status_reason"] == ENGINE_UNAVAILABLE)
+        daemon.fake.come_back()
+        back = until(client, pid, lambda p: p["status"] == "running")
+        settled(daemon, client, pid, 1, 1)
+        assert back["restarts"] == 0 and processes(client, pid)["worker.1"]["restarts"] == 0
+
+
+def test_a_delete_removes_every_replica_and_row(daemon, repo):
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        assert scale(client, pid, web=2).status_code == 200
+        assert client.delete(f"/api/projects/{pid}").status_code == 200
+        assert daemon.fake.replicas(pid) == []
+        from sqlmodel import Session, select
+
+        from hostd.store.models.processes import ProcessReplica
+        with Session(daemon.services.db) as session:
+            assert session.exec(select(ProcessReplica)).all() == []
