@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from hostd.config import Settings
 from hostd.control import buildlog, stages, upload
-from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.appcontainer import (
+    drop_data,
+    drop_network_if_unused,
+    remove_project_containers,
+    run_app_container,
+)
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
@@ -32,7 +36,6 @@ from hostd.control.retire import Retirer
 from hostd.control.runtime import (
     WEB,
     ContainerMissing,
-    EngineError,
     EngineUnavailable,
     Replica,
     Runtime,
@@ -58,7 +61,6 @@ from hostd.store.models import (
 )
 
 log = logging.getLogger("hostd.lifecycle")
-DATA_REMOVAL_TRIES = 6
 
 
 class Lifecycle:
@@ -226,33 +228,9 @@ class Lifecycle:
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
-        self._drop_data(project.id)
-        self._drop_network_if_unused(session, project.user_id)
+        drop_data(self._runtime, project.id)
+        drop_network_if_unused(session, self._runtime, project.user_id)
         return f"Project {project.name} deleted"
-
-    def _drop_data(self, project_id: str) -> None:
-        """Its /data volume goes with it (one still in use by a container that drains is
-        removed by the reconciler later)."""
-        for attempt in range(DATA_REMOVAL_TRIES):
-            try:
-                self._runtime.remove_data(project_id)
-                return
-            except EngineError as exc:
-                if attempt == DATA_REMOVAL_TRIES - 1:
-                    log.warning("could not remove the data of project %s yet: %s",
-                                project_id, exc)
-                else:  # a container still going (its removal in progress) holds it
-                    time.sleep(0.5)
-
-    def _drop_network_if_unused(self, session: Session, user_id: str) -> None:
-        """The user's network goes with their last project (a container still draining
-        keeps it; the reconciler removes it later)."""
-        if session.exec(select(Project.id).where(Project.user_id == user_id)).first():
-            return
-        try:
-            self._runtime.remove_user_network(user_id)
-        except EngineError as exc:
-            log.warning("could not remove the network of user %s: %s", user_id, exc)
 
     def recreate(self, project: Project, owner: User,
                  env: dict[str, str] | None = None) -> Replica:
@@ -358,17 +336,18 @@ class Lifecycle:
         return target
 
     def _roll_processes(self, session: Session, project: Project, owner: User) -> None:
-        """The current release's replicas (web.1 aside) start, then the previous
-        releases' go (a config change, a rollback, a restart)."""
+        """The current release's replicas start, then the previous releases' go."""
         session.refresh(project)
         self._board.update_fields(project.id, release_version=project.release_version)
         if (target := self.formation.target(project)) is None:
-            return
+            return  # a config change before the first deploy
         if not target.has_web and project.container_id:  # a release without web: no route
             self._discard(project)
             self._board.set(project.id, ProjectStatus.running, NO_WEB, container_id=None,
                             host_port=None)
-            session.refresh(project)
+        elif target.has_web and not project.container_id:  # back to one with web
+            self._await_running(project, self.recreate(project, owner, target.env).id, "")
+        session.refresh(project)
         self.formation.converge(project, owner_of(project, owner), target)
         self.formation.retire_others(project, target.version)
 

@@ -26,7 +26,8 @@ from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.oneoff import RUN_OF_LABEL, OneOffs
 from hostd.control.ownership import Action, Ownership, load_ownership
-from hostd.control.runtime import EngineError, EngineUnavailable, Replica, Runtime
+from hostd.control.process_steps import NO_WEB
+from hostd.control.runtime import WEB, EngineError, EngineUnavailable, Replica, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
@@ -206,6 +207,11 @@ class Reconciler:
                 self.expected.expect(state.id)
                 self.runtime.stop(state.id)
 
+    def _without_web(self, project: Project) -> bool:
+        with Session(self.db) as session:
+            processes = formation.current_types(session, project)
+        return project.release_version is not None and WEB not in formation.types_of(processes)
+
     def _reconcile_project(self, project: Project, owner: User,
                            state: Replica | None) -> None:
         if not supervised(project):
@@ -213,7 +219,10 @@ class Reconciler:
                 self.expected.expect(state.id)
                 self.runtime.stop(state.id)
             return
-        if project.container_id is None and project.status == ProjectStatus.running:
+        if project.container_id is None and self._without_web(project):
+            if project.status != ProjectStatus.running:  # back after an engine outage
+                self.board.set(project.id, ProjectStatus.running, NO_WEB,
+                               only_if=[ProjectStatus(project.status)])
             return  # a release without web: only its other replicas run
         if state is None or not state.running:
             self.supervisor.start_soon(project.id)

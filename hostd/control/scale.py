@@ -117,7 +117,7 @@ def _public(row: ProcessReplica, state: Replica | None,
     if state is None:
         shown = "gone"
     elif state.running:
-        shown = "running" if row.running_since or row.serving else "starting"
+        shown = "running"
     else:
         shown = "crashed" if row.crash_streak else "stopped"
     since = as_utc(state.started_at) if state is not None and state.running \

@@ -237,3 +237,25 @@ def test_a_delete_removes_every_replica_and_row(daemon, repo):
         from hostd.store.models.processes import ProcessReplica
         with Session(daemon.services.db) as session:
             assert session.exec(select(ProcessReplica)).all() == []
+
+
+def test_a_release_without_web_and_back_by_deploy_and_rollback(daemon, repo):
+    from hostd.control.supervision import ENGINE_UNAVAILABLE
+    with daemon.logged_in() as client:
+        project = deployed(client, repo, files=APP)
+        pid = project["id"]
+        commit_files(project["github_url"], {"Procfile": "worker: ./work\n"})
+        after = redeployed(client, pid)
+        assert after["release"] == 2 and "no web process" in after["status_reason"], after
+        settled(daemon, client, pid, 0, 1)
+        daemon.fake.go_away(kill_replicas=True)
+        until(client, pid, lambda p: p["status_reason"] == ENGINE_UNAVAILABLE)
+        daemon.fake.come_back()
+        until(client, pid, lambda p: "no web process" in (p["status_reason"] or ""))
+        settled(daemon, client, pid, 0, 1)
+        resp = client.post(f"/api/projects/{pid}/rollback", json={"version": 1})
+        assert resp.status_code == 200, resp.text
+        back = until(client, pid, lambda p: p["status"] == "running"
+                     and p["status_reason"] is None)
+        assert back["release"] == 3
+        settled(daemon, client, pid, 1, 1)
