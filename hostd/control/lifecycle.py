@@ -79,7 +79,8 @@ class Lifecycle:
         self._replacer = Replacer(settings, runtime, board, retirer, changes)
         self.formation = Formation(settings, db, runtime, board, retirer)
         self._quota = Quota(settings, db)
-        self.scaler = Scaler(self.formation, runtime, self._quota, changes)  # the formation
+        self.scaler = Scaler(self.formation, runtime, self._quota, changes,
+                             deployer.is_deploying)
 
     def _require_engine(self) -> None:
         """A start needs the engine now: without it, a 503 rather than a redeploy queued

@@ -13,7 +13,7 @@ counts every replica (hostd.control.quota.Quota.scaling).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlmodel import Session
 
@@ -33,16 +33,21 @@ USAGE_DEADLINE_S = 2.0
 
 class Scaler:
     def __init__(self, db_formation: Formation, runtime: Runtime, quota: Quota,
-                 changes: ChangeLocks) -> None:
+                 changes: ChangeLocks, is_deploying: Callable[[str], bool]) -> None:
         self._formation = db_formation
         self._runtime = runtime
         self._quota = quota
         self._changes = changes
+        self._is_deploying = is_deploying
 
     def scale(self, session: Session, project: Project, owner: User,
               body: Mapping[str, object]) -> str:
         with self._changes.of(project.id):
             session.refresh(project)
+            if project.status == ProjectStatus.deploying or self._is_deploying(project.id):
+                # Its switch would retire what a scale started now: once it is done.
+                raise Conflict(f"Project {project.name} is deploying: scale it once it is "
+                               "done")
             processes = formation.current_types(session, project)
             changes = formation.check_change(body, formation.types_of(processes))
             before = project.formation_json

@@ -259,3 +259,12 @@ def test_a_release_without_web_and_back_by_deploy_and_rollback(daemon, repo):
                      and p["status_reason"] is None)
         assert back["release"] == 3
         settled(daemon, client, pid, 1, 1)
+
+
+def test_a_scale_waits_for_a_deploy_under_way(daemon, repo):
+    with daemon.logged_in() as client:
+        project = deployed(client, repo, files=APP)
+        daemon.fake.slow_next_build(2)
+        assert client.post(f"/api/projects/{project['id']}/deploy").status_code == 202
+        resp = scale(client, project["id"], worker=2)
+        assert resp.status_code == 409 and "deploying" in resp.json()["message"], resp.text
