@@ -29,7 +29,7 @@ _hostctl() {
             " projects") choices="list show create set deploy start stop restart status logs delete --help" ;;
             " projects list") choices="--json --help" ;;
             " projects show") choices="--json --help" ;;
-            " projects create") choices="--repo --template --env --health-path --no-wait --timeout --json --help" ;;
+            " projects create") choices="--repo --template --env --health-path --scale --no-wait --timeout --json --help" ;;
             " projects set") choices="--health-path --json --help" ;;
             " projects deploy") choices="--no-wait --timeout --json --help" ;;
             " projects start") choices="--json --help" ;;

@@ -58,6 +58,7 @@ complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_su
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l template -x -a 'static react flask nodejs' -d 'How to build it.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l env -r -d 'A config var for the first deploy, KEY=VALUE (repeat for more).'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l health-path -r -d 'What hostd GETs to call a new container healthy (any answer below 500 is; default /).'
+complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l scale -r -d 'The first formation of a process type, TYPE=N (repeat for more; default web=1, others 0).'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l no-wait -d 'Return at once; don\'t wait.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l timeout -r -d 'Seconds to wait for the deploy.'
 complete -c hostctl -n '__fish_seen_subcommand_from projects; and __fish_seen_subcommand_from create' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'

@@ -168,10 +168,13 @@ class HostdClient:
 
     def create_project(self, name: str, github_url: str, template: str,
                        env: dict[str, str] | None = None,
-                       health_path: str | None = None) -> Project:
+                       health_path: str | None = None,
+                       formation: Mapping[str, int] | None = None) -> Project:
         body: dict[str, object] = {"name": name, "github_url": github_url, "template": template}
         if env:
             body["env"] = env
+        if formation:  # the first formation: {"worker": 1}
+            body["formation"] = dict(formation)
         if health_path is not None:  # absent, not null: hostd's default ("/") applies
             body["health_path"] = health_path
         return self._request("POST", "/api/projects", json=body)["project"]

@@ -78,3 +78,16 @@ def test_scale_of_an_unknown_type_is_the_daemons_400(fake, cli) -> None:
     fake.answers[SCALE] = error(400, "ValidationError", "'clock' is not a process type")
     result = cli("scale", "shop", "clock=1")
     assert result.exit_code != 0 and "'clock' is not a process type" in result.stderr
+
+
+def test_create_sends_the_first_formation(fake, cli) -> None:
+    created = {**PROJECT, "status": "deploying"}
+    fake.answers[("POST", "/api/projects")] = httpx.Response(201, json={"project": created})
+    result = cli("projects", "create", "shop", "--repo", "https://github.com/a/shop",
+                 "--scale", "worker=1", "--scale", "clock=0", "--no-wait")
+    assert result.exit_code == 0, result.stderr
+    method, path, body = fake.sent()[-1]
+    assert (method, path) == ("POST", "/api/projects")
+    assert body["formation"] == {"worker": 1, "clock": 0}
+    bad = cli("projects", "create", "shop", "--repo", "https://x/y", "--scale", "worker")
+    assert bad.exit_code != 0 and "bad scale" in bad.stderr

@@ -268,3 +268,21 @@ def test_a_scale_waits_for_a_deploy_under_way(daemon, repo):
         assert client.post(f"/api/projects/{project['id']}/deploy").status_code == 202
         resp = scale(client, project["id"], worker=2)
         assert resp.status_code == 409 and "deploying" in resp.json()["message"], resp.text
+
+
+def test_a_create_may_give_the_first_formation(daemon, repo):
+    with daemon.logged_in() as client:
+        for bad, words in [({"a b": 1}, "not a process type name"), ({"worker": 30}, "0 to 20"),
+                           ({"web": 0}, "at least 1"), ({"worker": "1"}, "formation")]:
+            resp = client.post("/api/projects", json={
+                "name": "bad", "github_url": repo(APP), "template": "static",
+                "formation": bad})
+            assert resp.status_code == 400 and words in resp.json()["message"], resp.text
+        files = {**SITE, "Procfile": PROCFILE}  # no app.json: the create's formation rules
+        resp = client.post("/api/projects", json={"name": "jobs", "github_url": repo(files),
+                                                  "template": "static",
+                                                  "formation": {"worker": 2}})
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["project"]["id"]
+        until(client, pid, lambda p: p["status"] == "running" and not p["deploying"])
+        settled(daemon, client, pid, 1, 2)
