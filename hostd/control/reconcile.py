@@ -196,8 +196,10 @@ class Reconciler:
         """The formation's other replicas (web.2…, workers): each one down is started
         again when the project should run, each one up is stopped when it should not."""
         with Session(self.db) as session:
-            rows = [row for row in formation.rows(session, project.id)
-                    if row.id != project.container_id]
+            every = formation.rows(session, project.id)
+        rows = [row for row in every if row.id != project.container_id]
+        if project.container_id and len(rows) == len(every):  # made before rows were kept
+            self.board.update_fields(project.id, container_id=project.container_id)
         wanted = supervised(project)
         for row in rows:
             state = by_id.get(row.id)

@@ -286,3 +286,22 @@ def test_a_create_may_give_the_first_formation(daemon, repo):
         pid = resp.json()["project"]["id"]
         until(client, pid, lambda p: p["status"] == "running" and not p["deploying"])
         settled(daemon, client, pid, 1, 2)
+
+
+def test_a_project_from_before_replica_rows_gets_its_web_row_at_start(tmp_path, repo):
+    from sqlmodel import Session, delete
+
+    from hostd.store.models.processes import ProcessReplica
+    from tests.fakes.daemon import fake_daemon
+    from tests.fakes.runtime import FakeRuntime
+    fake, data = FakeRuntime(), tmp_path / "data"
+    with fake_daemon(data, fake) as daemon, daemon.logged_in() as client:
+        pid = deployed(client, repo)["id"]
+        token = client.headers["Authorization"]
+        with Session(daemon.services.db) as session:  # as schema v10 leaves a v9 project
+            session.exec(delete(ProcessReplica))  # type: ignore[call-overload]
+            session.commit()
+    with fake_daemon(data, fake) as daemon, daemon.client() as client:
+        client.headers["Authorization"] = token
+        until(client, pid, lambda _: set(processes(client, pid)) == {"web.1"})
+        assert processes(client, pid)["web.1"]["serving"]
