@@ -50,7 +50,7 @@ from hostd.control.changes import ChangeLocks
 from hostd.control.fairqueue import START, Entry, FairQueue, QueueFull, Reservation
 from hostd.control.formation import Formation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
-from hostd.control.process_steps import NO_WEB, drop_pending
+from hostd.control.process_steps import NO_WEB, drop_pending, runs_without_web
 from hostd.control.retire import Retirer
 from hostd.control.runtime import EngineError, EngineUnavailable, Runtime
 from hostd.control.status import StatusBoard
@@ -162,7 +162,8 @@ class Deployer:
             # A deploy means "run this": a crash-restart cycle of the last release ends.
             # A running project stays `running` on its port (the router serves it until
             # the switch); any other is `deploying` with none, and the router says so.
-            if project.status == ProjectStatus.running and project.host_port is not None:
+            if project.status == ProjectStatus.running and (
+                    project.host_port is not None or runs_without_web(session, project)):
                 self.board.set(project.id, ProjectStatus.running, "deploying: queued",
                                desired_status=DesiredStatus.running, crash_streak=0,
                                deploy_step="queued")
@@ -236,7 +237,7 @@ class Deployer:
     def _begin(self, job: DeployJob) -> None:
         job.workdir = Path(tempfile.mkdtemp(prefix="hostd-deploy-"))
         note_serving(self.context, job)
-        if job.serving_before is None:  # what served is gone: no longer `running`
+        if not job.serving:  # what served is gone: no longer `running`
             self._set_status(job, ProjectStatus.deploying, "queued",
                              only_if=[ProjectStatus.running], host_port=None)
 
@@ -287,7 +288,7 @@ class Deployer:
         """`deploy_step` names the step that runs or waits for a worker (clients show it as
         progress), the reason says `text` to people; the step is written even when the
         status has moved on."""
-        if job.serving_before:
+        if job.serving:
             said = self._set_status(job, ProjectStatus.running, f"deploying: {text}",
                                     only_if=[ProjectStatus.running], deploy_step=step)
         else:
@@ -335,7 +336,7 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
         self._over(job, DeployOutcome.failed, reason)
-        if job.serving_before and job.container_id is None:
+        if job.serving and job.container_id is None:
             # The old container never stopped serving: a failed change changes nothing.
             self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",
                              only_if=[ProjectStatus.running, ProjectStatus.deploying])

@@ -69,6 +69,9 @@ class DeployJob:
     host_port: int | None = None
     serving_before: str | None = None  # the project's running container, kept until the switch
     serving_port: int | None = None  # and its port on 127.0.0.1
+    # The project runs a release without web (its other types) and keeps it until the
+    # switch: a redeploy of it, as of one serving, reads `running` and fails changing nothing.
+    running_without_web: bool = False
     release_command: str | None = None  # the Procfile's `release:`, run before `run`
     processes: dict[str, str] = field(default_factory=dict)  # the Procfile's types → commands
     app_formation: dict[str, int] = field(default_factory=dict)  # app.json's first formation
@@ -85,6 +88,11 @@ class DeployJob:
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
     cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline
+
+    @property
+    def serving(self) -> bool:
+        """A release runs (web or not) and serves on until the switch."""
+        return self.serving_before is not None or self.running_without_web
 
     @property
     def has_web(self) -> bool:

@@ -21,7 +21,7 @@ from hostd.source.appjson import AppJsonError
 from hostd.source.appjson import read as read_app_json
 from hostd.source.checkout import Checkout, UnsafeCheckout
 from hostd.store import configvars, formation
-from hostd.store.models import Project
+from hostd.store.models import Project, ProjectStatus
 from hostd.store.models.processes import ProcessReplica
 
 NO_WEB = "no web process: the Procfile has no `web:` line, so the app has no URL"
@@ -76,6 +76,13 @@ def processes(ctx: JobContext, job: DeployJob) -> None:
     ctx.formation.converge(project, owner_of(job), target_of(ctx, job),
                            types=lambda process: process != WEB, say=job.log)
     ctx.formation.retire_others(project, job.release_version)
+
+
+def runs_without_web(session: Session, project: Project) -> bool:
+    """It runs a release that has no web type (its other types only)."""
+    return (project.status == ProjectStatus.running and project.container_id is None
+            and project.release_version is not None
+            and WEB not in formation.types_of(formation.current_types(session, project)))
 
 
 def drop_pending(ctx: JobContext, job: DeployJob) -> None:

@@ -17,7 +17,12 @@ from hostd.config import Settings
 from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
-from hostd.control.process_steps import processes, read_app_formation, web_replicas
+from hostd.control.process_steps import (
+    processes,
+    read_app_formation,
+    runs_without_web,
+    web_replicas,
+)
 from hostd.control.release_phase import checkout_procfile, release
 from hostd.control.runtime import (
     BuildFailed,
@@ -126,6 +131,11 @@ def note_serving(ctx: JobContext, job: DeployJob) -> None:
     """Before the first step: the container serving now, if any, serves until `switch`
     (and on, should the deploy fail)."""
     job.serving_before, job.serving_port = _serving_container(ctx, job)
+    if job.serving_before is None:
+        with Session(ctx.db) as session:
+            project = session.get(Project, job.project_id)
+            job.running_without_web = project is not None and runs_without_web(session,
+                                                                               project)
 
 
 def _serving_container(ctx: JobContext, job: DeployJob) -> tuple[str | None, int | None]:
@@ -161,7 +171,7 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
         return
     for line in runtime.logs(job.container_id, tail=20):
         job.log(f"app: {line}")
-    if job.serving_before:
+    if job.serving:
         # The old container serves on, untouched; the failed one goes (its last lines are
         # in the build log).
         runtime.remove(job.container_id)
@@ -182,7 +192,7 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
     with ctx.changes.of(job.project_id):  # a config change meanwhile would take the number
         old_web = _make_current(ctx, job)
         # The status event is what every router worker reloads its table on.
-        if job.serving_before:
+        if job.serving:
             ctx.board.set(job.project_id, ProjectStatus.running,
                           f"deploying: {STEP_TEXT['switch']}", only_if=[ProjectStatus.running])
         else:

@@ -305,3 +305,16 @@ def test_a_project_from_before_replica_rows_gets_its_web_row_at_start(tmp_path, 
         client.headers["Authorization"] = token
         until(client, pid, lambda _: set(processes(client, pid)) == {"web.1"})
         assert processes(client, pid)["web.1"]["serving"]
+
+
+def test_a_failed_redeploy_of_an_app_without_web_changes_nothing(daemon, repo):
+    with daemon.logged_in() as client:
+        files = {**SITE, "Procfile": "worker: ./work\n", "app.json": APP_JSON}
+        pid = deployed(client, repo, files=files)["id"]
+        settled(daemon, client, pid, 0, 1)
+        (worker,) = running_of(daemon, pid, "worker")
+        daemon.fake.fail_next_build(log_tail=["boom"])
+        after = redeployed(client, pid)
+        assert after["status"] == "running" and after["last_deploy"]["status"] == "failed"
+        assert "the last deploy failed" in after["status_reason"], after
+        assert [r.id for r in running_of(daemon, pid, "worker")] == [worker.id]
