@@ -22,7 +22,7 @@ _hostctl() {
             " top") choices="--sort --once --json --help" ;;
             " releases") choices="--json --help" ;;
             " rollback") choices="--json --help" ;;
-            " up") choices="--name --template --detach --timeout --json --help" ;;
+            " up") choices="--name --template --detach --scale --timeout --json --help" ;;
             " run") choices="--timeout --help" ;;
             " ps") choices="--json --help" ;;
             " scale") choices="--json --help" ;;

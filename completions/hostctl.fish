@@ -36,6 +36,7 @@ complete -c hostctl -n '__fish_seen_subcommand_from rollback' -l json -d 'Machin
 complete -c hostctl -n '__fish_seen_subcommand_from up' -l name -r -d 'Project name (default: the directory\'s name, made a DNS label).'
 complete -c hostctl -n '__fish_seen_subcommand_from up' -l template -x -a 'static react flask nodejs' -d 'How to build it (default: detected from the files).'
 complete -c hostctl -n '__fish_seen_subcommand_from up' -l detach -d 'Return once uploaded; don\'t wait for the deploy.'
+complete -c hostctl -n '__fish_seen_subcommand_from up' -l scale -r -d 'A new project\'s first formation of a process type, TYPE=N (repeat for more); later, `hostctl scale`.'
 complete -c hostctl -n '__fish_seen_subcommand_from up' -l timeout -r -d 'Seconds to wait for the deploy.'
 complete -c hostctl -n '__fish_seen_subcommand_from up' -l json -d 'Machine-readable output: one JSON object, NDJSON for streams.'
 complete -c hostctl -n '__fish_seen_subcommand_from run' -l timeout -r -d 'Seconds it may run (default: the daemon\'s HOSTD_RUN_TIMEOUT).'

@@ -179,9 +179,12 @@ class HostdClient:
             body["health_path"] = health_path
         return self._request("POST", "/api/projects", json=body)["project"]
 
-    def create_upload_project(self, name: str, template: str) -> Project:
+    def create_upload_project(self, name: str, template: str,
+                              formation: Mapping[str, int] | None = None) -> Project:
         """A project whose code comes from upload_source (created stopped, waiting for it)."""
-        body = {"name": name, "template": template, "source": "upload"}
+        body: dict[str, object] = {"name": name, "template": template, "source": "upload"}
+        if formation:
+            body["formation"] = dict(formation)
         return self._request("POST", "/api/projects", json=body)["project"]
 
     def upload_source(self, project_id: str, archive: Path,
