@@ -5,7 +5,7 @@ _hostctl() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         case "$word" in -*) continue ;; esac
-        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" password"|" top"|" releases"|" rollback"|" up"|" run"|" cron"|" projects"|" projects list"|" projects show"|" projects create"|" projects set"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete"|" env"|" env list"|" env set"|" env unset") cmdpath="$cmdpath $word" ;; esac
+        case "$cmdpath $word" in " register"|" login"|" whoami"|" logout"|" password"|" top"|" releases"|" rollback"|" up"|" run"|" cron"|" ps"|" scale"|" projects"|" projects list"|" projects show"|" projects create"|" projects set"|" projects deploy"|" projects start"|" projects stop"|" projects restart"|" projects status"|" projects logs"|" projects delete"|" env"|" env list"|" env set"|" env unset") cmdpath="$cmdpath $word" ;; esac
     done
     case "$prev" in
         --sort) choices="cpu mem req name" ;;
@@ -13,7 +13,7 @@ _hostctl() {
     esac
     if [[ -z "$choices" ]]; then
         case "$cmdpath" in
-            "") choices="register login whoami logout password top releases rollback up run cron projects env --api-url --debug --version --help" ;;
+            "") choices="register login whoami logout password top releases rollback up run cron ps scale projects env --api-url --debug --version --help" ;;
             " register") choices="--email --name --password-stdin --json --help" ;;
             " login") choices="--email --password-stdin --json --help" ;;
             " whoami") choices="--json --help" ;;
@@ -22,13 +22,15 @@ _hostctl() {
             " top") choices="--sort --once --json --help" ;;
             " releases") choices="--json --help" ;;
             " rollback") choices="--json --help" ;;
-            " up") choices="--name --template --detach --timeout --json --help" ;;
+            " up") choices="--name --template --detach --scale --timeout --json --help" ;;
             " run") choices="--timeout --help" ;;
             " cron") choices="--detach --json --help" ;;
+            " ps") choices="--json --help" ;;
+            " scale") choices="--json --help" ;;
             " projects") choices="list show create set deploy start stop restart status logs delete --help" ;;
             " projects list") choices="--json --help" ;;
             " projects show") choices="--json --help" ;;
-            " projects create") choices="--repo --template --env --health-path --no-wait --timeout --json --help" ;;
+            " projects create") choices="--repo --template --env --health-path --scale --no-wait --timeout --json --help" ;;
             " projects set") choices="--health-path --json --help" ;;
             " projects deploy") choices="--no-wait --timeout --json --help" ;;
             " projects start") choices="--json --help" ;;

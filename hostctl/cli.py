@@ -108,6 +108,7 @@ def root(
 from hostctl.commands import auth as _auth  # noqa: E402
 from hostctl.commands import cron as _cron  # noqa: E402
 from hostctl.commands import env as _env  # noqa: E402
+from hostctl.commands import processes as _processes  # noqa: E402
 from hostctl.commands import projects as _projects  # noqa: E402
 from hostctl.commands import releases as _releases  # noqa: E402
 from hostctl.commands import run as _run  # noqa: E402
@@ -122,6 +123,7 @@ _releases.register_commands(app)
 _up.register_commands(app)
 _run.register_commands(app)
 _cron.register_commands(app)
+_processes.register_commands(app)
 
 
 def main() -> None:

@@ -27,10 +27,12 @@ from hostctl.shapes import (
     Deployment,
     DesiredStatus,
     EnvUpdate,
+    FormationResult,
     LastDeploy,
     LastExit,
     LogSource,
     Metrics,
+    ProcessInfo,
     Project,
     Release,
     RollbackResult,
@@ -51,7 +53,7 @@ __all__ = [
     "HostdClient", "ServerEvent", "AuthResult", "ContainerAction", "CronJob", "CronRun",
     "Deployment",
     "DesiredStatus", "EnvUpdate", "LastDeploy", "LastExit", "LogSource", "Metrics",
-    "Project", "Release", "RollbackResult", "User",
+    "Project", "Release", "RollbackResult", "User", "ProcessInfo", "FormationResult",
 ]
 
 # A config change, restart or rollback answers once the new container is healthy, which
@@ -170,17 +172,23 @@ class HostdClient:
 
     def create_project(self, name: str, github_url: str, template: str,
                        env: dict[str, str] | None = None,
-                       health_path: str | None = None) -> Project:
+                       health_path: str | None = None,
+                       formation: Mapping[str, int] | None = None) -> Project:
         body: dict[str, object] = {"name": name, "github_url": github_url, "template": template}
         if env:
             body["env"] = env
+        if formation:  # the first formation: {"worker": 1}
+            body["formation"] = dict(formation)
         if health_path is not None:  # absent, not null: hostd's default ("/") applies
             body["health_path"] = health_path
         return self._request("POST", "/api/projects", json=body)["project"]
 
-    def create_upload_project(self, name: str, template: str) -> Project:
+    def create_upload_project(self, name: str, template: str,
+                              formation: Mapping[str, int] | None = None) -> Project:
         """A project whose code comes from upload_source (created stopped, waiting for it)."""
-        body = {"name": name, "template": template, "source": "upload"}
+        body: dict[str, object] = {"name": name, "template": template, "source": "upload"}
+        if formation:
+            body["formation"] = dict(formation)
         return self._request("POST", "/api/projects", json=body)["project"]
 
     def upload_source(self, project_id: str, archive: Path,
@@ -242,6 +250,19 @@ class HostdClient:
         body = {} if version is None else {"version": version}
         answer = self._request("POST", f"/api/projects/{project_id}/rollback", json=body)
         return {"release": answer["release"], "message": answer["message"]}
+
+    # --- process types ----------------------------------------------------------------
+
+    def processes(self, project_id: str) -> list[ProcessInfo]:
+        """Every replica of every process type (`hostctl ps`)."""
+        return self._request("GET", f"/api/projects/{project_id}/processes")["processes"]
+
+    def scale(self, project_id: str, quantities: Mapping[str, int]) -> FormationResult:
+        """Change the quantities of the types named; hostd answers once they run."""
+        answer = self._request("PATCH", f"/api/projects/{project_id}/formation",
+                               json=dict(quantities))
+        return {"formation": answer["formation"], "processes": answer["processes"],
+                "message": answer.get("message")}
 
     # --- config vars ----------------------------------------------------------------
 

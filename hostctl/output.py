@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         Deployment,
         LastDeploy,
         LastExit,
+        ProcessInfo,
         Project,
         Release,
     )
@@ -32,6 +33,8 @@ STATUS_STYLES = {
     "stopped": "dim",
     "deploying": "yellow",
     "error": "red",
+    "crashed": "red",  # a replica's (hostctl ps)
+    "starting": "yellow",
 }
 # The desired status each observed one implies; "error" implies neither, so it never matches.
 IMPLIED_DESIRED = {"running": "running", "deploying": "running", "stopped": "stopped"}
@@ -276,4 +279,36 @@ def cron_table(jobs: Iterable[CronJob]) -> Table:
         table.add_row(Text(terminal_safe(job["id"])), Text(terminal_safe(job["schedule"])),
                       Text(terminal_safe(command)), format_run(job.get("last_run")),
                       Text(terminal_safe(job.get("next_run") or "-")))
+    return table
+
+
+def format_uptime(seconds: float | None) -> str:
+    """'45s', '12m', '3h', '2d'; '-' when it does not run."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def processes_table(processes: Iterable[ProcessInfo]) -> Table:
+    """PROCESS / STATE / RESTARTS / CPU / MEMORY / UPTIME / RELEASE, one row a replica."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("PROCESS", "STATE", "RESTARTS", "CPU", "MEMORY", "UPTIME", "RELEASE"):
+        table.add_column(name, no_wrap=True)
+    for process in processes:
+        # Text throughout: a process type is the Procfile's, data and never markup.
+        table.add_row(
+            Text(terminal_safe(process["name"])),
+            status_text(terminal_safe(process["state"])),
+            Text(str(process["restarts"])),
+            Text(format_cpu(process.get("cpu"))),
+            Text(format_memory(process.get("memory"))),
+            Text(format_uptime(process.get("uptime_s"))),
+            Text(format_release(process.get("release"))),
+        )
     return table

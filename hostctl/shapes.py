@@ -140,3 +140,26 @@ class CronJob(TypedDict):
     last_run: CronRun | None
     next_run: str | None  # None while the project is stopped
     running: int
+
+
+class ProcessInfo(TypedDict):
+    """One replica of a process type, as `GET /api/projects/:id/processes` gives it."""
+
+    name: str  # web.1, worker.2
+    type: str
+    number: int
+    state: str
+    restarts: int
+    release: int | None
+    serving: bool
+    uptime_s: float | None
+    cpu: float | None
+    memory: float | None
+
+
+class FormationResult(TypedDict):
+    """What a scale answers: each type's quantity now, the replicas, what happened."""
+
+    formation: dict[str, int]
+    processes: list[ProcessInfo]
+    message: str | None

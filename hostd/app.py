@@ -28,6 +28,7 @@ from hostd.api.routes import (
     events,
     health,
     logs,
+    processes,
     projects,
     releases,
     run,
@@ -134,6 +135,10 @@ def create_app(settings: Settings | None = None,
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(logs.router, prefix="/api/projects", tags=["logs"],
                        responses=_errors(400, 401, 404, 429, 500, 503))
+    # The formation (issue 26): 403 a scale past the memory quota, 409 a replica that
+    # never served.
+    app.include_router(processes.router, prefix="/api/projects", tags=["processes"],
+                       responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(run.router, prefix="/api/projects", tags=["run"],
                        responses=_errors(400, 401, 403, 404, 409, 413, 415, 429, 500, 503))
     app.include_router(cron.router, prefix="/api/projects", tags=["cron"],

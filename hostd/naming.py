@@ -11,6 +11,7 @@ PROJECT_LABEL = "hostd.project"
 USER_LABEL = "hostd.user"
 DEPLOYMENT_LABEL = "hostd.deployment"
 PROCESS_LABEL = "hostd.process"  # the process type a replica runs ("web")
+REPLICA_LABEL = "hostd.replica"  # its number within its type (the 2 of web.2)
 # On an image built from a template made for a read-only root filesystem (the nginx
 # ones): its containers run that way, with a tmpfs /tmp (hostd.engine.docker_runtime).
 ROOTFS_LABEL = "hostd.rootfs"

@@ -87,6 +87,9 @@ def create(
         "--env", help="A config var for the first deploy, KEY=VALUE (repeat for more).",
         metavar="KEY=VALUE", show_default=False)] = None,
     health_path: HealthPathOpt = None,
+    scale: Annotated[list[str] | None, typer.Option(
+        "--scale", help="The first formation of a process type, TYPE=N (repeat for more; "
+        "default web=1, others 0).", metavar="TYPE=N", show_default=False)] = None,
     no_wait: NoWaitOpt = False,
     timeout: TimeoutOpt = 600.0,
     json_output: JsonOpt = False,
@@ -98,13 +101,17 @@ def create(
         hostctl projects create shop --repo https://github.com/alice/shop --template flask
         hostctl projects create api --repo https://github.com/alice/api --template nodejs \\
             --env DATABASE_URL=postgres://db/api --env DEBUG=0 --health-path /healthz
+        hostctl projects create jobs --repo https://github.com/alice/jobs --scale worker=1
     """
     from hostctl.commands.env import parse_assignments
+    from hostctl.commands.processes import parse_quantities
 
     config = parse_assignments(env or [])  # refused here, before the project exists
+    formation = parse_quantities(scale or [])
     app_ctx = state(ctx)
     client = app_ctx.client()
-    project = client.create_project(name, repo, template.value, config, health_path)
+    project = client.create_project(name, repo, template.value, config, health_path,
+                                    formation)
     if health_path is not None and "health_path" not in project:
         # A daemon from before health paths drops the field without a word: say so, or the
         # user believes deploys wait for a path hostd never asks for.

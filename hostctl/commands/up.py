@@ -31,6 +31,9 @@ TemplateOpt = Annotated[Template | None, typer.Option(
     show_default=False)]
 DetachOpt = Annotated[bool, typer.Option(
     "--detach", help="Return once uploaded; don't wait for the deploy.")]
+ScaleOpt = Annotated[list[str] | None, typer.Option(
+    "--scale", help="A new project's first formation of a process type, TYPE=N (repeat "
+    "for more); later, `hostctl scale`.", metavar="TYPE=N", show_default=False)]
 
 
 def up(
@@ -39,6 +42,7 @@ def up(
     name: NameOpt = None,
     template: TemplateOpt = None,
     detach: DetachOpt = False,
+    scale: ScaleOpt = None,
     timeout: TimeoutOpt = 600.0,
     json_output: JsonOpt = False,
 ) -> None:
@@ -52,18 +56,23 @@ def up(
     Example:
         hostctl up
         hostctl up ./site --name blog --template static
+        hostctl up --scale worker=1
     """
     root = path.expanduser().resolve()
     if not root.is_dir():
         raise InvalidArgument(f"{path} is not a directory")
     project_name = name or default_name(root)
     _check_name(project_name, given=name is not None)
+    from hostctl.commands.processes import parse_quantities
+
+    formation = parse_quantities(scale or [])
     app_ctx = state(ctx)
     chosen = template.value if template is not None else _detected(app_ctx, root, json_output)
     client = app_ctx.client()
     with tempfile.TemporaryDirectory(prefix="hostctl-up-") as tmp:
         packed = _pack(root, Path(tmp) / "source.tar.gz")
-        project = _project(app_ctx, client, project_name, chosen, template is not None)
+        project = _project(app_ctx, client, project_name, chosen, template is not None,
+                           formation)
         sent = _send(app_ctx, client, project, packed, quiet=json_output)
     if sent["unchanged"]:
         done = sent["project"]
@@ -112,11 +121,14 @@ def _pack(root: Path, out: Path) -> Packed:
 
 
 def _project(app_ctx: AppContext, client: HostdClient, name: str, template: str,
-             template_given: bool) -> Project:
+             template_given: bool, formation: dict[str, int]) -> Project:
     """The caller's project `name`, created (waiting for its upload) when there is none."""
     existing = next((p for p in client.list_projects() if p["name"] == name), None)
     if existing is None:
-        return client.create_upload_project(name, template)
+        return client.create_upload_project(name, template, formation)
+    if formation:
+        app_ctx.warn(f"{name} keeps its formation (--scale applies to a new project only: "
+                     f"hostctl scale {name} changes it)")
     if template_given and existing["template"] != template:
         app_ctx.warn(f"{name} keeps its template {existing['template']} (--template applies "
                      "to a new project only)")

@@ -48,7 +48,9 @@ from hostd.control import buildlog
 from hostd.control.buildlog import BuildLog
 from hostd.control.changes import ChangeLocks
 from hostd.control.fairqueue import START, Entry, FairQueue, QueueFull, Reservation
+from hostd.control.formation import Formation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
+from hostd.control.process_steps import NO_WEB, drop_pending, runs_without_web
 from hostd.control.retire import Retirer
 from hostd.control.runtime import EngineError, EngineUnavailable, Runtime
 from hostd.control.status import StatusBoard
@@ -71,6 +73,7 @@ log = logging.getLogger("hostd.deploy")
 # project is gone or a newer deploy owns it); `error`: what served crashed meanwhile.
 SUCCEEDING_FROM = [ProjectStatus.deploying, ProjectStatus.running, ProjectStatus.error]
 BUILD, RELEASE = "build", "release"  # the pools besides the deploy workers' (START)
+WEB_STEPS = ("run", "health_check", "web_replicas")
 WAITING_TEXT = {START: "waiting for a deploy worker", BUILD: "waiting for a build slot",
                 RELEASE: "waiting for a release slot"}
 
@@ -88,6 +91,8 @@ def pool_of(step: str, job: DeployJob) -> str | None:
         return BUILD
     if step == "release":
         return RELEASE if job.release_command else None
+    if step in WEB_STEPS and not job.has_web:
+        return None  # a Procfile without `web:`: no container to gate, no route
     return START
 
 
@@ -99,7 +104,9 @@ class Deployer:
         self.runtime = runtime
         self.board = board
         self.context = JobContext(settings=settings, runtime=runtime, db=db_engine, board=board,
-                                  retirer=retirer, changes=changes)
+                                  retirer=retirer, changes=changes,
+                                  formation=Formation(settings, db_engine, runtime, board,
+                                                      retirer))
         self._queue: FairQueue[DeployJob] = FairQueue(settings.max_queued_deploys)
         self._pools = {START: settings.deploy_concurrency, BUILD: settings.build_concurrency,
                        RELEASE: settings.release_concurrency}
@@ -155,7 +162,8 @@ class Deployer:
             # A deploy means "run this": a crash-restart cycle of the last release ends.
             # A running project stays `running` on its port (the router serves it until
             # the switch); any other is `deploying` with none, and the router says so.
-            if project.status == ProjectStatus.running and project.host_port is not None:
+            if project.status == ProjectStatus.running and (
+                    project.host_port is not None or runs_without_web(session, project)):
                 self.board.set(project.id, ProjectStatus.running, "deploying: queued",
                                desired_status=DesiredStatus.running, crash_streak=0,
                                deploy_step="queued")
@@ -229,7 +237,7 @@ class Deployer:
     def _begin(self, job: DeployJob) -> None:
         job.workdir = Path(tempfile.mkdtemp(prefix="hostd-deploy-"))
         note_serving(self.context, job)
-        if job.serving_before is None:  # what served is gone: no longer `running`
+        if not job.serving:  # what served is gone: no longer `running`
             self._set_status(job, ProjectStatus.deploying, "queued",
                              only_if=[ProjectStatus.running], host_port=None)
 
@@ -249,6 +257,7 @@ class Deployer:
         return False
 
     def _end(self, job: DeployJob, exc: Exception) -> None:
+        drop_pending(self.context, job)  # web replicas it started and never switched to
         # Once the scope is cancelled, whatever a step raised (a build whose socket the
         # cancel closed, a health check whose container it removed) is the cancel's doing.
         if isinstance(exc, Cancelled) or job.cancel.cancelled:
@@ -279,7 +288,7 @@ class Deployer:
         """`deploy_step` names the step that runs or waits for a worker (clients show it as
         progress), the reason says `text` to people; the step is written even when the
         status has moved on."""
-        if job.serving_before:
+        if job.serving:
             said = self._set_status(job, ProjectStatus.running, f"deploying: {text}",
                                     only_if=[ProjectStatus.running], deploy_step=step)
         else:
@@ -310,13 +319,15 @@ class Deployer:
         _release(job)
 
     def _succeed(self, job: DeployJob) -> None:
-        job.log(f"deployed: listening on 127.0.0.1:{job.host_port}")
+        job.log(f"deployed: listening on 127.0.0.1:{job.host_port}" if job.has_web
+                else f"deployed: {NO_WEB}")
         prune_old_images(self.context, job)
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
         self._over(job, DeployOutcome.succeeded, None)
-        self._set_status(job, ProjectStatus.running, None, only_if=SUCCEEDING_FROM,
+        self._set_status(job, ProjectStatus.running, None if job.has_web else NO_WEB,
+                         only_if=SUCCEEDING_FROM,
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)
 
@@ -325,7 +336,7 @@ class Deployer:
         self._update_deployment(job, status=DeploymentStatus.failed, reason=reason[:2000],
                                 finished_at=utcnow())
         self._over(job, DeployOutcome.failed, reason)
-        if job.serving_before and job.container_id is None:
+        if job.serving and job.container_id is None:
             # The old container never stopped serving: a failed change changes nothing.
             self._set_status(job, ProjectStatus.running, f"the last deploy failed: {reason}",
                              only_if=[ProjectStatus.running, ProjectStatus.deploying])

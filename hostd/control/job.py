@@ -18,8 +18,9 @@ from hostd.config import Settings
 from hostd.control.buildlog import BuildLog
 from hostd.control.cancel import CancelScope
 from hostd.control.changes import ChangeLocks
+from hostd.control.formation import Formation
 from hostd.control.retire import Retirer
-from hostd.control.runtime import Runtime
+from hostd.control.runtime import WEB, Runtime
 from hostd.control.status import StatusBoard
 
 log = logging.getLogger("hostd.deploy")
@@ -48,6 +49,7 @@ class JobContext:
     board: StatusBoard
     retirer: Retirer
     changes: ChangeLocks
+    formation: Formation  # every process type but web.1 (hostd.control.formation)
 
 
 @dataclass
@@ -67,8 +69,14 @@ class DeployJob:
     host_port: int | None = None
     serving_before: str | None = None  # the project's running container, kept until the switch
     serving_port: int | None = None  # and its port on 127.0.0.1
+    # The project runs a release without web (its other types) and keeps it until the
+    # switch: a redeploy of it, as of one serving, reads `running` and fails changing nothing.
+    running_without_web: bool = False
     release_command: str | None = None  # the Procfile's `release:`, run before `run`
     processes: dict[str, str] = field(default_factory=dict)  # the Procfile's types → commands
+    app_formation: dict[str, int] = field(default_factory=dict)  # app.json's first formation
+    pending_web: list[str] = field(default_factory=list)  # web.2… started, not switched to
+    release_version: int | None = None  # the release it made, once switched
     next_step: int = 0  # of its steps, the one to run next (a job walks them in stages)
     # Frees the job's place in the queue (set by the worker that runs it): called just
     # before its last status write, so once a client sees that status the project is no
@@ -80,6 +88,16 @@ class DeployJob:
     labels: dict[str, str] = field(default_factory=dict)
     stage_images: list[str] = field(default_factory=list)  # this build's leftovers
     cancel: CancelScope = field(default_factory=CancelScope)  # delete, redeploy, deadline
+
+    @property
+    def serving(self) -> bool:
+        """A release runs (web or not) and serves on until the switch."""
+        return self.serving_before is not None or self.running_without_web
+
+    @property
+    def has_web(self) -> bool:
+        """No Procfile: the image's own command is `web`; a Procfile may have none."""
+        return not self.processes or WEB in self.processes
 
     @property
     def repo_dir(self) -> Path:

@@ -9,36 +9,43 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from hostd.config import Settings
 from hostd.control import buildlog, stages, upload
-from hostd.control.appcontainer import remove_project_containers, run_app_container
+from hostd.control.appcontainer import (
+    drop_data,
+    drop_network_if_unused,
+    remove_project_containers,
+    run_app_container,
+)
 from hostd.control.changes import ChangeLocks
 from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
+from hostd.control.formation import Formation, made_with_other_env, owner_of
 from hostd.control.job import DELETED, SUPERSEDED
+from hostd.control.process_steps import NO_WEB
 from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
 from hostd.control.runtime import (
+    WEB,
     ContainerMissing,
-    EngineError,
     EngineUnavailable,
     Replica,
     Runtime,
 )
+from hostd.control.scale import Scaler
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.errors import Conflict, NotFound
 from hostd.naming import container_name, labels_for
-from hostd.store import configvars, projects, releases
+from hostd.store import configvars, formation, projects, releases
 from hostd.store.models import (
     DeletedProject,
     Deployment,
@@ -54,7 +61,6 @@ from hostd.store.models import (
 )
 
 log = logging.getLogger("hostd.lifecycle")
-DATA_REMOVAL_TRIES = 6
 
 
 class Lifecycle:
@@ -71,7 +77,10 @@ class Lifecycle:
         self._deployer = deployer
         self._expected = expected
         self._replacer = Replacer(settings, runtime, board, retirer, changes)
+        self.formation = Formation(settings, db, runtime, board, retirer)
         self._quota = Quota(settings, db)
+        self.scaler = Scaler(self.formation, runtime, self._quota, changes,
+                             deployer.is_deploying)
 
     def _require_engine(self) -> None:
         """A start needs the engine now: without it, a 503 rather than a redeploy queued
@@ -135,12 +144,26 @@ class Lifecycle:
 
     def _start(self, session: Session, project: Project, owner: User) -> str:
         self._require_engine()  # after the quota: a refusal needs no engine to be told
+        target = self.formation.target(project)
+        if target is not None and not target.has_web \
+                and self._runtime.image_exists(target.image):
+            self.formation.bring_back(project, owner_of(project, owner), target)
+            self._board.set(project.id, ProjectStatus.running, NO_WEB,
+                            desired_status=DesiredStatus.running, crash_streak=0,
+                            running_since=utcnow())
+            return f"Started {project.name}"
+        done = self._start_web(session, project, owner)
+        if target is not None and not done.startswith("Redeploying"):
+            self.formation.bring_back(project, owner_of(project, owner), target)
+        return done
+
+    def _start_web(self, session: Session, project: Project, owner: User) -> str:
         runtime = self._runtime
         state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None and not (project.image and runtime.image_exists(project.image)):
             return self._redeploy(session, project, owner)
         env = configvars.load(session, project.id)
-        if state is not None and _made_with_other_env(state, env):
+        if state is not None and made_with_other_env(state, env):
             self._discard(project)
             state = None
         if state is None:
@@ -158,6 +181,7 @@ class Lifecycle:
                 self._runtime.stop(project.container_id)
             except ContainerMissing:
                 log.info("project %s had no container to stop", project.id)
+        self.formation.stop_all(project.id, keep=project.container_id)
         # Only once the engine has agreed: a stop answered with 503 (engine unreachable)
         # must leave the project as it was, or reconciliation would never restart it.
         # The owner's stop ends any crash-restart cycle (hostd.control.supervisor).
@@ -171,11 +195,17 @@ class Lifecycle:
             return self._redeploy(session, project, owner)  # a failed deploy: build again
         if project.status == ProjectStatus.error:
             return self.start(session, project, owner)  # waiting out a crash: start it now
-        if project.status == ProjectStatus.stopped or not project.container_id \
-                or not project.image:
+        if project.status == ProjectStatus.stopped or not project.image \
+                or not (project.container_id or self.formation.without_web(project)):
             return self.start(session, project, owner)
-        # Running: a fresh container of the same image and config, traffic switched to it.
-        self._replacer.replace(project, owner, configvars.load(session, project.id), "restart")
+        # Running: a fresh container of the same image and config, traffic switched to it;
+        # the other replicas are made again.
+        if project.container_id:
+            self._replacer.replace(project, owner, configvars.load(session, project.id),
+                                   "restart")
+        session.refresh(project)
+        self.formation.remove_all(project.id, keep=project.container_id)
+        self._roll_processes(session, project, owner)
         return f"Restarted {project.name}"
 
     def delete(self, session: Session, project: Project) -> str:
@@ -199,33 +229,9 @@ class Lifecycle:
         session.delete(project)
         session.commit()
         log.info("project %s deleted with its container and images", project.id)
-        self._drop_data(project.id)
-        self._drop_network_if_unused(session, project.user_id)
+        drop_data(self._runtime, project.id)
+        drop_network_if_unused(session, self._runtime, project.user_id)
         return f"Project {project.name} deleted"
-
-    def _drop_data(self, project_id: str) -> None:
-        """Its /data volume goes with it (one still in use by a container that drains is
-        removed by the reconciler later)."""
-        for attempt in range(DATA_REMOVAL_TRIES):
-            try:
-                self._runtime.remove_data(project_id)
-                return
-            except EngineError as exc:
-                if attempt == DATA_REMOVAL_TRIES - 1:
-                    log.warning("could not remove the data of project %s yet: %s",
-                                project_id, exc)
-                else:  # a container still going (its removal in progress) holds it
-                    time.sleep(0.5)
-
-    def _drop_network_if_unused(self, session: Session, user_id: str) -> None:
-        """The user's network goes with their last project (a container still draining
-        keeps it; the reconciler removes it later)."""
-        if session.exec(select(Project.id).where(Project.user_id == user_id)).first():
-            return
-        try:
-            self._runtime.remove_user_network(user_id)
-        except EngineError as exc:
-            log.warning("could not remove the network of user %s: %s", user_id, exc)
 
     def recreate(self, project: Project, owner: User,
                  env: dict[str, str] | None = None) -> Replica:
@@ -260,8 +266,9 @@ class Lifecycle:
     def _change_env(self, session: Session, project: Project, owner: User,
                     changes: dict[str, str | None], before: dict[str, str],
                     after: dict[str, str], done: str) -> str:
-        running = project.status == ProjectStatus.running and project.container_id
-        if running and project.image:
+        running = project.status == ProjectStatus.running and \
+            (project.container_id or self.formation.without_web(project))
+        if running and project.image and project.container_id:
             # Switched to a container made with them; if it never serves, nothing changes.
             self._replacer.replace(project, owner, after, "env")
         configvars.store(session, project.id, after)
@@ -274,6 +281,7 @@ class Lifecycle:
                             processes=releases.processes_of(current) if current else {})
         session.commit()
         if running and project.image:
+            self._roll_processes(session, project, owner)
             return f"{done.capitalize()}; {project.name} restarted with them"
         return f"{done.capitalize()}; {project.name} gets them when it next starts"
 
@@ -290,9 +298,11 @@ class Lifecycle:
         session.refresh(project)  # a change that held the lock before may have moved it on
         target = self._rollback_target(session, project, version)
         env = releases.env_of(target)
-        if project.status == ProjectStatus.running and project.container_id:
+        running = project.status == ProjectStatus.running
+        if running and project.container_id and WEB in formation.types_of(
+                releases.processes_of(target)):
             self._replacer.replace(project, owner, env, "rollback", image=target.image)
-        else:
+        elif not running:
             self._discard(project)  # it starts from the rolled-back image next time
         session.refresh(project)
         project.image = target.image
@@ -303,6 +313,8 @@ class Lifecycle:
                                   # vN's image: its Procfile's types, not the current one's.
                                   processes=releases.processes_of(target))
         session.commit()
+        if running:
+            self._roll_processes(session, project, owner)
         return release, f"Rolled back to v{target.version}: now v{release.version}"
 
     def _rollback_target(self, session: Session, project: Project,
@@ -324,6 +336,22 @@ class Lifecycle:
                            "the commit you want instead")
         return target
 
+    def _roll_processes(self, session: Session, project: Project, owner: User) -> None:
+        """The current release's replicas start, then the previous releases' go."""
+        session.refresh(project)
+        self._board.update_fields(project.id, release_version=project.release_version)
+        if (target := self.formation.target(project)) is None:
+            return  # a config change before the first deploy
+        if not target.has_web and project.container_id:  # a release without web: no route
+            self._discard(project)
+            self._board.set(project.id, ProjectStatus.running, NO_WEB, container_id=None,
+                            host_port=None)
+        elif target.has_web and not project.container_id:  # back to one with web
+            self._await_running(project, self.recreate(project, owner, target.env).id, "")
+        session.refresh(project)
+        self.formation.converge(project, owner_of(project, owner), target)
+        self.formation.retire_others(project, target.version)
+
     @staticmethod
     def _current_release(session: Session, project: Project) -> Release | None:
         if project.release_version is None:
@@ -334,6 +362,7 @@ class Lifecycle:
         """Remove the project's container (a new one replaces it); not a crash."""
         if project.container_id:
             self._expected.expect(project.container_id)
+        self.formation.expect_all(project.id)  # its other replicas' exits too
         remove_project_containers(self._runtime, project.id)
 
     def _await_running(self, project: Project, container_id: str, done: str) -> str:
@@ -348,9 +377,3 @@ class Lifecycle:
         self._board.set(project.id, ProjectStatus.running, None, host_port=address.port,
                         running_since=utcnow(), **wanted)
         return done
-
-
-def _made_with_other_env(state: Replica, env: dict[str, str]) -> bool:
-    """The container was created with other config vars than `env` (label `hostd.env`)."""
-    made_with = state.labels.get(configvars.ENV_LABEL, configvars.fingerprint({}))
-    return made_with != configvars.fingerprint(env)

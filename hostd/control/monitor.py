@@ -19,6 +19,7 @@ from hostd.control.exits import ExpectedExits
 from hostd.control.runtime import EngineUnavailable, Runtime, RuntimeEvent
 from hostd.control.supervisor import Supervisor
 from hostd.store.models import Project
+from hostd.store.models.processes import ProcessReplica
 
 log = logging.getLogger("hostd.monitor")
 MAX_BACKOFF_S = 10.0
@@ -99,10 +100,21 @@ class EngineMonitor:
             return
         with Session(self.db) as session:
             project = session.get(Project, project_id)
-        if project is None or project.container_id != container_id:
+        if project is None:
             return
         state = self.runtime.inspect(container_id)
+        if project.container_id != container_id:  # web.2…, a worker: a replica's own
+            if self._is_replica(container_id):
+                self.supervisor.replicas.crashed(container_id, event.exit_code if
+                                                 event.exit_code is not None else (
+                                                     state.exit_code if state else None),
+                                                 bool(state and state.oom_killed))
+            return
         code = event.exit_code if event.exit_code is not None else (
             state.exit_code if state else None)
         self.supervisor.crashed(project_id, container_id, code,
                                 bool(state and state.oom_killed), killed=killed)
+
+    def _is_replica(self, container_id: str) -> bool:
+        with Session(self.db) as session:
+            return session.get(ProcessReplica, container_id) is not None

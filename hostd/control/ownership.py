@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from hostd.naming import PROJECT_LABEL
 from hostd.store.models import DeletedProject, Project
+from hostd.store.models.processes import ProcessReplica
 
 
 class Action(StrEnum):
@@ -73,5 +74,7 @@ def load_ownership(db: Engine, busy: frozenset[str] = frozenset()) -> Ownership:
     with Session(db) as session:
         rows = session.exec(select(Project.id, Project.container_id)).all()
         deleted = session.exec(select(col(DeletedProject.project_id))).all()
+        replicas = session.exec(select(col(ProcessReplica.id))).all()  # the formation's
     return Ownership(projects=frozenset(pid for pid, _ in rows), deleted=frozenset(deleted),
-                     current=frozenset(cid for _, cid in rows if cid), busy=busy)
+                     current=frozenset(cid for _, cid in rows if cid) | frozenset(replicas),
+                     busy=busy)

@@ -2,7 +2,8 @@
 their projects may reserve.
 
 The rule (SECURITY.md, "Limits per user"): memory is reserved by what runs. A project
-reserves HOSTD_CONTAINER_MEMORY_MB while its container runs or is being started: it is
+reserves HOSTD_CONTAINER_MEMORY_MB per replica of its formation (every process type's,
+issue 26: web 3 + worker 1 reserve four shares) while it runs or is being started: it is
 deploying (queued included), running, or down after a crash and waiting out its restart
 backoff (the supervisor brings it back, and that is never refused, so its share stays
 taken). A project whose deploy failed with nothing running, or that is stopped, reserves
@@ -34,7 +35,7 @@ from sqlmodel import Session
 from hostd.config import Settings
 from hostd.control.supervision import supervised
 from hostd.errors import QuotaExceeded
-from hostd.store import projects
+from hostd.store import formation, projects
 from hostd.store.models import Project, ProjectStatus, new_id
 
 
@@ -110,21 +111,41 @@ class Quota:
                 f"(HOSTD_MAX_PROJECTS_PER_USER={self._max_projects}): delete one, or ask "
                 "the daemon's operator to raise HOSTD_MAX_PROJECTS_PER_USER")
 
+    @contextlib.contextmanager
+    def scaling(self, user_id: str, project_id: str, name: str,
+                replicas: int) -> Iterator[None]:
+        """Around a formation change of a project that runs: QuotaExceeded when its
+        `replicas` in all would not fit beside the user's other projects."""
+        with self._lock:
+            held = self._admitted.get(user_id) or _Admitted()
+            with Session(self._db) as session:
+                self._check_memory(session, user_id, held, project_id, f"Scaling {name}",
+                                   replicas=replicas)
+            held.starting[project_id] += 1
+            self._admitted[user_id] = held
+        try:
+            yield
+        finally:
+            self._release(user_id, lambda held: held.starting.subtract([project_id]))
+
     def _check_memory(self, session: Session, user_id: str, held: _Admitted,
-                      project_id: str, what: str) -> None:
+                      project_id: str, what: str, replicas: int | None = None) -> None:
+        """`replicas`: the project's count after a formation change (None: as it is)."""
         if not self._max_memory_mb:
             return
-        reserving = _running_or_starting(session, user_id) | set(held.starting) | held.new
-        if project_id in reserving:
+        counts = _replicas_reserving(session, user_id, set(held.starting) | held.new)
+        if project_id in counts and replicas is None:
             return  # it reserves already: a redeploy or restart takes nothing more
-        wanted = (len(reserving) + 1) * self._memory_mb
+        own = replicas if replicas is not None else _replicas_of(session, project_id)
+        others = sum(n for pid, n in counts.items() if pid != project_id)
+        wanted = (others + own) * self._memory_mb
         if wanted > self._max_memory_mb:
             raise QuotaExceeded(
                 f"{what} would reserve {wanted} MB of container memory, over your limit "
-                f"of {self._max_memory_mb} MB (HOSTD_MAX_MEMORY_MB_PER_USER): each project "
-                f"that runs or is being started reserves {self._memory_mb} MB "
-                f"(HOSTD_CONTAINER_MEMORY_MB) and {len(reserving)} of yours do. Stop or "
-                "delete one, or ask "
+                f"of {self._max_memory_mb} MB (HOSTD_MAX_MEMORY_MB_PER_USER): each replica "
+                f"of a process that runs or is being started reserves {self._memory_mb} MB "
+                f"(HOSTD_CONTAINER_MEMORY_MB) and {others} of yours do. Stop, scale "
+                "down or delete one, or ask "
                 "the daemon's operator to raise HOSTD_MAX_MEMORY_MB_PER_USER")
 
 
@@ -134,6 +155,17 @@ def reserves_memory(project: Project) -> bool:
     return project.status == ProjectStatus.deploying or supervised(project)
 
 
-def _running_or_starting(session: Session, user_id: str) -> set[str]:
-    return {project.id for project in projects.wanted_running(session, user_id)
-            if reserves_memory(project)}
+def _replicas_reserving(session: Session, user_id: str, held: set[str]) -> dict[str, int]:
+    """The replicas of each project that reserves memory (every process type's, at its
+    formation: hostd.store.formation), those admitted and not in the database yet too."""
+    counts = {project.id: formation.replica_count(session, project)
+              for project in projects.wanted_running(session, user_id)
+              if reserves_memory(project)}
+    for project_id in held - counts.keys():
+        counts[project_id] = _replicas_of(session, project_id)
+    return counts
+
+
+def _replicas_of(session: Session, project_id: str) -> int:
+    project = session.get(Project, project_id)
+    return formation.replica_count(session, project) if project is not None else 1

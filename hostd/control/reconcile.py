@@ -26,11 +26,13 @@ from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.oneoff import RUN_OF_LABEL, OneOffs
 from hostd.control.ownership import Action, Ownership, load_ownership
-from hostd.control.runtime import EngineError, EngineUnavailable, Replica, Runtime
+from hostd.control.process_steps import NO_WEB
+from hostd.control.runtime import WEB, EngineError, EngineUnavailable, Replica, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
 from hostd.control.supervisor import Supervisor
 from hostd.naming import INSTANCE_LABEL, PROJECT_LABEL
+from hostd.store import formation
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,
@@ -112,6 +114,7 @@ class Reconciler:
                 continue
             try:
                 self._reconcile_project(project, owner, by_id.get(project.container_id or ""))
+                self._reconcile_replicas(project, by_id)
             except EngineUnavailable:
                 raise  # the monitor reconciles again when the engine is back
             except EngineError as exc:
@@ -189,6 +192,28 @@ class Reconciler:
                         "with the same label?)", len(foreign), INSTANCE_LABEL, self.instance,
                         ", ".join(sorted(set(foreign))[:10]))
 
+    def _reconcile_replicas(self, project: Project, by_id: dict[str, Replica]) -> None:
+        """The formation's other replicas (web.2…, workers): each one down is started
+        again when the project should run, each one up is stopped when it should not."""
+        with Session(self.db) as session:
+            every = formation.rows(session, project.id)
+        rows = [row for row in every if row.id != project.container_id]
+        if project.container_id and len(rows) == len(every):  # made before rows were kept
+            self.board.update_fields(project.id, container_id=project.container_id)
+        wanted = supervised(project)
+        for row in rows:
+            state = by_id.get(row.id)
+            if wanted and (state is None or not state.running):
+                self.supervisor.replicas.start_soon(row.id)
+            elif not wanted and state is not None and state.running:
+                self.expected.expect(state.id)
+                self.runtime.stop(state.id)
+
+    def _without_web(self, project: Project) -> bool:
+        with Session(self.db) as session:
+            processes = formation.current_types(session, project)
+        return project.release_version is not None and WEB not in formation.types_of(processes)
+
     def _reconcile_project(self, project: Project, owner: User,
                            state: Replica | None) -> None:
         if not supervised(project):
@@ -196,6 +221,11 @@ class Reconciler:
                 self.expected.expect(state.id)
                 self.runtime.stop(state.id)
             return
+        if project.container_id is None and self._without_web(project):
+            if project.status != ProjectStatus.running:  # back after an engine outage
+                self.board.set(project.id, ProjectStatus.running, NO_WEB,
+                               only_if=[ProjectStatus(project.status)])
+            return  # a release without web: only its other replicas run
         if state is None or not state.running:
             self.supervisor.start_soon(project.id)
             return

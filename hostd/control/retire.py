@@ -28,6 +28,7 @@ class Retirer:
         self._settings = settings
         self._runtime = runtime
         self._expected = expected
+        self.expected = expected  # stops hostd causes (hostd.control.formation's too)
         self.gate = gate
 
     def retire(self, container_id: str, port: int | None,

@@ -15,11 +15,13 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from hostd.events import STATUS_CHANGED, EventHub
+from hostd.store import formation
 from hostd.store.models import Project, ProjectStatus
 from hostd.store.projects import cron_summary, last_deploy, last_exit
 
 log = logging.getLogger("hostd.status")
 REASON_MAX = 2000
+WEB1_FIELDS = {"container_id", "host_port", "release_version"}  # web.1's row follows them
 
 
 class StatusBoard:
@@ -51,6 +53,10 @@ class StatusBoard:
             changed = session.exec(query.values(**values)).rowcount > 0
             session.commit()
             project = session.get(Project, project_id) if changed else None
+            if project is not None:  # before the event: the router reloads on it
+                formation.sync_web1(session, project)
+                session.commit()
+                session.refresh(project)
         if project is not None:
             log.info("project %s is %s%s", project_id, status.value,
                      f" ({reason})" if reason else "")
@@ -70,6 +76,18 @@ class StatusBoard:
         with Session(self._db) as session:
             session.exec(update(Project).where(col(Project.id) == project_id).values(**fields))
             session.commit()
+            project = session.get(Project, project_id)
+            if project is not None and WEB1_FIELDS & fields.keys():
+                formation.sync_web1(session, project)
+                session.commit()
+
+    def replicas_changed(self, project_id: str) -> None:
+        """A replica started serving or stopped: the `status_changed` event again (what
+        every router worker reloads its table on), the status unchanged."""
+        with Session(self._db) as session:
+            project = session.get(Project, project_id)
+        if project is not None:
+            self._hub.publish(project.user_id, STATUS_CHANGED, status_event(project))
 
 
 def status_event(project: Project) -> dict[str, Any]:

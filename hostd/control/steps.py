@@ -18,6 +18,12 @@ from hostd.control import buildlog, git, stages, upload
 from hostd.control.appcontainer import remove_project_containers, run_app_container
 from hostd.control.cron_release import keep_release_jobs
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
+from hostd.control.process_steps import (
+    processes,
+    read_app_formation,
+    runs_without_web,
+    web_replicas,
+)
 from hostd.control.release_phase import checkout_procfile, release
 from hostd.control.runtime import (
     BuildFailed,
@@ -28,8 +34,9 @@ from hostd.control.runtime import (
     EngineUnavailable,
 )
 from hostd.naming import container_name, image_tag
-from hostd.store import configvars, releases
+from hostd.store import configvars, formation, releases
 from hostd.store.models import Project, ProjectSource, ProjectStatus
+from hostd.store.models.processes import ProcessReplica
 
 log = logging.getLogger("hostd.deploy")
 Step = Callable[[JobContext, DeployJob], None]
@@ -92,6 +99,7 @@ def build(ctx: JobContext, job: DeployJob) -> None:
     # template's or a Dockerfile's CMD) is not known here: #26's next step fills it in.
     job.processes = procfile.processes if procfile else {}
     keep_release_jobs(ctx, job)  # app.json `cron`, checked and kept with the image
+    read_app_formation(job)
 
 
 def _build_failure(exc: BuildFailed, settings: Settings) -> str:
@@ -125,6 +133,11 @@ def note_serving(ctx: JobContext, job: DeployJob) -> None:
     """Before the first step: the container serving now, if any, serves until `switch`
     (and on, should the deploy fail)."""
     job.serving_before, job.serving_port = _serving_container(ctx, job)
+    if job.serving_before is None:
+        with Session(ctx.db) as session:
+            project = session.get(Project, job.project_id)
+            job.running_without_web = project is not None and runs_without_web(session,
+                                                                               project)
 
 
 def _serving_container(ctx: JobContext, job: DeployJob) -> tuple[str | None, int | None]:
@@ -160,7 +173,7 @@ def health_check(ctx: JobContext, job: DeployJob) -> None:
         return
     for line in runtime.logs(job.container_id, tail=20):
         job.log(f"app: {line}")
-    if job.serving_before:
+    if job.serving:
         # The old container serves on, untouched; the failed one goes (its last lines are
         # in the build log).
         runtime.remove(job.container_id)
@@ -179,25 +192,30 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
     it; then let the old one finish what it was sent and remove it."""
     assert job.image is not None
     with ctx.changes.of(job.project_id):  # a config change meanwhile would take the number
-        _make_current(ctx, job)
+        old_web = _make_current(ctx, job)
         # The status event is what every router worker reloads its table on.
-        if job.serving_before:
+        if job.serving:
             ctx.board.set(job.project_id, ProjectStatus.running,
                           f"deploying: {STEP_TEXT['switch']}", only_if=[ProjectStatus.running])
         else:
             ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
                           only_if=[ProjectStatus.deploying])
-    job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
+    if job.has_web:
+        job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
+    ctx.formation.remove(old_web)  # the previous release's web.2…, through the drain
     if job.serving_before:
         # Once every router worker has the new route, the old container drains (what it
         # was sent may finish) and goes, on a thread: the deploy is done already.
         ctx.retirer.retire(job.serving_before, job.serving_port, job.log)
+    with Session(ctx.db) as session:  # every process's replicas stay (hostd.control.formation)
+        replicas = {row.id for row in formation.rows(session, job.project_id)}
     remove_project_containers(ctx.runtime, job.project_id, job.log,
-                              keep={job.container_id, job.serving_before})
+                              keep={job.container_id, job.serving_before, *replicas})
 
 
-def _make_current(ctx: JobContext, job: DeployJob) -> None:
-    """The new container and its release become the project's, in one transaction."""
+def _make_current(ctx: JobContext, job: DeployJob) -> list[ProcessReplica]:
+    """The new container, its web replicas and its release become the project's, in one
+    transaction; the previous release's web.2… are returned, no longer serving."""
     assert job.image is not None
     with Session(ctx.db) as session:
         project = session.get(Project, job.project_id)
@@ -211,8 +229,11 @@ def _make_current(ctx: JobContext, job: DeployJob) -> None:
                                   env=configvars.load(session, project.id), commit=job.commit,
                                   cause=cause, user_id=job.user_id,
                                   processes=job.processes)
+        job.release_version = release.version
+        old_web = ctx.formation.promote(session, project.id, job.pending_web, release.version)
         session.commit()
         job.log(f"release v{release.version}")
+    return old_web
 
 
 STEP_TEXT = {
@@ -222,11 +243,14 @@ STEP_TEXT = {
     "release": "running the release command",
     "run": "starting the container",
     "health_check": "waiting for the app to answer",
+    "web_replicas": "starting the other web replicas",
     "switch": "switching traffic to the new container",
+    "processes": "starting the other process types",
 }
 STEPS: list[tuple[str, Step]] = [
     ("clone", clone), ("build", build), ("release", release), ("run", run),
-    ("health_check", health_check), ("switch", switch),
+    ("health_check", health_check), ("web_replicas", web_replicas), ("switch", switch),
+    ("processes", processes),
 ]
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from hostd.config import Settings
 from hostd.control.lifecycle import Lifecycle
+from hostd.control.replicas import ReplicaSupervisor
 from hostd.control.runtime import EngineError, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import (
@@ -59,6 +60,9 @@ class Supervisor:
         self._timers: dict[str, threading.Timer] = {}
         self._starting: set[str] = set()
         self._closed = False
+        # The formation's other replicas (web.2…, workers): restarted one by one.
+        self.replicas = ReplicaSupervisor(runtime, db, board, lifecycle.formation,
+                                          settings.health_timeout_s)
 
     # --- what the monitor, the reconciler and the daemon call -----------------------------
 
@@ -80,6 +84,7 @@ class Supervisor:
             timers, self._timers = list(self._timers.values()), {}
         for timer in timers:
             timer.cancel()
+        self.replicas.cancel_all()
         with Session(self._db) as session:
             projects = session.exec(select(Project)).all()
         for project in projects:
@@ -88,6 +93,7 @@ class Supervisor:
                                 only_if=[ProjectStatus.running, ProjectStatus.error])
 
     def close(self) -> None:
+        self.replicas.close()
         with self._lock:
             self._closed = True
             timers, self._timers = list(self._timers.values()), {}
@@ -169,6 +175,8 @@ class Supervisor:
         project, owner = loaded
         if not supervised(project):
             return None  # stopped, deleted or redeployed meanwhile
+        if self._lifecycle.formation.without_web(project):
+            return None  # no web.1: its other replicas are the ReplicaSupervisor's
         runtime = self._runtime
         state = runtime.inspect(project.container_id) if project.container_id else None
         if state is None:

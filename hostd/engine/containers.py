@@ -125,15 +125,17 @@ def run_container(
     log_files: int = 3,
     read_only: bool = False,
     tmp_mb: int = 64,
-    port: int = CONTAINER_PORT,
+    port: int | None = CONTAINER_PORT,
     restart_policy: str = "no",
     network: str | None = None,
     mounts: list[Mount] | None = None,
+    command: list[str] | None = None,
 ) -> ContainerInfo:
     """Create and start a container; its ``port`` is published on 127.0.0.1 only.
 
     The engine picks the host port (read back from inspect). ``PORT`` is set in the
-    environment. Memory equals memory+swap (no swap); no new privileges. Its log is
+    environment; ``port`` None: neither (a process type that serves no HTTP). Memory equals
+    memory+swap (no swap); no new privileges. Its log is
     json-file (read back by ``container_logs``) rotated at ``log_max_mb``, ``log_files``
     kept. ``read_only``: a read-only root filesystem and a ``tmp_mb`` tmpfs on /tmp, the
     only place left to write. A container that fails to start is removed before raising.
@@ -146,8 +148,9 @@ def run_container(
             image=image,
             name=name,
             labels=labels,
-            environment={**env, "PORT": str(port)},
-            ports={f"{port}/tcp": ("127.0.0.1", None)},
+            command=command,  # None: the image's own
+            environment=env if port is None else {**env, "PORT": str(port)},
+            ports=None if port is None else {f"{port}/tcp": ("127.0.0.1", None)},
             mem_limit=memory_bytes,
             memswap_limit=memory_bytes,
             nano_cpus=nano_cpus,

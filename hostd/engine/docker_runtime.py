@@ -80,13 +80,19 @@ class DockerRuntime:
         for index in range(spec.replicas):
             name = spec.name if spec.replicas == 1 else f"{spec.name}.{index + 1}"
             info = containers.run_container(
-                client, spec.image, name, labels=self._labels(spec), env=dict(spec.env),
+                client, spec.image, name, labels={**self._labels(spec),
+                                                  PROCESS_LABEL: spec.process},
+                env=dict(spec.env),
                 memory_bytes=settings.container_memory_mb * 1024 * 1024,
                 nano_cpus=int(settings.container_cpus * 1e9),
                 pids_limit=settings.container_pids, log_max_mb=settings.container_log_mb,
                 log_files=settings.container_log_files, read_only=read_only,
                 tmp_mb=settings.container_tmp_mb, restart_policy="no",
-                network=self._network(spec.user_id), mounts=self._data_mount(spec.project_id))
+                network=self._network(spec.user_id), mounts=self._data_mount(spec.project_id),
+                # Only web gets $PORT and a published port (the router's); the other
+                # process types run their Procfile command (issue 26).
+                command=None if spec.command is None else list(spec.command),
+                port=containers.CONTAINER_PORT if spec.process == WEB else None)
             started.append(self._replica_or_missing(info.id, info.name))
         return ProcessGroup(spec=spec, replicas=tuple(started))
 

@@ -237,6 +237,7 @@ def create(session: Session, user: User, body: ProjectCreate, *, allow_local: bo
         status_reason=WAITING_FOR_UPLOAD if uploaded else None,
         desired_status=DesiredStatus.stopped if uploaded else DesiredStatus.running,
         health_path=body.health_path,
+        formation_json=json.dumps(body.formation, sort_keys=True),
     )
     session.add(project)
     try:

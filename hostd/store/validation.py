@@ -252,3 +252,20 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+PROCESS_TYPE = re.compile(r"[A-Za-z0-9_-]{1,63}")  # as a Procfile names them
+QUANTITY_MAX = 20
+
+
+def check_formation(value: dict[str, int]) -> dict[str, int]:
+    """A first formation at create: process type names as a Procfile's, 0-20 each."""
+    for name, quantity in value.items():
+        if not PROCESS_TYPE.fullmatch(name):
+            raise ValueError(f"{name[:64]!r} is not a process type name (letters, digits, "
+                             "`_` and `-`, at most 63)")
+        if not 0 <= quantity <= QUANTITY_MAX:
+            raise ValueError(f"the quantity of {name!r} must be from 0 to {QUANTITY_MAX}")
+    if value.get("web") == 0:
+        raise ValueError("web runs at least 1 replica")
+    return value

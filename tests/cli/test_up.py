@@ -73,3 +73,13 @@ def test_a_directory_name_that_makes_no_project_name(monkeypatch, cli, tmp_path)
     result = cli("up", str(odd))
     assert result.exit_code != 0 and "--name" in result.stderr
     assert os.listdir(odd) == ["index.html"]  # nothing written into the tree
+
+
+def test_up_sends_a_new_projects_first_formation(monkeypatch, cli, site):
+    hostd = serve_fake(monkeypatch, FakeHostd([]))
+    hostd.answers[("POST", "/api/projects")] = httpx.Response(201, json={"project": PROJECT})
+    hostd.answers[("PUT", "/api/projects/p1/source")] = httpx.Response(
+        200, json={"project": PROJECT, "deployment": None, "message": "unchanged"})
+    result = cli("up", str(site), "--scale", "worker=1")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads(hostd.requests[1].content)["formation"] == {"worker": 1}

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hostd.control.runtime import (
+    WEB,
     Address,
     EngineError,
     ImageMissing,
@@ -242,7 +243,7 @@ class FakeReplicas(FakeImages):
 
     def _create(self, spec: ProcessSpec, name: str, one_off: bool) -> FakeReplica:
         address = None
-        if not one_off:
+        if not one_off and spec.process == WEB:  # only web is published (a port, a route)
             address = Address("127.0.0.1", self._next_port)
             self._next_port += 1
         rec = FakeReplica(id=new_replica_id(), name=name, spec=spec, one_off=one_off,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from hostd.store.models.common import utcnow
@@ -40,3 +41,28 @@ class ProcessReplica(SQLModel, table=True):
     last_exit_code: int | None = None
     last_exit_oom: bool = False
     last_exit_at: datetime | None = None
+
+
+class ProcessPublic(BaseModel):
+    """One replica as `GET /api/projects/:id/processes` shows it (`hostctl ps`)."""
+
+    name: str  # web.1, worker.2
+    type: str
+    number: int
+    state: str  # running | starting | crashed | stopped | gone (the engine's, in short)
+    restarts: int
+    release: int | None
+    serving: bool
+    running_since: datetime | None
+    uptime_s: float | None
+    cpu: float | None  # percent of one core
+    memory: float | None  # MB
+    last_exit_code: int | None = None
+
+
+class FormationResponse(BaseModel):
+    """The formation (every type of the current release, quantity) and its replicas."""
+
+    formation: dict[str, int]
+    processes: list[ProcessPublic]
+    message: str | None = None

@@ -164,9 +164,12 @@ class ProjectCreate(_Body):
     source: Literal["upload"] | None = None
     env: dict[str, str] = PydanticField(default_factory=dict, max_length=200)
     health_path: str = "/"
+    # The first formation ({"worker": 1}, `--scale worker=1`), as app.json's would be.
+    formation: dict[str, int] = PydanticField(default_factory=dict, max_length=64)
 
     _name = field_validator("name")(validation.check_project_name)
     _health_path = field_validator("health_path")(validation.check_health_path)
+    _formation = field_validator("formation")(validation.check_formation)
 
     @model_validator(mode="after")
     def _one_source(self) -> ProjectCreate:
