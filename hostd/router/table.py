@@ -4,6 +4,11 @@
 (`hostd.localhost`) and the names under it are never routed: no handle may be `hostd`
 (hostd.store.validation), and one from before that rule is refused here.
 
+A project answers from its upstreams (`Route.ports`): its `web` replicas that the control
+plane marks serving (`process_replicas`, in replica order), or, when it has none (a project
+deployed before replicas, one whose web replica rows are not written yet), its project
+row's `host_port`. Which of them takes a request is `hostd.router.balance`'s choice.
+
 The table is one dict read on the hot path; it is reloaded (one query, in a worker
 thread, one reload at a time) when a `status_changed` event marks it dirty, when it is
 older than `ttl_s` (host port changes written without an event, e.g. by the
@@ -25,10 +30,11 @@ from sqlmodel.sql.expression import Select
 
 from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import counted_since
-from hostd.store.models import Project, ProjectStatus, User
+from hostd.store.models import ProcessReplica, Project, ProjectStatus, User
 from hostd.store.validation import RESERVED_HANDLES
 
 SUFFIX = ".localhost"
+WEB = "web"  # the only process type the router sends requests to
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,21 @@ class Route:
     container_id: str | None
     host_port: int | None
     release: int | None = None
+    replicas: tuple[int, ...] = ()  # the host ports of its serving web replicas
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Where new requests may go: the serving replicas, else the project's port."""
+        if self.replicas:
+            return self.replicas
+        return (self.host_port,) if self.host_port is not None else ()
 
     @property
     def serving(self) -> bool:
         # A redeploy keeps the project's running container (and its port) until it
         # switches to the new one: traffic flows all along.
         return (self.status in (ProjectStatus.running, ProjectStatus.deploying)
-                and self.host_port is not None)
+                and bool(self.ports))
 
     @property
     def started(self) -> str:
@@ -69,14 +83,27 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
+    """Every project's route, in one query: a row per project without serving web
+    replicas, a row per serving web replica (in replica order) for the others."""
+    replica = (col(ProcessReplica.project_id) == col(Project.id)) \
+        & (col(ProcessReplica.process) == WEB) & col(ProcessReplica.serving) \
+        & col(ProcessReplica.host_port).is_not(None)
     # What sqlmodel's select() builds for several columns; its overloads stop at four.
-    query = cast("Select[str, str, str, str, str | None, int | None, int | None]", Select(
-        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
-        col(Project.container_id), col(Project.host_port), col(Project.release_version),
-    ).join(User))
+    query = cast("Select[str, str, str, str, str | None, int | None, int | None, int | None]",
+                 Select(col(Project.id), col(Project.name), col(User.handle),
+                        col(Project.status), col(Project.container_id),
+                        col(Project.host_port), col(Project.release_version),
+                        col(ProcessReplica.host_port))
+                 .join(User).outerjoin(ProcessReplica, replica)
+                 .order_by(col(ProcessReplica.number), col(ProcessReplica.release_version)))
     with Session(db) as session:
         rows = session.exec(query).all()
-    return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}
+    replicas: dict[str, list[int]] = {}
+    for row in rows:
+        if row[7] is not None and row[7] not in replicas.setdefault(row[0], []):
+            replicas[row[0]].append(row[7])
+    return {(row[1].lower(), row[2].lower()): Route(*row[:7], tuple(replicas.get(row[0], ())))
+            for row in rows}
 
 
 class RouteTable:
