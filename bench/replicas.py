@@ -15,9 +15,12 @@ The router is the real one as the daemon runs it: `--workers` router worker proc
 replica. First only web.1 is serving, then all of them (the control plane's switch: rows
 updated, then a `status_changed` to the workers), in turns for `--rounds` rounds. Each
 phase: a second of warm-up, then `--concurrency` keep-alive clients for `--seconds`.
-Prints req/s, failures and the requests each replica answered per phase, then the
-medians and their ratio. Asserts nothing. Every loop is bounded in count and
-time; the replicas exit by themselves after MAX_LIFE_S.
+Prints per phase req/s, failures, the CPU the replicas used (in cores: CPU seconds per
+second), the router's and the load client's CPU per request, and the requests each
+replica answered; then the medians and their ratio. On a busy machine the app's cores
+show how much CPU the replicas could get: the ratio is bounded by theirs. Asserts
+nothing. Every loop is bounded in count and time; the replicas exit by themselves after
+MAX_LIFE_S.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ MAX_LIFE_S = 600  # a replica exits after this long whatever happens to the benc
 MAX_REQUESTS = 1_000_000
 HOST = "cpu.bench.localhost"
 IMAGE = "hostd/python:3.13"
+TICKS = os.sysconf("SC_CLK_TCK")
+Replicas = tuple[list[int], list[int]]  # their ports, their processes' pids
 # The app: stdlib only, so the same source runs as a process and in the image.
 APP = r"""
 import asyncio, hashlib, sys
@@ -81,7 +86,7 @@ asyncio.run(main())
 # --- replicas -------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def process_replicas(count: int, work: int) -> Iterator[list[int]]:
+def process_replicas(count: int, work: int) -> Iterator[Replicas]:
     """`count` app processes on loopback ports, each pinned to one CPU; killed after."""
     cpus = sorted(os.sched_getaffinity(0))
     made: list[subprocess.Popen[bytes]] = []
@@ -95,7 +100,7 @@ def process_replicas(count: int, work: int) -> Iterator[list[int]]:
             os.sched_setaffinity(process.pid, {cpus[index % len(cpus)]})
         for port in ports:
             wait_port(port)
-        yield ports
+        yield ports, [process.pid for process in made]
     finally:
         for process in made:
             process.kill()
@@ -103,7 +108,7 @@ def process_replicas(count: int, work: int) -> Iterator[list[int]]:
 
 
 @contextlib.contextmanager
-def container_replicas(count: int, work: int) -> Iterator[list[int]]:
+def container_replicas(count: int, work: int) -> Iterator[Replicas]:
     """`count` containers of the app, one CPU each, on ports published on 127.0.0.1."""
     import docker
 
@@ -117,19 +122,41 @@ def container_replicas(count: int, work: int) -> Iterator[list[int]]:
                         str(MAX_LIFE_S)],
                 detach=True, labels={"hostd.bench": RUN_ID}, nano_cpus=1_000_000_000,
                 mem_limit="256m", pids_limit=64, ports={"8000/tcp": ("127.0.0.1", None)}))
-        ports = []
+        ports, pids = [], []
         for container in made:
             container.reload()
             ports.append(int(container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]
                              ["HostPort"]))
+            pids.append(int(container.attrs["State"]["Pid"]))  # the app is its process 1
         for port in ports:
             wait_port(port)
-        yield ports
+        yield ports, pids
     finally:
         for container in made:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
         client.close()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (0 for one that is gone)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def router_pids() -> list[int]:
+    """This bench's router worker processes."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid() and \
+                    b"hostd.router.worker" in (stat.parent / "cmdline").read_bytes():
+                pids.append(int(stat.parent.name))
+    return pids
 
 
 def wait_port(port: int, timeout_s: float = 30.0) -> None:
@@ -224,12 +251,14 @@ async def load(port: int, concurrency: int, seconds: float) -> tuple[float, int,
     return answered.total() / (time.monotonic() - started), failed, answered
 
 
-async def phases(args: argparse.Namespace, uri: str, engine: Engine) -> dict[int, list[float]]:
+async def phases(args: argparse.Namespace, uri: str, engine: Engine,
+                 app_pids: list[int]) -> dict[int, list[float]]:
     """Rates per serving count: the phases take turns (1, N, N, 1, …), so both see the
     same machine (the other work on it comes and goes)."""
     router_port = free_port()
     pool = WorkerPool("127.0.0.1", router_port, args.workers, uri, RequestCounter())
     await pool.start()
+    routers = router_pids()
     rates: dict[int, list[float]] = {1: [], args.replicas: []}
     try:
         for round_ in range(args.rounds):
@@ -237,11 +266,17 @@ async def phases(args: argparse.Namespace, uri: str, engine: Engine) -> dict[int
                 await asyncio.to_thread(serve_replicas, engine, serving)
                 pool.on_event(Event(0, STATUS_CHANGED, "bench", {}))
                 await load(router_port, args.concurrency, 1.0)  # warm-up
+                app_cpu, router_cpu = cpu_seconds(app_pids), cpu_seconds(routers)
+                own_cpu = time.process_time()
                 rate, failed, answered = await load(router_port, args.concurrency,
                                                     args.seconds)
+                app_cores = (cpu_seconds(app_pids) - app_cpu) / args.seconds
+                done = max(answered.total(), 1)
+                router_ms = (cpu_seconds(routers) - router_cpu) * 1000 / done
+                client_ms = (time.process_time() - own_cpu) * 1000 / done
                 shares = ", ".join(f"{name}={n}" for name, n in sorted(answered.items()))
-                print(f"{round_ + 1:>5} {serving:>8} {rate:>10.1f} {failed:>7}   {shares}",
-                      flush=True)
+                print(f"{round_ + 1:>5} {serving:>8} {rate:>9.1f} {failed:>6} {app_cores:>9.2f} "
+                      f"{router_ms:>9.3f} {client_ms:>9.3f}   {shares}", flush=True)
                 rates[serving].append(rate)
     finally:
         await pool.stop()
@@ -265,12 +300,13 @@ def main() -> None:
     print(f"{args.mode}: {args.replicas} replicas, {cpus} CPUs, {args.workers} router "
           f"worker(s), {args.concurrency} clients, {args.rounds} rounds of "
           f"{args.seconds:g} s per phase")
-    print(f"{'round':>5} {'replicas':>8} {'req/s':>10} {'failed':>7}   answered by")
-    with replicas(args.replicas, args.work) as ports, \
+    print(f"{'round':>5} {'replicas':>8} {'req/s':>9} {'failed':>6} {'app cores':>9} "
+          f"{'router ms':>9} {'client ms':>9}   answered by")
+    with replicas(args.replicas, args.work) as (ports, pids), \
             tempfile.TemporaryDirectory(prefix="hostd-bench-") as folder:
         uri, engine = make_database(Path(folder), ports)
         try:
-            rates = asyncio.run(phases(args, uri, engine))
+            rates = asyncio.run(phases(args, uri, engine, pids))
         finally:
             engine.dispose()
     one, many = statistics.median(rates[1]), statistics.median(rates[args.replicas])

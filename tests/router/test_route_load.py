@@ -101,3 +101,14 @@ def test_the_whole_table_is_one_query(engine: Engine) -> None:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1, statements
     assert len(routes) == 20 and routes[("p7", "alice")].ports == (8071, 8072, 8073)
+
+
+def test_a_route_holds_its_own_projects_replicas_only(engine: Engine) -> None:
+    """Replica rows of one project never reach another's route: each routes to its own."""
+    add_project(engine, "shop", 7000, [("web", 1, 7001, True, 1), ("web", 2, 7002, True, 1)])
+    add_project(engine, "blog", 7500, [("web", 1, 7501, True, 1)])
+    add_project(engine, "wiki", 7900)
+    routes = load_routes(engine)
+    assert routes[("shop", "alice")].ports == (7001, 7002)
+    assert routes[("blog", "alice")].ports == (7501,)
+    assert routes[("wiki", "alice")].ports == (7900,)
