@@ -1,7 +1,7 @@
 """Requests/s through hostd's router to 1 vs N replicas of a CPU-bound app (issue 26).
 
     .venv/bin/python bench/replicas.py [--mode processes|containers] [--replicas 3]
-        [--seconds 5] [--rounds 3] [--concurrency 12] [--work 4000] [--workers 1]
+        [--seconds 5] [--rounds 3] [--concurrency 12] [--work 8000] [--workers 1]
 
 The app answers each GET after `--work` rounds of PBKDF2-SHA256 (a few ms of one CPU);
 its replicas are either processes each pinned to one CPU (`processes`, the default:
@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--rounds", type=int, default=3, choices=range(1, 11))
     parser.add_argument("--concurrency", type=int, default=12, choices=range(1, 129))
-    parser.add_argument("--work", type=int, default=4000, help="PBKDF2 rounds per request")
+    parser.add_argument("--work", type=int, default=8000, help="PBKDF2 rounds per request")
     parser.add_argument("--workers", type=int, default=1, choices=range(1, 9),
                         help="router worker processes")
     args = parser.parse_args()
