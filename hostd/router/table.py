@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import cast
 
 import anyio
@@ -48,7 +49,7 @@ class Route:
     release: int | None = None
     replicas: tuple[int, ...] = ()  # the host ports of its serving web replicas
 
-    @property
+    @cached_property  # read on every request
     def ports(self) -> tuple[int, ...]:
         """Where new requests may go: the serving replicas, else the project's port."""
         if self.replicas:
