@@ -9,7 +9,7 @@ plane marks serving (`process_replicas`, in replica order), or, when it has none
 deployed before replicas, one whose web replica rows are not written yet), its project
 row's `host_port`. Which of them takes a request is `hostd.router.balance`'s choice.
 
-The table is one dict read on the hot path; it is reloaded (one query, in a worker
+The table is one dict read on the hot path; it is reloaded (two queries, in a worker
 thread, one reload at a time) when a `status_changed` event marks it dirty, when it is
 older than `ttl_s` (host port changes written without an event, e.g. by the
 reconciler), or on an unknown host at most once per `miss_reload_s` (a project created
@@ -26,7 +26,7 @@ from typing import cast
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from hostd.events import STATUS_CHANGED, Event
@@ -84,26 +84,25 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
-    """Every project's route, in one query: a row per project without serving web
-    replicas, a row per serving web replica (in replica order) for the others."""
-    replica = (col(ProcessReplica.project_id) == col(Project.id)) \
-        & (col(ProcessReplica.process) == WEB) & col(ProcessReplica.serving) \
-        & col(ProcessReplica.host_port).is_not(None)
+    """Every project's route, in two queries: the projects, and the serving web replicas
+    (few rows: most projects have none, and this read must stay cheap for those)."""
     # What sqlmodel's select() builds for several columns; its overloads stop at four.
-    query = cast("Select[str, str, str, str, str | None, int | None, int | None, int | None]",
-                 Select(col(Project.id), col(Project.name), col(User.handle),
-                        col(Project.status), col(Project.container_id),
-                        col(Project.host_port), col(Project.release_version),
-                        col(ProcessReplica.host_port))
-                 .join(User).outerjoin(ProcessReplica, replica)
-                 .order_by(col(ProcessReplica.number), col(ProcessReplica.release_version)))
+    projects = cast("Select[str, str, str, str, str | None, int | None, int | None]", Select(
+        col(Project.id), col(Project.name), col(User.handle), col(Project.status),
+        col(Project.container_id), col(Project.host_port), col(Project.release_version),
+    ).join(User))
+    replicas = (select(ProcessReplica.project_id, ProcessReplica.host_port)
+                .where(col(ProcessReplica.process) == WEB, col(ProcessReplica.serving),
+                       col(ProcessReplica.host_port).is_not(None))
+                .order_by(col(ProcessReplica.number), col(ProcessReplica.release_version)))
     with Session(db) as session:
-        rows = session.exec(query).all()
-    replicas: dict[str, list[int]] = {}
-    for row in rows:
-        if row[7] is not None and row[7] not in replicas.setdefault(row[0], []):
-            replicas[row[0]].append(row[7])
-    return {(row[1].lower(), row[2].lower()): Route(*row[:7], tuple(replicas.get(row[0], ())))
+        rows = session.exec(projects).all()
+        serving = session.exec(replicas).all()
+    ports: dict[str, list[int]] = {}
+    for project_id, port in serving:
+        if port is not None and port not in ports.setdefault(project_id, []):
+            ports[project_id].append(port)
+    return {(row[1].lower(), row[2].lower()): Route(*row, tuple(ports.get(row[0], ())))
             for row in rows}
 
 
