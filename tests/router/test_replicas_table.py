@@ -24,7 +24,7 @@ PROJECT = "p" * 32
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
+def database(tmp_path: Path) -> Iterator[Engine]:
     made = db.make_engine(f"sqlite:///{tmp_path / 'hostd.db'}", 2)
     db.migrate(made)
     with Session(made) as session:
@@ -39,9 +39,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     made.dispose()
 
 
-def set_replicas(engine: Engine, ports: dict[int, int], serving: set[int]) -> None:
+def set_replicas(database: Engine, ports: dict[int, int], serving: set[int]) -> None:
     """web.N on ports[N]; the ones in `serving` serving (rows written, then the event)."""
-    with Session(engine) as session:
+    with Session(database) as session:
         for number, port in ports.items():
             if session.get(ProcessReplica, f"web-{number}") is None:
                 session.add(ProcessReplica(id=f"web-{number}", project_id=PROJECT,
@@ -53,20 +53,20 @@ def set_replicas(engine: Engine, ports: dict[int, int], serving: set[int]) -> No
         session.commit()
 
 
-def test_the_router_follows_the_replica_rows(engine: Engine) -> None:
-    table, counter = RouteTable(engine, ttl_s=60.0), RequestCounter()
+def test_the_router_follows_the_replica_rows(database: Engine) -> None:
+    table, counter = RouteTable(database, ttl_s=60.0), RequestCounter()
     changed = Event(1, STATUS_CHANGED, "u" * 32, {"projectId": PROJECT})
     with Replica("a") as a, Replica("b") as b, Replica("c") as c, \
             RouterThread(lambda: Router(table, counter)) as router:
         ports = {1: a.port, 2: b.port, 3: c.port}
         client = Client(router.port, "shop.alice")
-        set_replicas(engine, ports, {1})
+        set_replicas(database, ports, {1})
         table.on_event(changed)
         first = [client.get("/who").text for _ in range(4)]
-        set_replicas(engine, ports, {1, 2, 3})  # scaled up: web.2 and web.3 serve
+        set_replicas(database, ports, {1, 2, 3})  # scaled up: web.2 and web.3 serve
         table.on_event(changed)
         spread = [client.get("/who").text for _ in range(9)]
-        set_replicas(engine, ports, {2, 3})  # web.1 retired
+        set_replicas(database, ports, {2, 3})  # web.1 retired
         table.on_event(changed)
         after = [client.get("/who").text for _ in range(6)]
         client.close()
