@@ -126,6 +126,8 @@ def test_a_retired_replica_gets_no_new_requests_and_finishes_its_own(rig: Rig) -
             client.close()
             tunnel.sendall(b"still here")
             echoed = tunnel.recv(64)
+            # What the drain waits on (hostd.router.drain): the request and the tunnel.
+            draining = rig.routers[0].pool.in_flight(old.port)
             tunnel.close()
             old.release.set()
             response = held.result(WAIT_S)
@@ -133,6 +135,7 @@ def test_a_retired_replica_gets_no_new_requests_and_finishes_its_own(rig: Rig) -
         tunneller.close()
     assert names == ["new"] * 10 and old.hits["/who"] == 0
     assert echoed == b"still here", "the tunnel on the retired replica carries on"
+    assert draining == 2
     assert response.status_code == 200 and response.text == "old"
     assert rig.counted() == 12  # ten, the held one, the tunnel's 101
 
