@@ -18,9 +18,10 @@ phase: a second of warm-up, then `--concurrency` keep-alive clients for `--secon
 Prints per phase req/s, failures, the CPU the replicas used (in cores: CPU seconds per
 second), the router's and the load client's CPU per request, and the requests each
 replica answered; then the medians and their ratio. On a busy machine the app's cores
-show how much CPU the replicas could get: the ratio is bounded by theirs. Asserts
-nothing. Every loop is bounded in count and time; the replicas exit by themselves after
-MAX_LIFE_S.
+show how much CPU the replicas could get: the ratio is bounded by theirs. "Spare CPU"
+(before and after: a busy loop pinned to each CPU for a second, their CPU seconds summed)
+says how much the machine had to give. Asserts nothing. Every loop is bounded in count
+and time; the replicas exit by themselves after MAX_LIFE_S.
 """
 
 from __future__ import annotations
@@ -157,6 +158,21 @@ def router_pids() -> list[int]:
                     b"hostd.router.worker" in (stat.parent / "cmdline").read_bytes():
                 pids.append(int(stat.parent.name))
     return pids
+
+
+BURN = "import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass\n" \
+    "print(time.process_time())"
+
+
+def spare_cores() -> float:
+    """How much CPU this machine can give right now: one busy loop pinned to each CPU for a
+    second, their CPU seconds summed (2.0 on an idle 2-core machine)."""
+    loops = []
+    for cpu in sorted(os.sched_getaffinity(0)):
+        loop = subprocess.Popen([sys.executable, "-c", BURN], stdout=subprocess.PIPE)
+        os.sched_setaffinity(loop.pid, {cpu})
+        loops.append(loop)
+    return sum(float(loop.communicate(timeout=30)[0]) for loop in loops)
 
 
 def wait_port(port: int, timeout_s: float = 30.0) -> None:
@@ -300,6 +316,7 @@ def main() -> None:
     print(f"{args.mode}: {args.replicas} replicas, {cpus} CPUs, {args.workers} router "
           f"worker(s), {args.concurrency} clients, {args.rounds} rounds of "
           f"{args.seconds:g} s per phase")
+    print(f"spare CPU before: {spare_cores():.2f} cores")
     print(f"{'round':>5} {'replicas':>8} {'req/s':>9} {'failed':>6} {'app cores':>9} "
           f"{'router ms':>9} {'client ms':>9}   answered by")
     with replicas(args.replicas, args.work) as (ports, pids), \
@@ -309,6 +326,7 @@ def main() -> None:
             rates = asyncio.run(phases(args, uri, engine, pids))
         finally:
             engine.dispose()
+    print(f"spare CPU after: {spare_cores():.2f} cores")
     one, many = statistics.median(rates[1]), statistics.median(rates[args.replicas])
     print(f"median req/s: 1 replica {one:.1f}, {args.replicas} replicas {many:.1f}; "
           f"ratio {many / one:.2f}x")
