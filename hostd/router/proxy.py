@@ -1,4 +1,4 @@
-"""The data plane: a reverse proxy from `{name}.{handle}.localhost` to the project's container.
+"""The data plane: a reverse proxy from `{name}.{handle}.localhost` to the project's app.
 
 An asyncio protocol per client connection, on the router's own listening socket (see
 `hostd.router.serve`, `hostd.router.worker`). Requests are parsed by httptools (llhttp, as in
@@ -14,7 +14,8 @@ Three pieces, as uvicorn splits `HttpToolsProtocol` from `RequestResponseCycle`:
 here, what all connections share (route table, counter, app pool, timeouts, shutdown);
 `hostd.router.connection.ClientConnection`, the asyncio protocol of one client connection
 (parser, pipelining queue, flow control, timers, keep-alive); and
-`hostd.router.cycle.RequestCycle`, one request's exchange with the app.
+`hostd.router.cycle.RequestCycle`, one request's exchange with the app. Which of a
+project's web replicas takes a request is the balancer's choice (`hostd.router.balance`).
 
 Why not an ASGI app: proxying through uvicorn's ASGI layer and an HTTP client library
 cost ~0.5 ms of CPU per request; here the bytes of a message pass through untouched
@@ -27,6 +28,7 @@ import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 from hostd.router import pages
+from hostd.router.balance import Balancer
 from hostd.router.connection import ClientConnection
 from hostd.router.limits import ProjectLimits
 from hostd.router.table import Route, parse_host
@@ -66,6 +68,7 @@ class Router:
         self.head_timeout_s = head_timeout_s
         self.keep_alive_s = keep_alive_s
         self.pool = UpstreamPool()
+        self.balancer = Balancer(self.pool.in_flight)
         self.connections: set[ClientConnection] = set()
 
     async def serve(self, sock: socket.socket) -> asyncio.Server:
@@ -95,14 +98,31 @@ class Router:
         return route
 
     async def connect(self, route: Route, host: str) -> tuple[Route, UpstreamConnection]:
-        """A connection to the app; OSError/TimeoutError when it can't be reached."""
+        """A connection to one of the app's upstreams, the balancer's choice; OSError
+        (TimeoutError) when none can be reached. A failed connect has sent nothing yet,
+        so the request may go to another upstream: each is tried once at most."""
+        tried: set[int] = set()
         try:
-            return route, await self.pool.acquire(route.host_port or 0)
+            return route, await self._connect_any(route, tried)
         except OSError:
-            # The container may have restarted on a new port since the table was
-            # loaded: look again, and retry once if it moved.
+            # The container may have restarted on a new port, or the replicas changed,
+            # since the table was loaded: look again, and try the ports that are new.
             self.table.invalidate()
             fresh = await self.resolve(host)
-            if not isinstance(fresh, Route) or fresh.host_port == route.host_port:
+            if not isinstance(fresh, Route) or not set(fresh.ports) - tried:
                 raise
-            return fresh, await self.pool.acquire(fresh.host_port or 0)
+            return fresh, await self._connect_any(fresh, tried)
+
+    async def _connect_any(self, route: Route, tried: set[int]) -> UpstreamConnection:
+        failure: OSError | None = None
+        while (port := self.balancer.choose(route.project_id, route.ports, tried)) is not None:
+            tried.add(port)
+            try:
+                conn = await self.pool.acquire(port)
+            except OSError as exc:
+                self.balancer.failed(port)
+                failure = exc
+                continue
+            self.balancer.succeeded(port)
+            return conn
+        raise failure or ConnectionRefusedError(f"{route.name} has no upstream")

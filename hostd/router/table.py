@@ -4,7 +4,12 @@
 (`hostd.localhost`) and the names under it are never routed: no handle may be `hostd`
 (hostd.store.validation), and one from before that rule is refused here.
 
-The table is one dict read on the hot path; it is reloaded (one query, in a worker
+A project answers from its upstreams (`Route.ports`): its `web` replicas that the control
+plane marks serving (`process_replicas`, in replica order), or, when it has none (a project
+deployed before replicas, one whose web replica rows are not written yet), its project
+row's `host_port`. Which of them takes a request is `hostd.router.balance`'s choice.
+
+The table is one dict read on the hot path; it is reloaded (two queries, in a worker
 thread, one reload at a time) when a `status_changed` event marks it dirty, when it is
 older than `ttl_s` (host port changes written without an event, e.g. by the
 reconciler), or on an unknown host at most once per `miss_reload_s` (a project created
@@ -16,19 +21,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import cast
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from hostd.events import STATUS_CHANGED, Event
 from hostd.router.counts import counted_since
-from hostd.store.models import Project, ProjectStatus, User
+from hostd.store.models import ProcessReplica, Project, ProjectStatus, User
 from hostd.store.validation import RESERVED_HANDLES
 
 SUFFIX = ".localhost"
+WEB = "web"  # the only process type the router sends requests to
 
 
 @dataclass(frozen=True)
@@ -40,13 +47,21 @@ class Route:
     container_id: str | None
     host_port: int | None
     release: int | None = None
+    replicas: tuple[int, ...] = ()  # the host ports of its serving web replicas
+
+    @cached_property  # read on every request
+    def ports(self) -> tuple[int, ...]:
+        """Where new requests may go: the serving replicas, else the project's port."""
+        if self.replicas:
+            return self.replicas
+        return (self.host_port,) if self.host_port is not None else ()
 
     @property
     def serving(self) -> bool:
         # A redeploy keeps the project's running container (and its port) until it
         # switches to the new one: traffic flows all along.
         return (self.status in (ProjectStatus.running, ProjectStatus.deploying)
-                and self.host_port is not None)
+                and bool(self.ports))
 
     @property
     def started(self) -> str:
@@ -69,14 +84,26 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 
 def load_routes(db: Engine) -> dict[tuple[str, str], Route]:
+    """Every project's route, in two queries: the projects, and the serving web replicas
+    (few rows: most projects have none, and this read must stay cheap for those)."""
     # What sqlmodel's select() builds for several columns; its overloads stop at four.
-    query = cast("Select[str, str, str, str, str | None, int | None, int | None]", Select(
+    projects = cast("Select[str, str, str, str, str | None, int | None, int | None]", Select(
         col(Project.id), col(Project.name), col(User.handle), col(Project.status),
         col(Project.container_id), col(Project.host_port), col(Project.release_version),
     ).join(User))
+    replicas = (select(ProcessReplica.project_id, ProcessReplica.host_port)
+                .where(col(ProcessReplica.process) == WEB, col(ProcessReplica.serving),
+                       col(ProcessReplica.host_port).is_not(None))
+                .order_by(col(ProcessReplica.number), col(ProcessReplica.release_version)))
     with Session(db) as session:
-        rows = session.exec(query).all()
-    return {(row[1].lower(), row[2].lower()): Route(*row) for row in rows}
+        rows = session.exec(projects).all()
+        serving = session.exec(replicas).all()
+    ports: dict[str, list[int]] = {}
+    for project_id, port in serving:
+        if port is not None and port not in ports.setdefault(project_id, []):
+            ports[project_id].append(port)
+    return {(row[1].lower(), row[2].lower()): Route(*row, tuple(ports.get(row[0], ())))
+            for row in rows}
 
 
 class RouteTable:
