@@ -78,14 +78,25 @@ class Quota:
         finally:
             self._release(user_id, lambda held: held.new.discard(project_id))
 
-    @contextlib.contextmanager
-    def starting(self, user_id: str, project_id: str, name: str) -> Iterator[None]:
+    def starting(self, user_id: str, project_id: str,
+                 name: str) -> contextlib.AbstractContextManager[None]:
         """Around a deploy or start of a project: QuotaExceeded when it does not reserve
         memory yet and its share would not fit. Held until its desired status is written."""
+        return self._reserving(user_id, project_id, f"Starting {name}")
+
+    def scaling(self, user_id: str, project_id: str, name: str,
+                replicas: int) -> contextlib.AbstractContextManager[None]:
+        """Around a formation change of a project that runs: QuotaExceeded when its
+        `replicas` in all would not fit beside the user's other projects."""
+        return self._reserving(user_id, project_id, f"Scaling {name}", replicas)
+
+    @contextlib.contextmanager
+    def _reserving(self, user_id: str, project_id: str, doing: str,
+                   replicas: int | None = None) -> Iterator[None]:
         with self._lock:
             held = self._admitted.get(user_id) or _Admitted()
             with Session(self._db) as session:
-                self._check_memory(session, user_id, held, project_id, f"Starting {name}")
+                self._check_memory(session, user_id, held, project_id, doing, replicas)
             held.starting[project_id] += 1
             self._admitted[user_id] = held
         try:
@@ -110,23 +121,6 @@ class Quota:
                 f"You have {count} projects, the most one user may have "
                 f"(HOSTD_MAX_PROJECTS_PER_USER={self._max_projects}): delete one, or ask "
                 "the daemon's operator to raise HOSTD_MAX_PROJECTS_PER_USER")
-
-    @contextlib.contextmanager
-    def scaling(self, user_id: str, project_id: str, name: str,
-                replicas: int) -> Iterator[None]:
-        """Around a formation change of a project that runs: QuotaExceeded when its
-        `replicas` in all would not fit beside the user's other projects."""
-        with self._lock:
-            held = self._admitted.get(user_id) or _Admitted()
-            with Session(self._db) as session:
-                self._check_memory(session, user_id, held, project_id, f"Scaling {name}",
-                                   replicas=replicas)
-            held.starting[project_id] += 1
-            self._admitted[user_id] = held
-        try:
-            yield
-        finally:
-            self._release(user_id, lambda held: held.starting.subtract([project_id]))
 
     def _check_memory(self, session: Session, user_id: str, held: _Admitted,
                       project_id: str, what: str, replicas: int | None = None) -> None:
