@@ -270,6 +270,10 @@ class HostdClient:
         """Every replica of every process type (`hostctl ps`)."""
         return self._request("GET", f"/api/projects/{project_id}/processes")["processes"]
 
+    def formation(self, project_id: str) -> dict[str, int]:
+        """How many replicas of each process type run (`projects show`)."""
+        return self._request("GET", f"/api/projects/{project_id}/formation")["formation"]
+
     def scale(self, project_id: str, quantities: Mapping[str, int]) -> FormationResult:
         """Change the quantities of the types named; hostd answers once they run."""
         answer = self._request("PATCH", f"/api/projects/{project_id}/formation",

@@ -73,7 +73,11 @@ def show(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) 
         deployments = client.deployments(found["id"])
     except NotFound:
         deployments = None  # a daemon without the deployments route
-    app_ctx.show(project_details(found, deployments))
+    try:
+        formation: dict[str, int] | None = client.formation(found["id"])
+    except NotFound:
+        formation = None  # a daemon without process types
+    app_ctx.show(project_details(found, deployments, formation))
 
 
 def create(

@@ -55,3 +55,43 @@ def test_a_follow_marks_each_line(fake, cli) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == ["web.2 | up", "worker.1 | tick"]
     assert fake.requests[-1].url.params["process"] == "web.2"
+
+
+# --- top and projects show: replicas by type -----------------------------------------------
+
+
+def test_top_shows_replicas_by_type_from_the_metrics() -> None:
+    from rich.console import Console
+
+    from hostctl.client import ServerEvent
+    from hostctl.top import TopState, render_top
+
+    state = TopState()
+    state.load_projects([{**PROJECT, "status": "running", "metrics": {
+        "cpu": 3.0, "memory": 90.0, "requests": 1,
+        "processes": {"worker": {"replicas": 1, "cpu": 1.0, "memory": 30.0},
+                      "web": {"replicas": 3, "cpu": 2.0, "memory": 60.0}}}}])
+    console = Console(record=True, width=160)
+    console.print(render_top(state.rows.values()))
+    text = console.export_text()
+    assert "PROCESSES" in text and "web 3 · worker 1" in text
+    scaled = {"projectId": "p1", "metrics": {"cpu": 1.0, "memory": 1.0, "requests": 1,
+                                             "processes": {"web": {"replicas": 1, "cpu": 1.0,
+                                                                   "memory": 1.0}}}}
+    state.apply(ServerEvent("metrics_updated", scaled, "1"), now=1.0)
+    assert state.rows["p1"].as_json()["processes"] == {"web": 1}
+
+
+def test_show_lists_the_formation(fake, cli) -> None:
+    fake.answers[("GET", "/api/projects/p1/formation")] = httpx.Response(200, json={
+        "formation": {"worker": 2, "web": 1, "clock\x1b[2J": 0}, "processes": []})
+    result = cli("projects", "show", "shop")
+    assert result.exit_code == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("processes"))
+    assert "web 1 · clock" in row and "worker 2" in row and "\x1b" not in row
+
+
+def test_show_on_a_daemon_without_process_types(fake, cli) -> None:
+    result = cli("projects", "show", "shop")
+    assert result.exit_code == 0, result.stderr
+    assert any(line.split() == ["processes", "-"] for line in result.stdout.splitlines())
