@@ -271,8 +271,10 @@ class HostdClient:
         return self._request("GET", f"/api/projects/{project_id}/processes")["processes"]
 
     def formation(self, project_id: str) -> dict[str, int]:
-        """How many replicas of each process type run (`projects show`)."""
-        return self._request("GET", f"/api/projects/{project_id}/formation")["formation"]
+        """How many replicas of each process type run (`projects show`); {} when unsaid."""
+        shown = self._request("GET", f"/api/projects/{project_id}/formation").get("formation")
+        return {str(k): v for k, v in shown.items() if isinstance(v, int)} \
+            if isinstance(shown, dict) else {}
 
     def scale(self, project_id: str, quantities: Mapping[str, int]) -> FormationResult:
         """Change the quantities of the types named; hostd answers once they run."""
