@@ -37,7 +37,7 @@ _hostctl() {
             " projects stop") choices="--json --help" ;;
             " projects restart") choices="--json --help" ;;
             " projects status") choices="--json --help" ;;
-            " projects logs") choices="--build --follow --lines --json --raw --help" ;;
+            " projects logs") choices="--build --follow --lines --process --json --raw --help" ;;
             " projects delete") choices="--yes --json --help" ;;
             " env") choices="list set unset --help" ;;
             " env list") choices="--json --help" ;;

@@ -236,6 +236,19 @@ class HostdClient:
         params = {"source": source, "tail": tail}
         return self._request("GET", f"/api/projects/{project_id}/logs", params=params)["lines"]
 
+    def marked_logs(self, project_id: str, source: LogSource = "runtime", tail: int = 100,
+                    process: str | None = None) -> list[tuple[str | None, str]]:
+        """(process, line) pairs: the process (`web.1`) of each runtime line, None for a
+        build line or a daemon that does not mark them."""
+        params: dict[str, str | int] = {"source": source, "tail": tail}
+        if process:
+            params["process"] = process
+        body = self._request("GET", f"/api/projects/{project_id}/logs", params=params)
+        lines = [str(line) for line in body["lines"]]
+        marks = body.get("processes") or [None] * len(lines)
+        return [(str(mark) if mark is not None else None, line)
+                for mark, line in zip(marks, lines, strict=False)]
+
     # --- releases -------------------------------------------------------------------
 
     def releases(self, project_id: str) -> list[Release]:
@@ -256,6 +269,12 @@ class HostdClient:
     def processes(self, project_id: str) -> list[ProcessInfo]:
         """Every replica of every process type (`hostctl ps`)."""
         return self._request("GET", f"/api/projects/{project_id}/processes")["processes"]
+
+    def formation(self, project_id: str) -> dict[str, int]:
+        """How many replicas of each process type run (`projects show`); {} when unsaid."""
+        shown = self._request("GET", f"/api/projects/{project_id}/formation").get("formation")
+        return {str(k): v for k, v in shown.items() if isinstance(v, int)} \
+            if isinstance(shown, dict) else {}
 
     def scale(self, project_id: str, quantities: Mapping[str, int]) -> FormationResult:
         """Change the quantities of the types named; hostd answers once they run."""
@@ -305,12 +324,24 @@ class HostdClient:
         self, project_id: str, source: LogSource = "runtime", tail: int = 100
     ) -> Iterator[str]:
         """Log lines as they come, until the daemon sends `end`."""
+        for _, line in self.follow_marked_logs(project_id, source, tail):
+            yield line
+
+    def follow_marked_logs(
+        self, project_id: str, source: LogSource = "runtime", tail: int = 100,
+        process: str | None = None,
+    ) -> Iterator[tuple[str | None, str]]:
+        """(process, line) pairs as they come, until the daemon sends `end`."""
         params = {"source": source, "tail": str(tail), "follow": "true"}
+        if process:
+            params["process"] = process
         for event in self.stream(f"/api/projects/{project_id}/logs", params=params):
             if event.event == "end":
                 return
             if event.event == "log" and isinstance(event.data, dict):
-                yield str(event.data.get("line", ""))
+                mark = event.data.get("process")
+                yield (str(mark) if mark is not None else None,
+                       str(event.data.get("line", "")))
 
     def events(self, last_event_id: str | None = None) -> Iterator[ServerEvent]:
         """The live event stream of the caller's projects (`connected`, `metrics_updated`, …)."""

@@ -155,7 +155,19 @@ def projects_table(projects: Iterable[Project]) -> Table:
     return table
 
 
-def project_details(project: Project, deployments: list[Deployment] | None = None) -> Table:
+def format_processes(replicas: Mapping[str, int] | None) -> Text:
+    """`web 3 · worker 1`, web first; `-` when the daemon does not say."""
+    from rich.text import Text
+
+    if not replicas:
+        return Text("-")
+    ordered = sorted(replicas.items(), key=lambda item: (item[0] != "web", item[0]))
+    # Text, and escaped: the type names come from the app's Procfile.
+    return Text(terminal_safe(" · ".join(f"{name} {count}" for name, count in ordered)))
+
+
+def project_details(project: Project, deployments: list[Deployment] | None = None,
+                    formation: Mapping[str, int] | None = None) -> Table:
     from rich.table import Table
     from rich.text import Text
 
@@ -176,6 +188,7 @@ def project_details(project: Project, deployments: list[Deployment] | None = Non
         # Text: a path like "/[x]" is data, not markup.
         ("health path", Text(terminal_safe(project.get("health_path") or DEFAULT_HEALTH_PATH))),
         ("release", format_release(project.get("release"))),
+        ("processes", format_processes(formation)),
         ("created", project["created_at"]),
         ("cpu", format_cpu(metrics["cpu"])),
         ("memory", format_memory(metrics["memory"])),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
@@ -16,7 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from hostctl.errors import DaemonUnreachable, RateLimited, ServerError
-from hostctl.output import format_cpu, format_memory, format_release, status_text
+from hostctl.output import (
+    format_cpu,
+    format_memory,
+    format_processes,
+    format_release,
+    status_text,
+)
 
 if TYPE_CHECKING:
     from hostctl.client import HostdClient, Project, ServerEvent
@@ -41,6 +47,7 @@ class Row:
     sampled_at: float | None = None
     restarts: int | None = None  # crash restarts; None when the daemon does not report them
     release: int | None = None  # the current release's version; None: none yet, or not reported
+    processes: dict[str, int] | None = None  # replicas by process type; None: not reported
 
     @property
     def cpu(self) -> float | None:
@@ -51,7 +58,7 @@ class Row:
             "id": self.project_id, "name": self.name, "status": self.status, "url": self.url,
             "cpu": self.cpu, "memory": self.memory, "requests": self.requests,
             "requests_per_s": self.requests_per_s, "restarts": self.restarts,
-            "release": self.release,
+            "release": self.release, "processes": self.processes,
         }
 
 
@@ -74,6 +81,8 @@ class TopState:
             if metrics and not row.cpu_history:
                 row.cpu_history.append(metrics["cpu"])
                 row.memory, row.requests = metrics["memory"], metrics["requests"]
+            if metrics and row.processes is None:
+                row.processes = replicas_by_type(metrics)
             fresh[project["id"]] = row
         self.rows = fresh
 
@@ -104,6 +113,15 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a count
 
 
+def replicas_by_type(metrics: Mapping[str, object]) -> dict[str, int] | None:
+    """{"web": 3, "worker": 1} from a sample's `processes`; None from an older daemon."""
+    processes = metrics.get("processes")
+    if not isinstance(processes, dict):
+        return None
+    return {str(name): int(part.get("replicas", 0)) for name, part in processes.items()
+            if isinstance(part, dict) and _is_int(part.get("replicas"))}
+
+
 def _record_sample(row: Row, metrics: dict[str, Any], now: float) -> None:
     requests = int(metrics.get("requests", 0))
     if row.sampled_at is not None and row.requests is not None and requests >= row.requests:
@@ -114,6 +132,7 @@ def _record_sample(row: Row, metrics: dict[str, Any], now: float) -> None:
     row.cpu_history.append(float(metrics.get("cpu", 0.0)))
     row.memory = float(metrics.get("memory", 0.0))
     row.requests = requests
+    row.processes = replicas_by_type(metrics)
     row.sampled_at = now
     row.status = "running"  # only running projects are sampled
 
@@ -154,8 +173,14 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
     table.add_column("MEM", justify="right", no_wrap=True)
     table.add_column("REQUESTS", justify="right", no_wrap=True)
     table.add_column("REQ/S", justify="right", no_wrap=True)
+    ordered = sort_rows(rows, sort)
+    # Replicas by type: a column only when the daemon reports them (issue 26).
+    with_processes = any(row.processes for row in ordered)
+    if with_processes:
+        table.add_column("PROCESSES", no_wrap=True)
     table.add_column("URL", overflow="fold")
-    for row in sort_rows(rows, sort):
+    for row in ordered:
+        processes = [format_processes(row.processes)] if with_processes else []
         table.add_row(
             row.name, status_text(row.status),
             "-" if row.restarts is None else str(row.restarts), format_release(row.release),
@@ -163,7 +188,7 @@ def render_top(rows: Iterable[Row], *, sort: SortKey = "cpu", connection: str = 
             Text(sparkline(row.cpu_history), style="cyan"), format_memory(row.memory),
             "-" if row.requests is None else str(row.requests),
             "-" if row.requests_per_s is None else f"{row.requests_per_s:.1f}",
-            row.url,
+            *processes, row.url,
         )
     return table
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hostctl.commands.common import JsonOpt, ProjectArg, state
-from hostctl.errors import ApiError, HostctlError, NotFound
+from hostctl.errors import ApiError, HostctlError, InvalidArgument, NotFound
 from hostctl.output import DEFAULT_HEALTH_PATH  # output.py imports nothing heavy itself
 from hostd.templates import Template
 
@@ -73,7 +73,11 @@ def show(ctx: typer.Context, project: ProjectArg, json_output: JsonOpt = False) 
         deployments = client.deployments(found["id"])
     except NotFound:
         deployments = None  # a daemon without the deployments route
-    app_ctx.show(project_details(found, deployments))
+    try:
+        formation: dict[str, int] | None = client.formation(found["id"])
+    except NotFound:
+        formation = None  # a daemon without process types
+    app_ctx.show(project_details(found, deployments, formation))
 
 
 def create(
@@ -267,37 +271,54 @@ def logs(
     build: Annotated[bool, typer.Option("--build", help="The build log, not the app's.")] = False,
     follow: FollowOpt = False,
     lines: LinesOpt = 100,
+    process: Annotated[str | None, typer.Option(
+        "--process", "-p", help="Only this process type or replica: worker, web.2.")] = None,
     json_output: JsonOpt = False,
     raw: Annotated[bool, typer.Option(
         "--raw", help="Keep the app's control characters and escape sequences, even on a "
                       "terminal (piped output keeps them anyway).")] = False,
 ) -> None:
-    """Print a project's runtime (or build) log.
+    """Print a project's runtime (or build) log: every process's lines, each after its
+    process (web.1, worker.1); `lines` of each.
 
     \b
     Example:
         hostctl projects logs shop -f -n 20
+        hostctl projects logs shop --process worker
         hostctl projects logs shop --build
     """
     app_ctx = state(ctx)
     client = app_ctx.client()
     project_id = client.find_project(project)["id"]
     source: LogSource = "build" if build else "runtime"
+    if build and process:
+        raise InvalidArgument("--process reads the runtime log: leave out --build")
     from hostctl.output import terminal_safe, write_json
 
     # The app writes these lines: on a terminal its control characters are shown, not
     # obeyed (unless --raw); piped, the lines pass as they are.
     shown = terminal_safe if sys.stdout.isatty() and not raw else str
+
+    def line_of(mark: str | None, line: str) -> str:
+        return shown(line) if mark is None else f"{shown(mark)} | {shown(line)}"
+
     if follow:
-        for line in client.follow_logs(project_id, source=source, tail=lines):
-            write_json({"line": line}) if json_output else print(shown(line), flush=True)
+        for mark, line in client.follow_marked_logs(project_id, source=source, tail=lines,
+                                                    process=process):
+            if json_output:
+                write_json({"line": line} if mark is None else {"line": line, "process": mark})
+            else:
+                print(line_of(mark, line), flush=True)
         return
-    log_lines = client.logs(project_id, source=source, tail=lines)
+    marked = client.marked_logs(project_id, source=source, tail=lines, process=process)
     if json_output:
-        write_json({"lines": log_lines, "source": source})
+        body: dict[str, object] = {"lines": [line for _, line in marked], "source": source}
+        if any(mark is not None for mark, _ in marked):
+            body["processes"] = [mark for mark, _ in marked]
+        write_json(body)
         return
-    for line in log_lines:
-        print(shown(line))
+    for mark, line in marked:
+        print(line_of(mark, line))
 
 
 def delete(

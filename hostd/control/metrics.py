@@ -6,6 +6,10 @@ One collector loop samples every running project each `HOSTD_METRICS_INTERVAL` s
 and publishes `metrics_updated {projectId, metrics}` to the project's owner. A project
 that isn't running reads as zeros.
 
+Every replica of a project is measured (web.1, the project's container, and each
+`process_replicas` row): `cpu` and `memory` are their sums, and `processes` the same by
+process type (`{web: {replicas, cpu, memory}, worker: …}`).
+
 * `cpu`: percent of one core over the last interval, Δ container CPU ns / Δ wall ns × 100
   (two cgroup readings an interval apart; 0 on a container's first sample).
 * `memory`: MB, (usage − inactive_file) / 2**20, as `docker stats` shows it.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 from sqlalchemy import Engine
@@ -32,8 +36,11 @@ from sqlmodel import col
 from hostd.control.runtime import EngineError, Runtime, Usage
 from hostd.events import METRICS_UPDATED, STATUS_CHANGED, Event, EventHub
 from hostd.router.counts import RequestCounter, counted_since
+from hostd.store.formation import WEB
 from hostd.store.metrics import MetricsStore
 from hostd.store.models import Metrics, Project, ProjectStatus
+from hostd.store.models.processes import ProcessReplica
+from hostd.store.models.projects import ProcessMetrics
 
 log = logging.getLogger("hostd.metrics")
 API_DEADLINE_SHARE = 0.6  # of the interval: the API fallback may use no more
@@ -46,17 +53,31 @@ class RunningProject:
     container_id: str
     host_port: int | None
     release: int | None
+    replicas: dict[str, str] = field(default_factory=dict)  # replica id: its process type
 
 
 def running_projects(db: Engine) -> list[RunningProject]:
+    """Every running project with its replicas (web.1 is its container, whatever the rows
+    say)."""
     # SQLAlchemy's select: sqlmodel's is typed for up to four columns.
     query = core_select(col(Project.id), col(Project.user_id), col(Project.container_id),
                         col(Project.host_port), col(Project.release_version)).where(
         col(Project.status) == ProjectStatus.running, col(Project.container_id).is_not(None))
+    rows = core_select(col(ProcessReplica.project_id), col(ProcessReplica.id),
+                       col(ProcessReplica.process)).join(
+        Project, col(Project.id) == col(ProcessReplica.project_id)).where(
+        col(Project.status) == ProjectStatus.running)
     with db.connect() as conn:
-        return [RunningProject(pid, user_id, container_id, port, release)
-                for pid, user_id, container_id, port, release in conn.execute(query)
-                if container_id is not None]
+        projects = [RunningProject(pid, user_id, container_id, port, release)
+                    for pid, user_id, container_id, port, release in conn.execute(query)
+                    if container_id is not None]
+        by_project: dict[str, dict[str, str]] = {}
+        for pid, replica_id, process in conn.execute(rows):
+            by_project.setdefault(pid, {})[replica_id] = process
+    for project in projects:
+        project.replicas.update(by_project.get(project.id, {}))
+        project.replicas[project.container_id] = WEB
+    return projects
 
 
 def cpu_percent(before: Usage, after: Usage) -> float:
@@ -110,12 +131,11 @@ class MetricsCollector:
     async def tick(self) -> None:
         """Sample, store and publish once for every running project."""
         projects = await anyio.to_thread.run_sync(running_projects, self.db)
-        readings = await self._read([p.container_id for p in projects])
+        readings = await self._read([rid for p in projects for rid in p.replicas])
         for project in projects:
-            reading = readings.get(project.container_id)
-            if reading is not None:
-                self._publish(project, reading)
-        current = {p.container_id for p in projects}
+            if project.container_id in readings:  # else not measured this tick
+                self._publish(project, readings)
+        current = {rid for p in projects for rid in p.replicas}
         # A container missed this tick keeps its last reading; a gone one is dropped.
         self._previous = {cid: r for cid, r in (self._previous | readings).items()
                           if cid in current}
@@ -130,13 +150,24 @@ class MetricsCollector:
         except EngineError:  # away: no sample this tick
             return {}
 
-    def _publish(self, project: RunningProject, reading: Usage) -> None:
-        before = self._previous.get(project.container_id)
+    def _publish(self, project: RunningProject, readings: dict[str, Usage]) -> None:
+        by_type: dict[str, ProcessMetrics] = {}
+        for replica_id, process in sorted(project.replicas.items(), key=lambda r: r[1]):
+            reading = readings.get(replica_id)
+            before = self._previous.get(replica_id)
+            cpu = cpu_percent(before, reading) if before and reading else 0.0
+            memory = memory_mb(reading) if reading else 0.0
+            kept = by_type.get(process) or ProcessMetrics(replicas=0, cpu=0.0, memory=0.0)
+            by_type[process] = ProcessMetrics(replicas=kept.replicas + 1, cpu=kept.cpu + cpu,
+                                              memory=kept.memory + memory)
+        for kept in by_type.values():
+            kept.cpu, kept.memory = round(kept.cpu, 2), round(kept.memory, 2)
         metrics = Metrics(
-            cpu=round(cpu_percent(before, reading), 2) if before else 0.0,
-            memory=round(memory_mb(reading), 2),
+            cpu=round(sum(p.cpu for p in by_type.values()), 2),
+            memory=round(sum(p.memory for p in by_type.values()), 2),
             requests=self.counter.read(project.id, counted_since(
                 project.release, project.container_id, project.host_port)),
+            processes=by_type,
         )
         self.store.put(project.id, metrics)
         self.hub.publish(project.user_id, METRICS_UPDATED,

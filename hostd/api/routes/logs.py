@@ -30,11 +30,12 @@ from hostd.api.deps import (
 )
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
-from hostd.control import buildlog
+from hostd.control import buildlog, processlogs
 from hostd.control.followers import LogFollowers
-from hostd.control.runtime import EngineUnavailable, Runtime
+from hostd.control.runtime import ContainerMissing, EngineUnavailable, LogFollower, Runtime
 from hostd.control.streams import StreamSlots
 from hostd.errors import NotFound, RateLimited
+from hostd.store import formation
 from hostd.store.models import Deployment, DeploymentStatus, LogLines, Project
 
 router = APIRouter(route_class=BodyTypedRoute)
@@ -61,8 +62,11 @@ def logs(
     source: Source = "runtime",
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
     follow: bool = False,
+    process: Annotated[str | None, Query(max_length=40)] = None,
 ) -> LogLines | EventStreamResponse:
-    """The last `tail` lines; with `follow=true`, an SSE stream of `log` events, then `end`."""
+    """The last `tail` lines; with `follow=true`, an SSE stream of `log` events, then `end`.
+    Runtime lines come from every replica, each marked with its process (`web.1`);
+    `process=worker` or `process=web.2` reads only those."""
     if source == "build":
         deployment = latest_deployment(session, project)
         if deployment is None:
@@ -76,11 +80,14 @@ def logs(
         raise NotFound("This project has no container yet: see its build log (source=build)")
     if not runtime.reachable():
         raise EngineUnavailable("the Docker engine does not answer")
+    chosen = processlogs.sources(formation.rows(session, project.id), project.container_id,
+                                 process)
     if follow:
-        followers.check()  # 429 now, while an error can still be the answer
-        return _stream(streams, project, _follow_runtime(
-            runtime, project.container_id, tail, followers), watch)
-    return LogLines(source=source, lines=list(runtime.logs(project.container_id, tail=tail)))
+        processlogs.check_follow(followers, chosen)  # 429 now, while an answer can be one
+        return _stream(streams, project, _follow_runtime(runtime, chosen, tail, followers),
+                       watch)
+    lines, marks = processlogs.tail(runtime, chosen, tail)
+    return LogLines(source=source, lines=lines, processes=marks)
 
 
 def _stream(streams: StreamSlots, project: Project, events: AsyncIterator[bytes],
@@ -114,13 +121,31 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
         return row is None or row.status != DeploymentStatus.running
 
 
-async def _follow_runtime(runtime: Runtime, container_id: str, tail: int,
+async def _follow_runtime(runtime: Runtime, chosen: list[processlogs.Source], tail: int,
                           followers: LogFollowers) -> AsyncIterator[bytes]:
-    stream = await anyio.to_thread.run_sync(runtime.follow_logs, container_id, tail)
+    opened = await anyio.to_thread.run_sync(_open_all, runtime, chosen, tail)
     try:
-        async for line in followers.lines(stream):
-            yield sse("log", {"line": line})
+        async for name, line in processlogs.follow(followers, opened):
+            yield sse("log", {"line": line, "process": name})
     except RateLimited:  # filled up since the route checked
         yield sse("end", {"reason": "hostd follows too many logs right now"})
         return
-    yield sse("end", {"reason": "the container stopped"})
+    yield sse("end", {"reason": "the container stopped" if len(chosen) == 1
+                      else "the containers stopped"})
+
+
+def _open_all(runtime: Runtime, chosen: list[processlogs.Source],
+              tail: int) -> list[tuple[processlogs.Source, LogFollower]]:
+    """A followed log of each replica still there (one gone meanwhile is left out)."""
+    opened: list[tuple[processlogs.Source, LogFollower]] = []
+    try:
+        for source in chosen:
+            try:
+                opened.append((source, runtime.follow_logs(source.replica_id, tail)))
+            except ContainerMissing:
+                continue
+    except BaseException:
+        for _, stream in opened:
+            stream.close()
+        raise
+    return opened

@@ -124,3 +124,5 @@ class DeploymentList(BaseModel):
 class LogLines(BaseModel):
     source: str
     lines: list[str]
+    # Runtime logs: the process each line came from (`web.1`, `worker.2`), line by line.
+    processes: list[str] | None = None

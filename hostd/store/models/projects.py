@@ -89,10 +89,21 @@ class DeletedProject(SQLModel, table=True):
     deleted_at: datetime = Field(default_factory=utcnow)
 
 
+class ProcessMetrics(BaseModel):
+    """One process type's share of a project's metrics: its replicas, summed."""
+
+    replicas: int
+    cpu: float
+    memory: float
+
+
 class Metrics(BaseModel):
-    cpu: float = 0.0
+    cpu: float = 0.0  # every replica's, summed
     memory: float = 0.0
     requests: int = 0
+    # By process type (issue 26); left out of a project that was never measured.
+    processes: dict[str, ProcessMetrics] | None = PydanticField(
+        default=None, exclude_if=lambda value: value is None)
 
 
 class LastExit(BaseModel):

@@ -113,7 +113,9 @@ export function followLog(projectId, source, tail, onLine, onEnd) {
   const finish = (reason) => { if (!done) { done = true; stream.close(); onEnd(reason); } };
   const stream = readStream(url, {
     onEvent: (name, data) => {
-      if (name === "log" && typeof data.line === "string") onLine(data.line);
+      if (name === "log" && typeof data.line === "string") {
+        onLine(data.line, typeof data.process === "string" ? data.process : null);
+      }
       else if (name === "end") finish(data.reason || "");
     },
     onClose: () => finish("the log stream closed"),

@@ -30,7 +30,9 @@ export class LogView {
     this.pre.replaceChildren();
     this.ended = false;
     setText(this.state, "following…");
-    this.stream = followLog(this.projectId, this.source, 200, (line) => appendLine(this.pre, line),
+    // A runtime line after its process (web.1, worker.1), as `hostctl projects logs` shows it.
+    this.stream = followLog(this.projectId, this.source, 200,
+      (line, process) => appendLine(this.pre, process ? `${process} | ${line}` : line),
       (reason) => { this.ended = true; setText(this.state, `ended: ${reason}`); });
   }
 

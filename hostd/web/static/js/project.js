@@ -1,10 +1,12 @@
-// One project's page: status and reason, actions, logs, config vars, releases, delete.
+// One project's page: status and reason, actions, logs, config vars, releases, processes,
+// cron, delete.
 import { ApiError, api, requireSession } from "./api.js";
 import { $, link, say, setText } from "./dom.js";
 import { followEvents } from "./events.js";
 import { CronView } from "./cron.js";
 import { megabytes, percent, rate, release } from "./format.js";
 import { LogView } from "./logview.js";
+import { ProcessesView } from "./processes.js";
 import { ReleasesView } from "./releases.js";
 import { showUser } from "./shell.js";
 import { VarsView } from "./vars.js";
@@ -132,11 +134,16 @@ if (project) {
   setUpDelete();
   logs.show(project.status === "running" || project.container_id ? "runtime" : "build");
   const cron = new CronView(projectId, message);
-  await Promise.all([vars.load(), releases.load(), cron.load()]).catch((err) => say(message, err.message, "error"));
+  const processes = new ProcessesView(projectId, message);
+  await Promise.all([vars.load(), releases.load(), cron.load(), processes.load()]).catch((err) => say(message, err.message, "error"));
   document.body.dataset.loaded = "true";
   followEvents({
     connected: () => reload(),
-    metrics_updated: (data) => { if (data.projectId === projectId) metrics(data.metrics || {}); },
+    metrics_updated: (data) => {
+      if (data.projectId !== projectId) return;
+      metrics(data.metrics || {});
+      processes.refresh();
+    },
     status_changed: (data) => {
       if (data.projectId !== projectId) return;
       showStatus(data);
@@ -144,6 +151,7 @@ if (project) {
       if (data.status === "running") {
         releases.load().catch(() => {});
         cron.load().catch(() => {});  // a deploy or rollback brings its release's jobs
+        processes.load().catch(() => {});
       }
     },
     cron_run: (data) => { if (data.projectId === projectId) cron.load().catch(() => {}); },
