@@ -259,10 +259,11 @@ class RequestCycle:
 
     def _elsewhere(self, port: int) -> bool:
         """Whether the request may try another replica than `port`, which hung up on it
-        unanswered (taken out of the balance for a while: the requests after it too)."""
+        unanswered (taken out of the balance for a while: the requests after it too).
+        Once only: a request that makes the app exit takes down two replicas at most."""
         self.conn.router.balancer.failed(port)
-        if self.request.method not in IDEMPOTENT or self.route is None \
-                or not set(self.route.ports) - self.tried - {port}:
+        if self.request.method not in IDEMPOTENT or self.route is None or self.tried \
+                or not set(self.route.ports) - {port}:
             return False
         self.tried.add(port)
         return True
