@@ -5,7 +5,7 @@ container's HOSTNAME, so each answer says which replica and which release served
 GETs go through the real router the whole time (`Traffic`, bounded in count and time):
 
 - web scales 1 → 3 → 1: not one request fails, and at 3 every replica takes its share
-  (in `make test`, about 25 s);
+  (in `make test`, about 10 s);
 - a redeploy of a one-line change with 3 web replicas and a worker, at 200 req/s: not one
   request fails, once a new answer has come no old one does, and every replica (the
   worker too) ends on the new release (`scenario`);
