@@ -54,9 +54,12 @@ installs: engine
 	$(BIN)/python -m pytest -m installs tests/deploy/test_installs.py
 
 # Real-engine scenarios of minutes (pytest's `-m scenario`), not in `make test`: cron jobs
-# on `* * * * *` run at their times (tests/deploy/test_cron.py, about two minutes).
+# on `* * * * *` run at their times (tests/deploy/test_cron.py, about two minutes); web
+# replicas redeployed at 200 req/s and killed under traffic (tests/deploy/
+# test_replicas_traffic.py, under a minute).
 scenarios: engine
-	$(BIN)/python -m pytest -m scenario tests/deploy/test_cron.py
+	$(BIN)/python -m pytest -m scenario tests/deploy/test_cron.py \
+		tests/deploy/test_replicas_traffic.py
 
 # The fast tier: the tests that need no Docker engine (tests/plugins/engine.py marks the
 # others `docker`) and no browser (tests/plugins/browser.py: `browser`; `make test` runs

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/replicas.py [--mode processes|containers] [--replicas 3]
         [--seconds 5] [--rounds 3] [--concurrency 12] [--work 8000] [--workers 1]
+    .venv/bin/python bench/replicas.py --hostd …   (a real hostd project: replicas_hostd.py)
 
 The app answers each GET after `--work` rounds of PBKDF2-SHA256 (a few ms of one CPU);
 its replicas are either processes each pinned to one CPU (`processes`, the default:
@@ -240,9 +241,10 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return int(head[9:12]), await reader.readexactly(length)
 
 
-async def load(port: int, concurrency: int, seconds: float) -> tuple[float, int, Counter[str]]:
+async def load(port: int, concurrency: int, seconds: float,
+               host: str = HOST) -> tuple[float, int, Counter[str]]:
     """(requests/s, failures, answers per replica) of `concurrency` keep-alive clients."""
-    request = f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    request = f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     answered: Counter[str] = Counter()
     failed = 0
     deadline = time.monotonic() + seconds
@@ -302,6 +304,8 @@ async def phases(args: argparse.Namespace, uri: str, engine: Engine,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("processes", "containers"), default="processes")
+    parser.add_argument("--hostd", action="store_true",
+                        help="a real hostd project scaled web=1 / web=N (bench/replicas_hostd.py)")
     parser.add_argument("--replicas", type=int, default=3, choices=range(2, 9))
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--rounds", type=int, default=3, choices=range(1, 11))
@@ -311,6 +315,10 @@ def main() -> None:
                         help="router worker processes")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 1.0), 120.0)
+    if args.hostd:
+        from replicas_hostd import run_hostd
+        run_hostd(args)
+        return
     replicas = process_replicas if args.mode == "processes" else container_replicas
     cpus = len(os.sched_getaffinity(0))
     print(f"{args.mode}: {args.replicas} replicas, {cpus} CPUs, {args.workers} router "

@@ -176,14 +176,17 @@ class Formation:
                 raise FormationFailed(f"web.{row.number} did not come up ({why}); the "
                                       "replicas serving before serve on")
             self.set_serving(row.id, address.port)
-        if started:
+        if any(row.release_version is not None for row in started):
             self._board.replicas_changed(owner.project_id)
 
     def set_serving(self, replica_id: str, port: int | None) -> None:
+        """Its port; it serves on it, unless it is a deploy's, not switched to yet (no
+        release: `promote` makes it serve, with the rest of the release, at once)."""
         with Session(self._db) as session:
             row = session.get(ProcessReplica, replica_id)
             if row is not None:
-                row.host_port, row.serving = port, port is not None
+                row.host_port = port
+                row.serving = port is not None and row.release_version is not None
                 session.add(row)
                 session.commit()
 

@@ -195,11 +195,14 @@ def switch(ctx: JobContext, job: DeployJob) -> None:
         old_web = _make_current(ctx, job)
         # The status event is what every router worker reloads its table on.
         if job.serving:
-            ctx.board.set(job.project_id, ProjectStatus.running,
-                          f"deploying: {STEP_TEXT['switch']}", only_if=[ProjectStatus.running])
+            told = ctx.board.set(job.project_id, ProjectStatus.running,
+                                 f"deploying: {STEP_TEXT['switch']}",
+                                 only_if=[ProjectStatus.running])
         else:
-            ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
-                          only_if=[ProjectStatus.deploying])
+            told = ctx.board.set(job.project_id, ProjectStatus.deploying, STEP_TEXT["switch"],
+                                 only_if=[ProjectStatus.deploying])
+        if not told:  # its status moved meanwhile (a crash of web.1): the routes did too
+            ctx.board.replicas_changed(job.project_id)
     if job.has_web:
         job.log(f"traffic goes to the new container on 127.0.0.1:{job.host_port}")
     ctx.formation.remove(old_web)  # the previous release's web.2…, through the drain
@@ -231,6 +234,7 @@ def _make_current(ctx: JobContext, job: DeployJob) -> list[ProcessReplica]:
                                   processes=job.processes)
         job.release_version = release.version
         old_web = ctx.formation.promote(session, project.id, job.pending_web, release.version)
+        formation.sync_web1(session, project)  # the old web.1's row goes in the same switch
         session.commit()
         job.log(f"release v{release.version}")
     return old_web

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hostd.router")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A request with one of these methods may go to another upstream after one hung up on it
+# without a byte of answer (RFC 9110 9.2.2; nginx's proxy_next_upstream retries no other).
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
 
 class Request:
@@ -80,7 +83,7 @@ class RequestCycle:
     """The exchange for the request at the head of a client connection's queue."""
 
     __slots__ = ("conn", "request", "route", "response", "keep", "tunnel", "task",
-                 "response_timer", "held", "active_at")
+                 "response_timer", "held", "active_at", "tried")
 
     def __init__(self, conn: ClientConnection, request: Request) -> None:
         self.conn = conn
@@ -94,6 +97,7 @@ class RequestCycle:
         self.response_timer: asyncio.TimerHandle | None = None
         self.held: str | None = None  # the project whose slot this exchange holds
         self.active_at = 0.0  # a tunnel's last byte, either way
+        self.tried: set[int] = set()  # upstreams that hung up on it unanswered
 
     def start(self) -> None:
         self.task = self.conn.loop.create_task(self._exchange())
@@ -117,7 +121,7 @@ class RequestCycle:
             if request.expect_continue:
                 self.conn.write(CONTINUE)
             try:
-                self.route, upstream = await router.connect(found, host)
+                self.route, upstream = await router.connect(found, host, self.tried)
             except TimeoutError:
                 self._answer_page(*no_answer(504, found.name))
                 return
@@ -243,13 +247,26 @@ class RequestCycle:
             self.on_response_end()  # a body delimited by the close is complete
             return
         self._cancel_response_timer()
-        if upstream is not None and upstream.reused and not upstream.responded \
-                and request.replayable:
-            # A kept-alive connection the app had closed meanwhile: try a fresh one.
+        if upstream is not None and not upstream.responded and request.replayable \
+                and (upstream.reused or self._elsewhere(upstream.port)):
+            # A kept-alive connection the app had closed meanwhile: try a fresh one. Or a
+            # fresh one closed unanswered (a replica just killed: the engine's port proxy
+            # still accepts, then hangs up): an idempotent request goes to another replica.
             request.upstream = None
             self.start()
             return
         self._fail(*no_answer(502, self.route.name if self.route is not None else "The app"))
+
+    def _elsewhere(self, port: int) -> bool:
+        """Whether the request may try another replica than `port`, which hung up on it
+        unanswered (taken out of the balance for a while: the requests after it too).
+        Once only: a request that makes the app exit takes down two replicas at most."""
+        self.conn.router.balancer.failed(port)
+        if self.request.method not in IDEMPOTENT or self.route is None or self.tried \
+                or not set(self.route.ports) - {port}:
+            return False
+        self.tried.add(port)
+        return True
 
     def pause_client(self) -> None:
         self.conn.pause_reading()

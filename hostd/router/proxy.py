@@ -25,6 +25,7 @@ apart from the head.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
 from hostd.router import pages
@@ -97,11 +98,12 @@ class Router:
             return pages.not_serving(route.name, route.status)
         return route
 
-    async def connect(self, route: Route, host: str) -> tuple[Route, UpstreamConnection]:
-        """A connection to one of the app's upstreams, the balancer's choice; OSError
-        (TimeoutError) when none can be reached. A failed connect has sent nothing yet,
-        so the request may go to another upstream: each is tried once at most."""
-        tried: set[int] = set()
+    async def connect(self, route: Route, host: str,
+                      avoid: Collection[int] = ()) -> tuple[Route, UpstreamConnection]:
+        """A connection to one of the app's upstreams but `avoid`, the balancer's choice;
+        OSError (TimeoutError) when none can be reached. A failed connect has sent nothing
+        yet, so the request may go to another upstream: each is tried once at most."""
+        tried: set[int] = set(avoid)
         try:
             return route, await self._connect_any(route, tried)
         except OSError:

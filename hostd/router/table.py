@@ -59,7 +59,11 @@ class Route:
     @property
     def serving(self) -> bool:
         # A redeploy keeps the project's running container (and its port) until it
-        # switches to the new one: traffic flows all along.
+        # switches to the new one: traffic flows all along. A project whose web.1 crashed
+        # reads `error` while it waits out its backoff, and its other web replicas serve on
+        # (web.1's row stops serving at the crash: hostd.store.formation.sync_web1).
+        if self.status == ProjectStatus.error:
+            return bool(self.replicas)
         return (self.status in (ProjectStatus.running, ProjectStatus.deploying)
                 and bool(self.ports))
 

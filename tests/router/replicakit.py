@@ -124,3 +124,33 @@ class Client:
             head += data
         assert head.startswith(b"HTTP/1.1 101"), head
         return sock
+
+
+class HangUp:
+    """A port that accepts and closes at once, reading nothing: what the engine's port
+    proxy does for a replica killed a moment ago. `accepted` counts the connections."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.sock = socket.create_server(("127.0.0.1", free_port()))
+        self.port = self.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed: the end
+                return
+            self.accepted += 1
+            conn.close()
+
+    def __enter__(self) -> HangUp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close would not)
+        self.sock.close()
+        self._thread.join(WAIT_S)

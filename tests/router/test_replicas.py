@@ -2,9 +2,10 @@
 real router on its own loop, replicas that are real servers on loopback ports, and a route
 table the test changes as the control plane would (replicas added, retired, dead).
 
-Each case: requests spread, a slow replica gets fewer, a dead one costs no request, a
-retired one gets no new requests while what it carries (a request, a tunnel) completes,
-and a project with one upstream behaves as it did before replicas.
+Each case: requests spread, a slow replica gets fewer, a dead one (refusing, or hanging
+up as the engine's port proxy does for a killed container) costs no request, a retired one
+gets no new requests while what it carries (a request, a tunnel) completes, and a project
+with one upstream behaves as it did before replicas.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hostd.router.counts import RequestCounter
 from hostd.router.proxy import Router
 from hostd.router.table import Route
 from tests.router.proxykit import RouterThread, StaticTable
-from tests.router.replicakit import WAIT_S, Client, Replica
+from tests.router.replicakit import WAIT_S, Client, HangUp, Replica
 from tests.support import free_port
 
 KEY = ("shop", "alice")
@@ -102,6 +103,34 @@ def test_a_dead_replica_costs_no_request(rig: Rig) -> None:
         assert balancer.cooling(dead) and not balancer.cooling(a.port)
     assert statuses == [200] * 40
     assert a.hits["/who"] + b.hits["/who"] == 40 and rig.counted() == 40
+
+
+def test_a_replica_that_hangs_up_unanswered_costs_no_idempotent_request(rig: Rig) -> None:
+    """A replica killed a moment ago: the engine's proxy on its port still accepts, then
+    hangs up. A GET it took goes to another replica, and it is out of the balance for a
+    while; a POST is never sent twice (it may have reached the app): a 502. A GET goes
+    on once only: two replicas that hang up are a 502 (a request that kills its app
+    takes two replicas down at most)."""
+    with Replica("a") as a, HangUp() as gone, Replica("b") as b, HangUp() as other:
+        rig.serve(a.port, gone.port, b.port)
+        statuses = load(rig, "/who", clients=4, each=10)
+        assert rig.routers[0].balancer.cooling(gone.port)
+        taken = gone.accepted
+        rig.routers[0].balancer.succeeded(gone.port)  # back in the round robin
+        rig.serve(gone.port, a.port)
+        client = rig.client()
+        posted = sorted(client.http.post("/post").status_code for _ in range(2))
+        after_post = gone.accepted
+        rig.serve(gone.port, other.port, a.port)
+        for port in (gone.port, other.port):
+            rig.routers[0].balancer.succeeded(port)
+        rig.routers[0].balancer.failed(a.port)  # the first choices: the two that hang up
+        twice = client.get("/who")
+        client.close()
+    assert statuses == [200] * 40
+    assert a.hits["/who"] + b.hits["/who"] == 40 and taken <= 4
+    assert posted == [200, 502] and after_post == taken + 1 and a.hits["/post"] == 1
+    assert twice.status_code == 502 and gone.accepted + other.accepted == after_post + 2
 
 
 def test_only_dead_replicas_answer_502(rig: Rig) -> None:

@@ -113,3 +113,15 @@ def test_a_route_holds_its_own_projects_replicas_only(database: Engine) -> None:
     assert routes[("shop", "alice")].ports == (7001, 7002)
     assert routes[("blog", "alice")].ports == (7501,)
     assert routes[("wiki", "alice")].ports == (7900,)
+
+
+def test_a_crashed_web1_leaves_its_other_web_replicas_serving(database: Engine) -> None:
+    """web.1 crashed (the project reads `error` while it waits out its backoff, web.1's row
+    no longer serving): web.2 and web.3 take the requests. Without them, `error` serves
+    nothing, even with the project's port still set."""
+    add_project(database, "shop", 7000, [("web", 1, 7001, False, 1), ("web", 2, 7002, True, 1),
+                                         ("web", 3, 7003, True, 1)], status="error")
+    add_project(database, "alone", 7100, [("web", 1, 7101, False, 1)], status="error")
+    routes = load_routes(database)
+    assert routes[("shop", "alice")].ports == (7002, 7003) and routes[("shop", "alice")].serving
+    assert not routes[("alone", "alice")].serving
