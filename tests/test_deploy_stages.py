@@ -111,7 +111,10 @@ def test_a_blocked_release_phase_holds_only_a_release_worker(deployer, monkeypat
                == "waiting for a release slot", "the second release phase waits")
     assert read(deployer, Deployment, waiting)["step"] == "release"
     assert read(deployer, Project, second.id)["deploy_step"] == "release"  # waits to run it
-    deployer.cancel(second.id, DELETED)  # no worker has it: it ends here and now
+    deployer.cancel(second.id, DELETED)  # no worker runs it: it ends without a release slot
+    # (its worker may be between saying it waits and parking: then it ends a moment later)
+    wait_until(lambda: read(deployer, Deployment, waiting)["status"] == "failed",
+               "the cancelled deploy ended")
     ended = read(deployer, Deployment, waiting)
     assert (ended["status"], ended["reason"]) == ("failed", DELETED) and ended["finished_at"]
     assert not deployer.is_deploying(second.id)

@@ -95,7 +95,8 @@ def open_page(browser: Any) -> Any:
     `page.problems` the console errors and page errors (a CSP violation is one; an
     API's 4xx answer is not). Close it with `page.context.close()`."""
     context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
+    # Generous: on a 2-core CI machine the engine's tests run beside these.
+    context.set_default_timeout(30_000)
     blocked: list[str] = []
     problems: list[str] = []
 
