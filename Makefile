@@ -40,12 +40,16 @@ postgres:
 browser:
 	scripts/ensure-browser || echo "make: no browser: the dashboard's browser tests will fail (CI) or skip" >&2
 
-# Everything but the long scenarios: the engine's tests one at a time (they share the
-# engine) beside the tests that need no engine (three processes: their time is mostly
-# daemons starting and timers running out, the engine's mostly waiting on it), then the
-# database modules again on PostgreSQL; scripts/test-suite says how.
+# Everything but the long scenarios: the tests that need no engine first, four processes
+# at once (as `make unit`: most of their time is daemons starting and timers running out,
+# so more processes than cores help); then those that do, one at a time (they share the
+# engine, and the `engine_restart` ones, last, stop it), naming the slowest; then the
+# database modules again on PostgreSQL. (Run beside the engine's, the others saved about
+# a minute and lost a dashboard test now and then to the CPU the builds took.)
 test: engine postgres browser
-	PYTHON=$(BIN)/python scripts/test-suite $(PG_TESTS)
+	$(BIN)/python -m pytest -m "not docker and not installs and not scenario" -n 4 --dist worksteal
+	$(BIN)/python -m pytest -m "docker and not installs and not scenario" --durations=20
+	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
 # behind), then a new one deploys and a plain network is still made: a few minutes, so
