@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit installs scenarios engine postgres browser lint bench bench-dashboard clean
+.PHONY: run test unit installs scenarios fuzz engine postgres browser lint bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python
@@ -42,13 +42,17 @@ browser:
 
 # Everything but the long scenarios: the tests that need no engine first, four processes
 # at once (as `make unit`: most of their time is daemons starting and timers running out,
-# so more processes than cores help); then those that do, one at a time (they share the
-# engine, and the `engine_restart` ones, last, stop it), naming the slowest; then the
-# database modules again on PostgreSQL. (Run beside the engine's, the others saved about
-# a minute and lost a dashboard test now and then to the CPU the builds took.)
+# so more processes than cores help); then those that do, two processes at once, a test
+# module each (each process has its own daemons, labels and bases; their time is mostly
+# waiting on the engine and on apps), naming the slowest; then, alone, the `engine_wide`
+# ones (a prune of bases; the `engine_restart` ones, last, stop the engine); then the
+# database modules again on PostgreSQL. (Run beside the engine's, the no-engine tests
+# lost a dashboard test now and then to the CPU the builds took.)
 test: engine postgres browser
 	$(BIN)/python -m pytest -m "not docker and not installs and not scenario" -n 4 --dist worksteal
-	$(BIN)/python -m pytest -m "docker and not installs and not scenario" --durations=20
+	$(BIN)/python -m pytest -m "docker and not engine_wide and not installs and not scenario" \
+		-n 2 --dist loadfile --durations=20
+	$(BIN)/python -m pytest -m "docker and engine_wide and not installs and not scenario"
 	$(BIN)/python -m pytest --db postgres -n auto --dist loadfile $(PG_TESTS)
 
 # Forty installs come and go on one engine (a deploy each; half uninstalled, half left
@@ -64,6 +68,11 @@ installs: engine
 scenarios: engine
 	$(BIN)/python -m pytest -m scenario tests/deploy/test_cron.py \
 		tests/deploy/test_replicas_traffic.py
+
+# The API fuzzed at length: schemathesis makes 60 cases of each operation, valid and
+# invalid (`make test` makes 8), against a daemon on the fake engine. CI runs it too.
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/harden/test_fuzz.py --fuzz-examples 60
 
 # The fast tier: the tests that need no Docker engine (tests/plugins/engine.py marks the
 # others `docker`) and no browser (tests/plugins/browser.py: `browser`; `make test` runs

@@ -21,6 +21,15 @@ from tests.support import (
 # The `browser` and `page` fixtures (tests/plugins/browser.py): Debian's Chromium, headless.
 pytest_plugins = ["tests.plugins.engine", "tests.plugins.postgres", "tests.plugins.browser"]
 
+# Examples schemathesis makes for each operation (tests/harden/fuzzing.py): a few in
+# `make test`, many more in `make fuzz`, which CI runs too.
+FUZZ_EXAMPLES = 8
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-examples", type=int, default=FUZZ_EXAMPLES,
+                     help="examples per API operation in tests/harden/test_fuzz.py")
+
 
 @pytest.fixture(scope="session")
 def hostd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostdServer]:

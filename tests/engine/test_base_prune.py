@@ -1,7 +1,9 @@
 """`hostd images prune` on the real engine: old base tags go, with their layers, unless
 a kept release's image, another install's project image or a container is built on them;
 current bases stay. The bases here are the test's own (a repository namespace of this
-session), so nothing of the machine's real bases is touched."""
+session), so nothing of the machine's real bases is touched. Engine-wide all the same:
+`make test` runs it alone, since another test's container on a base of the session's
+namespace keeps that base."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import docker
+import pytest
 from sqlmodel import Session
 
 from hostd.admin.base_prune import kept_release_images
@@ -25,6 +28,8 @@ from hostd.source.bases import BASE_LABEL
 from hostd.store import db, releases
 from hostd.store.models import Project, User
 from tests.plugins.engine import SESSION
+
+pytestmark = pytest.mark.engine_wide
 
 
 def build(client: docker.DockerClient, tag: str, base: str, labels: dict[str, str]) -> str:

@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 
 from hostd.app import create_app
+from hostd.cli import GRACEFUL_SHUTDOWN_S
 from hostd.config import Settings
 from hostd.services import Services
 from tests.fakes.runtime import FakeRuntime
@@ -71,8 +72,11 @@ def fake_daemon(data_dir: Path, fake: FakeRuntime | None = None,
               "HOSTD_ROUTER_PORT": free_port(), **settings}
     values.setdefault("HOSTD_INSTANCE", f"fake-{uuid.uuid4().hex[:8]}")
     app = create_app(Settings(_env_file=None, **values), lambda _: fake)
+    # As `hostd serve`: open event streams and followed logs (a browser's) end the stop
+    # after a bound instead of holding it until the clients hang up.
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on",
+                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
     thread = threading.Thread(target=server.run, name="fake-daemon", daemon=True)
     thread.start()
     try:

@@ -24,7 +24,6 @@ from schemathesis.specs.openapi.checks import (
 from hostd.store.validation import check_repo_url
 from tests.support import auth, tls
 
-MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 NOWHERE = "file:///nonexistent/fuzzed.git"
@@ -86,11 +85,11 @@ def _login(url: str, email: str) -> str:
 
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str,
-          caller: Caller) -> None:
+          caller: Caller, examples: int) -> None:
     turns = itertools.count()
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def run(case: schemathesis.Case) -> None:
         _tame(case, caller, next(turns))
@@ -118,8 +117,9 @@ def _gzip_bodies() -> None:
         schemathesis.openapi.media_type(media, bodies)
 
 
-def fuzz_every_operation(url: str, caller: Caller, mode_name: str) -> list[str]:
-    """Fuzz each operation the daemon's document lists; what failed, one line each.
+def fuzz_every_operation(url: str, caller: Caller, mode_name: str, examples: int) -> list[str]:
+    """Fuzz each operation the daemon's document lists, `examples` cases each; what
+    failed, one line each.
     The event stream never ends by design; tests/router/test_events.py covers it."""
     mode = GenerationMode(mode_name)
     _gzip_bodies()
@@ -130,7 +130,7 @@ def fuzz_every_operation(url: str, caller: Caller, mode_name: str) -> list[str]:
     failures = []
     for operation in operations:
         try:
-            _fuzz(operation, mode, url, caller)
+            _fuzz(operation, mode, url, caller, examples)
         except Unsatisfiable:
             assert mode == GenerationMode.NEGATIVE  # nothing to make invalid (a string path)
         except Exception as exc:

@@ -22,7 +22,7 @@ from tests.deploy.conftest import create, wait_status
 from tests.plugins.engine import own_daemon
 from tests.support import HostdServer, logged_in, tls
 
-pytestmark = pytest.mark.engine_restart
+pytestmark = [pytest.mark.engine_restart, pytest.mark.engine_wide]
 
 ROOT = Path(__file__).resolve().parents[2]
 PID_FILE = Path("/var/run/docker.pid")

@@ -1,5 +1,6 @@
 """Schemathesis against the daemon's own OpenAPI document: no 5xx, and every status,
-content type, header and body as documented. Bounded: a few examples per operation.
+content type, header and body as documented. Bounded: a few examples per operation in
+`make test`, more in `make fuzz` (pytest's `--fuzz-examples`).
 
 The daemon under test is the real one on FakeRuntime (tests/fakes): what is fuzzed is
 the HTTP API, not the engine, so it runs in the unit tier. Every repository URL the
@@ -82,11 +83,12 @@ def caller(fuzz_hostd: FakeDaemon) -> Caller:
 # touching this file). Schemathesis' own pytest plugin (`from_fixture`) is not used:
 # it breaks on pytest 9, and pyproject.toml keeps it from loading.
 @pytest.mark.parametrize("mode", ["positive", "negative"])
-def test_the_api_matches_its_document(fuzz_hostd: FakeDaemon, caller: Caller,
-                                      mode: str) -> None:
+def test_the_api_matches_its_document(fuzz_hostd: FakeDaemon, caller: Caller, mode: str,
+                                      request: pytest.FixtureRequest) -> None:
     from tests.harden.fuzzing import fuzz_every_operation
 
-    failures = fuzz_every_operation(fuzz_hostd.url, caller, mode)
+    examples = request.config.getoption("--fuzz-examples")
+    failures = fuzz_every_operation(fuzz_hostd.url, caller, mode, examples)
     assert not failures, "\n\n".join(failures)
 
 

@@ -131,18 +131,20 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def screenshots(page: Any, folder: Path, name: str, *, scales_text: bool = True) -> list[Path]:
+def screenshots(page: Any, folder: Path, name: str, *, scales_text: bool = True,
+                full_page: bool = True) -> list[Path]:
     """The page at 1280×800, 360×740 and 3840×2160 (full page), each saved and checked not
     blank; at 4K the text must be larger than at 1280 (readable from where a 4K screen is
-    watched; not for the vendored docs pages: `scales_text`). The viewport is 1280×800
-    again afterwards."""
+    watched; not for the vendored docs pages: `scales_text`, and only their viewport:
+    `full_page`, since every operation unfolded is a page metres long). The viewport is
+    1280×800 again afterwards."""
     saved = []
     text_px: dict[str, float] = {}
     for label, size in (("1280x800", DESKTOP), ("360x740", PHONE), ("3840x2160", UHD)):
         page.set_viewport_size(size)
         page.wait_for_timeout(100)  # a layout pass at the new width
         path = folder / f"{name}-{label}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         ARTIFACTS.append(path)
         assert_not_blank(page, path)
         if size is PHONE:  # nothing wider than a phone: no sideways scrolling

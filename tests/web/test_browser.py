@@ -108,11 +108,11 @@ def test_docs_render_their_operations_offline(page, hostd, artifacts):
     expected = sum(len(ops) for ops in spec["paths"].values())
     assert operations == expected
     assert page.get_by_text("/api/auth/session").count() >= 1
-    screenshots(page, artifacts, "docs", scales_text=False)
+    screenshots(page, artifacts, "docs", scales_text=False, full_page=False)
     page.goto(f"{hostd.url}/redoc")
     page.locator("[data-section-id]").first.wait_for()
     assert page.get_by_text("/api/auth/session").count() >= 1
-    screenshots(page, artifacts, "redoc", scales_text=False)
+    screenshots(page, artifacts, "redoc", scales_text=False, full_page=False)
     assert page.blocked == []  # nothing reached the network beyond loopback
     # ReDoc's side menu links a logo on cdn.redoc.ly: the policy stops it in the browser.
     refused = [p for p in page.problems if "Content Security Policy" in p]
