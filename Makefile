@@ -3,6 +3,10 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Python's bytecode cached as it is by default: every daemon a test starts, and every
+# pytest process, would otherwise compile hostd and the tests again (a shell that sets
+# this for its own work costs the suite seconds of CPU per process).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test unit installs scenarios fuzz engine postgres browser lint bench bench-dashboard clean
 
@@ -75,12 +79,12 @@ fuzz: $(STAMP)
 	$(BIN)/python -m pytest tests/harden/test_fuzz.py --fuzz-examples 60
 
 # The fast tier: the tests that need no Docker engine (tests/plugins/engine.py marks the
-# others `docker`) and no browser (tests/plugins/browser.py: `browser`; `make test` runs
-# them), four processes at once: most of their time is daemons starting and timers
-# running out.
+# others `docker`), no browser (tests/plugins/browser.py: `browser`) and are not `slow`
+# (the fuzzing and the mixed load); `make test` runs those too. Four processes at once:
+# most of their time is daemons starting and timers running out.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not docker and not browser and not scenario" -q -n 4 \
-		--dist worksteal
+	$(BIN)/python -m pytest -m "not docker and not browser and not scenario and not slow" -q \
+		-n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

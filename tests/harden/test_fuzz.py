@@ -24,6 +24,10 @@ from hostd.logs import FORMAT, LineFormatter
 from tests.fakes.daemon import FakeDaemon, fake_daemon
 from tests.support import HASH_LEAK, auth, register, unique_email
 
+# Seconds of fuzzing, all CPU: in `make test` (and at length in `make fuzz`), not in the
+# quick `make unit`.
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from tests.harden.fuzzing import Caller
 

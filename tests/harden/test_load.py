@@ -19,6 +19,9 @@ from bench.load import SETTINGS, lost_writes, report, run_load
 from tests.fakes.daemon import FakeDaemon, fake_daemon
 from tests.support import register
 
+# Seconds of load, all CPU: in `make test`, not in the quick `make unit`.
+pytestmark = pytest.mark.slow
+
 CLIENTS, USERS, SECONDS = 20, 4, 15.0
 
 
