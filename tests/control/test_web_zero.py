@@ -135,3 +135,16 @@ def test_the_memory_quota_counts_no_web_at_zero(tmp_path, repo):
         assert scale(client, pid, web=0).status_code == 200
         assert scale(client, pid, worker=2).status_code == 200  # web's 256 MB freed
         settled(daemon, client, pid, 0, 2)
+
+
+def test_a_first_deploy_with_web_at_zero_runs_only_the_worker(daemon, repo):
+    with daemon.logged_in() as client:
+        resp = client.post("/api/projects", json={
+            "name": "site", "github_url": repo(APP), "template": "static",
+            "formation": {"web": 0}})
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["project"]["id"]
+        until(client, pid, lambda p: p["status"] == "running" and not p["deploying"])
+        at_zero(daemon, client, pid)
+        assert not [args for args in daemon.fake.calls_of("run")
+                    if args[0].process == "web"], "no web container was ever made"

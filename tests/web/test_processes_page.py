@@ -1,7 +1,8 @@
 """The project page's Processes card in a real headless Chromium, against a daemon on
 FakeRuntime (no engine; tests/fakes): each replica with its state, restarts, CPU, memory
 and uptime; Scale (a PATCH of the formation with the session's CSRF token) brings the
-new replica into the table, and web scaled to 0 takes web.1 out of it; the runtime log shows each line after its process."""
+new replica into the table, and web scaled to 0 takes web.1 out of it; the runtime log
+shows each line after its process."""
 
 from __future__ import annotations
 
