@@ -89,10 +89,10 @@ class Supervisor:
         with Session(self._db) as session:
             projects = session.exec(select(Project)).all()
         for project in projects:
+            self._unroute(project.id)  # first: once a project says so, it is not routed
             if supervised(project) and project.status_reason != ENGINE_UNAVAILABLE:
                 self._board.set(project.id, ProjectStatus.error, ENGINE_UNAVAILABLE,
                                 only_if=[ProjectStatus.running, ProjectStatus.error])
-            self._unroute(project.id)
 
     def _unroute(self, project_id: str) -> None:
         """Its replicas leave the router's table, which answers the project's 503 page
