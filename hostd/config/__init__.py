@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # it goes once nothing is open to it (but not before drain_s), at most drain_timeout_s.
     drain_s: float = Field(0.5, ge=0, le=300, validation_alias="HOSTD_DRAIN_SECONDS")
     drain_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias="HOSTD_DRAIN_TIMEOUT")
+    # Web replicas start this many at a time, a batch answering before the next starts
+    # (kamal's boot limit): a deploy or scale of many doesn't boot them all at once on CPUs
+    # the serving release needs. The switch to them is still one, all at once.
+    rollout_batch: int = Field(2, ge=1, le=64, validation_alias="HOSTD_ROLLOUT_BATCH")
     # Changes that wait for an app run on threads of their own (hostd.control.change_runner).
     change_threads: int = Field(16, ge=1, le=256, validation_alias="HOSTD_CHANGE_THREADS")
     changes_per_user: int = Field(4, ge=1, le=256, validation_alias="HOSTD_CHANGES_PER_USER")

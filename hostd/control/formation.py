@@ -139,12 +139,18 @@ class Formation:
                     continue
                 have = {row.number for row in present if row.process == process}
                 first = 2 if process == WEB else 1
-                for number in range(first, quantity + 1):
-                    if number not in have:
-                        started.append(self.run_replica(owner, target, process, number))
-                        if say:
-                            say(f"{process}.{number} started")
-            self._gate([row for row in started if row.process == WEB], owner)
+                missing = [n for n in range(first, quantity + 1) if n not in have]
+                # Web a batch at a time, each answering first; the other types at once.
+                size = self._settings.rollout_batch if process == WEB else len(missing) or 1
+                for at in range(0, len(missing), size):
+                    batch: list[ProcessReplica] = []
+                    for number in missing[at:at + size]:
+                        batch.append(self.run_replica(owner, target, process, number))
+                        started.append(batch[-1])  # removed, should what follows fail
+                    if say:
+                        say(", ".join(f"{process}.{row.number}" for row in batch) + " started")
+                    if process == WEB:
+                        self._gate(batch, owner)
         except BaseException:
             self.remove(started)
             raise

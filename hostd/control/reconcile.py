@@ -203,7 +203,9 @@ class Reconciler:
         wanted = supervised(project)
         for row in rows:
             state = by_id.get(row.id)
-            if wanted and (state is None or not state.running):
+            # A web replica that ran through an outage serves again once it answers.
+            ungated = row.process == WEB and not row.serving and row.release_version is not None
+            if wanted and (state is None or not state.running or ungated):
                 self.supervisor.replicas.start_soon(row.id)
             elif not wanted and state is not None and state.running:
                 self.expected.expect(state.id)

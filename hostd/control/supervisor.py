@@ -35,6 +35,7 @@ from hostd.control.supervision import (
     streak_after_crash,
     supervised,
 )
+from hostd.store import formation
 from hostd.store.models import Project, ProjectStatus, User, utcnow
 
 log = logging.getLogger("hostd.supervisor")
@@ -88,9 +89,20 @@ class Supervisor:
         with Session(self._db) as session:
             projects = session.exec(select(Project)).all()
         for project in projects:
+            self._unroute(project.id)  # first: once a project says so, it is not routed
             if supervised(project) and project.status_reason != ENGINE_UNAVAILABLE:
                 self._board.set(project.id, ProjectStatus.error, ENGINE_UNAVAILABLE,
                                 only_if=[ProjectStatus.running, ProjectStatus.error])
+
+    def _unroute(self, project_id: str) -> None:
+        """Its replicas leave the router's table, which answers the project's 503 page
+        instead of a 502 from a port nobody listens on; the reconciler gates each one again
+        when the engine is back."""
+        with Session(self._db) as session:
+            if not formation.stop_serving(session, project_id):
+                return
+            session.commit()
+        self._board.replicas_changed(project_id)
 
     def close(self) -> None:
         self.replicas.close()

@@ -123,6 +123,16 @@ def rows(session: Session, project_id: str) -> list[ProcessReplica]:
     return list(session.exec(query))
 
 
+def stop_serving(session: Session, project_id: str) -> bool:
+    """None of the project's replicas serves (the engine went away: their ports are gone
+    with it); whether any did. The caller commits."""
+    serving = [row for row in rows(session, project_id) if row.serving]
+    for row in serving:
+        row.serving = False
+        session.add(row)
+    return bool(serving)
+
+
 def others_restarts(session: Session, project: Project) -> int:
     """The restarts of the project's replicas other than web.1 (its own are the
     project's `restarts` less these: the project's counts every replica's)."""

@@ -5,15 +5,20 @@ counted."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from hostd.control.supervision import ENGINE_UNAVAILABLE
+from hostd.router.table import load_routes
 from tests.control.conftest import deployed, until
+from tests.control.test_formation import APP, scale, settled
 from tests.fakes.daemon import FakeDaemon, fake_daemon
 from tests.fakes.runtime import FakeRuntime
+from tests.support import tls
 from tests.test_auth_api import assert_error
 
 
@@ -108,3 +113,32 @@ def test_a_daemon_that_starts_without_the_engine_waits_for_it(tmp_path, repo):
         back = until(client, project["id"], lambda p: p["status"] == "running")
         assert back["status_reason"] is None and back["restarts"] == 0
         assert fake.inspect(replica.id).running, "the same replica, started again"
+
+
+def test_web_replicas_leave_the_route_while_the_engine_is_away(daemon, repo):
+    """Their ports went with the engine: the router answers the project's 503 page, not a
+    502 from a port nobody listens on; once the engine is back each answers and serves."""
+    with daemon.logged_in() as client:
+        project = deployed(client, repo, files=APP)
+        assert scale(client, project["id"], web=2).status_code == 200
+        settled(daemon, client, project["id"], 2, 1)
+        url = urlsplit(project["url"])
+        key = (url.hostname or "").split(".")[:2]
+        assert len(serving_ports(daemon, key)) == 2
+        engine_gone(client, daemon, project["id"])
+        assert serving_ports(daemon, key) == ()
+        page = httpx.get(f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc},
+                         timeout=10, verify=tls())
+        assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+        daemon.fake.come_back()
+        until(client, project["id"], lambda p: p["status"] == "running")
+        deadline = time.monotonic() + 10
+        while len(serving_ports(daemon, key)) != 2:
+            assert time.monotonic() < deadline, "the replicas never served again"
+            time.sleep(0.05)
+
+
+def serving_ports(daemon: FakeDaemon, key: list[str]) -> tuple[int, ...]:
+    """Where the router would send the project's requests now (none: its 503 page)."""
+    route = load_routes(daemon.services.db).get((key[0], key[1]))
+    return route.ports if route is not None and route.serving else ()

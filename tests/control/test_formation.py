@@ -181,6 +181,25 @@ def test_a_redeploy_starts_web_first_then_the_others_and_a_failure_keeps_the_old
         assert {r.id for r in daemon.fake.replicas(pid) if r.running} == old
 
 
+def test_web_replicas_start_a_batch_at_a_time_each_answering_first(tmp_path, repo):
+    """HOSTD_ROLLOUT_BATCH=2 (the default): web.2 to web.5 start two by two, a batch
+    started only once the one before answers; the workers start at once."""
+    from tests.fakes.daemon import fake_daemon
+    with fake_daemon(tmp_path / "b", HOSTD_ROLLOUT_BATCH=2) as daemon, \
+            daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        before = len(daemon.fake.calls)
+        assert scale(client, pid, web=5, worker=3).status_code == 200
+        steps = [(name, args[0].process if name == "run" else "")
+                 for name, args in daemon.fake.calls[before:]
+                 if name in ("run", "wait_serving")]
+        assert steps == [("run", "web"), ("run", "web"), ("wait_serving", ""),
+                         ("wait_serving", ""), ("run", "web"), ("run", "web"),
+                         ("wait_serving", ""), ("wait_serving", ""), ("run", "worker"),
+                         ("run", "worker")], steps
+        settled(daemon, client, pid, 5, 3)
+
+
 def test_the_memory_quota_counts_every_replica(tmp_path, repo):
     from tests.fakes.daemon import fake_daemon
     with fake_daemon(tmp_path / "q", HOSTD_CONTAINER_MEMORY_MB=128,
