@@ -148,3 +148,15 @@ def test_a_first_deploy_with_web_at_zero_runs_only_the_worker(daemon, repo):
         at_zero(daemon, client, pid)
         assert not [args for args in daemon.fake.calls_of("run")
                     if args[0].process == "web"], "no web container was ever made"
+
+
+def test_web_scaled_to_zero_while_stopped_starts_without_web(daemon, repo):
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        assert client.post(f"/api/containers/{pid}/stop").status_code == 200
+        (old_web1, _) = web1_of(daemon, pid)
+        resp = scale(client, pid, web=0)
+        assert resp.status_code == 200 and "next start" in resp.json()["message"], resp.text
+        assert client.post(f"/api/containers/{pid}/start").status_code == 200
+        at_zero(daemon, client, pid)
+        assert daemon.fake.inspect(old_web1) is None, "the stopped web.1 was removed"
