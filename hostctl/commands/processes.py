@@ -71,7 +71,8 @@ def scale(ctx: typer.Context, project: ProjectArg, quantities: QuantitiesArg,
     """Set how many replicas of each process type run; hostd answers once they do.
 
     Only the types named change. New web replicas serve once they answer; a change whose
-    new replica never answers changes nothing.
+    new replica never answers changes nothing. web=0 stops web: the other types run on,
+    the app has no URL until web=1.
 
     \b
     Example:

@@ -50,13 +50,14 @@ from hostd.control.changes import ChangeLocks
 from hostd.control.fairqueue import START, Entry, FairQueue, QueueFull, Reservation
 from hostd.control.formation import Formation
 from hostd.control.job import DELETED, Cancelled, DeployJob, JobContext, StepFailed
-from hostd.control.process_steps import NO_WEB, drop_pending, runs_without_web
+from hostd.control.process_steps import drop_pending, no_web_reason, runs_without_web
 from hostd.control.retire import Retirer
 from hostd.control.runtime import EngineError, EngineUnavailable, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.steps import STEP_TEXT, STEPS, note_serving, prune_old_images, steps_for
 from hostd.errors import RateLimited
 from hostd.naming import labels_for
+from hostd.store.formation import WEB, owner_set
 from hostd.store.models import (
     Deployment,
     DeploymentStatus,
@@ -153,6 +154,7 @@ class Deployer:
                 name=project.name, handle=owner.handle, repo_url=project.github_url,
                 template=project.template, workdir=Path(), health_path=project.health_path,
                 source=project.source, upload_digest=project.upload_digest,
+                web_quantity=owner_set(project).get(WEB),
                 log=BuildLog(buildlog.log_path(self.settings.data_dir, project.id,
                                                deployment.id)),
                 labels=labels_for(self.settings.instance_label, project.id, owner.id,
@@ -319,14 +321,14 @@ class Deployer:
         _release(job)
 
     def _succeed(self, job: DeployJob) -> None:
-        job.log(f"deployed: listening on 127.0.0.1:{job.host_port}" if job.has_web
-                else f"deployed: {NO_WEB}")
+        no_web = None if job.has_web else no_web_reason(job.name, job.has_web_type)
+        job.log(f"deployed: {no_web or f'listening on 127.0.0.1:{job.host_port}'}")
         prune_old_images(self.context, job)
         self._update_deployment(job, status=DeploymentStatus.succeeded, step="done",
                                 finished_at=utcnow())
         # Last: once clients see `running`, the deploy is over.
         self._over(job, DeployOutcome.succeeded, None)
-        self._set_status(job, ProjectStatus.running, None if job.has_web else NO_WEB,
+        self._set_status(job, ProjectStatus.running, no_web,
                          only_if=SUCCEEDING_FROM,
                          restarts=0, running_since=utcnow(), last_exit_code=None,
                          last_exit_oom=False, last_exit_at=None)

@@ -57,10 +57,16 @@ class Target:
     image: str
     env: dict[str, str]
     processes: dict[str, str]
+    web_off: bool = False  # its `web` type is scaled to 0: no web.1, no route
+
+    @property
+    def has_web_type(self) -> bool:
+        return WEB in formation.types_of(self.processes)
 
     @property
     def has_web(self) -> bool:
-        return WEB in formation.types_of(self.processes)
+        """A web replica should run: the release has `web`, not scaled to 0."""
+        return self.has_web_type and not self.web_off
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,12 @@ class Formation:
             release = formation.current_release(session, project)
             env = configvars.load(session, project.id)
         processes = releases.processes_of(release) if release is not None else {}
-        return Target(project.release_version, project.image, env, processes)
+        return Target(project.release_version, project.image, env, processes,
+                      web_off=formation.web_off(project, processes))
 
     def without_web(self, project: Project) -> bool:
-        """Its current release has no `web` type (a Procfile without `web:`)."""
+        """No web.1 should run: its current release has no `web` type (a Procfile
+        without `web:`), or web is scaled to 0."""
         target = self.target(project)
         return target is not None and not target.has_web
 

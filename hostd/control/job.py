@@ -75,6 +75,7 @@ class DeployJob:
     release_command: str | None = None  # the Procfile's `release:`, run before `run`
     processes: dict[str, str] = field(default_factory=dict)  # the Procfile's types → commands
     app_formation: dict[str, int] = field(default_factory=dict)  # app.json's first formation
+    web_quantity: int | None = None  # web's, as its owner (or else app.json) set it
     pending_web: list[str] = field(default_factory=list)  # web.2… started, not switched to
     release_version: int | None = None  # the release it made, once switched
     next_step: int = 0  # of its steps, the one to run next (a job walks them in stages)
@@ -96,7 +97,12 @@ class DeployJob:
 
     @property
     def has_web(self) -> bool:
-        """No Procfile: the image's own command is `web`; a Procfile may have none."""
+        """No Procfile: the image's own command is `web`; a Procfile may have none, and
+        its owner may have scaled it to 0 (the formation outlives deploys)."""
+        return self.has_web_type and self.web_quantity != 0
+
+    @property
+    def has_web_type(self) -> bool:
         return not self.processes or WEB in self.processes
 
     @property

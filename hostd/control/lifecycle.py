@@ -7,6 +7,7 @@ announced to the engine monitor first, so they are never mistaken for crashes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -29,13 +30,14 @@ from hostd.control.exits import ExpectedExits
 from hostd.control.fairqueue import Reservation
 from hostd.control.formation import Formation, made_with_other_env, owner_of
 from hostd.control.job import DELETED, SUPERSEDED
-from hostd.control.process_steps import NO_WEB
+from hostd.control.process_steps import no_web_reason
 from hostd.control.quota import Quota
 from hostd.control.replace import Replacer
 from hostd.control.retire import Retirer
 from hostd.control.runtime import (
     WEB,
     ContainerMissing,
+    EngineError,
     EngineUnavailable,
     Replica,
     Runtime,
@@ -43,6 +45,7 @@ from hostd.control.runtime import (
 from hostd.control.scale import Scaler
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
+from hostd.control.web_switch import WebSwitch
 from hostd.errors import Conflict, NotFound
 from hostd.naming import container_name, labels_for
 from hostd.store import configvars, formation, projects, releases
@@ -80,7 +83,7 @@ class Lifecycle:
         self.formation = Formation(settings, db, runtime, board, retirer)
         self._quota = Quota(settings, db)
         self.scaler = Scaler(self.formation, runtime, self._quota, changes,
-                             deployer.is_deploying)
+                             deployer.is_deploying, WebSwitch(settings, runtime, board, retirer))
 
     def _require_engine(self) -> None:
         """A start needs the engine now: without it, a 503 rather than a redeploy queued
@@ -147,10 +150,15 @@ class Lifecycle:
         target = self.formation.target(project)
         if target is not None and not target.has_web \
                 and self._runtime.image_exists(target.image):
+            if project.container_id:  # web was scaled to 0 while it was stopped
+                self._expected.expect(project.container_id)
+                with contextlib.suppress(EngineError):  # gone already
+                    self._runtime.remove(project.container_id)
             self.formation.bring_back(project, owner_of(project, owner), target)
-            self._board.set(project.id, ProjectStatus.running, NO_WEB,
+            self._board.set(project.id, ProjectStatus.running,
+                            no_web_reason(project.name, target.has_web_type),
                             desired_status=DesiredStatus.running, crash_streak=0,
-                            running_since=utcnow())
+                            running_since=utcnow(), container_id=None, host_port=None)
             return f"Started {project.name}"
         done = self._start_web(session, project, owner)
         if target is not None and not done.startswith("Redeploying"):
@@ -344,8 +352,9 @@ class Lifecycle:
             return  # a config change before the first deploy
         if not target.has_web and project.container_id:  # a release without web: no route
             self._discard(project)
-            self._board.set(project.id, ProjectStatus.running, NO_WEB, container_id=None,
-                            host_port=None)
+            self._board.set(project.id, ProjectStatus.running,
+                            no_web_reason(project.name, target.has_web_type),
+                            container_id=None, host_port=None)
         elif target.has_web and not project.container_id:  # back to one with web
             self._await_running(project, self.recreate(project, owner, target.env).id, "")
         session.refresh(project)

@@ -7,7 +7,8 @@ all the project's at once and retires the previous release's web replicas throug
 drain; only then does `processes` start the new release's other types and stop the
 previous release's. A web replica that never answers fails the deploy before the switch:
 the previous release serves on, and what the deploy started goes. A release without a
-`web` type skips the web steps: it runs, without a route (status reason NO_WEB).
+`web` type, or a deploy of a project whose web is scaled to 0, skips the web steps: it
+runs, without a route (status reason NO_WEB, or `web_scaled_to_zero`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ from hostd.store.models.processes import ProcessReplica
 NO_WEB = "no web process: the Procfile has no `web:` line, so the app has no URL"
 
 
+def web_scaled_to_zero(name: str) -> str:
+    """The status reason of a project that runs with web scaled to 0."""
+    return (f"no web process: web is scaled to 0, so the app has no URL "
+            f"(`hostctl scale {name} web=1` brings it back)")
+
+
+def no_web_reason(name: str, has_web_type: bool) -> str:
+    """Why a running project has no route: web scaled to 0, or a release without web."""
+    return web_scaled_to_zero(name) if has_web_type else NO_WEB
+
+
 def read_app_formation(job: DeployJob) -> None:
     """app.json's `formation`, for the types its owner never scaled (in the build step,
     beside the Procfile)."""
@@ -35,6 +47,8 @@ def read_app_formation(job: DeployJob) -> None:
     except (AppJsonError, UnsafeCheckout) as exc:
         raise StepFailed(str(exc)) from None
     job.app_formation = dict(app.formation) if app is not None else {}
+    if job.web_quantity is None:  # app.json's only for the types its owner never set
+        job.web_quantity = job.app_formation.get(WEB)
 
 
 def owner_of(job: DeployJob) -> Owner:
@@ -79,10 +93,10 @@ def processes(ctx: JobContext, job: DeployJob) -> None:
 
 
 def runs_without_web(session: Session, project: Project) -> bool:
-    """It runs a release that has no web type (its other types only)."""
+    """It runs a release that has no web type, or web scaled to 0 (its other types only)."""
     return (project.status == ProjectStatus.running and project.container_id is None
             and project.release_version is not None
-            and WEB not in formation.types_of(formation.current_types(session, project)))
+            and not formation.runs_web(project, formation.current_types(session, project)))
 
 
 def drop_pending(ctx: JobContext, job: DeployJob) -> None:

@@ -26,7 +26,7 @@ from hostd.control.deployer import Deployer
 from hostd.control.exits import ExpectedExits
 from hostd.control.oneoff import RUN_OF_LABEL, OneOffs
 from hostd.control.ownership import Action, Ownership, load_ownership
-from hostd.control.process_steps import NO_WEB
+from hostd.control.process_steps import no_web_reason
 from hostd.control.runtime import WEB, EngineError, EngineUnavailable, Replica, Runtime
 from hostd.control.status import StatusBoard
 from hostd.control.supervision import supervised
@@ -214,7 +214,12 @@ class Reconciler:
     def _without_web(self, project: Project) -> bool:
         with Session(self.db) as session:
             processes = formation.current_types(session, project)
-        return project.release_version is not None and WEB not in formation.types_of(processes)
+        return project.release_version is not None and not formation.runs_web(project,
+                                                                               processes)
+
+    def _has_web_type(self, project: Project) -> bool:
+        with Session(self.db) as session:
+            return WEB in formation.types_of(formation.current_types(session, project))
 
     def _reconcile_project(self, project: Project, owner: User,
                            state: Replica | None) -> None:
@@ -225,7 +230,8 @@ class Reconciler:
             return
         if project.container_id is None and self._without_web(project):
             if project.status != ProjectStatus.running:  # back after an engine outage
-                self.board.set(project.id, ProjectStatus.running, NO_WEB,
+                self.board.set(project.id, ProjectStatus.running,
+                               no_web_reason(project.name, self._has_web_type(project)),
                                only_if=[ProjectStatus(project.status)])
             return  # a release without web: only its other replicas run
         if state is None or not state.running:

@@ -1,10 +1,11 @@
 """Scaling a project: `PATCH /api/projects/:id/formation` (`hostctl scale NAME web=3`), and
 what `GET …/processes` (`hostctl ps NAME`) shows of each replica.
 
-A change names only the types it changes, each a type of the current release, 0–20 (web
-at least 1: a stop stops it). It is stored, and when the project runs it is applied
-before the answer (hostd.control.formation: new web replicas health-gated before they
-serve, extra ones drained): the answer comes once the replicas run, or, when a new one
+A change names only the types it changes, each a type of the current release, 0–20 (0
+stops a type; web at 0 leaves the app without a route: hostd.control.web_switch). It is
+stored, and when the project runs it is applied before the answer
+(hostd.control.formation: new web replicas health-gated before they serve, extra ones
+drained): the answer comes once the replicas run, or, when a new one
 never serves, with a 409 and the formation as it was, the replicas serving before serving
 on. A project that does not run keeps the change for its next start. The memory quota
 counts every replica (hostd.control.quota.Quota.scaling).
@@ -22,6 +23,7 @@ from hostd.control.formation import Formation, FormationFailed, owner_of
 from hostd.control.quota import Quota
 from hostd.control.runtime import EngineError, Replica, Runtime, Usage
 from hostd.control.supervision import supervised
+from hostd.control.web_switch import WebSwitch
 from hostd.errors import Conflict
 from hostd.store import formation
 from hostd.store.models import Project, ProjectStatus, User, as_utc, utcnow
@@ -33,8 +35,10 @@ USAGE_DEADLINE_S = 2.0
 
 class Scaler:
     def __init__(self, db_formation: Formation, runtime: Runtime, quota: Quota,
-                 changes: ChangeLocks, is_deploying: Callable[[str], bool]) -> None:
+                 changes: ChangeLocks, is_deploying: Callable[[str], bool],
+                 web: WebSwitch) -> None:
         self._formation = db_formation
+        self._web = web
         self._runtime = runtime
         self._quota = quota
         self._changes = changes
@@ -67,14 +71,24 @@ class Scaler:
         target = self._formation.target(project)
         if target is None:
             return f"{project.name} runs {_shown(after)} from its next deploy"
+        web_back = target.has_web and not project.container_id  # from web=0
         try:
+            if web_back:
+                self._web.on(project, owner_of(project, owner), target)
             self._formation.converge(project, owner_of(project, owner), target)
         except (FormationFailed, EngineError) as exc:
             project.formation_json = before
             session.add(project)
             session.commit()
+            if web_back:  # web.1 came up, a web.2… did not: web is 0 again
+                session.refresh(project)
+                if project.container_id:
+                    self._web.off(project)
             raise Conflict(f"scaling {project.name} failed: {exc}; its formation is "
                            "as it was") from None
+        session.refresh(project)
+        if target.web_off and project.container_id:  # web=0: web.1 goes last
+            self._web.off(project)
         return f"{project.name} runs {_shown(after)}"
 
     # --- what runs ------------------------------------------------------------------------

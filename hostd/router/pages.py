@@ -26,6 +26,9 @@ def not_found() -> Answer:
 
 def not_serving(name: str, status: str) -> Answer:
     """A project that exists and does not serve: its name and its state, no reason."""
+    if status == "running":  # with no web replica: web scaled to 0, or no `web:` line
+        return 503, f"{name} has no web process running", (
+            f"The project {name} runs no web process, so it cannot answer requests.")
     state = _STATES.get(status, "is not running")
     return 503, f"{name} {state}", f"The project {name} {state}, so it cannot answer now."
 

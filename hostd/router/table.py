@@ -51,10 +51,11 @@ class Route:
 
     @cached_property  # read on every request
     def ports(self) -> tuple[int, ...]:
-        """Where new requests may go: the serving replicas, else the project's port."""
+        """Where new requests may go: the serving replicas, else the project's port while
+        it has a web.1 (a project without one, web scaled to 0, keeps no port to go to)."""
         if self.replicas:
             return self.replicas
-        return (self.host_port,) if self.host_port is not None else ()
+        return (self.host_port,) if self.host_port is not None and self.container_id else ()
 
     @property
     def serving(self) -> bool:

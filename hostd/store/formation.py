@@ -63,10 +63,22 @@ def current_release(session: Session, project: Project) -> Release | None:
     return releases.get(session, project.id, project.release_version)
 
 
+def web_off(project: Project, processes: Mapping[str, str]) -> bool:
+    """The release has a `web` type and its owner scaled it to 0 (`ps:scale web=0`)."""
+    return WEB in types_of(processes) and effective(project, processes).get(WEB) == 0
+
+
+def runs_web(project: Project, processes: Mapping[str, str]) -> bool:
+    """The release has a `web` type and at least one replica of it should run."""
+    return WEB in types_of(processes) and not web_off(project, processes)
+
+
 def replica_count(session: Session, project: Project) -> int:
     """The replicas the project runs at its formation (1 before its first release, at
-    least 1 for anything that runs: what the memory quota counts)."""
-    return max(1, sum(effective(project, current_types(session, project)).values()))
+    least 1 for anything that runs but web scaled to 0: what the memory quota counts)."""
+    wanted = effective(project, current_types(session, project))
+    total = sum(wanted.values())
+    return total if wanted.get(WEB) == 0 else max(1, total)
 
 
 def check_change(body: Mapping[str, object], types: list[str]) -> dict[str, int]:
@@ -84,8 +96,6 @@ def check_change(body: Mapping[str, object], types: list[str]) -> dict[str, int]
                 or not 0 <= value <= QUANTITY_MAX:
             raise ValidationError(f"the quantity of {shown} must be a whole number from 0 "
                                   f"to {QUANTITY_MAX}")
-        if name == WEB and value == 0:
-            raise ValidationError("web runs at least 1 replica: stop the project to stop it")
         changes[name] = value
     return changes
 

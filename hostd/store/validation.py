@@ -266,6 +266,4 @@ def check_formation(value: dict[str, int]) -> dict[str, int]:
                              "`_` and `-`, at most 63)")
         if not 0 <= quantity <= QUANTITY_MAX:
             raise ValueError(f"the quantity of {name!r} must be from 0 to {QUANTITY_MAX}")
-    if value.get("web") == 0:
-        raise ValueError("web runs at least 1 replica")
     return value

@@ -32,6 +32,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeHostd:
 
 def test_quantities_parse_or_fail_before_any_request() -> None:
     assert parse_quantities(["web=3", "worker=0"]) == {"web": 3, "worker": 0}
+    assert parse_quantities(["web=0"]) == {"web": 0}  # web stops, as ps:scale web=0
     for bad in (["web"], ["web=-1"], ["web=٣"], ["web=100"], ["a b=1"], ["web=1", "web=2"]):
         with pytest.raises(InvalidArgument):
             parse_quantities(bad)

@@ -62,7 +62,7 @@ def test_formation_changes_are_checked_and_owner_scoped(daemon, repo):
         pid = deployed(client, repo, files=APP)["id"]
         for body, words in [({"clock": 1}, "'clock' is not a process type"),
                             ({"worker": 21}, "from 0 to 20"), ({"worker": True}, "whole"),
-                            ({"worker": 1.5}, "whole"), ({"web": 0}, "at least 1"),
+                            ({"worker": 1.5}, "whole"), ({"web": -1}, "from 0 to 20"),
                             ({}, "at least one")]:
             resp = client.patch(f"/api/projects/{pid}/formation", json=body)
             assert resp.status_code == 400, resp.text
@@ -292,7 +292,7 @@ def test_a_scale_waits_for_a_deploy_under_way(daemon, repo):
 def test_a_create_may_give_the_first_formation(daemon, repo):
     with daemon.logged_in() as client:
         for bad, words in [({"a b": 1}, "not a process type name"), ({"worker": 30}, "0 to 20"),
-                           ({"web": 0}, "at least 1"), ({"worker": "1"}, "formation")]:
+                           ({"web": -1}, "0 to 20"), ({"worker": "1"}, "formation")]:
             resp = client.post("/api/projects", json={
                 "name": "bad", "github_url": repo(APP), "template": "static",
                 "formation": bad})

@@ -1,7 +1,8 @@
 """Process types on the real engine (issue 26): a Dokku-style app with `web:` and `worker:`
 lines — the worker runs (its own command, no $PORT, no published port, labelled with its
 type) and is started again after it crashes; web scales 1 → 3 → 1, each replica answering
-on its own loopback port."""
+on its own loopback port; web scaled to 0 answers 503 from the router, the worker running on,
+and back to 1 serves again."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx
 
 from tests.deploy.conftest import answers, wait_status
 from tests.deploy.test_supervision import APP
+from tests.support import tls
 
 # The worker crashes once (exit 3) a second after its first start, then stays up: its
 # container keeps /tmp across hostd's restart of it.
@@ -88,3 +90,32 @@ def test_a_worker_runs_and_is_restarted_and_web_scales(api, engine, repo):
     assert resp.status_code == 200, resp.text
     until(lambda: len(replicas_of(engine, pid, "web")) == 1)
     assert set(processes(api, pid)) == {"web.1", "worker.1"}
+
+
+def test_web_scaled_to_zero_answers_503_and_back_to_one_serves(api, engine, deploy_hostd,
+                                                              repo):
+    files = {**FILES, "Procfile": "web: python3 -u /app/app.py\nworker: sleep 600\n"}
+    resp = api.post("/api/projects", json={"name": "nap", "github_url": repo(files),
+                                           "template": "flask"})
+    assert resp.status_code == 201, resp.text
+    project = resp.json()["project"]
+    pid = project["id"]
+    assert wait_status(api, pid, {"running", "error"})["status"] == "running"
+    host = project["url"].removeprefix("http://").split(":")[0]
+    router = f"http://127.0.0.1:{deploy_hostd.router_port}/"
+
+    def routed() -> httpx.Response:
+        return httpx.get(router, headers={"Host": host}, timeout=10, verify=tls())
+
+    assert routed().status_code == 200
+    resp = api.patch(f"/api/projects/{pid}/formation", json={"web": 0})
+    assert resp.status_code == 200, resp.text
+    reply = routed()  # the route went before the answer; the container drains after
+    assert reply.status_code == 503 and "no web process running" in reply.text
+    until(lambda: not replicas_of(engine, pid, "web"))
+    assert len(replicas_of(engine, pid, "worker")) == 1
+    shown = api.get(f"/api/projects/{pid}").json()["project"]
+    assert shown["status"] == "running" and "web=1" in shown["status_reason"]
+    resp = api.patch(f"/api/projects/{pid}/formation", json={"web": 1})
+    assert resp.status_code == 200, resp.text
+    assert routed().status_code == 200

@@ -53,6 +53,7 @@ def render(tmp_path: Path, status: str,
 @pytest.mark.parametrize(("status", "state"), [
     ("error", "shop failed to start"), ("deploying", "shop is deploying"),
     ("stopped", "shop is stopped"), ("something-new", "shop is not running"),
+    ("running", "shop has no web process running"),  # web scaled to 0, or no `web:`
 ])
 def test_a_page_names_the_state_and_nothing_of_the_reason(tmp_path, status, state):
     code, page = render(tmp_path, status)

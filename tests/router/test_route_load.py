@@ -125,3 +125,12 @@ def test_a_crashed_web1_leaves_its_other_web_replicas_serving(database: Engine) 
     routes = load_routes(database)
     assert routes[("shop", "alice")].ports == (7002, 7003) and routes[("shop", "alice")].serving
     assert not routes[("alone", "alice")].serving
+
+
+def test_a_project_without_web1_gets_no_traffic_at_a_port_left_on_its_row():
+    # web scaled to 0 (or a release without `web`): no container, so a port still on the
+    # project's row is stale, never an upstream; the router answers 503, not a 502.
+    stale = Route("p", "n", "h", "running", None, 7000)
+    assert stale.ports == () and not stale.serving
+    assert Route("p", "n", "h", "running", "c", 7000).ports == (7000,)
+    assert Route("p", "n", "h", "running", None, 7000, replicas=(7001,)).ports == (7001,)

@@ -1,7 +1,8 @@
 """The project page's Processes card in a real headless Chromium, against a daemon on
 FakeRuntime (no engine; tests/fakes): each replica with its state, restarts, CPU, memory
 and uptime; Scale (a PATCH of the formation with the session's CSRF token) brings the
-new replica into the table; the runtime log shows each line after its process."""
+new replica into the table, and web scaled to 0 takes web.1 out of it; the runtime log
+shows each line after its process."""
 
 from __future__ import annotations
 
@@ -51,8 +52,12 @@ def test_the_processes_card_lists_replicas_and_scales(page, tmp_path: Path, arti
         page.locator("#processes tr[data-process='worker.2']").wait_for()
         page.locator("#message[data-kind=ok]").wait_for()
         screenshots(page, artifacts, "project-processes")
-        page.get_by_label("web replicas").fill("0")
+        page.get_by_label("web replicas").fill("0")  # as `hostctl scale shop web=0`
         page.locator("#formation button[data-scale=web]").click()
-        page.locator("#message[data-kind=error]", has_text="at least 1").wait_for()
+        page.locator("#processes tr[data-process='web.1']").wait_for(state="detached")
+        page.locator("#message[data-kind=ok]", has_text="web=0").wait_for()
+        page.get_by_label("web replicas").fill("-1")
+        page.locator("#formation button[data-scale=web]").click()
+        page.locator("#message[data-kind=error]", has_text="from 0 to 20").wait_for()
         page.goto("about:blank")  # its event streams end before the daemon stops
     assert len(running_of(daemon, pid, "worker")) == 2

@@ -43,7 +43,7 @@ export class ProcessesView {
   }
 
   control(type, quantity) {
-    const input = el("input", { type: "number", min: type === "web" ? 1 : 0, max: 20,
+    const input = el("input", { type: "number", min: 0, max: 20,
       value: quantity, "aria-label": `${type} replicas`, name: type });
     const button = el("button", { type: "button", "data-scale": type, text: "Scale" });
     button.addEventListener("click", () => this.scale(type, input, button));
