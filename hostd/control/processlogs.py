@@ -17,6 +17,7 @@ from datetime import datetime
 from hostd.control.followers import LogFollowers
 from hostd.control.runtime import ContainerMissing, LogLine, Runtime
 from hostd.errors import NotFound, ValidationError
+from hostd.store.models import Project
 from hostd.store.models.processes import ProcessReplica
 
 TOTAL_LINES_MAX = 10_000  # of a tail, all replicas together
@@ -35,28 +36,27 @@ class Source:
     started: datetime | None = None
 
 
-def sources(rows: Sequence[ProcessReplica], container_id: str,
+def sources(rows: Sequence[ProcessReplica], project: Project,
             process: str | None) -> list[Source]:
     """The replicas to read, web.1 (the project's container) first, then by type and
     number; only those `process` names (`worker` or `worker.2`) when given."""
     if process is not None and not FILTER.fullmatch(process):
         raise ValidationError("process must name a process type or a replica, as `worker` "
                               "or `web.2`")
-    chosen = matching(rows, container_id, process)
+    chosen = matching(rows, project, process)
     if not chosen:
         raise NotFound(f"No replica of this project is named {process!r}")
     return chosen
 
 
-def matching(rows: Sequence[ProcessReplica], container_id: str | None,
+def matching(rows: Sequence[ProcessReplica], project: Project,
              process: str | None) -> list[Source]:
     """sources() without its checks: those of `rows` that `process` names, maybe none."""
     found = {row.id: Source(f"{row.process}.{row.number}", row.id, row.running_since)
              for row in rows}
-    if container_id:  # what the project runs, whatever rows say
-        row_of = found.get(container_id)
-        found[container_id] = Source(WEB1, container_id,
-                                     None if row_of is None else row_of.started)
+    if project.container_id:  # what the project runs (and since when), whatever rows say
+        found[project.container_id] = Source(WEB1, project.container_id,
+                                             project.running_since)
     every = sorted(found.values(), key=lambda s: (s.name != WEB1, _order(s.name)))
     if process is None:
         return every

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.control.conftest import WAIT_S, deployed
+from tests.control.conftest import WAIT_S, deployed, redeployed
 from tests.control.test_formation import APP, running_of, scale, settled
 from tests.support import tls
 
@@ -177,3 +177,19 @@ def test_a_follow_of_one_type_picks_up_only_its_own_replicas(daemon, repo):
             settled(daemon, client, pid, 2, 2)
             write(daemon, pid, "worker", 2, "worker.2 up")
             assert until_line(events, "worker.2 up") == [("worker.2", "worker.2 up")]
+
+
+def test_a_follow_goes_on_with_a_redeploys_new_release(daemon, repo):
+    with daemon.logged_in() as client:
+        pid = deployed(client, repo, files=APP)["id"]
+        settled(daemon, client, pid, 1, 1)
+        (old,) = running_of(daemon, pid, "web")
+        daemon.fake.write_log(old.id, "old up")
+        with following(client, pid, tail=1, process="web") as events:
+            assert until_line(events, "old up") == [("web.1", "old up")]
+            assert redeployed(client, pid)["status"] == "running"
+            settled(daemon, client, pid, 1, 1)
+            (new,) = running_of(daemon, pid, "web")
+            assert new.id != old.id
+            daemon.fake.write_log(new.id, "new up")
+            assert until_line(events, "new up") == [("web.1", "new up")]

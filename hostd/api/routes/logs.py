@@ -80,8 +80,7 @@ def logs(
         raise NotFound("This project has no container yet: see its build log (source=build)")
     if not runtime.reachable():
         raise EngineUnavailable("the Docker engine does not answer")
-    chosen = processlogs.sources(formation.rows(session, project.id), project.container_id,
-                                 process)
+    chosen = processlogs.sources(formation.rows(session, project.id), project, process)
     if follow:
         processlogs.check_follow(followers, chosen)  # 429 now, while an answer can be one
         return _stream(streams, project, _follow_runtime(
@@ -141,6 +140,5 @@ def _relister(db: Engine, project_id: str, process: str | None) -> logfollow.Rel
             project = session.get(Project, project_id)
             if project is None:
                 return []
-            return processlogs.matching(formation.rows(session, project_id),
-                                        project.container_id, process)
+            return processlogs.matching(formation.rows(session, project_id), project, process)
     return relist
