@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from hostd.control.runtime import LogFollower
+from hostd.control.runtime import LogFollower, LogLine
 from hostd.errors import RateLimited
 
 T = TypeVar("T")
@@ -53,15 +53,15 @@ class LogFollowers:
         with self._lock:
             self._active -= 1
 
-    async def lines(self, stream: LogFollower) -> AsyncIterator[str]:
+    async def lines(self, stream: LogFollower) -> AsyncIterator[LogLine]:
         """`stream`'s lines as they come, read on the pool (Docker's log stream blocks),
         handed over a bounded queue: a reader that falls behind loses the oldest lines.
         RateLimited before the first line when every thread is taken. The stream is
         closed however this ends (which unblocks the reading thread)."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUED_LINES)
+        queue: asyncio.Queue[LogLine | None] = asyncio.Queue(maxsize=QUEUED_LINES)
 
-        def offer(line: str | None) -> None:
+        def offer(line: LogLine | None) -> None:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(line)

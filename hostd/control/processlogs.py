@@ -1,55 +1,66 @@
 """A project's runtime log across its replicas (issue 26): each line marked with the
 process it came from (`web.1`, `worker.1`, as Heroku does), filtered to one type or one
-replica on request.
+replica on request, the replicas' lines interleaved by the time each was written.
 
-Bounded: a tail reads `tail` lines of each replica and keeps the newest `TOTAL_LINES_MAX`
-of them all; a follow reads at most `FOLLOWED_REPLICAS_MAX` replicas (each on one of
-hostd.control.followers' threads, so the process-wide bound holds too).
+Bounded: a tail reads `tail` lines of each replica and keeps the newest `tail` of them
+all (never more than TOTAL_LINES_MAX); a follow (hostd.control.logfollow) reads at most
+FOLLOWED_REPLICAS_MAX replicas at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from hostd.control.followers import LogFollowers
-from hostd.control.runtime import ContainerMissing, LogFollower, Runtime
+from hostd.control.runtime import ContainerMissing, LogLine, Runtime
 from hostd.errors import NotFound, ValidationError
+from hostd.store.models import Project
 from hostd.store.models.processes import ProcessReplica
 
 TOTAL_LINES_MAX = 10_000  # of a tail, all replicas together
-FOLLOWED_REPLICAS_MAX = 8  # per followed log
+FOLLOWED_REPLICAS_MAX = 8  # per followed log, at once
 FILTER = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}(\.[0-9]{1,3})?")
 WEB1 = "web.1"
-QUEUED = 64  # (process, line) pairs between the pumps and the stream
 
 
 @dataclass(frozen=True)
 class Source:
-    """One replica whose log is read: its name (`worker.2`) and runtime id."""
+    """One replica whose log is read: its name (`worker.2`), runtime id, and since when
+    it runs as hostd last saw it (None: not running; a restart changes it)."""
 
     name: str
     replica_id: str
+    started: datetime | None = None
 
 
-def sources(rows: Sequence[ProcessReplica], container_id: str,
+def sources(rows: Sequence[ProcessReplica], project: Project,
             process: str | None) -> list[Source]:
     """The replicas to read, web.1 (the project's container) first, then by type and
     number; only those `process` names (`worker` or `worker.2`) when given."""
-    found = {row.id: Source(f"{row.process}.{row.number}", row.id) for row in rows}
-    found[container_id] = Source(WEB1, container_id)  # what the project runs, whatever rows say
-    every = sorted(found.values(), key=lambda s: (s.name != WEB1, _order(s.name)))
-    if process is None:
-        return every
-    if not FILTER.fullmatch(process):
+    if process is not None and not FILTER.fullmatch(process):
         raise ValidationError("process must name a process type or a replica, as `worker` "
                               "or `web.2`")
-    chosen = [s for s in every if process in (s.name, s.name.rsplit(".", 1)[0])]
+    chosen = matching(rows, project, process)
     if not chosen:
         raise NotFound(f"No replica of this project is named {process!r}")
     return chosen
+
+
+def matching(rows: Sequence[ProcessReplica], project: Project,
+             process: str | None) -> list[Source]:
+    """sources() without its checks: those of `rows` that `process` names, maybe none."""
+    found = {row.id: Source(f"{row.process}.{row.number}", row.id, row.running_since)
+             for row in rows}
+    if project.container_id:  # what the project runs (and since when), whatever rows say
+        found[project.container_id] = Source(WEB1, project.container_id,
+                                             project.running_since)
+    every = sorted(found.values(), key=lambda s: (s.name != WEB1, _order(s.name)))
+    if process is None:
+        return every
+    return [s for s in every if process in (s.name, s.name.rsplit(".", 1)[0])]
 
 
 def _order(name: str) -> tuple[str, int]:
@@ -58,20 +69,52 @@ def _order(name: str) -> tuple[str, int]:
 
 
 def tail(runtime: Runtime, chosen: Sequence[Source], lines: int) -> tuple[list[str], list[str]]:
-    """The last `lines` lines of each replica (a replica gone meanwhile has none), and
-    each line's process: the newest TOTAL_LINES_MAX in all."""
-    text: list[str] = []
-    marks: list[str] = []
+    """The newest `lines` lines of the replicas together (a replica gone meanwhile has
+    none) in the order they were written, and each line's process."""
+    merged = newest(read_tails(runtime, chosen, lines), lines)
+    return [text for _, text in merged], [name for name, _ in merged]
+
+
+def newest(read: Sequence[tuple[Source, Sequence[LogLine]]], lines: int) -> list[tuple[str, str]]:
+    """(process, text) of the newest `lines` (≤ TOTAL_LINES_MAX) of `read`, oldest first."""
+    keep = min(lines, TOTAL_LINES_MAX)
+    merged: list[tuple[int, str, str]] = []
+    for source, got in read:  # trimmed as it goes: a replica's worth more at most
+        merged = interleave(merged, source.name, got)[-keep:] if keep > 0 else []
+    return [(name, text) for _, name, text in merged]
+
+
+def read_tails(runtime: Runtime, chosen: Sequence[Source],
+               lines: int) -> list[tuple[Source, list[LogLine]]]:
+    """The last `lines` (≤ TOTAL_LINES_MAX) timed lines of each replica still there."""
+    read: list[tuple[Source, list[LogLine]]] = []
+    lines = min(lines, TOTAL_LINES_MAX)
     for source in chosen:
         try:
-            got = runtime.logs(source.replica_id, tail=lines)
+            read.append((source, runtime.timed_logs(source.replica_id, lines)
+                         if lines > 0 else []))
         except ContainerMissing:
             if source.name == WEB1 and len(chosen) == 1:
                 raise
-            continue
-        text.extend(got)
-        marks.extend([source.name] * len(got))
-    return text[-TOTAL_LINES_MAX:], marks[-TOTAL_LINES_MAX:]
+    return read
+
+
+def interleave(merged: list[tuple[int, str, str]], name: str,
+               lines: Sequence[LogLine]) -> list[tuple[int, str, str]]:
+    """`merged` (time, process, text), sorted, with one more replica's lines in: by time,
+    a replica's own lines always in their order (a line without a time goes with the one
+    before it), and lines of the same time in the order their replicas came."""
+    known = next((line.at_ns for line in lines if line.at_ns is not None), 0)
+    keyed = []
+    for line in lines:
+        known = max(known, line.at_ns if line.at_ns is not None else known)
+        keyed.append((known, name, line.text))
+    return sorted(merged + keyed, key=lambda entry: entry[0])  # stable
+
+
+def last_stamp(lines: Sequence[LogLine], otherwise: int) -> int:
+    """The newest time among `lines`, the point to follow a replica on from."""
+    return max((line.at_ns for line in lines if line.at_ns is not None), default=otherwise)
 
 
 def check_follow(followers: LogFollowers, chosen: Sequence[Source]) -> None:
@@ -80,40 +123,3 @@ def check_follow(followers: LogFollowers, chosen: Sequence[Source]) -> None:
                               f"replicas: this project runs {len(chosen)}, name one type or "
                               "replica with process=")
     followers.check()
-
-
-async def follow(followers: LogFollowers, streams: Sequence[tuple[Source, LogFollower]],
-                 ) -> AsyncIterator[tuple[str, str]]:
-    """(process, line) of every stream as they come, until each has ended. RateLimited
-    (before any line) when the follower threads are taken; every stream is closed however
-    this ends."""
-    queue: asyncio.Queue[tuple[str, str] | Exception | None] = asyncio.Queue(QUEUED)
-
-    async def pump(source: Source, stream: LogFollower) -> None:
-        # Each stream's own queue (hostd.control.followers) drops its oldest lines when
-        # this falls behind; here a full queue only holds the pump back.
-        try:
-            async for line in followers.lines(stream):
-                await queue.put((source.name, line))
-        except Exception as error:  # RateLimited: the follower threads are taken
-            await queue.put(error)
-            return
-        await queue.put(None)
-
-    tasks = [asyncio.ensure_future(pump(source, stream)) for source, stream in streams]
-    try:
-        ended = 0
-        while ended < len(tasks):
-            item = await queue.get()
-            if isinstance(item, Exception):
-                raise item
-            if item is None:
-                ended += 1
-                continue
-            yield item
-    finally:
-        for task in tasks:
-            task.cancel()
-        for _, stream in streams:
-            stream.close()
-        await asyncio.gather(*tasks, return_exceptions=True)

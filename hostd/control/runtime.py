@@ -32,7 +32,7 @@ from typing import Protocol
 
 __all__ = ["WEB", "Address", "BuildFailed", "BuildRefused", "BuildRequest", "BuildStopped",
            "BuiltImage", "CancelScope", "ContainerMissing", "EngineError", "EngineUnavailable",
-           "ImageMissing", "LogFollower", "ProcessGroup", "ProcessSpec", "Replica",
+           "ImageMissing", "LogFollower", "LogLine", "ProcessGroup", "ProcessSpec", "Replica",
            "Runtime", "RuntimeEvent", "Usage"]
 # --- the engine error tree ----------------------------------------------------------------
 
@@ -211,10 +211,19 @@ class BuiltImage:
     uses_repo_dockerfile: bool
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a replica's log and when the engine took it in (ns since the epoch,
+    UTC; None when the engine gave no valid time), so replicas' lines can be merged."""
+
+    text: str
+    at_ns: int | None
+
+
 class LogFollower(Protocol):
     """A replica's log, followed; `close` (from any thread) ends `lines`."""
 
-    def lines(self) -> Iterator[str]: ...
+    def lines(self) -> Iterator[LogLine]: ...
     def close(self) -> None: ...
 
 
@@ -252,8 +261,12 @@ class Runtime(Protocol):
     def logs(self, replica_id: str, tail: int) -> list[str]:
         """Its last `tail` log lines, at most a bounded size in all (the newest kept).
         Raises ContainerMissing."""
-    def follow_logs(self, replica_id: str, tail: int) -> LogFollower:
-        """Its log from `tail` lines back, followed until it stops or `close`."""
+    def timed_logs(self, replica_id: str, tail: int) -> list[LogLine]:
+        """As `logs`, each line with its time. Raises ContainerMissing."""
+    def follow_logs(self, replica_id: str, tail: int,
+                    since_ns: int | None = None) -> LogFollower:
+        """Its log from `tail` lines back (of those written at `since_ns` or later, when
+        given), followed until it stops or `close`. Raises ContainerMissing."""
     def events(self) -> Iterator[RuntimeEvent]:
         """This instance's replica events from now on; blocks; ends (or raises
         EngineUnavailable) when the engine goes away."""

@@ -24,6 +24,7 @@ from hostd.control.runtime import (
     ContainerMissing,
     EngineError,
     LogFollower,
+    LogLine,
     ProcessGroup,
     ProcessSpec,
     Replica,
@@ -35,7 +36,7 @@ from hostd.engine.datavol import DataImages
 from hostd.engine.docker_build import build_release
 from hostd.engine.egress import EgressError
 from hostd.engine.handle import DockerHandle
-from hostd.engine.logs import LogStream, last_lines
+from hostd.engine.logs import LogStream, last_lines, read_timed
 from hostd.engine.networks import BUILD_NETWORKS
 from hostd.engine.stats import ApiSampler, read_cgroups
 from hostd.naming import INSTANCE_LABEL, PROCESS_LABEL, PROJECT_LABEL, READ_ONLY, ROOTFS_LABEL
@@ -146,8 +147,12 @@ class DockerRuntime:
         return last_lines(containers.container_logs(self._handle.client(), replica_id,
                                                     tail=tail), tail)
 
-    def follow_logs(self, replica_id: str, tail: int) -> LogFollower:
-        return LogStream(self._handle.client(), replica_id, tail)
+    def timed_logs(self, replica_id: str, tail: int) -> list[LogLine]:
+        return read_timed(self._handle.client(), replica_id, tail)
+
+    def follow_logs(self, replica_id: str, tail: int,
+                    since_ns: int | None = None) -> LogFollower:
+        return LogStream(self._handle.client(), replica_id, tail, since_ns)
 
     def events(self) -> Iterator[RuntimeEvent]:
         # `since` now, taken before the caller reconciles: the engine replays from it.

@@ -1,12 +1,15 @@
 """A worker's log lines come through the project's runtime log on the real engine, marked
-`worker.1` (issue 26), beside web's lines, and alone with `process=worker`."""
+`worker.1` (issue 26), beside web's lines, and alone with `process=worker`; the replicas'
+lines interleaved by the engine's time of each."""
 
 from __future__ import annotations
 
 import json
 
+import docker
 import httpx
 
+from hostd.naming import PROCESS_LABEL, PROJECT_LABEL
 from tests.deploy.conftest import wait_status
 from tests.deploy.test_processes import until
 from tests.deploy.test_supervision import APP
@@ -39,3 +42,19 @@ def test_a_workers_lines_come_marked_worker_1(api, engine, repo):
     only = marked(api, pid, process="worker")
     assert line in only and {mark for mark, _ in only} == {"worker.1"}
     assert all(mark == "web.1" for mark, _ in marked(api, pid, process="web"))
+    # Lines written into each container's log in turn (as its main process's output)
+    # come back in that order, not one replica's after the other's.
+    for mark, process in [("mark 1", "worker"), ("mark 2", "web"), ("mark 3", "worker")]:
+        say(engine, pid, process, mark)
+        until(lambda mark=mark: any(line == mark for _, line in marked(api, pid)))
+    marks = [pair for pair in marked(api, pid) if pair[1].startswith("mark ")]
+    assert marks == [("worker.1", "mark 1"), ("web.1", "mark 2"), ("worker.1", "mark 3")]
+
+
+def say(engine: docker.DockerClient, pid: str, process: str, line: str) -> None:
+    """`line` written to the log of the project's `process` replica (its PID 1's stdout)."""
+    (container,) = engine.containers.list(filters={"label": [
+        f"{PROJECT_LABEL}={pid}", f"{PROCESS_LABEL}={process}"]})
+    code, out = container.exec_run(["python3", "-c", "import sys; open('/proc/1/fd/1', 'w')"
+                                    ".write(sys.argv[1] + '\\n')", line])
+    assert code == 0, out

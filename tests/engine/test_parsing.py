@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
+from hostd.control.processlogs import interleave
+from hostd.control.runtime import LogLine
 from hostd.engine.containers import _parse_time
-from hostd.engine.logs import CUT_MARK, last_lines, split_lines
+from hostd.engine.logs import (
+    CUT_MARK,
+    LINE_MAX_BYTES,
+    last_lines,
+    parse_stamped,
+    split_lines,
+    stamped_lines,
+)
 
 
 def test_engine_timestamps_parse_to_aware_datetimes() -> None:
@@ -49,3 +58,35 @@ def test_a_tail_keeps_the_newest_lines_that_fit() -> None:
     assert last_lines(iter(lines), 50, max_bytes=10) == ["0098", "0099"]
     assert last_lines(iter(["a" * 100]), 5, max_bytes=10) == ["a" * 100]  # never empty
     assert last_lines(iter(lines), 0) == []
+
+
+AT = 1796700486  # 2026-12-08T03:28:06Z
+
+
+def test_a_stamped_line_loses_its_time_prefix_to_its_field() -> None:
+    ns = AT * 10**9
+    assert parse_stamped("2026-12-08T03:28:06.123456789Z GET / 200") == LogLine(
+        "GET / 200", ns + 123456789)
+    assert parse_stamped("2026-12-08T05:28:06.5+02:00 a b") == LogLine("a b", ns + 500_000_000)
+    assert parse_stamped("2026-12-08T03:28:06Z ") == LogLine("", ns)
+    for odd in ("no time here", "2026-13-08T03:28:06Z x", "2026-12-08T03:28:06 x",
+                "2026-12-08T03:28:06.1234567891Z x", "2026-12-08T03:28:06+99:00 x", ""):
+        assert parse_stamped(odd) == LogLine(odd, None)
+
+
+def test_a_long_stamped_line_is_cut_as_an_unstamped_one() -> None:
+    stamp = b"2026-12-08T03:28:06.000000001Z "
+    chunks = [stamp + b"x" * LINE_MAX_BYTES, stamp + b"y" * 50 + b"\n", stamp + b"ok\n"]
+    first, second = stamped_lines(chunks)
+    assert first.text == "x" * LINE_MAX_BYTES + CUT_MARK and first.at_ns == AT * 10**9 + 1
+    assert second == LogLine("ok", AT * 10**9 + 1)
+
+
+def test_interleaving_orders_by_time_and_keeps_each_replicas_own_order() -> None:
+    web = [LogLine("w1", 10), LogLine("w-untimed", None), LogLine("w2", 30)]
+    worker = [LogLine("k0", 5), LogLine("k1", 20), LogLine("k-late-clock", 15)]
+    merged = interleave(interleave([], "web.1", web), "worker.1", worker)
+    assert [text for _, _, text in merged] == [
+        "k0", "w1", "w-untimed", "k1", "k-late-clock", "w2"]
+    ties = interleave(interleave([], "web.1", [LogLine("a", 1)]), "web.2", [LogLine("b", 1)])
+    assert [name for _, name, _ in ties] == ["web.1", "web.2"]

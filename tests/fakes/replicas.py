@@ -12,6 +12,7 @@ from hostd.control.runtime import (
     Address,
     EngineError,
     ImageMissing,
+    LogLine,
     ProcessGroup,
     ProcessSpec,
     Replica,
@@ -53,6 +54,7 @@ class FakeReplicas(FakeImages):
         self._next_port = FIRST_PORT
         self._networks: set[str] = set()  # user ids with a network
         self._data: set[str] = set()  # project ids with /data
+        self._last_stamp = 0  # the log clock: the wall clock's ns, strictly increasing
 
     # --- the Runtime port -----------------------------------------------------------------
     def run(self, spec: ProcessSpec) -> ProcessGroup:
@@ -79,7 +81,7 @@ class FakeReplicas(FakeImages):
             started = self._begin(rec)
             script = self._script_for(spec.command)
             if script is not None:
-                rec.log.extend(script.output)
+                rec.log.extend(LogLine(line, self._stamp()) for line in script.output)
                 self._exit(rec, script.exit_code)
             return started
 
@@ -214,8 +216,15 @@ class FakeReplicas(FakeImages):
 
     def write_log(self, replica_id: str, line: str) -> None:
         with self._lock:
-            self._get("write to container", replica_id).log.append(line)
+            self._get("write to container", replica_id).log.append(
+                LogLine(line, self._stamp()))
             self._changed.notify_all()
+
+    def _stamp(self) -> int:
+        """A log line's time (under the lock): as the engine's, from the wall clock, and
+        never the same twice, so lines written one after the other sort in that order."""
+        self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
+        return self._last_stamp
 
     def set_usage(self, replica_id: str, cpu_ns: int | None = None,
                   memory_bytes: int | None = None) -> None:

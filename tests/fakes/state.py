@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from hostd.control.runtime import Address, ContainerMissing, ProcessSpec, Replica
+from hostd.control.runtime import Address, ContainerMissing, LogLine, ProcessSpec, Replica
 
 FIRST_PORT = 40000  # fake loopback ports count up from here; nothing listens on them
 STOPPED = ("exited", "dead")
@@ -58,7 +58,7 @@ class FakeReplica:
     serves_at: float | None = None  # monotonic seconds; None: never answers below 500
     answers: int | None = None  # the status it answers instead (answers_with), if any
     stop_code: int = 0  # what a stop gives: 137 when it ignores SIGTERM
-    log: list[str] = field(default_factory=list)
+    log: list[LogLine] = field(default_factory=list)
     cpu_ns: int = 0
     memory_bytes: int = 0
 

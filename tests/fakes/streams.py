@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Set
 
-from hostd.control.runtime import Address, EngineUnavailable, RuntimeEvent, Usage
+from hostd.control.runtime import Address, EngineUnavailable, LogLine, RuntimeEvent, Usage
 from hostd.engine.health import exit_reason  # the adapter's own sentences
 from tests.fakes.replicas import FakeReplicas
 from tests.fakes.state import (
@@ -29,7 +29,7 @@ class FakeLogFollower:
         self._position = start
         self._closed = threading.Event()
 
-    def lines(self) -> Iterator[str]:
+    def lines(self) -> Iterator[LogLine]:
         while True:
             batch = self._engine._log_after(self._replica_id, self._position, self._closed)
             if batch is None:
@@ -90,13 +90,25 @@ class FakeStreams(FakeReplicas):
         self._op("logs", replica_id, tail)
         with self._lock:
             log = self._get("logs of container", replica_id).log
+            return [line.text for line in (log[-tail:] if tail > 0 else [])]
+
+    def timed_logs(self, replica_id: str, tail: int) -> list[LogLine]:
+        self._op("timed_logs", replica_id, tail)
+        with self._lock:
+            log = self._get("logs of container", replica_id).log
             return list(log[-tail:] if tail > 0 else [])
 
-    def follow_logs(self, replica_id: str, tail: int) -> FakeLogFollower:
-        self._op("follow_logs", replica_id, tail)
+    def follow_logs(self, replica_id: str, tail: int,
+                    since_ns: int | None = None) -> FakeLogFollower:
+        """As the engine: the last `tail` lines (of those written at `since_ns` or later)."""
+        self._op("follow_logs", replica_id, tail, since_ns)
         with self._lock:
-            size = len(self._get("logs of container", replica_id).log)
-            return FakeLogFollower(self, replica_id, max(0, size - max(0, tail)))
+            log = self._get("logs of container", replica_id).log
+            start = max(0, len(log) - max(0, tail))
+            while since_ns is not None and start < len(log) and (
+                    (log[start].at_ns or 0) < since_ns):
+                start += 1
+            return FakeLogFollower(self, replica_id, start)
 
     def events(self) -> Iterator[RuntimeEvent]:
         """The events from this call on; blocks; raises EngineUnavailable once the engine
@@ -126,7 +138,7 @@ class FakeStreams(FakeReplicas):
 
     # --- inside ---------------------------------------------------------------------------
     def _log_after(self, replica_id: str, position: int,
-                   closed: threading.Event) -> list[str] | None:
+                   closed: threading.Event) -> list[LogLine] | None:
         """The lines after `position` once there are some; None when following ends."""
         with self._changed:
             while True:

@@ -164,8 +164,8 @@ def test_a_followed_log_ends_when_closed_from_another_thread(fake: FakeRuntime) 
 
     def read() -> None:
         for line in follower.lines():
-            lines.append(line)
-            if line == "four":
+            lines.append(line.text)
+            if line.text == "four":
                 seen_four.set()
 
     thread, _ = in_thread(read)
@@ -181,7 +181,7 @@ def test_a_followed_log_ends_when_the_replica_stops(fake: FakeRuntime) -> None:
     replica = fake.run(spec()).first
     fake.write_log(replica.id, "up")
     follower = fake.follow_logs(replica.id, tail=10)
-    thread, out = in_thread(lambda: list(follower.lines()))
+    thread, out = in_thread(lambda: [line.text for line in follower.lines()])
     fake.stop(replica.id)
     thread.join(JOIN_S)
     assert out == [["up"]]

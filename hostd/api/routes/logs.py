@@ -30,9 +30,9 @@ from hostd.api.deps import (
 )
 from hostd.api.sse import STREAM_RESPONSES, EventStreamResponse, encode
 from hostd.api.tokenwatch import TokenWatch, TokenWatchDep
-from hostd.control import buildlog, processlogs
+from hostd.control import buildlog, logfollow, processlogs
 from hostd.control.followers import LogFollowers
-from hostd.control.runtime import ContainerMissing, EngineUnavailable, LogFollower, Runtime
+from hostd.control.runtime import EngineUnavailable, Runtime
 from hostd.control.streams import StreamSlots
 from hostd.errors import NotFound, RateLimited
 from hostd.store import formation
@@ -80,12 +80,11 @@ def logs(
         raise NotFound("This project has no container yet: see its build log (source=build)")
     if not runtime.reachable():
         raise EngineUnavailable("the Docker engine does not answer")
-    chosen = processlogs.sources(formation.rows(session, project.id), project.container_id,
-                                 process)
+    chosen = processlogs.sources(formation.rows(session, project.id), project, process)
     if follow:
         processlogs.check_follow(followers, chosen)  # 429 now, while an answer can be one
-        return _stream(streams, project, _follow_runtime(runtime, chosen, tail, followers),
-                       watch)
+        return _stream(streams, project, _follow_runtime(
+            runtime, chosen, tail, followers, _relister(db, project.id, process)), watch)
     lines, marks = processlogs.tail(runtime, chosen, tail)
     return LogLines(source=source, lines=lines, processes=marks)
 
@@ -122,10 +121,10 @@ def _deployment_done(db: Engine, deployment_id: str) -> bool:
 
 
 async def _follow_runtime(runtime: Runtime, chosen: list[processlogs.Source], tail: int,
-                          followers: LogFollowers) -> AsyncIterator[bytes]:
-    opened = await anyio.to_thread.run_sync(_open_all, runtime, chosen, tail)
+                          followers: LogFollowers, relist: logfollow.Relist,
+                          ) -> AsyncIterator[bytes]:
     try:
-        async for name, line in processlogs.follow(followers, opened):
+        async for name, line in logfollow.follow(runtime, followers, chosen, tail, relist):
             yield sse("log", {"line": line, "process": name})
     except RateLimited:  # filled up since the route checked
         yield sse("end", {"reason": "hostd follows too many logs right now"})
@@ -134,18 +133,12 @@ async def _follow_runtime(runtime: Runtime, chosen: list[processlogs.Source], ta
                       else "the containers stopped"})
 
 
-def _open_all(runtime: Runtime, chosen: list[processlogs.Source],
-              tail: int) -> list[tuple[processlogs.Source, LogFollower]]:
-    """A followed log of each replica still there (one gone meanwhile is left out)."""
-    opened: list[tuple[processlogs.Source, LogFollower]] = []
-    try:
-        for source in chosen:
-            try:
-                opened.append((source, runtime.follow_logs(source.replica_id, tail)))
-            except ContainerMissing:
-                continue
-    except BaseException:
-        for _, stream in opened:
-            stream.close()
-        raise
-    return opened
+def _relister(db: Engine, project_id: str, process: str | None) -> logfollow.Relist:
+    """The project's replicas that `process` names, as the database has them now."""
+    def relist() -> list[processlogs.Source]:
+        with Session(db) as session:
+            project = session.get(Project, project_id)
+            if project is None:
+                return []
+            return processlogs.matching(formation.rows(session, project_id), project, process)
+    return relist

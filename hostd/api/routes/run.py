@@ -92,7 +92,7 @@ async def _output(runtime: Runtime, followers: LogFollowers, oneoffs: OneOffs,
         # ends its log stream too.
         waiter = asyncio.wrap_future(followers.start(partial(_wait, oneoffs, one)))
         async for line in followers.lines(stream):
-            yield encode(None, "output", {"line": line})
+            yield encode(None, "output", {"line": line.text})
         code = await waiter
         # Removed before its exit code is told: a client that leaves on the code (as
         # hostctl run does) finds nothing left. The `finally` covers every other end.
