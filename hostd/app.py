@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None,
                        exempt=source.is_upload_request)
     # Outside CORS and the body limit: a foreign Host or Origin costs nothing more.
     app.add_middleware(TrustedOriginMiddleware, port=settings.port,
-                       allowed_hosts=settings.allowed_hosts, frontend_url=settings.frontend_url)
+                       allowed_hosts=settings.allowed_hosts, frontend_url=settings.frontend_url,
+                       apps_domain=settings.apps_domain)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -128,7 +128,8 @@ def build_services(settings: Settings,
                                  settings.metrics_interval_s)
     loop_reader = db.make_loop_reader(url)
     runner = CronRunner(settings, engine, runtime, oneoffs, board, hub, system_clock)
-    view = PublicView(settings.router_port, metrics, deployer.is_deploying)
+    view = PublicView(settings.router_port, metrics, deployer.is_deploying,
+                      settings.apps_domain)
     return Services(
         settings=settings, db=engine, loop_reader=loop_reader,
         hasher=PasswordHasher(settings.bcrypt_rounds),

@@ -39,7 +39,7 @@ def clean_env(monkeypatch, tmp_path):
     for name in ("PORT", "HOST", "JWT_SECRET", "JWT_EXPIRES_IN", "DATABASE_URL", "FRONTEND_URL",
                  "HOSTD_DATA_DIR", "HOSTD_ROUTER_PORT", "HOSTD_ALLOW_LOCAL_REPOS",
                  "BCRYPT_ROUNDS", "HOSTD_MAX_BODY_BYTES", "HOSTD_ROUTER_WORKERS",
-                 "HOSTD_ALLOWED_HOSTS"):
+                 "HOSTD_ALLOWED_HOSTS", "HOSTD_ROUTER_HOST", "HOSTD_APPS_DOMAIN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTD_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch
@@ -55,6 +55,7 @@ def test_defaults(clean_env, tmp_path):
     assert s.max_body_bytes == 1024 * 1024
     assert s.frontend_url is None
     assert s.allowed_hosts == ()
+    assert (s.router_host, s.apps_domain) == ("127.0.0.1", None)  # loopback, *.localhost
     assert s.database_uri == f"sqlite:///{tmp_path / 'data' / 'hostd.db'}"
 
 
@@ -137,6 +138,14 @@ def test_running_daemon_secret_file_is_0600(hostd):
     ("HOSTD_MAX_PROJECTS_PER_USER", "-1"), ("HOSTD_MAX_STREAMS_PER_USER", "many"),
     ("HOSTD_ROUTER_TUNNELS_PER_PROJECT", "0"), ("HOSTD_TUNNEL_IDLE_TIMEOUT", "0"),
     ("HOSTD_CONTAINER_LOG_MB", "0"),
+    ("HOSTD_ROUTER_HOST", "localhost"), ("HOSTD_ROUTER_HOST", "router.example.com"),
+    ("HOSTD_ROUTER_HOST", "0.0.0.0:80"), ("HOSTD_ROUTER_HOST", "[::1]"),
+    ("HOSTD_APPS_DOMAIN", "*.apps.example.com"), ("HOSTD_APPS_DOMAIN", "localhost"),
+    ("HOSTD_APPS_DOMAIN", "apps.localhost"), ("HOSTD_APPS_DOMAIN", "203.0.113.7"),
+    ("HOSTD_APPS_DOMAIN", "[::1]"), ("HOSTD_APPS_DOMAIN", "com"),
+    ("HOSTD_APPS_DOMAIN", "apps..example.com"), ("HOSTD_APPS_DOMAIN", "under_score.example"),
+    ("HOSTD_APPS_DOMAIN", "-apps.example.com"), ("HOSTD_APPS_DOMAIN", "apps.example.com/x"),
+    ("HOSTD_APPS_DOMAIN", "http://apps.example.com"), ("HOSTD_APPS_DOMAIN", "a.b.123"),
 ])
 def test_invalid_setting_is_described_in_one_line_naming_it(clean_env, name, value):
     clean_env.setenv(name, value)
@@ -153,6 +162,7 @@ def test_invalid_setting_is_described_in_one_line_naming_it(clean_env, name, val
     ("JWT_EXPIRES_IN", "7x"),                          # refused by Settings
     ("HOSTD_DATA_DIR", "/proc/hostd-cannot-be-here"),  # refused when creating the data dir
     ("DATABASE_URL", "nosuchdb://x"),                  # refused when opening the database
+    ("HOSTD_ROUTER_HOST", "localhost"),                # a name: the router binds addresses
 ])
 def test_invalid_setting_stops_serve_with_one_line(tmp_path, name, value):
     server = HostdServer(data_dir=tmp_path / "data", env_overrides={name: value})
@@ -172,3 +182,39 @@ def test_router_workers_default_to_the_cpus_at_most_eight(clean_env):
     clean_env.setenv("HOSTD_ROUTER_WORKERS", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(("raw", "address"), [
+    ("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "0.0.0.0"), ("::", "::"),  # noqa: S104
+    ("0:0::1", "::1"), (" 192.0.2.1 ", "192.0.2.1"),
+])
+def test_router_host_is_an_address_and_never_moves_the_api(clean_env, raw, address):
+    clean_env.setenv("HOSTD_ROUTER_HOST", raw)
+    settings = Settings()
+    assert settings.router_host == address
+    assert settings.host == "127.0.0.1"  # HOST, the API's, stays loopback
+
+
+@pytest.mark.parametrize(("raw", "domain"), [
+    ("apps.example.com", "apps.example.com"), ("Apps.Example.COM.", "apps.example.com"),
+    ("bücher.example", "xn--bcher-kva.example"), ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ("", None),
+])
+def test_apps_domain_is_a_lowercase_ascii_dns_name(clean_env, raw, domain):
+    clean_env.setenv("HOSTD_APPS_DOMAIN", raw)
+    assert Settings().apps_domain == domain
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("HOSTD_ALLOWED_HOSTS", "hostd.apps.example.com"), ("HOSTD_ALLOWED_HOSTS", "apps.example.com"),
+    ("FRONTEND_URL", "https://shop.alice.apps.example.com"),
+])
+def test_the_api_is_never_named_under_the_apps_domain(clean_env, name, value):
+    clean_env.setenv("HOSTD_APPS_DOMAIN", "apps.example.com")
+    clean_env.setenv(name, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    line = describe_settings_error(info.value)
+    assert line.startswith("invalid setting HOSTD_APPS_DOMAIN: ") and "\n" not in line, line
+    clean_env.setenv("HOSTD_APPS_DOMAIN", "apps.example.net")
+    assert Settings().apps_domain == "apps.example.net"

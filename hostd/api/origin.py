@@ -6,7 +6,8 @@ to the browser, same-origin with hostd: it may read hostd's answers. Its request
 `Host: attacker.example`, so hostd answers only names it knows to be its own: loopback
 (`localhost`, `127.x.x.x`, `[::1]`) and the dashboard's `hostd.localhost`, bare or with
 the API's port, and the entries of `HOSTD_ALLOWED_HOSTS`. Anything else, and an HTTP/1.1
-request with no Host (or two), is a 400.
+request with no Host (or two), is a 400. `HOSTD_APPS_DOMAIN` and the names under it are the
+tenants' apps: refused always (and as HOSTD_ALLOWED_HOSTS or FRONTEND_URL at start).
 
 *Cross-site changes.* A page of any other origin — a tenant's app at
 `http://shop.alice.localhost:8080` included — may still *send* requests to hostd (a form,
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostd.api.middleware import send_json
 from hostd.config import DASHBOARD_NAME, split_host
+from hostd.config.domain import under
 from hostd.errors import Forbidden, HostdError, ValidationError, error_body
 
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -47,9 +49,10 @@ VERDICTS_KEPT = 256
 
 class TrustedOriginMiddleware:
     def __init__(self, app: ASGIApp, *, port: int, allowed_hosts: Iterable[str],
-                 frontend_url: str | None) -> None:
+                 frontend_url: str | None, apps_domain: str | None = None) -> None:
         self.app = app
         self.port = port
+        self.apps_domain = apps_domain
         self.allowed = frozenset(split_host(entry) for entry in allowed_hosts)
         self.frontend = frontend_url.lower() if frontend_url else None
         self._verdicts: dict[str, bool] = {}  # Host value → allowed: parsing it costs more
@@ -79,6 +82,8 @@ class TrustedOriginMiddleware:
         try:
             name, port = split_host(value)
         except ValueError:
+            return False
+        if under(name, self.apps_domain):
             return False
         if (name, port) in self.allowed:
             return True

@@ -14,9 +14,10 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hostd.config.domain import apps_domain, router_address, under
 from hostd.config.instance import (
     INSTANCE_FILE_NAME,
     INSTANCE_PATTERN,
@@ -100,6 +101,33 @@ class Settings(BaseSettings):
     # inside the daemon, on the API's event loop.
     router_workers: int = Field(default_factory=default_router_workers, ge=1, le=64,
                                 validation_alias="HOSTD_ROUTER_WORKERS")
+    # Apps reachable by the world (#28, hostd.config.domain): the address the router binds
+    # (never the API's, HOST), and the domain projects are named under besides *.localhost.
+    router_host: str = Field("127.0.0.1", validation_alias="HOSTD_ROUTER_HOST")
+    apps_domain: str | None = Field(None, validation_alias="HOSTD_APPS_DOMAIN")
+
+    @field_validator("router_host", mode="before")
+    @classmethod
+    def _router_host(cls, value: str) -> str:
+        return router_address(str(value))
+
+    @field_validator("apps_domain", mode="before")
+    @classmethod
+    def _apps_domain(cls, value: str | None) -> str | None:
+        return apps_domain(value) if value else None
+
+    @model_validator(mode="after")
+    def _api_not_under_apps_domain(self) -> Settings:
+        # The apps' names are the tenants': never one the API answers to or takes changes from.
+        names = [split_host(entry)[0] for entry in self.allowed_hosts]
+        if self.frontend_url:
+            names.append(split_host(self.frontend_url.split("://", 1)[1])[0])
+        for name in names:
+            if under(name, self.apps_domain):
+                raise ValueError(f"HOSTD_APPS_DOMAIN: {name} is an app's name, so it can't "
+                                 "be the API's (HOSTD_ALLOWED_HOSTS, FRONTEND_URL)")
+        return self
+
     metrics_interval_s: float = Field(4.0, ge=0.2, le=3600,
                                       validation_alias="HOSTD_METRICS_INTERVAL")
     sse_keepalive_s: float = Field(15.0, ge=0.5, le=300, validation_alias="HOSTD_SSE_KEEPALIVE")
@@ -354,6 +382,7 @@ def describe_settings_error(exc: Exception) -> str:
         return str(exc)
     parts = []
     for err in errors():
-        name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
-        parts.append(f"{name}: {str(err['msg']).removeprefix('Value error, ')}")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        # A check across settings (a model validator) names its variables itself.
+        parts.append(f"{str(err['loc'][0]).upper()}: {message}" if err.get("loc") else message)
     return "invalid setting " + "; ".join(parts)

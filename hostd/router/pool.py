@@ -31,6 +31,7 @@ from hostd.router.counts import RequestCounter
 from hostd.router.limits import LIMITS_ENV, ProjectLimits
 from hostd.router.sockets import bind_listener
 from hostd.router.worker import (
+    APPS_DOMAIN_ENV,
     DATABASE_ENV,
     LOG_LEVEL_ENV,
     MSG_BUSY,
@@ -79,8 +80,10 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, host: str, port: int, count: int, database_uri: str,
-                 counter: RequestCounter, limits: ProjectLimits | None = None) -> None:
+                 counter: RequestCounter, limits: ProjectLimits | None = None,
+                 apps_domain: str | None = None) -> None:
         self.host, self.port, self.count = host, port, count
+        self.apps_domain = apps_domain
         self.database_uri = database_uri
         self.counter = counter
         self.limits = limits or ProjectLimits()  # each worker counts against them alone
@@ -166,7 +169,8 @@ class WorkerPool:
     def _spawn(self, worker: _Worker) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**os.environ, DATABASE_ENV: self.database_uri, LIMITS_ENV: self.limits.encode(),
-               LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
+               LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+               APPS_DOMAIN_ENV: self.apps_domain or ""}
         try:
             # A session of its own: a Ctrl-C at the terminal reaches the daemon only,
             # which then stops the workers itself, in order.

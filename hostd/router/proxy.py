@@ -61,8 +61,10 @@ class Router:
                  response_timeout_s: float = RESPONSE_TIMEOUT_S,
                  head_timeout_s: float = HEAD_TIMEOUT_S,
                  keep_alive_s: float = KEEP_ALIVE_S,
-                 limits: ProjectLimits | None = None) -> None:
+                 limits: ProjectLimits | None = None,
+                 apps_domain: str | None = None) -> None:
         self.table = table
+        self.apps_domain = apps_domain  # names under it are projects', as *.localhost
         self.limits = limits or ProjectLimits()
         self.counter = counter
         self.response_timeout_s = response_timeout_s
@@ -90,7 +92,7 @@ class Router:
         self.pool.close()
 
     async def resolve(self, host: str) -> Route | pages.Answer:
-        key = parse_host(host)
+        key = parse_host(host, self.apps_domain)
         route = await self.table.lookup(*key) if key else None
         if route is None:
             return pages.not_found()

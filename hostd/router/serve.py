@@ -2,9 +2,10 @@
 
 `running` starts it in the app's lifespan and stops it on the way out; its route table
 and request counter are built with the daemon's other services (hostd.services). The
-router listens on HOST:HOSTD_ROUTER_PORT (loopback by default), either as
-HOSTD_ROUTER_WORKERS worker processes (`hostd.router.pool`, the default on a machine
-with more than one core) or, with HOSTD_ROUTER_WORKERS=1, on the API's own event loop.
+router listens on HOSTD_ROUTER_HOST:HOSTD_ROUTER_PORT (loopback by default; HOST is the
+API's alone), either as HOSTD_ROUTER_WORKERS worker processes (`hostd.router.pool`, the
+default on a machine with more than one core) or, with HOSTD_ROUTER_WORKERS=1, on the
+API's own event loop.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
     else:
         router = _in_process(settings, routes, requests, drains, limits)
     async with router:
-        log.info("router on http://<project>.<handle>.localhost:%d (bound to %s, %s)",
-                 settings.router_port, settings.host,
+        log.info("router on http://<project>.<handle>.%s:%d (bound to %s, %s)",
+                 settings.apps_domain or "localhost", settings.router_port, settings.router_host,
                  f"{settings.router_workers} worker processes"
                  if settings.router_workers > 1 else "in the daemon")
         yield
@@ -49,8 +50,8 @@ async def running(settings: Settings, routes: RouteTable, requests: RequestCount
 @contextlib.asynccontextmanager
 async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
                    drains: DrainGate, limits: ProjectLimits) -> AsyncIterator[None]:
-    pool = WorkerPool(settings.host, settings.router_port, settings.router_workers,
-                      settings.database_uri, requests, limits)
+    pool = WorkerPool(settings.router_host, settings.router_port, settings.router_workers,
+                      settings.database_uri, requests, limits, settings.apps_domain)
     await pool.start()
     hub.listen(pool.on_event)
     drains.register(pool.in_flight)
@@ -64,8 +65,8 @@ async def _workers(settings: Settings, requests: RequestCounter, hub: EventHub,
 @contextlib.asynccontextmanager
 async def _in_process(settings: Settings, routes: RouteTable, requests: RequestCounter,
                       drains: DrainGate, limits: ProjectLimits) -> AsyncIterator[None]:
-    router = Router(routes, requests, limits=limits)
-    sock = bind_listener(settings.host, settings.router_port, reuse_port=False, backlog=2048)
+    router = Router(routes, requests, limits=limits, apps_domain=settings.apps_domain)
+    sock = bind_listener(settings.router_host, settings.router_port, reuse_port=False, backlog=2048)
     server = await router.serve(sock)
 
     async def in_flight(port: int) -> int:

@@ -1,6 +1,8 @@
 """Host name → project: the router's view of the database, cached.
 
-`{name}.{handle}.localhost[:port]` names a project. The dashboard's name
+`{name}.{handle}.localhost[:port]` names a project, and with HOSTD_APPS_DOMAIN also
+`{name}.{handle}.<apps domain>[:port]` (any case, one trailing dot or none; more labels or
+fewer name nothing). The dashboard's name
 (`hostd.localhost`) and the names under it are never routed: no handle may be `hostd`
 (hostd.store.validation), and one from before that rule is refused here.
 
@@ -73,16 +75,21 @@ class Route:
         return counted_since(self.release, self.container_id, self.host_port)
 
 
-def parse_host(host: str) -> tuple[str, str] | None:
-    """`shop.alice.localhost:8080` → ("shop", "alice"); None for any other shape."""
+def parse_host(host: str, apps_domain: str | None = None) -> tuple[str, str] | None:
+    """`shop.alice.localhost:8080` (or `shop.alice.<apps_domain>`) → ("shop", "alice");
+    None for any other shape. `apps_domain` is as hostd.config.domain gives it."""
     host = host.strip().lower()
     name_part, colon, port = host.rpartition(":")
     if colon and port.isdigit():
         host = name_part
-    host = host.rstrip(".")
-    if not host.endswith(SUFFIX):
+    host = host.removesuffix(".")
+    if apps_domain is not None and host.endswith("." + apps_domain):
+        front = host[: -len(apps_domain) - 1]
+    elif host.endswith(SUFFIX):
+        front = host[: -len(SUFFIX)]
+    else:
         return None
-    labels = host[: -len(SUFFIX)].split(".")
+    labels = front.split(".")
     if len(labels) != 2 or not all(labels) or labels[1] in RESERVED_HANDLES:
         return None
     return labels[0], labels[1]

@@ -44,6 +44,7 @@ log = logging.getLogger("hostd.router")
 DATABASE_ENV = "HOSTD_ROUTER_DATABASE_URI"  # set by the daemon for its workers only
 ROUTER_DB_THREADS = 2
 LOG_LEVEL_ENV = "HOSTD_ROUTER_LOG_LEVEL"
+APPS_DOMAIN_ENV = "HOSTD_ROUTER_APPS_DOMAIN"  # the daemon's HOSTD_APPS_DOMAIN, checked
 MSG_ROUTES = b"routes"
 MSG_READY = b"ready"
 MSG_COUNTS = b"counts"
@@ -124,12 +125,12 @@ class _Control:
 
 
 async def serve(listen: socket.socket, control_sock: socket.socket, database_uri: str,
-                limits: ProjectLimits | None = None) -> None:
+                limits: ProjectLimits | None = None, apps_domain: str | None = None) -> None:
     # One route-table reload at a time (it holds a lock): a worker needs two connections.
     engine = db.make_engine(database_uri, threads=ROUTER_DB_THREADS)
     table = RouteTable(engine)
     counts = PendingCounts()
-    router = Router(table, counts, limits=limits)
+    router = Router(table, counts, limits=limits, apps_domain=apps_domain)
     stop = asyncio.Event()
     control = _Control(control_sock, table, counts, stop, router.pool.in_flight)
     loop = asyncio.get_running_loop()
@@ -167,7 +168,8 @@ def main(argv: list[str]) -> None:
     control = socket.socket(fileno=control_fd)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve(listen, control, os.environ[DATABASE_ENV],
-                         ProjectLimits.decode(os.environ.get(LIMITS_ENV))))
+                         ProjectLimits.decode(os.environ.get(LIMITS_ENV)),
+                         os.environ.get(APPS_DOMAIN_ENV) or None))
 
 
 if __name__ == "__main__":

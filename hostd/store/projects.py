@@ -39,8 +39,10 @@ from hostd.store.rows import Row, Rows
 log = logging.getLogger("hostd.projects")
 
 
-def project_url(name: str, handle: str, router_port: int) -> str:
-    return f"http://{name}.{handle}.localhost:{router_port}"
+def project_url(name: str, handle: str, router_port: int, apps_domain: str | None = None) -> str:
+    """Under HOSTD_APPS_DOMAIN when set, else `localhost`; the port unless it is 80."""
+    port = "" if router_port == 80 else f":{router_port}"
+    return f"http://{name}.{handle}.{apps_domain or 'localhost'}{port}"
 
 
 def last_exit(code: int | None, oom: bool, at: datetime | None) -> LastExit | None:
@@ -97,8 +99,9 @@ class PublicView:
     metrics and whether a deploy of it is under way (read per request, never stored)."""
 
     def __init__(self, router_port: int, metrics: MetricsStore,
-                 deploying: Callable[[str], bool]) -> None:
+                 deploying: Callable[[str], bool], apps_domain: str | None = None) -> None:
         self.router_port = router_port
+        self.apps_domain = apps_domain
         self.metrics = metrics
         self.deploying = deploying
 
@@ -126,7 +129,7 @@ class PublicView:
         return ProjectPublic.model_construct(
             id=c["id"], userId=user.id, name=c["name"], status=ProjectStatus(c["status"]),
             status_reason=c["status_reason"],
-            url=project_url(c["name"], user.handle, self.router_port),
+            url=project_url(c["name"], user.handle, self.router_port, self.apps_domain),
             template=Template(c["template"]),
             github_url=public_github_url(c["source"], c["github_url"], c["upload_digest"]),
             created_at=c["created_at"], metrics=sample or Metrics(),
